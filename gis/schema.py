@@ -1,0 +1,175 @@
+"""The layer registry: reads ``layers/*.yaml`` once and answers questions about layers and fields.
+
+>>> from gis.schema import get_layer
+>>> parcels = get_layer("parcels")
+>>> parcels.key, parcels.field("supply_date").label
+('parcel_id', '供地日期')
+>>> parcels.resolve_header("宗地号")
+'parcel_id'
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import yaml
+
+from layers import LAYERS_DIR
+
+__all__ = ["Field", "Layer", "get_layer", "layer_names", "FIELD_TYPES", "normalize_header"]
+
+FIELD_TYPES = {"str", "int", "float", "bool", "date", "timestamp", "ratio", "enum", "list"}
+
+
+def normalize_header(text: str) -> str:
+    """Fold a column header for matching: NFKC (full-width -> half-width), lower case, no spaces/underscores."""
+    text = unicodedata.normalize("NFKC", str(text)).strip().lower()
+    return re.sub(r"[\s_\-（）()]+", "", text)
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str
+    label: str
+    aliases: tuple[str, ...] = ()
+    required: bool = False
+    unique: bool = False
+    values: tuple[str, ...] = ()
+    value_labels: dict[str, str] = field(default_factory=dict)
+    min: float | None = None
+    exclusive_min: bool = False
+    default: Any = None
+    unit: str | None = None
+
+    def label_of(self, value: Any) -> str:
+        """The Chinese label of an enum value (the value itself when it has none)."""
+        if value is None:
+            return ""
+        return self.value_labels.get(value, str(value))
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    label: str
+    geometry: str | None
+    key: str | tuple[str, ...]
+    fields: tuple[Field, ...]
+    output: bool = False
+    append_only: bool = False
+    style: dict = field(default_factory=dict)
+    popup: tuple[str, ...] = ()
+
+    @property
+    def is_spatial(self) -> bool:
+        return self.geometry is not None
+
+    @property
+    def field_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    @property
+    def key_fields(self) -> tuple[str, ...]:
+        return (self.key,) if isinstance(self.key, str) else tuple(self.key)
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"layer {self.name!r} has no field {name!r}; fields: {self.field_names}")
+
+    def fields_of_type(self, *types: str) -> list[str]:
+        return [f.name for f in self.fields if f.type in types]
+
+    def labels(self) -> dict[str, str]:
+        """English field name -> Chinese label."""
+        return {f.name: f.label for f in self.fields}
+
+    @property
+    def header_index(self) -> dict[str, str]:
+        return _header_index(self.name)
+
+    def resolve_header(self, header: str) -> str | None:
+        """The field a source column header stands for (name, Chinese label or alias), or None."""
+        return self.header_index.get(normalize_header(header))
+
+    def color_of(self, value: Any) -> str:
+        return self.style.get("colors", {}).get(value, "#999999")
+
+
+def _field_from(raw: dict) -> Field:
+    values = raw.get("values") or ()
+    value_labels: dict[str, str] = {}
+    if isinstance(values, dict):
+        value_labels = {str(k): str(v) for k, v in values.items()}
+        values = tuple(value_labels)
+    else:
+        values = tuple(str(v) for v in values)
+    ftype = raw["type"]
+    if ftype not in FIELD_TYPES:
+        raise ValueError(f"layers: field {raw['name']!r} has unknown type {ftype!r}; one of {sorted(FIELD_TYPES)}")
+    return Field(
+        name=raw["name"],
+        type=ftype,
+        label=raw.get("label", raw["name"]),
+        aliases=tuple(raw.get("aliases") or ()),
+        required=bool(raw.get("required", False)),
+        unique=bool(raw.get("unique", False)),
+        values=values,
+        value_labels=value_labels,
+        min=raw.get("min"),
+        exclusive_min=bool(raw.get("exclusive_min", False)),
+        default=raw.get("default"),
+        unit=raw.get("unit"),
+    )
+
+
+@cache
+def _all_layers() -> dict[str, Layer]:
+    layers = {}
+    for path in sorted(LAYERS_DIR.glob("*.yaml")):
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        key = raw["key"]
+        layer = Layer(
+            name=raw["name"],
+            label=raw["label"],
+            geometry=raw.get("geometry"),
+            key=key if isinstance(key, str) else tuple(key),
+            fields=tuple(_field_from(f) for f in raw["fields"]),
+            output=bool(raw.get("output", False)),
+            append_only=bool(raw.get("append_only", False)),
+            style=raw.get("style") or {},
+            popup=tuple(raw.get("popup") or ()),
+        )
+        layers[layer.name] = layer
+    return layers
+
+
+@cache
+def _header_index(name: str) -> dict[str, str]:
+    layer = _all_layers()[name]
+    index: dict[str, str] = {}
+    for f in layer.fields:
+        for header in (f.name, f.label, *f.aliases):
+            index.setdefault(normalize_header(header), f.name)
+    return index
+
+
+def layer_names(*, outputs: bool | None = None) -> list[str]:
+    """All layer names (``outputs=False``: inputs only; ``True``: outputs only)."""
+    return [n for n, l in _all_layers().items() if outputs is None or l.output == outputs]
+
+
+def get_layer(name: str) -> Layer:
+    """The definition of a layer; a clear error names the known layers."""
+    layers = _all_layers()
+    if name not in layers:
+        from .errors import LandRenewError
+
+        raise LandRenewError(f"未知图层 “{name}”", detail=f"unknown layer {name!r}",
+                             fix=f"可用图层：{', '.join(layers)}")
+    return layers[name]

@@ -1,0 +1,102 @@
+"""The store interface every backend implements (GeoPackage by default, PostGIS when configured).
+
+Callers (CLI, app, notebooks, pipelines) only use these methods, so changing the store URL is the only
+difference between the embedded GeoPackage and the bureau's central PostGIS.
+"""
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["Store", "assessment_version", "decision_version"]
+
+
+def assessment_version(as_of: Any, rules_version: Any, route: Any, sub_route: Any) -> str:
+    """The version token of an assessment row: changes when a re-assessment changes the recommendation."""
+    as_of = pd.Timestamp(as_of).date().isoformat() if as_of is not None and not pd.isna(as_of) else ""
+    sub = "" if sub_route is None or pd.isna(sub_route) else str(sub_route)
+    return f"A:{as_of}:{rules_version}:{route}:{sub}"
+
+
+def decision_version(decision_id: str) -> str:
+    """The version token of a recorded decision."""
+    return f"D:{decision_id}"
+
+
+class Store(abc.ABC):
+    """A place where the contract layers live.
+
+    Every write is all-or-nothing: a failure at any point leaves the store as it was.
+    ``decisions`` is append-only and only written through :meth:`append_decision`.
+    """
+
+    #: The URL or path the store was opened with.
+    url: str
+
+    # -- reading -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def layer_counts(self) -> dict[str, int]:
+        """Row count per contract layer present in the store."""
+
+    @abc.abstractmethod
+    def read_layer(self, name: str, *, where: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """A layer with canonical types (``gis.frames``); an empty typed frame when absent.
+
+        ``where`` filters on equality of fields (a list value means ``IN``).
+        """
+
+    def has_layer(self, name: str) -> bool:
+        return self.layer_counts().get(name, 0) > 0
+
+    # -- writing -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def write_layers(
+        self,
+        frames: Mapping[str, pd.DataFrame],
+        *,
+        append: tuple[str, ...] = (),
+        meta: Mapping[str, str] | None = None,
+    ) -> None:
+        """Write several layers in one transaction: each replaces the layer, except those named in
+        ``append`` whose rows are added.  ``meta`` key/values are stored alongside.  All or nothing."""
+
+    @abc.abstractmethod
+    def current_version(self, parcel_id: str) -> str | None:
+        """The version a new decision on the parcel must be based on: the latest decision, else the
+        assessment row; None when the parcel has no assessment."""
+
+    @abc.abstractmethod
+    def append_decision(self, decision: Mapping[str, Any]) -> None:
+        """Append one decision row atomically if ``decision['based_on_version']`` is still the parcel's
+        :meth:`current_version`; else raise :class:`gis.errors.ConflictError`."""
+
+    @abc.abstractmethod
+    def meta(self) -> dict[str, str]:
+        """Key/value metadata (e.g. ``synthetic``, last run times)."""
+
+    # -- place for reports ----------------------------------------------------------------
+    @property
+    @abc.abstractmethod
+    def files_dir(self) -> Path:
+        """The folder beside the store: ``reports/`` (rejects reports) and ``rasters/`` (imagery)."""
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.files_dir / "reports"
+
+    @property
+    def rasters_dir(self) -> Path:
+        return self.files_dir / "rasters"
+
+    def close(self) -> None:  # pragma: no cover - default no-op
+        pass
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
