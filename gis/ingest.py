@@ -177,9 +177,10 @@ def _geometry_to_store(source: RawSource, geoms: gpd.GeoSeries, *, crs: str | No
     valid = geoms[~geoms.is_empty & geoms.notna()] if len(geoms) else geoms
     if len(valid):
         b = valid.bounds
-        lo = np.nanpercentile(b[["minx", "miny"]].to_numpy(), 2, axis=0)
-        hi = np.nanpercentile(b[["maxx", "maxy"]].to_numpy(), 98, axis=0)
-        bounds = (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
+        # the file-level check looks at the typical row (median bounds): a few stray rows are rejected
+        # one by one below, a wrong CRS shows in every row
+        med = np.nanmedian(b[["minx", "miny", "maxx", "maxy"]].to_numpy(), axis=0)
+        bounds = tuple(float(v) for v in med)
     else:
         bounds = (np.nan,) * 4
     check_plausible_crs(bounds, declared, file=file)
@@ -334,6 +335,7 @@ def read_layer_file(
                 rows.add(unknown, ids, label, v, f"{label}在库中不存在", f"先导入对应图层，或更正{label}")
 
     geom = None
+    unmatched = np.zeros(n, bool)
     if layer.is_spatial:
         if source.has_geometry and geometry is None:
             geoms = gpd.GeoSeries(source.frame.geometry.to_numpy(), crs=source.crs)
@@ -354,6 +356,7 @@ def read_layer_file(
                     fix=f"在台账 {file} 中补录该{layer.field(layer.key).label}，或删除多余图形"))
             report.rejected += len(orphans)
             nomatch = geoms.isna().to_numpy() & ids.notna().to_numpy()
+            unmatched = nomatch
             rows.add(nomatch, ids, layer.field(layer.key).label, ids,
                      f"台账记录在图形文件 {Path(geometry).name} 中找不到对应图形",
                      "在图形文件中补绘该宗地，或核对编号是否一致")
@@ -371,7 +374,7 @@ def read_layer_file(
         fixed, status, note = repair_polygons(geoms.to_numpy())
         for st, reason, fix in (("missing", "缺少图形", "补绘图形"), ("empty", "图形为空", "补绘图形"),
                                 ("non_areal", "不是面图形", "改为面（多边形）图形")):
-            mask = status == st
+            mask = (status == st) & ~unmatched
             if mask.any():
                 rows.add(mask, ids, "图形", list(note), reason, fix)
         repaired = status == "repaired"

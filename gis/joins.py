@@ -111,21 +111,32 @@ class _Right:
     def __len__(self) -> int:
         return len(self.geoms)
 
-    def query(self, left: np.ndarray, predicate: str, **kwargs) -> tuple[np.ndarray, np.ndarray]:
+    def query(self, left: np.ndarray, predicate: str | None = None, **kwargs) -> tuple[np.ndarray, np.ndarray]:
         if len(self) == 0 or len(left) == 0:
             return np.empty(0, np.intp), np.empty(0, np.intp)
         li, ri = self.tree.query(left, predicate=predicate, **kwargs)
         return li, ri
 
-    def covers(self, ri: np.ndarray, left: np.ndarray) -> np.ndarray:
-        """``covers(right[ri], left)`` with the right polygons prepared once."""
+    def _prepare(self) -> None:
         if not self._prepared:
             shapely.prepare(self.geoms)
             self._prepared = True
+
+    def covers(self, ri: np.ndarray, left: np.ndarray) -> np.ndarray:
+        """``covers(right[ri], left)`` with the right polygons prepared once."""
+        self._prepare()
         try:
             return shapely.covers(self.geoms[ri], left)
-        except GEOSException:  # invalid input: say "not covered", the exact path below decides
+        except GEOSException:  # invalid input: say "not covered", the exact path decides
             return np.zeros(len(ri), dtype=bool)
+
+    def intersects(self, ri: np.ndarray, left: np.ndarray) -> np.ndarray:
+        """``intersects(right[ri], left)`` with the right polygons prepared once."""
+        self._prepare()
+        try:
+            return shapely.intersects(self.geoms[ri], left)
+        except GEOSException:  # invalid input: keep the pair, its intersection area decides
+            return np.ones(len(ri), dtype=bool)
 
 
 def _right_side(frame: gpd.GeoDataFrame | None, key: str, what: str) -> _Right:
@@ -150,7 +161,7 @@ def _largest(left: np.ndarray, right: _Right, min_area_m2: float = MIN_OVERLAP_M
     """Per left row: position in ``right.uniques`` of the key with the largest overlap, -1 when none."""
     n = len(left)
     best = np.full(n, -1, dtype=np.int64)
-    li, ri = right.query(left, "intersects")
+    li, ri = right.query(left)  # bounding boxes only, see _candidates
     if len(li) == 0:
         return best
     covered = right.covers(ri, left[li])
@@ -160,7 +171,8 @@ def _largest(left: np.ndarray, right: _Right, min_area_m2: float = MIN_OVERLAP_M
     # others can only add zero area.  Pairs of the remaining rows get their exact intersection area.
     area = np.zeros(len(li), dtype=float)
     area[covered] = np.inf
-    exact = ~row_covered[li]
+    exact = np.flatnonzero(~row_covered[li])
+    exact = exact[right.intersects(ri[exact], left[li[exact]])]
     area[exact] = _intersection_area(left[li[exact]], right.geoms[ri[exact]])
     keep = area > min_area_m2
     li, ri, area = li[keep], ri[keep], area[keep]
@@ -180,29 +192,30 @@ def _positive_pairs(
     left: np.ndarray, right: _Right, min_area_m2: float = MIN_OVERLAP_M2
 ) -> tuple[np.ndarray, np.ndarray]:
     """(left position, right position) of the pairs whose overlap has a positive area."""
-    li, ri = right.query(left, "intersects")
+    li, ri = right.query(left)  # bounding boxes only, see _candidates
     if len(li) == 0:
         return li, ri
     keep = right.covers(ri, left[li])
-    rest = ~keep
+    rest = np.flatnonzero(~keep)
+    rest = rest[right.intersects(ri[rest], left[li[rest]])]
     keep[rest] = _intersection_area(left[li[rest]], right.geoms[ri[rest]]) > min_area_m2
     return li[keep], ri[keep]
 
 
 def _lists(li: np.ndarray, codes: np.ndarray, uniques: np.ndarray, n: int) -> list[list[str]]:
     """One sorted, duplicate-free list of ``uniques[codes]`` per left row (``[]`` where none)."""
-    out: list[list[str]] = [[] for _ in range(n)]
     if len(li) == 0:
-        return out
+        return [[] for _ in range(n)]
     order = np.lexsort((codes, li))
     li, codes = li[order], codes[order]
     first = np.ones(len(li), dtype=bool)
     first[1:] = (li[1:] != li[:-1]) | (codes[1:] != codes[:-1])
     li, codes = li[first], codes[first]
-    rows, starts = np.unique(li, return_index=True)
-    for row, chunk in zip(rows.tolist(), np.split(uniques[codes], starts[1:])):
-        out[row] = chunk.tolist()
-    return out
+    bounds = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(li, minlength=n), out=bounds[1:])
+    values = uniques[codes].tolist()
+    bounds = bounds.tolist()
+    return [values[a:b] for a, b in zip(bounds[:-1], bounds[1:])]  # slices: a fresh list per row
 
 
 def _key_series(best: np.ndarray, uniques: np.ndarray, index: pd.Index, name: str) -> pd.Series:
@@ -401,7 +414,7 @@ def attribute_parcels(
         town[todo[hit]] = town_side.uniques[best[hit]]
 
     # project_ids: projects linked to parcels, gathered per parcel
-    project_ids: list[list[str]] = [[] for _ in range(n)]
+    project_ids: list[list[str]] | None = None
     if n and _n_rows(projects):
         parcel_ids = _keys(parcels, "parcel_id", "宗地")
         parcel_side = _Right(geoms, parcel_ids)
@@ -409,8 +422,10 @@ def attribute_parcels(
         pid = _keys(projects, "project_id", "项目")
         ok = ~pd.isna(linked) & ~pd.isna(pid)
         if ok.any():
-            first = pd.Index(parcel_ids).drop_duplicates()  # parcel_id is unique by contract
-            rows = first.get_indexer(linked[ok])
+            ids = pd.Index(parcel_ids)
+            first = np.flatnonzero(~ids.duplicated())  # parcel_id is unique by contract; else first row wins
+            found_at = ids[first].get_indexer(linked[ok])
+            rows = np.where(found_at >= 0, first[found_at], -1)
             codes, uniques = pd.factorize(pd.Series(pid[ok], dtype=object), sort=True)
             found = rows >= 0
             project_ids = _lists(
@@ -418,8 +433,7 @@ def attribute_parcels(
             )
 
     # village_ids and near_village_ids
-    village_ids: list[list[str]] = [[] for _ in range(n)]
-    near_ids: list[list[str]] = [[] for _ in range(n)]
+    village_ids = near_ids = None
     if n and _n_rows(villages):
         village_side = _right_side(villages, "village_id", "城中村")
         li, ri = _positive_pairs(geoms, village_side, min_area_m2)
@@ -427,12 +441,15 @@ def attribute_parcels(
         li, ri = _near_pairs(geoms, village_side, need_distance_m)
         near_ids = _lists(li, village_side.rank[ri], village_side.uniques, n)
 
+    def none() -> list[list[str]]:
+        return [[] for _ in range(n)]
+
     return pd.DataFrame(
         {
             "town_code": pd.Series(town, index=index, dtype="string"),
-            "project_ids": _list_series(project_ids, index, "project_ids"),
-            "village_ids": _list_series(village_ids, index, "village_ids"),
-            "near_village_ids": _list_series(near_ids, index, "near_village_ids"),
+            "project_ids": _list_series(project_ids or none(), index, "project_ids"),
+            "village_ids": _list_series(village_ids or none(), index, "village_ids"),
+            "near_village_ids": _list_series(near_ids or none(), index, "near_village_ids"),
         },
         index=index,
     )

@@ -94,8 +94,18 @@ class Layer:
         return _header_index(self.name)
 
     def resolve_header(self, header: str) -> str | None:
-        """The field a source column header stands for (name, Chinese label or alias), or None."""
-        return self.header_index.get(normalize_header(header))
+        """The field a source column header stands for (name, Chinese label or alias), or None.
+
+        A trailing unit in brackets or a percent sign is ignored when the whole header is not known:
+        ``出让面积（公顷）`` -> ``area_m2``, ``投资比例（%）`` -> ``invested_ratio``.
+        """
+        index = self.header_index
+        found = index.get(normalize_header(header))
+        if found is None:
+            bare = re.sub(r"\s*([（(][^（()）]*[）)]|%)\s*$", "", str(header).strip())
+            if bare != str(header).strip():
+                found = index.get(normalize_header(bare))
+        return found
 
     def color_of(self, value: Any) -> str:
         return self.style.get("colors", {}).get(value, "#999999")

@@ -17,8 +17,10 @@ DESIGN.md "Performance habits":
    coverage-weighted mean instead: the fraction of every pixel of their bounding box that they
    cover (shapely intersection with the unit pixel boxes, vectorised), then
    ``sum(fraction * value) / sum(fraction)`` over valid pixels — the same definition as
-   ``exactextract``'s ``mean``.  So every parcel that overlaps valid data gets a value; parcels
-   outside the raster or only on nodata get NaN.
+   ``exactextract``'s ``mean``.  The same applies per date to a larger parcel left with fewer
+   than ``small_pixels`` *valid* centres on that date (nodata, clouds): its pixels are re-read
+   and its exact mean is used for that date.  So every parcel that overlaps valid data gets a
+   value; parcels outside the raster or only on nodata get NaN.
 
 Overlapping parcels: in a rasterization a pixel centre carries one label only — GDAL burns the
 shapes in input order, so a later parcel takes the shared centres from an earlier one.  A parcel
@@ -187,44 +189,56 @@ def _shapes(geoms: np.ndarray, values: np.ndarray):
     return zip(shapes, values.tolist())
 
 
-def _coverage_cells(px: np.ndarray, members: np.ndarray, height: int, width: int):
-    """Exact coverage of the pixels by the parcels ``px[members]`` (pixel coordinates).
+def _bbox_cells(px: np.ndarray, members: np.ndarray, height: int, width: int):
+    """The pixels of the bounding boxes of ``px[members]`` (pixel coordinates) inside the raster.
 
-    Returns ``(owner, row, col, fraction)`` with owner = parcel ordinal, one entry per covered
-    pixel inside the raster, sorted by row.
+    Returns ``(owner, row, col)`` with owner = parcel ordinal, sorted by row.
     """
-    empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
     if len(members) == 0:
-        return empty
-    geoms = px[members]
-    bounds = shapely.bounds(geoms)
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64)
+    bounds = shapely.bounds(px[members])
     c0 = np.clip(np.floor(bounds[:, 0]), 0, width).astype(np.int64)
     c1 = np.clip(np.ceil(bounds[:, 2]), 0, width).astype(np.int64)
     r0 = np.clip(np.floor(bounds[:, 1]), 0, height).astype(np.int64)
     r1 = np.clip(np.ceil(bounds[:, 3]), 0, height).astype(np.int64)
     ncol = np.maximum(c1 - c0, 0)
-    ncell = ncol * np.maximum(r1 - r0, 0)
-    ends = np.cumsum(ncell)
-    parts = []
-    start = 0  # first member of the chunk
-    while start < len(members):
-        # chunks of whole parcels holding at most _EXACT_CELLS pairs (at least one parcel)
-        base = ends[start - 1] if start else 0
-        stop = max(int(np.searchsorted(ends, base + _EXACT_CELLS, side="right")), start + 1)
-        idx = np.arange(start, stop)
-        counts = ncell[idx]
-        owner = np.repeat(idx, counts)
-        local = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-        row = r0[owner] + local // ncol[owner]
-        col = c0[owner] + local % ncol[owner]
-        boxes = shapely.box(col, row, col + 1, row + 1)
-        frac = shapely.area(shapely.intersection(geoms[owner], boxes))
-        keep = frac > 0
-        parts.append((members[owner[keep]], row[keep], col[keep], frac[keep]))
-        start = stop
-    owner, row, col, frac = (np.concatenate(p) for p in zip(*parts))
+    counts = ncol * np.maximum(r1 - r0, 0)
+    which = np.repeat(np.arange(len(members)), counts)
+    local = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    row = r0[which] + local // ncol[which]
+    col = c0[which] + local % ncol[which]
     order = np.argsort(row, kind="stable")
-    return owner[order], row[order], col[order], frac[order]
+    return members[which[order]], row[order], col[order]
+
+
+def _coverage(px: np.ndarray, owner: np.ndarray, row: np.ndarray, col: np.ndarray) -> np.ndarray:
+    """Fraction of pixel ``(row, col)`` covered by ``px[owner]`` (pixel coordinates, area 1).
+
+    Pixels that do not meet the parcel boundary are fully inside or outside (decided by their
+    centre); only those on the boundary are intersected.  Done in chunks of ``_EXACT_CELLS``.
+    """
+    frac = np.zeros(len(owner))
+    if len(owner) == 0:
+        return frac
+    used = np.unique(owner)
+    geoms = np.full(len(px), None, dtype=object)
+    geoms[used] = px[used]
+    bad = used[~shapely.is_valid(geoms[used])]
+    if len(bad):
+        geoms[bad] = shapely.make_valid(geoms[bad])
+    edges = np.full(len(px), None, dtype=object)
+    edges[used] = shapely.boundary(geoms[used])
+    shapely.prepare(geoms[used])
+    shapely.prepare(edges[used])
+    for lo in range(0, len(owner), _EXACT_CELLS):
+        sl = slice(lo, lo + _EXACT_CELLS)
+        o, r, c = owner[sl], row[sl], col[sl]
+        boxes = shapely.box(c, r, c + 1, r + 1)
+        edge = shapely.intersects(edges[o], boxes)
+        part = frac[sl]
+        part[~edge] = shapely.contains_xy(geoms[o[~edge]], c[~edge] + 0.5, r[~edge] + 0.5)
+        part[edge] = shapely.area(shapely.intersection(geoms[o[edge]], boxes[edge]))
+    return frac
 
 
 # ---------------------------------------------------------------------------------------------
@@ -241,16 +255,47 @@ def _open(path: Path) -> rasterio.io.DatasetReader:
         ) from exc
 
 
-def _valid_values(src, window: Window, flat_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Values of band 1 at ``flat_index`` (positions in the window) and whether they are valid."""
-    data = src.read(1, window=window).ravel()[flat_index].astype(np.float64)
-    valid = np.isfinite(data)
-    flags = src.mask_flag_enums[0]
-    if MaskFlags.per_dataset in flags or MaskFlags.alpha in flags:
-        valid &= src.read_masks(1, window=window).ravel()[flat_index] > 0
-    elif src.nodata is not None and not np.isnan(src.nodata):
-        valid &= data != src.nodata
-    return data, valid
+class _Band:
+    """Band 1 of a window of a raster, with validity (nodata, internal mask, non-finite)."""
+
+    def __init__(self, src, window: Window):
+        self.data = src.read(1, window=window).ravel()
+        flags = src.mask_flag_enums[0]
+        self.mask = None
+        self.nodata = None
+        if MaskFlags.per_dataset in flags or MaskFlags.alpha in flags:
+            self.mask = src.read_masks(1, window=window).ravel()
+        elif src.nodata is not None and not np.isnan(src.nodata):
+            self.nodata = src.nodata
+
+    def take(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Values (float64) at flat positions ``index`` and whether they are valid."""
+        values = self.data[index].astype(np.float64)
+        valid = np.isfinite(values)
+        if self.mask is not None:
+            valid &= self.mask[index] > 0
+        elif self.nodata is not None:
+            valid &= values != self.nodata
+        return values, valid
+
+
+def _read_cells(src, row: np.ndarray, col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Values and validity at pixels ``(row, col)`` (sorted by row), read in bounded row strips
+    of the bounding window of the pixels."""
+    values = np.empty(len(row))
+    valid = np.zeros(len(row), bool)
+    if len(row) == 0:
+        return values, valid
+    c0, c1 = int(col.min()), int(col.max()) + 1
+    step = max(1, _STRIP_PIXELS // (c1 - c0))
+    for s0 in range(int(row[0]), int(row[-1]) + 1, step):
+        lo, hi = np.searchsorted(row, [s0, s0 + step])
+        if lo == hi:
+            continue
+        s1 = int(row[hi - 1]) + 1
+        flat = (row[lo:hi] - s0) * (c1 - c0) + (col[lo:hi] - c0)
+        values[lo:hi], valid[lo:hi] = _Band(src, Window(c0, s0, c1 - c0, s1 - s0)).take(flat)
+    return values, valid
 
 
 def _accumulate_grid(
@@ -279,59 +324,84 @@ def _accumulate_grid(
     strips = [(s, min(s + step, r1)) for s in range(r0, r1, step)]
     labels_of = np.arange(1, n + 1, dtype=np.int32)
 
-    def burn(s0: int, s1: int) -> np.ndarray:
+    def burn(s0: int, s1: int) -> tuple[np.ndarray, np.ndarray]:
+        """Labelled pixels of a strip: flat positions and parcel ordinals."""
         sel = usable & (bounds[:, 3] > s0) & (bounds[:, 1] < s1) & (bounds[:, 2] > c0) & (bounds[:, 0] < c1)
         if not sel.any():
-            return np.zeros((s1 - s0, ncols), np.int32)
-        return rasterize(
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        flat = rasterize(
             _shapes(px[sel], labels_of[sel]),
             out_shape=(s1 - s0, ncols),
             transform=Affine(1, 0, c0, 0, 1, s0),  # pixel coordinates of the strip
             fill=0,
             all_touched=False,
             dtype="int32",
-        )
+        ).ravel()
+        inside = np.flatnonzero(flat)
+        return inside, flat[inside].astype(np.int64) - 1
 
-    # pass 1: pixel centres per parcel
-    centres = np.zeros(n + 1, np.int64)
+    # pass 1: pixel centres per parcel -> the small parcels (exact path for every date)
+    centres = np.zeros(n, np.int64)
     kept = None
     for s0, s1 in strips:
-        lab = burn(s0, s1)
-        centres += np.bincount(lab.ravel(), minlength=n + 1)
+        inside, lab = burn(s0, s1)
+        centres += np.bincount(lab, minlength=n)
         if len(strips) == 1:
-            kept = lab
-    centres = centres[1:]
+            kept = inside, lab
     large = centres >= small_pixels
-    small = np.flatnonzero(usable & ~large)
-    bad = small[~shapely.is_valid(px[small])]
-    if len(bad):
-        px = px.copy()
-        px[bad] = shapely.make_valid(px[bad])
-    owner, crow, ccol, frac = _coverage_cells(px, small, height, width)
+    owner, crow, ccol = _bbox_cells(px, np.flatnonzero(usable & ~large), height, width)
+    frac = _coverage(px, owner, crow, ccol)
+    keep = frac > 0
+    owner, crow, ccol, frac = owner[keep], crow[keep], ccol[keep], frac[keep]
 
-    # pass 2: per strip, per date
+    k = len(sources)
+    csum, cnum = np.zeros((n, k)), np.zeros((n, k))  # centre path
+    xsum, xwgt = np.zeros((n, k)), np.zeros((n, k))  # exact path
+    short = np.zeros((n, k), bool)  # large parcels with too few valid centres on a date
+
+    def exact_short(j: int, reader) -> None:
+        """Pass 3 for date j: large parcels left with fewer than small_pixels VALID centres
+        (nodata, clouds) get the exact mean of their valid pixels instead."""
+        short[:, j] = large & (cnum[:, j] < small_pixels)
+        if not short[:, j].any():
+            return
+        o, r, c = _bbox_cells(px, np.flatnonzero(short[:, j]), height, width)
+        values, ok = reader(r, c)
+        o, r, c, values = o[ok], r[ok], c[ok], values[ok]
+        w = _coverage(px, o, r, c)  # only the valid pixels are intersected
+        xsum[:, j] += np.bincount(o, weights=w * values, minlength=n)
+        xwgt[:, j] += np.bincount(o, weights=w, minlength=n)
+
+    # pass 2: per strip, per date: centre sums of the large parcels, exact sums of the small ones
     with ExitStack() as stack:
-        opened = [(stack.enter_context(_open(path)), d) for path, d in sources]
+        opened = [stack.enter_context(_open(path)) for path, _ in sources]
         for s0, s1 in strips:
-            lab = kept if kept is not None else burn(s0, s1)
-            flat = lab.ravel()
-            inside = np.flatnonzero(flat)
-            lab_in = flat[inside].astype(np.int64) - 1
-            keep = large[lab_in]
-            inside, lab_in = inside[keep], lab_in[keep]
+            inside, lab = kept if kept is not None else burn(s0, s1)
+            keep = large[lab]
+            inside, lab = inside[keep], lab[keep]
             lo, hi = np.searchsorted(crow, [s0, s1])
             cells = (crow[lo:hi] - s0) * ncols + (ccol[lo:hi] - c0)
             cell_owner, cell_frac = owner[lo:hi], frac[lo:hi]
             window = Window(c0, s0, ncols, s1 - s0)
-            for src, d in opened:
-                values, valid = _valid_values(src, window, np.concatenate((inside, cells)))
-                m = len(inside)
-                v, ok = values[:m], valid[:m]
-                sums[:, d] += np.bincount(lab_in[ok], weights=v[ok], minlength=n)
-                weights[:, d] += np.bincount(lab_in[ok], minlength=n)
-                v, ok = values[m:], valid[m:]
-                sums[:, d] += np.bincount(cell_owner[ok], weights=cell_frac[ok] * v[ok], minlength=n)
-                weights[:, d] += np.bincount(cell_owner[ok], weights=cell_frac[ok], minlength=n)
+            for j, src in enumerate(opened):
+                band = _Band(src, window)
+                v, ok = band.take(inside)
+                csum[:, j] += np.bincount(lab[ok], weights=v[ok], minlength=n)
+                cnum[:, j] += np.bincount(lab[ok], minlength=n)
+                v, ok = band.take(cells)
+                w = cell_frac[ok]
+                xsum[:, j] += np.bincount(cell_owner[ok], weights=w * v[ok], minlength=n)
+                xwgt[:, j] += np.bincount(cell_owner[ok], weights=w, minlength=n)
+                if kept is not None:  # one strip: the counts are final, the band is in memory
+                    exact_short(j, lambda r, c: band.take((r - s0) * ncols + (c - c0)))
+        if kept is None:  # several strips: re-read the pixels of the short parcels
+            for j, src in enumerate(opened):
+                exact_short(j, lambda r, c: _read_cells(src, r, c))
+
+    use_centre = large[:, None] & ~short
+    for j, (_, d) in enumerate(sources):
+        sums[:, d] += np.where(use_centre[:, j], csum[:, j], xsum[:, j])
+        weights[:, d] += np.where(use_centre[:, j], cnum[:, j], xwgt[:, j])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -356,8 +426,9 @@ def zonal_means(
     id_field
         Column of ``parcels`` whose values become the row index.
     small_pixels
-        Parcels with fewer pixel centres than this get the exact coverage-weighted mean;
-        the others the mean of the pixels whose centre they contain.
+        Parcels with fewer (valid) pixel centres than this get the exact coverage-weighted
+        mean; the others the plain mean of the valid pixels whose centre they contain.
+        ``0`` uses pixel centres only (parcels without a centre get NaN).
 
     Returns
     -------

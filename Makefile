@@ -1,0 +1,50 @@
+# Two commands: `make run` (set up, build the demo GeoPackage, start the app) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+STORE ?= var/landrenew.gpkg
+PORT ?= 8501
+# Debian packages the tests need: PostGIS server, Chromium for browser tests, GDAL's ogrinfo/ogr2ogr, CJK fonts
+DEB_PACKAGES := postgresql-15-postgis-3 chromium gdal-bin fonts-noto-cjk
+
+.PHONY: setup system-deps demo run test test-fast bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade "pip>=24"
+	$(BIN)/pip install -q -c constraints.txt -e ".[test]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Installs the Debian packages when one is missing (needs root or sudo; CI runs as root).
+system-deps:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(STORE): | $(STAMP)
+	$(BIN)/landrenew demo --store $(STORE)
+
+demo: $(STORE)
+
+run: setup demo
+	LANDRENEW_STORE=$(STORE) $(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true
+
+test: setup system-deps
+	$(BIN)/python -m pytest -p no:cacheprovider
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not browser and not postgis and not slow"
+
+bench: setup
+	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,988 @@
+"""Urban-village renewal tracking (城中村改造跟踪), RULES.md §7.
+
+From the ``villages`` layer and the ``village_progress`` history this module computes, as of a date, how
+far each village is (``percent_complete``), how fast it has been moving, when it will finish at that pace,
+what pace the deadline still requires, and a status (done / on_track / at_risk / late / not_started), with
+Chinese notes on every edge case.  It also sums the villages up per town and for the district, and
+suggests idle parcels (from ``idle_assessment``) as resettlement-housing sites.
+
+Every threshold is in ``layers/rules/renewal.yaml`` (see the comments there).  The arithmetic:
+
+* ``percent_complete`` of a report = sum of weight x indicator ratio (each ratio clipped to 0..1), weights
+  per mode; an indicator whose denominator is missing or 0 is left out and the mode's other weights are
+  scaled up.  拆整结合 = s x (拆除新建 percent) + (1 - s) x (整治提升 percent) with the demolition share
+  s = planned_demolition_m2 / village area (``area_m2`` column, else geometry area in EPSG:4549).
+  A field missing from a report keeps its last reported value (0 before any report).
+* A month is 365.25 / 12 days.  ``months_to_deadline`` = (deadline - as_of) in months.
+* ``monthly_rate`` = (p_last - p_base) / months(base -> last), where *base* is the latest report at least
+  ``forecast.rate_window_months`` calendar months before the last report, else the earliest usable report.
+  A single usable report gives no rate.
+* ``projected_completion`` = last_report_date + (1 - p_last) / rate months (rounded up to a whole day);
+  NaT when the rate is <= 0 or missing.  A done village's projection is its last report date.
+* ``required_monthly_rate`` = (1 - p_last) / months_to_deadline; 0 when done; ``inf`` when the deadline
+  has passed (or is today) and the village is not done.
+* status, first that applies: done (p_last = 1; the indicators decide, the stage is a cross-check);
+  late when the deadline has passed; not_started (no report, or p_last = 0 at a stage in
+  ``status.not_started_stages``); late when there was no progress over ``status.stall_months``; late
+  when the rate is <= 0 or the projection is more than ``status.late_margin_months`` after the deadline;
+  at_risk when the projection is after the deadline; on_track otherwise.  One usable report: at_risk
+  when the required rate exceeds ``status.single_report_max_required_rate``, else on_track.
+* Data errors are flagged, never averaged away: a duplicated (village_id, report_date) keeps the last row
+  of the file; a counted indicator that goes down between reports is named with both dates and values,
+  the latest report stays the current state, and the rate (and the stall check) use only the reports from
+  the last drop on.
+
+>>> import datetime as dt
+>>> rules = load_renewal_rules()
+>>> rules["deadline.default"]
+datetime.date(2027, 12, 31)
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from .crs import AREA_CRS
+from .errors import CRSError, InputFileError, RuleFileError
+from .rules import RuleSet, load_rules
+
+__all__ = [
+    "RULE_SPEC",
+    "MODES",
+    "STAGES",
+    "STAGE_LABELS",
+    "STATUSES",
+    "STATUS_LABELS",
+    "INDICATOR_FIELDS",
+    "DAYS_PER_MONTH",
+    "load_renewal_rules",
+    "percent_complete",
+    "village_status",
+    "district_summary",
+    "resettlement_sites",
+]
+
+#: Days in a month for every rate and projection (mean Julian month).
+DAYS_PER_MONTH = 365.25 / 12
+
+MODES = ("拆除新建", "整治提升", "拆整结合")
+STAGES = ("not_started", "planning", "signing", "relocation", "demolition",
+          "resettlement_construction", "works", "done")
+STAGE_LABELS = {
+    "not_started": "未启动", "planning": "方案编制", "signing": "征收签约", "relocation": "搬迁腾空",
+    "demolition": "拆除", "resettlement_construction": "安置房建设", "works": "整治施工", "done": "完成",
+}
+STATUSES = ("done", "on_track", "at_risk", "late", "not_started")
+STATUS_LABELS = {"done": "已完成", "on_track": "正常", "at_risk": "滞后风险", "late": "严重滞后",
+                 "not_started": "未启动"}
+#: indicator -> progress field
+INDICATOR_FIELDS = {
+    "signing": "signed_households",
+    "relocation": "relocated_households",
+    "demolition": "demolished_m2",
+    "resettlement": "resettlement_units_delivered",
+    "works": "works_progress",
+}
+_INDICATOR_LABELS = {"signing": "签约", "relocation": "搬迁", "demolition": "拆除",
+                     "resettlement": "安置房交付", "works": "整治工程"}
+_FIELD_LABELS = {"signed_households": "已签约户数", "relocated_households": "已搬迁户数",
+                 "demolished_m2": "已拆除面积", "resettlement_units_delivered": "已交付安置房套数",
+                 "works_progress": "整治工程进度"}
+_DEN_LABELS = {"signing": "户数", "relocation": "户数", "demolition": "计划拆除面积",
+               "resettlement": "计划安置房套数", "works": "1"}
+_FIELDS = tuple(INDICATOR_FIELDS.values())
+
+RULE_SPEC: dict[str, tuple[str, Any]] = {
+    "deadline.default": ("date", None),
+    "stages.拆除新建": ("list", None),
+    "stages.整治提升": ("list", None),
+    "stages.拆整结合": ("list", None),
+    "indicator_stage": ("dict", None),
+    "weights.拆除新建": ("dict", None),
+    "weights.整治提升": ("dict", None),
+    "mixed.share_default": ("float", (0.0, 1.0)),
+    "mixed.share_min": ("float", (0.0, 1.0)),
+    "mixed.share_max": ("float", (0.0, 1.0)),
+    "forecast.rate_window_months": ("int", (1, 60)),
+    "status.stall_months": ("int", (1, 60)),
+    "status.stall_min_progress": ("float", (0.0, 1.0)),
+    "status.late_margin_months": ("int", (0, 60)),
+    "status.single_report_max_required_rate": ("float", (0.0, 1.0)),
+    "status.not_started_stages": ("list", None),
+    "status.stale_report_months": ("int", (1, 120)),
+    "sites.routes": ("list", None),
+    "sites.residential_land_uses": ("list", None),
+    "sites.max_distance_m": ("float", (0.0, 100_000.0)),
+    "sites.land_m2_per_unit": ("float", (1.0, 10_000.0)),
+    "sites.min_fit": ("float", (0.0, 1.0)),
+    "sites.weight_distance": ("float", (0.0, 1.0)),
+    "sites.weight_fit": ("float", (0.0, 1.0)),
+    "sites.top_n": ("int", (1, 1000)),
+}
+
+_EPS = 1e-9
+_EPOCH = np.datetime64("1970-01-01", "D")
+_MAX_DAY = int((np.datetime64("2262-04-10", "D") - _EPOCH).astype(np.int64))
+
+
+# ----------------------------------------------------------------------------------------------- rules
+def _rule_error(rules: RuleSet, key: str, what: str, fix: str) -> RuleFileError:
+    return RuleFileError(f"规则文件 {rules.path} 的键 “{key}” {what}", detail=f"renewal rule {key!r}: {what}",
+                         fix=fix)
+
+
+def _check_rules(rules: RuleSet) -> None:
+    """Cross-checks the spec cannot express; also run on what-if copies from ``RuleSet.replace``."""
+    for mode in MODES:
+        stages = rules[f"stages.{mode}"]
+        unknown = [s for s in stages if s not in STAGES]
+        if unknown:
+            raise _rule_error(rules, f"stages.{mode}", f"含未知阶段 {unknown}", f"阶段只能取 {', '.join(STAGES)}")
+        if len(stages) < 2 or stages[0] != "not_started" or stages[-1] != "done" or len(set(stages)) != len(stages):
+            raise _rule_error(rules, f"stages.{mode}", "应以 not_started 开头、done 结尾且不重复",
+                              "按 未启动 -> ... -> 完成 的顺序列出阶段")
+    for ind, stage in rules["indicator_stage"].items():
+        if ind not in INDICATOR_FIELDS or stage not in STAGES:
+            raise _rule_error(rules, f"indicator_stage.{ind}", f"无效（{ind}: {stage}）",
+                              f"指标只能取 {', '.join(INDICATOR_FIELDS)}，阶段只能取 {', '.join(STAGES)}")
+    for mode in ("拆除新建", "整治提升"):
+        weights = rules[f"weights.{mode}"]
+        bad = [k for k, w in weights.items()
+               if k not in INDICATOR_FIELDS or isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0]
+        if bad or not weights:
+            raise _rule_error(rules, f"weights.{mode}", f"含无效指标或权重 {bad}",
+                              f"指标只能取 {', '.join(INDICATOR_FIELDS)}，权重为非负数")
+        total = float(sum(weights.values()))
+        if abs(total - 1.0) > 1e-6:
+            raise _rule_error(rules, f"weights.{mode}", f"的权重之和为 {total:g}，应为 1",
+                              "调整各指标权重使之和为 1")
+    if not rules["mixed.share_min"] <= rules["mixed.share_default"] <= rules["mixed.share_max"]:
+        raise _rule_error(rules, "mixed.share_default", "应在 share_min 与 share_max 之间", "调整三者的大小关系")
+    if rules["sites.weight_distance"] + rules["sites.weight_fit"] <= 0:
+        raise _rule_error(rules, "sites.weight_distance", "与 sites.weight_fit 之和应大于 0", "至少一个权重取正数")
+
+
+def load_renewal_rules(path: str | Path | None = None) -> RuleSet:
+    """Read and validate the renewal rule file (default ``layers/rules/renewal.yaml``).
+
+    Parameters
+    ----------
+    path
+        A district's own rule file.
+
+    Raises
+    ------
+    RuleFileError
+        A key is missing, of the wrong type or out of range, or the weights of a mode do not sum to 1.
+    """
+    rules = load_rules("renewal", path, spec=RULE_SPEC)
+    _check_rules(rules)
+    return rules
+
+
+def _resolve(rules: RuleSet | None) -> RuleSet:
+    if rules is None:
+        return load_renewal_rules()
+    _check_rules(rules)
+    return rules
+
+
+# ------------------------------------------------------------------------------------------- helpers
+def _days(values: Any) -> np.ndarray:
+    """Dates -> float days since 1970-01-01 (NaN where missing or unparseable)."""
+    ts = pd.to_datetime(pd.Series(values), errors="coerce")
+    arr = ts.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    out = (arr - _EPOCH).astype(np.int64).astype(float)
+    out[np.isnat(arr)] = np.nan
+    return out
+
+
+def _day(value: Any) -> int:
+    return int((np.datetime64(pd.Timestamp(value).date(), "D") - _EPOCH).astype(np.int64))
+
+
+def _as_dt64(days: np.ndarray) -> np.ndarray:
+    """Float days (NaN allowed) -> datetime64[s] with NaT."""
+    out = np.full(len(days), np.datetime64("NaT"), dtype="datetime64[s]")
+    ok = ~np.isnan(days)
+    out[ok] = (_EPOCH + days[ok].astype(np.int64)).astype("datetime64[s]")
+    return out
+
+
+def _add_months(days: np.ndarray, months: int) -> np.ndarray:
+    """Calendar month shift of int day numbers, clamped to month end (2025-08-31 - 6 -> 2025-02-28)."""
+    d = _EPOCH + np.asarray(days, dtype=np.int64)
+    month = d.astype("datetime64[M]")
+    dom = (d - month.astype("datetime64[D]")).astype(np.int64)
+    target = month + months
+    length = ((target + 1).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(np.int64)
+    return (target.astype("datetime64[D]") + np.minimum(dom, length - 1) - _EPOCH).astype(np.int64)
+
+
+def _date_str(days: np.ndarray) -> np.ndarray:
+    return np.datetime_as_string(_EPOCH + np.asarray(days, dtype=np.int64))
+
+
+def _pct(x: np.ndarray) -> np.ndarray:
+    return np.char.mod("%.1f%%", np.asarray(x, dtype=float) * 100)
+
+
+def _num(x: np.ndarray) -> np.ndarray:
+    return np.char.mod("%g", np.asarray(x, dtype=float))
+
+
+def _cat(*parts: Any) -> np.ndarray:
+    out = np.asarray(parts[0]).astype(str)
+    for part in parts[1:]:
+        out = np.strings.add(out, np.asarray(part).astype(str))
+    return out
+
+
+class _Notes:
+    """Collects (village position, Chinese text) pairs and builds one list per village."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.pos: list[np.ndarray] = []
+        self.text: list[np.ndarray] = []
+
+    def add(self, pos: np.ndarray, text: Any) -> None:
+        pos = np.asarray(pos, dtype=np.int64)
+        if pos.size == 0:
+            return
+        text = np.broadcast_to(np.asarray(text).astype(str), pos.shape)
+        self.pos.append(pos)
+        self.text.append(np.asarray(text, dtype=object))
+
+    def build(self) -> list[list[str]]:
+        out: list[list[str]] = [[] for _ in range(self.n)]
+        if not self.pos:
+            return out
+        pos = np.concatenate(self.pos)
+        text = np.concatenate(self.text)
+        order = np.argsort(pos, kind="stable")
+        grouped = pd.Series(text[order]).groupby(pos[order], sort=True).agg(list)
+        for p, lst in zip(grouped.index.to_numpy(), grouped.to_list()):
+            out[p] = lst
+        return out
+
+
+# ---------------------------------------------------------------------------------------- villages
+def _village_table(villages: pd.DataFrame, rules: RuleSet) -> pd.DataFrame:
+    """Validated village attributes (positional index), with the demolition share of each village."""
+    missing = [c for c in ("village_id", "mode", "households") if c not in villages.columns]
+    if missing:
+        raise InputFileError(f"城中村图层缺少字段 {missing}", detail=f"villages: missing columns {missing}",
+                             fix="补上 村编号、改造方式、户数 列")
+    ids = villages["village_id"].astype(str).to_numpy()
+    dup = pd.Series(ids).duplicated(keep=False).to_numpy()
+    if dup.any():
+        shown = sorted(set(ids[dup]))[:10]
+        raise InputFileError(f"城中村编号重复：{', '.join(shown)}", detail=f"duplicate village_id {shown}",
+                             fix="每个村只保留一行，编号唯一")
+    mode = villages["mode"].astype(str).to_numpy()
+    bad = ~np.isin(mode, MODES)
+    if bad.any():
+        shown = [f"{i}（{m}）" for i, m in zip(ids[bad][:10], mode[bad][:10])]
+        raise InputFileError(f"城中村改造方式无法识别：{', '.join(shown)}", detail="unknown mode",
+                             fix=f"改造方式只能取 {', '.join(MODES)}")
+
+    def num(col: str) -> np.ndarray:
+        if col not in villages.columns:
+            return np.full(len(villages), np.nan)
+        return pd.to_numeric(pd.Series(villages[col].to_numpy()), errors="coerce").to_numpy(dtype=float)
+
+    vt = pd.DataFrame({"village_id": ids, "mode": mode})
+    vt["households"] = num("households")
+    vt["planned_demolition_m2"] = num("planned_demolition_m2")
+    vt["planned_resettlement_units"] = num("planned_resettlement_units")
+    default_day = _day(rules["deadline.default"])
+    deadline = _days(villages["deadline"].to_numpy()) if "deadline" in villages.columns else np.full(len(vt), np.nan)
+    vt["deadline_day"] = np.where(np.isnan(deadline), default_day, deadline)
+
+    # demolition share s: 1 for 拆除新建, 0 for 整治提升, area-weighted for 拆整结合
+    share = np.where(mode == "拆除新建", 1.0, 0.0)
+    share_note = np.full(len(vt), "", dtype=object)
+    mixed = mode == "拆整结合"
+    if mixed.any():
+        area = num("area_m2")
+        need_geom = mixed & np.isnan(area)
+        if need_geom.any() and isinstance(villages, gpd.GeoDataFrame) and villages.crs is not None:
+            geoms = villages.geometry.to_numpy()[need_geom]
+            projected = gpd.GeoSeries(geoms, crs=villages.crs).to_crs(AREA_CRS)
+            area[need_geom] = projected.area.to_numpy()
+        area = np.where(area > 0, area, np.nan)
+        raw = vt["planned_demolition_m2"].to_numpy() / area
+        lo, hi, default = rules["mixed.share_min"], rules["mixed.share_max"], rules["mixed.share_default"]
+        ok = mixed & ~np.isnan(raw)
+        clipped = np.clip(raw, lo, hi)
+        share = np.where(mixed, np.where(ok, clipped, default), share)
+        if ok.any():
+            idx = np.flatnonzero(ok)
+            text = _cat("拆整结合按面积加权：拆除部分占比 = 计划拆除面积 ", _num(vt["planned_demolition_m2"].to_numpy()[idx]),
+                        " ㎡ / 村域面积 ", np.char.mod("%.0f", area[idx]), " ㎡ = ", _pct(raw[idx]))
+            clip_txt = np.where(clipped[idx] != raw[idx], _cat("，超出允许范围，取 ", _pct(clipped[idx])), "")
+            share_note[idx] = _cat(text, clip_txt, "；整治部分占比 ", _pct(1 - clipped[idx]))
+        miss = np.flatnonzero(mixed & ~ok)
+        share_note[miss] = f"拆整结合：缺计划拆除面积或村域面积，拆除部分占比取默认 {default:.0%}"
+    vt["share"] = share
+    vt["share_note"] = share_note
+    return vt
+
+
+def _weighted(ratios: dict[str, np.ndarray], weights: dict[str, float], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mean over the indicators that have a denominator; (percent, some-weight-left-out)."""
+    num = np.zeros(size)
+    den = np.zeros(size)
+    for ind, w in weights.items():
+        r = ratios[ind]
+        ok = ~np.isnan(r)
+        num += np.where(ok, w * np.nan_to_num(r), 0.0)
+        den += np.where(ok, w, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pct = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    total = float(sum(weights.values()))
+    return pct, (den > 0) & (den < total - 1e-9)
+
+
+def _denominators(vt: pd.DataFrame) -> dict[str, np.ndarray]:
+    share = vt["share"].to_numpy()
+    part = np.where(vt["mode"].to_numpy() == "拆整结合", share, 1.0)
+    hh = vt["households"].to_numpy() * part
+    out = {"signing": hh, "relocation": hh,
+           "demolition": vt["planned_demolition_m2"].to_numpy(),
+           "resettlement": vt["planned_resettlement_units"].to_numpy(),
+           "works": np.ones(len(vt))}
+    return {k: np.where(v > 0, v, np.nan) for k, v in out.items()}
+
+
+def _row_percent(vt: pd.DataFrame, g: np.ndarray, values: dict[str, np.ndarray], rules: RuleSet
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """percent_complete of report rows (g = village position of each row); also the raw ratios."""
+    dens = _denominators(vt)
+    raw = {ind: values[field] / dens[ind][g] for ind, field in INDICATOR_FIELDS.items()}
+    raw["works"] = values["works_progress"]  # a ratio already
+    ratios = {k: np.clip(v, 0.0, 1.0) for k, v in raw.items()}
+    size = len(g)
+    demolish, _ = _weighted(ratios, rules["weights.拆除新建"], size)
+    works, _ = _weighted(ratios, rules["weights.整治提升"], size)
+    share = vt["share"].to_numpy()[g]
+    a = np.where(share > 0, share * demolish, 0.0)
+    b = np.where(share < 1, (1 - share) * works, 0.0)
+    return a + b, raw
+
+
+def _reports(vt: pd.DataFrame, progress: pd.DataFrame, *, as_of_day: int | None, dedupe: bool
+             ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Report rows of known villages, sorted by (village, date, file order), fields forward-filled."""
+    missing = [c for c in ("village_id", "report_date", "stage") if c not in progress.columns]
+    if missing:
+        raise InputFileError(f"城中村改造进度表缺少字段 {missing}", detail=f"village_progress: missing {missing}",
+                             fix="补上 村编号、填报日期、阶段 列")
+    m = len(progress)
+    g = pd.Index(vt["village_id"]).get_indexer(progress["village_id"].astype(str).to_numpy())
+    day = _days(progress["report_date"].to_numpy())
+    df = pd.DataFrame({"row": np.arange(m), "g": g, "day": day,
+                       "stage": progress["stage"].astype(str).to_numpy()})
+    for field in _FIELDS:
+        df[field] = (pd.to_numeric(pd.Series(progress[field].to_numpy()), errors="coerce").to_numpy(dtype=float)
+                     if field in progress.columns else np.nan)
+    info: dict[str, Any] = {"bad_date_g": g[(g >= 0) & np.isnan(day)],
+                            "unknown_villages": sorted(set(progress["village_id"].astype(str).to_numpy()[g < 0]))}
+    keep = (g >= 0) & ~np.isnan(day)
+    if as_of_day is not None:
+        keep &= day <= as_of_day
+    df = df[keep]
+    df = df.iloc[np.lexsort((df["row"].to_numpy(), df["day"].to_numpy(), df["g"].to_numpy()))]
+    df = df.reset_index(drop=True)
+    info["dups"] = pd.DataFrame(columns=["g", "day", "count"])
+    if dedupe and len(df):
+        gg, dd = df["g"].to_numpy(), df["day"].to_numpy()
+        superseded = np.r_[(gg[1:] == gg[:-1]) & (dd[1:] == dd[:-1]), False]
+        if superseded.any():
+            counts = df[superseded].groupby(["g", "day"]).size().rename("count").reset_index()
+            counts["count"] += 1
+            info["dups"] = counts
+            df = df[~superseded].reset_index(drop=True)
+    filled = df.groupby("g", sort=False)[list(_FIELDS)].ffill()
+    for field in _FIELDS:
+        df[field] = filled[field].fillna(0.0).to_numpy()
+    return df, info
+
+
+# ------------------------------------------------------------------------------------------- public
+def percent_complete(villages: pd.DataFrame, progress: pd.DataFrame, *, rules: RuleSet | None = None
+                     ) -> pd.Series:
+    """Share of the renewal done (0..1) at each report.
+
+    Parameters
+    ----------
+    villages
+        The ``villages`` layer (``village_id``, ``mode``, ``households``, planned quantities; for 拆整结合
+        an ``area_m2`` column or a geometry with a CRS gives the area weights).
+    progress
+        ``village_progress`` rows.  A field missing from a report keeps the village's last reported value.
+    rules
+        Renewal rules (default file when None).
+
+    Returns
+    -------
+    pandas.Series
+        Aligned with ``progress.index``; NaN for rows of unknown villages or without a usable date.
+    """
+    rules = _resolve(rules)
+    vt = _village_table(villages, rules)
+    rep, _ = _reports(vt, progress, as_of_day=None, dedupe=False)
+    p, _ = _row_percent(vt, rep["g"].to_numpy(), {f: rep[f].to_numpy() for f in _FIELDS}, rules)
+    out = np.full(len(progress), np.nan)
+    out[rep["row"].to_numpy()] = np.nan_to_num(p, nan=0.0)
+    return pd.Series(out, index=progress.index, name="percent_complete")
+
+
+def _stage_index(mode: np.ndarray, stage: np.ndarray, rules: RuleSet) -> np.ndarray:
+    """Position of each stage in its mode's stage list; -1 when the stage does not belong to the mode."""
+    out = np.full(len(stage), -1, dtype=np.int64)
+    for m in MODES:
+        sel = mode == m
+        if sel.any():
+            order = {s: i for i, s in enumerate(rules[f"stages.{m}"])}
+            out[sel] = pd.Series(stage[sel]).map(order).fillna(-1).to_numpy(dtype=np.int64)
+    return out
+
+
+def village_status(villages: gpd.GeoDataFrame, progress: pd.DataFrame, *, as_of: dt.date,
+                   rules: RuleSet | None = None) -> gpd.GeoDataFrame:
+    """Progress, forecast and status of every village as of a date (output layer ``village_status``).
+
+    Parameters
+    ----------
+    villages
+        The ``villages`` layer; every village gets a row, in the input order.
+    progress
+        The ``village_progress`` history; only reports with ``report_date <= as_of`` count.
+    as_of
+        The reference date.
+    rules
+        Renewal rules (default file when None); ``rules.replace`` gives what-if copies.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The contract columns (village_id, name, town_code, mode, stage, percent_complete, monthly_rate,
+        required_monthly_rate, projected_completion, status, months_to_deadline, geometry) plus deadline,
+        last_report_date, report_count, households, signed_households, relocated_households,
+        needs_resettlement_units, data_error, notes (list of Chinese str), rules_version, as_of.
+    """
+    rules = _resolve(rules)
+    as_of_day = _day(as_of)
+    vt = _village_table(villages, rules)
+    n = len(vt)
+    notes = _Notes(n)
+    rep, info = _reports(vt, progress, as_of_day=as_of_day, dedupe=True)
+    mode_v = vt["mode"].to_numpy()
+    deadline = vt["deadline_day"].to_numpy()
+    share_note = vt["share_note"].to_numpy(dtype=object)
+    notes.add(np.flatnonzero(share_note != ""), share_note[share_note != ""])
+
+    g = rep["g"].to_numpy()
+    day = rep["day"].to_numpy().astype(np.int64)
+    m = len(rep)
+    pos = np.arange(m)
+    values = {f: rep[f].to_numpy() for f in _FIELDS}
+    p, raw = _row_percent(vt, g, values, rules)
+    nan_p = np.isnan(p)
+    p = np.nan_to_num(p, nan=0.0)
+    stage = rep["stage"].to_numpy(dtype=object)
+    sidx = _stage_index(mode_v[g], stage, rules)
+
+    # groups: contiguous runs of one village
+    first = np.flatnonzero(np.r_[True, g[1:] != g[:-1]]) if m else np.zeros(0, np.int64)
+    last = np.r_[first[1:] - 1, m - 1] if m else np.zeros(0, np.int64)
+    gv = g[first]
+    gi = np.repeat(np.arange(len(first)), last - first + 1)
+    same_prev = np.r_[False, g[1:] == g[:-1]] if m else np.zeros(0, bool)
+
+    # --- data errors: duplicates, unreadable dates, indicators or stage going backwards
+    dups = info["dups"]
+    if len(dups):
+        notes.add(dups["g"].to_numpy(), _cat("数据重复：", _date_str(dups["day"].to_numpy()), " 有 ",
+                                              dups["count"].to_numpy(), " 条填报，只采用文件中最后一条，其余未计入（请核实）"))
+    bad_g = info["bad_date_g"]
+    if len(bad_g):
+        ug, cnt = np.unique(bad_g, return_counts=True)
+        notes.add(ug, _cat("数据错误：", cnt, " 条填报的填报日期无法识别，未计入"))
+    data_error = np.zeros(n, bool)
+    data_error[info["dups"]["g"].to_numpy(dtype=np.int64)] = True
+    data_error[bad_g] = True
+    counted = {"拆除新建": set(k for k, w in rules["weights.拆除新建"].items() if w > 0),
+               "整治提升": set(k for k, w in rules["weights.整治提升"].items() if w > 0)}
+    counted["拆整结合"] = counted["拆除新建"] | counted["整治提升"]
+    drop_counted = np.zeros(m, bool)
+    for ind, field in INDICATOR_FIELDS.items():
+        v = values[field]
+        dec = same_prev & (v < np.r_[np.nan, v[:-1]] - _EPS)
+        if not dec.any():
+            continue
+        idx = np.flatnonzero(dec)
+        notes.add(g[idx], _cat("数据错误（进度倒退）：", _FIELD_LABELS[field], "在 ", _date_str(day[idx - 1]), " 填报为 ",
+                               _num(v[idx - 1]), "，在 ", _date_str(day[idx]), " 降为 ", _num(v[idx]),
+                               "，请核实；未作平均处理"))
+        data_error[g[idx]] = True
+        is_counted = np.isin(mode_v[g], [mm for mm in MODES if ind in counted[mm]])
+        drop_counted |= dec & is_counted
+    sdec = same_prev & (sidx >= 0) & (np.r_[-1, sidx[:-1]] > sidx)
+    if sdec.any():
+        idx = np.flatnonzero(sdec)
+        prev_lab = pd.Series(stage[idx - 1]).map(STAGE_LABELS).fillna("?").to_numpy()
+        lab = pd.Series(stage[idx]).map(STAGE_LABELS).fillna("?").to_numpy()
+        notes.add(g[idx], _cat("数据错误（阶段倒退）：阶段在 ", _date_str(day[idx - 1]), " 为", prev_lab, "，在 ",
+                               _date_str(day[idx]), " 退回", lab, "，请核实"))
+        data_error[g[idx]] = True
+
+    # consistent range: from the last drop of a counted indicator on
+    cs = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(cs, g[drop_counted], day[drop_counted])
+    k = len(first)
+    last_day = day[last]
+    cs_g = cs[gv]
+    ok = day >= cs_g[gi]
+    p_last = p[last]
+
+    # --- rate over the recent window
+    cut = _add_months(last_day, -rules["forecast.rate_window_months"])
+    elig = ok & (day <= cut[gi])
+    base = np.full(k, -1, dtype=np.int64)
+    np.maximum.at(base, gi[elig], pos[elig])
+    first_ok = np.full(k, m, dtype=np.int64)
+    np.minimum.at(first_ok, gi[ok], pos[ok])
+    base = np.where(base >= 0, base, first_ok)
+    has_rate = base < last
+    span = (last_day - day[base]) / DAYS_PER_MONTH
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate_g = np.where(has_rate, (p_last - p[base]) / np.where(has_rate, span, 1.0), np.nan)
+    # --- stall: no progress since the latest report at least stall_months before the last one
+    stall_cut = _add_months(last_day, -rules["status.stall_months"])
+    elig_s = ok & (day <= stall_cut[gi])
+    ref = np.full(k, -1, dtype=np.int64)
+    np.maximum.at(ref, gi[elig_s], pos[elig_s])
+    stalled_g = (ref >= 0) & (p_last - p[np.maximum(ref, 0)] <= rules["status.stall_min_progress"] + _EPS)
+
+    # --- per village
+    has = np.zeros(n, bool)
+    has[gv] = True
+    P = np.zeros(n)
+    P[gv] = p_last
+    rate = np.full(n, np.nan)
+    rate[gv] = rate_g
+    hr = np.zeros(n, bool)
+    hr[gv] = has_rate
+    stalled = np.zeros(n, bool)
+    stalled[gv] = stalled_g
+    lastd = np.full(n, np.nan)
+    lastd[gv] = last_day
+    stage_v = np.full(n, "not_started", dtype=object)
+    stage_v[gv] = stage[last]
+    count = np.zeros(n, dtype=np.int64)
+    count[gv] = last - first + 1
+    latest = {f: np.zeros(n) for f in _FIELDS}
+    for f in _FIELDS:
+        latest[f][gv] = values[f][last]
+
+    months_to_deadline = (deadline - as_of_day) / DAYS_PER_MONTH
+    done = has & (P >= 1 - _EPS)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        required = np.where(done, 0.0, np.where(months_to_deadline > 0,
+                                                (1 - P) / np.where(months_to_deadline > 0, months_to_deadline, 1.0),
+                                                np.inf))
+        proj_months = np.where(hr & (rate > 0), (1 - P) / np.where(rate > 0, rate, 1.0), np.nan)
+    proj_day = lastd + np.ceil(proj_months * DAYS_PER_MONTH - 1e-6)
+    proj_day = np.where(done, lastd, proj_day)
+    overflow = proj_day > _MAX_DAY
+    proj_day_out = np.where(overflow, np.nan, proj_day)
+    late_cut = _add_months(deadline.astype(np.int64), rules["status.late_margin_months"])
+
+    ns_stages = np.isin(stage_v, list(rules["status.not_started_stages"]))
+    passed = ~done & (months_to_deadline <= 0)
+    not_started = ~done & ~passed & (~has | ((P <= _EPS) & ns_stages))
+    active = has & ~done & ~passed & ~not_started
+    c_stall = active & stalled
+    c_never = active & ~stalled & hr & ~(rate > 0)
+    c_late_proj = active & ~stalled & hr & (rate > 0) & (proj_day > late_cut)
+    c_risk_proj = active & ~stalled & hr & (rate > 0) & ~c_late_proj & (proj_day > deadline)
+    single = active & ~stalled & ~hr
+    thr = rules["status.single_report_max_required_rate"]
+    c_single_risk = single & (required > thr)
+    status = np.select(
+        [done, passed, not_started, c_stall, c_never, c_late_proj, c_risk_proj, c_single_risk],
+        ["done", "late", "not_started", "late", "late", "late", "at_risk", "at_risk"],
+        default="on_track").astype(object)
+
+    # --- notes on the status
+    as_of_s = _date_str(np.array([as_of_day]))[0]
+    lastd_i = np.nan_to_num(lastd).astype(np.int64)
+    dl_s = _date_str(deadline.astype(np.int64))
+    idx = np.flatnonzero(done)
+    notes.add(idx, _cat("已完成：各项指标均达100%（", _date_str(lastd_i[idx]), " 填报）"))
+    idx = np.flatnonzero(passed)
+    notes.add(idx, _cat("完成期限 ", dl_s[idx], " 已过（基准日 ", as_of_s, "），尚有 ", _pct(1 - P[idx]),
+                        " 未完成，所需月速度记为无穷大，判为严重滞后"))
+    idx = np.flatnonzero(not_started & ~has)
+    notes.add(idx, _cat("截至 ", as_of_s, " 无进度填报，按未启动处理；期限 ", dl_s[idx], " 前每月需完成 ",
+                        _pct(required[idx])))
+    idx = np.flatnonzero(not_started & has)
+    notes.add(idx, _cat("完成率为0，阶段为", pd.Series(stage_v[idx]).map(STAGE_LABELS).fillna("?").to_numpy(),
+                        "，按未启动处理；期限 ", dl_s[idx], " 前每月需完成 ", _pct(required[idx])))
+    ref_v = np.zeros(n, dtype=np.int64)
+    ref_v[gv] = np.maximum(ref, 0)
+    base_v = np.zeros(n, dtype=np.int64)
+    base_v[gv] = base
+    idx = np.flatnonzero(c_stall)
+    if idx.size:
+        r = ref_v[idx]
+        notes.add(idx, _cat("近", rules["status.stall_months"], "个月无进展：", _date_str(day[r]), " 完成率 ",
+                            _pct(p[r]), "，", _date_str(lastd_i[idx]), " 为 ", _pct(P[idx]), "，判为严重滞后"))
+    window_txt = lambda i: _cat("（", _date_str(day[base_v[i]]), " 至 ", _date_str(lastd_i[i]), "）")  # noqa: E731
+    idx = np.flatnonzero(c_never)
+    if idx.size:
+        notes.add(idx, _cat("近期完成速度为每月 ", _pct(rate[idx]), window_txt(idx),
+                            "，按此速度无法完成，判为严重滞后"))
+    for cond, tail in ((c_late_proj, "，晚于期限超过" + str(rules["status.late_margin_months"]) + "个月，判为严重滞后"),
+                       (c_risk_proj, "，晚于期限，判为滞后风险")):
+        idx = np.flatnonzero(cond)
+        if idx.size:
+            proj_txt = np.where(overflow[idx], "远超可推算范围", _date_str(np.nan_to_num(proj_day[idx]).astype(np.int64)))
+            notes.add(idx, _cat("按近期速度每月 ", _pct(rate[idx]), window_txt(idx), "，预计 ", proj_txt,
+                                " 完成（期限 ", dl_s[idx], "）", tail))
+    idx = np.flatnonzero(single)
+    if idx.size:
+        verdict = np.where(c_single_risk[idx], "高于阈值，判为滞后风险", "未超过阈值，判为正常")
+        notes.add(idx, _cat("可用于计算速度的填报只有1次（", _date_str(lastd_i[idx]), "），无法计算完成速度；"
+                            "按所需速度判断：期限前每月需完成 ", _pct(required[idx]), "，阈值 ", _pct(np.full(idx.size, thr)),
+                            "，", verdict))
+    idx = np.flatnonzero((cs > np.iinfo(np.int64).min) & has)
+    if idx.size:
+        notes.add(idx, _cat("因进度倒退，当前完成率取最新填报（", _date_str(lastd_i[idx]), "），完成速度只按 ",
+                            _date_str(cs[idx]), " 及之后的填报计算"))
+    stale_cut = _add_months(np.array([as_of_day]), -rules["status.stale_report_months"])[0]
+    idx = np.flatnonzero(has & ~done & (lastd < stale_cut))
+    notes.add(idx, _cat("最近一次填报 ", _date_str(lastd_i[idx]), " 距基准日已超过",
+                        rules["status.stale_report_months"], "个月，进度可能未更新"))
+
+    # --- the latest report against the village: stage, ratios above 100 %, missing denominators
+    if m:
+        lmode = mode_v[gv]
+        lstage = stage[last]
+        lsidx = sidx[last]
+        bad_stage = lsidx < 0
+        idx = np.flatnonzero(bad_stage)
+        notes.add(gv[idx], _cat("阶段“", lstage[idx].astype(str), "”不属于", lmode[idx], "的阶段，未作阶段核对"))
+        implied = np.full(k, -1, dtype=np.int64)
+        implied_ind = np.full(k, "", dtype=object)
+        implied_ratio = np.zeros(k)
+        for ind, st in rules["indicator_stage"].items():
+            for mm in MODES:
+                order = rules[f"stages.{mm}"]
+                # 拆整结合: its two parts run in parallel and one stage is reported (the demolition chain's),
+                # so only the demolition-chain indicators are checked against it
+                checked = counted["拆除新建"] if mm == "拆整结合" else counted[mm]
+                if st not in order or ind not in checked:
+                    continue
+                started = (lmode == mm) & (np.nan_to_num(raw[ind][last]) > 0) & (order.index(st) > implied)
+                implied = np.where(started, order.index(st), implied)
+                implied_ind = np.where(started, ind, implied_ind)
+                implied_ratio = np.where(started, raw[ind][last], implied_ratio)
+        ahead = ~bad_stage & (implied > lsidx)
+        idx = np.flatnonzero(ahead)
+        if idx.size:
+            ind_lab = pd.Series(implied_ind[idx]).map(_INDICATOR_LABELS).to_numpy()
+            notes.add(gv[idx], _cat("阶段与指标不符：填报阶段为", pd.Series(lstage[idx]).map(STAGE_LABELS).to_numpy(),
+                                    "，但", ind_lab, "已开始（",
+                                    _pct(implied_ratio[idx]), "），完成率按指标计算"))
+        idx = np.flatnonzero(~bad_stage & (lstage == "done") & (p_last < 1 - _EPS))
+        notes.add(gv[idx], _cat("阶段与指标不符：阶段填报为完成，但指标完成率仅 ", _pct(p_last[idx]), "，按指标判定未完成"))
+        idx = np.flatnonzero(~bad_stage & (lstage != "done") & (p_last >= 1 - _EPS))
+        if idx.size:
+            notes.add(gv[idx], _cat("阶段与指标不符：指标已全部完成，但阶段仍为",
+                                    pd.Series(lstage[idx]).map(STAGE_LABELS).to_numpy(), "，按指标判定已完成（请补报）"))
+        data_error[gv[ahead | (~bad_stage & ((lstage == "done") != (p_last >= 1 - _EPS)))]] = True
+        dens = _denominators(vt)
+        for ind, field in INDICATOR_FIELDS.items():
+            if ind == "works":
+                over = raw[ind][last] > 1 + _EPS
+                den_txt = np.full(k, "100%")
+            else:
+                over = raw[ind][last] > 1 + _EPS
+                den_txt = _cat(_DEN_LABELS[ind], " ", _num(np.nan_to_num(dens[ind][gv])))
+            active_ind = np.isin(lmode, [mm for mm in MODES if ind in counted[mm]])
+            idx = np.flatnonzero(over & active_ind)
+            notes.add(gv[idx], _cat(_FIELD_LABELS[field], " ", _num(values[field][last[idx]]), " 超过", den_txt[idx],
+                                    "，按100%计（请核实）"))
+        idx = np.flatnonzero(nan_p[last])
+        notes.add(gv[idx], "无可用指标（户数、计划面积等分母均缺），完成率按0计")
+    dens = _denominators(vt)
+    for ind in INDICATOR_FIELDS:
+        modes_using = [mm for mm in ("拆除新建", "整治提升") if rules[f"weights.{mm}"].get(ind, 0) > 0]
+        use = np.isin(mode_v, modes_using) | ((mode_v == "拆整结合") & np.isin("拆除新建", modes_using)
+                                                 & (vt["share"].to_numpy() > 0))
+        if "整治提升" in modes_using:
+            use |= (mode_v == "拆整结合") & (vt["share"].to_numpy() < 1)
+        idx = np.flatnonzero(use & np.isnan(dens[ind]))
+        notes.add(idx, _cat(_INDICATOR_LABELS[ind], "指标缺分母（", _DEN_LABELS[ind], "为空或0），不计入，其余指标权重按比例放大"))
+
+    planned_units = np.nan_to_num(vt["planned_resettlement_units"].to_numpy())
+    needs = np.maximum(planned_units - latest["resettlement_units_delivered"], 0).round().astype(np.int64)
+
+    src = villages.reset_index(drop=True)
+    out = pd.DataFrame({
+        "village_id": vt["village_id"].to_numpy(),
+        "name": src["name"].to_numpy() if "name" in src.columns else np.full(n, None, dtype=object),
+        "town_code": src["town_code"].to_numpy() if "town_code" in src.columns else np.full(n, None, dtype=object),
+        "mode": mode_v,
+        "stage": stage_v,
+        "percent_complete": P,
+        "monthly_rate": rate,
+        "required_monthly_rate": required,
+        "projected_completion": _as_dt64(proj_day_out),
+        "status": status,
+        "months_to_deadline": months_to_deadline,
+        "deadline": _as_dt64(deadline),
+        "last_report_date": _as_dt64(lastd),
+        "report_count": count,
+        "households": vt["households"].to_numpy(),
+        "signed_households": latest["signed_households"],
+        "relocated_households": latest["relocated_households"],
+        "needs_resettlement_units": needs,
+        "data_error": data_error,
+        "notes": notes.build(),
+        "rules_version": rules.version,
+        "as_of": np.datetime64(pd.Timestamp(as_of).date(), "s"),
+    }, index=villages.index)
+    geometry = villages.geometry.to_numpy() if isinstance(villages, gpd.GeoDataFrame) else np.full(n, None)
+    crs = villages.crs if isinstance(villages, gpd.GeoDataFrame) else None
+    result = gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geometry, index=villages.index, crs=crs), crs=crs)
+    result.attrs["unknown_village_ids"] = info["unknown_villages"]
+    return result
+
+
+# ------------------------------------------------------------------------------------------ summary
+def district_summary(status: gpd.GeoDataFrame, *, towns: pd.DataFrame | None = None
+                     ) -> dict[str, pd.DataFrame]:
+    """Town and district totals of ``village_status``, and the villages that decide the 2027 goal.
+
+    Parameters
+    ----------
+    status
+        Output of :func:`village_status`.
+    towns
+        The ``towns`` layer (``town_code``, ``name``) for town names; villages without a town are grouped
+        as 未分配.
+
+    Returns
+    -------
+    dict
+        ``"by_town"``: one row per town and a last row ``town_code == "全区"``, with the village count by
+        status, households, signed and relocated households, ``goal_share`` (household-weighted share of
+        the goal reached: sum(households x percent_complete) / sum(households); plain mean of
+        percent_complete where a town has no households) and ``months_left`` (months from as_of to the
+        latest deadline among its villages).
+        ``"decisive"``: villages that are late, at_risk or not_started, most households first, with
+        ``households_at_stake`` = households x (1 - percent_complete), its share of all district households
+        (``stake_share``), the cumulative share, and a Chinese ``reason``.
+    """
+    df = pd.DataFrame({
+        "town_code": status["town_code"].astype(object).where(status["town_code"].notna(), "未分配").astype(str),
+        "status": status["status"].astype(str),
+        "households": pd.to_numeric(status["households"], errors="coerce").fillna(0.0),
+        "signed_households": status["signed_households"].astype(float),
+        "relocated_households": status["relocated_households"].astype(float),
+        "percent_complete": status["percent_complete"].astype(float),
+        "months_to_deadline": status["months_to_deadline"].astype(float),
+    })
+    df["weighted"] = df["households"] * df["percent_complete"]
+
+    def totals(frame: pd.DataFrame, keys: pd.Series) -> pd.DataFrame:
+        grp = frame.groupby(keys, sort=True)
+        counts = pd.crosstab(keys, frame["status"]).reindex(columns=list(STATUSES), fill_value=0)
+        res = pd.DataFrame({
+            "villages": grp.size(),
+            "households": grp["households"].sum(),
+            "signed_households": grp["signed_households"].sum(),
+            "relocated_households": grp["relocated_households"].sum(),
+            "weighted": grp["weighted"].sum(),
+            "mean_pct": grp["percent_complete"].mean(),
+            "months_left": grp["months_to_deadline"].max(),
+        }).join(counts)
+        res["goal_share"] = np.where(res["households"] > 0,
+                                     res["weighted"] / res["households"].where(res["households"] > 0, 1.0),
+                                     res["mean_pct"])
+        return res.drop(columns=["weighted", "mean_pct"])
+
+    by_town = totals(df, df["town_code"])
+    district = totals(df, pd.Series("全区", index=df.index, name="town_code"))
+    by_town = pd.concat([by_town, district])
+    by_town.index.name = "town_code"
+    by_town = by_town.reset_index()
+    names = {"全区": "全区", "未分配": "未分配"}
+    if towns is not None and {"town_code", "name"} <= set(towns.columns):
+        names.update(dict(zip(towns["town_code"].astype(str), towns["name"].astype(str))))
+    by_town.insert(1, "town_name", by_town["town_code"].map(names).fillna(by_town["town_code"]))
+    cols = ["town_code", "town_name", "villages", *STATUSES, "households", "signed_households",
+            "relocated_households", "goal_share", "months_left"]
+    by_town = by_town[cols]
+    for c in ("villages", *STATUSES):
+        by_town[c] = by_town[c].astype(np.int64)
+
+    total_hh = float(df["households"].sum())
+    sel = status["status"].isin(["late", "at_risk", "not_started"]).to_numpy()
+    dec = pd.DataFrame({
+        "village_id": status["village_id"].to_numpy()[sel],
+        "name": status["name"].to_numpy()[sel],
+        "town_code": status["town_code"].to_numpy()[sel],
+        "status": status["status"].to_numpy()[sel],
+        "households": df["households"].to_numpy()[sel],
+        "percent_complete": df["percent_complete"].to_numpy()[sel],
+        "required_monthly_rate": status["required_monthly_rate"].to_numpy(dtype=float)[sel],
+    })
+    dec["households_at_stake"] = dec["households"] * (1 - dec["percent_complete"])
+    dec = dec.sort_values(["households", "households_at_stake", "village_id"], ascending=[False, False, True],
+                          kind="stable").reset_index(drop=True)
+    denom = total_hh if total_hh > 0 else 1.0
+    dec["stake_share"] = dec["households_at_stake"] / denom
+    dec["cumulative_share"] = dec["stake_share"].cumsum()
+    dec.insert(0, "rank", np.arange(1, len(dec) + 1))
+    dec["reason"] = _cat(pd.Series(dec["status"]).map(STATUS_LABELS).to_numpy(dtype=str), "，", _num(dec["households"]),
+                         " 户，完成 ", _pct(dec["percent_complete"]), "，尚有约 ",
+                         np.char.mod("%.0f", dec["households_at_stake"].to_numpy()), " 户未完成，占全区户数 ",
+                         _pct(dec["stake_share"]), "（累计 ", _pct(dec["cumulative_share"]), "）") if len(dec) else []
+    return {"by_town": by_town, "decisive": dec}
+
+
+# -------------------------------------------------------------------------------- resettlement sites
+def _alt_routes(value: Any) -> list[str]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return []
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return []
+    out = []
+    for item in value:
+        if isinstance(item, dict):
+            out.append(str(item.get("route")))
+        elif isinstance(item, (list, tuple)) and item:
+            out.append(str(item[0]))
+    return out
+
+
+_ROUTE_LABELS = {"reclaim": "收回收购", "transfer": "市场流通转让", "continue": "继续开发", "review": "待研判",
+                 "none": "不纳入"}
+
+
+def resettlement_sites(status: gpd.GeoDataFrame, assessment: gpd.GeoDataFrame, *,
+                       rules: RuleSet | None = None) -> pd.DataFrame:
+    """Rank idle parcels as resettlement-housing sites for villages that still need units.
+
+    A candidate's recommended ``route`` or one of its ``alternatives`` is in ``sites.routes`` (reclaim,
+    transfer), its ``land_use`` is in ``sites.residential_land_uses`` and it lies within
+    ``sites.max_distance_m`` (edge to edge, EPSG:4549) of the village.  ``need_m2`` = needed units x
+    ``sites.land_m2_per_unit``; ``fit`` = min(area, need) / max(area, need) (1 = the right size; parcels
+    with fit below ``sites.min_fit`` are left out); ``score`` = weight_distance x (1 - distance / max) +
+    weight_fit x fit, scaled by the sum of the two weights.  Highest score first (ties: nearer, then
+    parcel_id); the first ``sites.top_n`` per village.
+
+    Parameters
+    ----------
+    status
+        Output of :func:`village_status` (``needs_resettlement_units``, geometry with a CRS).
+    assessment
+        ``idle_assessment`` rows with ``parcel_id``, ``route``, ``alternatives`` (list of
+        ``{"route", "sub_route"}`` or its JSON text), ``land_use`` (join it from ``parcels``), geometry, and
+        optionally ``area_m2`` (else the geometry area in EPSG:4549).
+    rules
+        Renewal rules (default file when None).
+
+    Returns
+    -------
+    pandas.DataFrame
+        village_id, rank, parcel_id, distance_m, area_m2, need_m2, fit, score, route, reason (Chinese).
+    """
+    rules = _resolve(rules)
+    cols = ["village_id", "rank", "parcel_id", "distance_m", "area_m2", "need_m2", "fit", "score", "route",
+            "reason"]
+    missing = [c for c in ("parcel_id", "route", "land_use") if c not in assessment.columns]
+    if missing:
+        raise InputFileError(f"闲置土地研判结果缺少字段 {missing}，无法筛选安置房选址",
+                             detail=f"assessment: missing {missing}",
+                             fix="从宗地图层按 parcel_id 连接 land_use（土地用途）后再调用")
+    for frame, label in ((status, "城中村改造进展"), (assessment, "闲置土地研判结果")):
+        if not isinstance(frame, gpd.GeoDataFrame) or frame.crs is None:
+            raise CRSError(f"{label} 没有坐标系，无法计算距离", detail=f"{label}: no CRS",
+                           fix="读入时指定坐标系（--crs），或先 set_crs")
+    need = status[status["needs_resettlement_units"].to_numpy() > 0]
+    routes = set(rules["sites.routes"])
+    alt = assessment["alternatives"] if "alternatives" in assessment.columns else pd.Series(
+        [[]] * len(assessment), index=assessment.index)
+    alt_ok = alt.map(lambda v: bool(routes & set(_alt_routes(v)))).to_numpy(dtype=bool)
+    route = assessment["route"].astype(str).to_numpy()
+    eligible = (np.isin(route, list(routes)) | alt_ok) & np.isin(
+        assessment["land_use"].astype(str).to_numpy(), list(rules["sites.residential_land_uses"]))
+    cand = assessment[eligible]
+    if need.empty or cand.empty:
+        return pd.DataFrame(columns=cols)
+    vg = need.geometry.to_crs(AREA_CRS).to_numpy()
+    pg = cand.geometry.to_crs(AREA_CRS).to_numpy()
+    max_d = float(rules["sites.max_distance_m"])
+    tree = shapely.STRtree(pg)
+    vi, pi = tree.query(vg, predicate="dwithin", distance=max_d)
+    if vi.size == 0:
+        return pd.DataFrame(columns=cols)
+    dist = shapely.distance(vg[vi], pg[pi])
+    area = (pd.to_numeric(cand["area_m2"], errors="coerce").to_numpy(dtype=float)
+            if "area_m2" in cand.columns else np.full(len(cand), np.nan))
+    area = np.where(np.isnan(area), shapely.area(pg), area)[pi]
+    units = need["needs_resettlement_units"].to_numpy(dtype=float)[vi]
+    need_m2 = units * float(rules["sites.land_m2_per_unit"])
+    fit = np.minimum(area, need_m2) / np.maximum(np.maximum(area, need_m2), _EPS)
+    wd, wf = float(rules["sites.weight_distance"]), float(rules["sites.weight_fit"])
+    closeness = 1 - dist / max_d if max_d > 0 else np.ones_like(dist)
+    score = (wd * closeness + wf * fit) / (wd + wf)
+    alt_txt = np.where(np.isin(route[eligible][pi], list(routes)), "推荐路径", "备选路径")
+    res = pd.DataFrame({
+        "village_id": need["village_id"].to_numpy()[vi],
+        "parcel_id": cand["parcel_id"].astype(str).to_numpy()[pi],
+        "distance_m": dist,
+        "area_m2": area,
+        "need_m2": need_m2,
+        "units": units,
+        "fit": fit,
+        "score": score,
+        "route": route[eligible][pi],
+        "via": alt_txt,
+    })
+    res = res[res["fit"] >= rules["sites.min_fit"] - _EPS]
+    res = res.sort_values(["village_id", "score", "distance_m", "parcel_id"], ascending=[True, False, True, True],
+                          kind="stable")
+    res["rank"] = res.groupby("village_id", sort=False).cumcount() + 1
+    res = res[res["rank"] <= rules["sites.top_n"]].reset_index(drop=True)
+    if res.empty:
+        return pd.DataFrame(columns=cols)
+    route_lab = res["route"].map(_ROUTE_LABELS).fillna(res["route"]).to_numpy(dtype=str)
+    via = np.where(res["via"].to_numpy() == "推荐路径", _cat("推荐路径为", route_lab),
+                   "备选路径含收回收购或转让")
+    res["reason"] = _cat("第", res["rank"].to_numpy(), "位（综合得分 ", np.char.mod("%.2f", res["score"].to_numpy()),
+                         "）：距村 ", np.char.mod("%.0f", res["distance_m"].to_numpy()), " 米（上限 ",
+                         f"{max_d:.0f}", " 米），面积 ", np.char.mod("%.0f", res["area_m2"].to_numpy()),
+                         " ㎡，需约 ", np.char.mod("%.0f", res["need_m2"].to_numpy()), " ㎡（",
+                         np.char.mod("%.0f", res["units"].to_numpy()), " 套 × ",
+                         f"{rules['sites.land_m2_per_unit']:g}", " ㎡/套），匹配度 ",
+                         np.char.mod("%.2f", res["fit"].to_numpy()), "；", via)
+    return res[cols]

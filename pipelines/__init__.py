@@ -1,0 +1,1 @@
+"""Thin jobs over ``gis`` and the ``landrenew`` command line (one file per subcommand, like rasterio's rio/)."""

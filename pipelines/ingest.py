@@ -1,0 +1,53 @@
+"""``landrenew ingest``: validated import of source files into the store (one transaction)."""
+from __future__ import annotations
+
+import click
+
+from gis.ingest import ingest_files
+
+from .options import get_store, store_option
+
+_LAYERS = ("towns", "parcels", "projects", "enterprises", "villages", "progress")
+
+
+@click.command("ingest")
+@store_option
+@click.option("--towns", type=click.Path(exists=True, dir_okay=False), help="镇街图层")
+@click.option("--parcels", type=click.Path(exists=True, dir_okay=False), help="宗地（图层，或 .xlsx 台账配 --parcel-geometry）")
+@click.option("--parcel-geometry", type=click.Path(exists=True, dir_okay=False), help="台账按宗地编号连接的图形文件")
+@click.option("--projects", type=click.Path(exists=True, dir_okay=False), help="项目图层")
+@click.option("--enterprises", type=click.Path(exists=True, dir_okay=False), help="企业表（.xlsx/.csv）")
+@click.option("--villages", type=click.Path(exists=True, dir_okay=False), help="城中村图层")
+@click.option("--progress", type=click.Path(exists=True, dir_okay=False), help="城中村改造进度填报表（追加，不覆盖历史）")
+@click.option("--sheet", default=None, help="Excel 工作表名（默认第一个）")
+@click.option("--crs", default=None, help="无坐标系文件的坐标系，如 EPSG:4490、EPSG:4549、EPSG:4528")
+@click.option("--from-gcj02", is_flag=True, help="坐标为高德/GCJ-02，导入时纠正到 CGCS2000")
+@click.option("--rasters", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="遥感指数影像（单波段 GeoTIFF，文件名含 _YYYYMMDD），可多次给出")
+def command(store_url, towns, parcels, parcel_geometry, projects, enterprises, villages, progress, sheet, crs,
+            from_gcj02, rasters) -> None:
+    """导入源数据：校验、映射中文表头、统一坐标系，拒收行写入拒收清单。"""
+    store = get_store(store_url)
+    sources = {}
+    for name, path in (("towns", towns), ("parcels", parcels), ("projects", projects),
+                       ("enterprises", enterprises), ("villages", villages), ("village_progress", progress)):
+        if path:
+            spec = {"path": path}
+            if sheet and path.lower().endswith((".xlsx", ".xlsm")):
+                spec["sheet"] = sheet
+            if name == "parcels" and parcel_geometry:
+                spec["geometry"] = parcel_geometry
+            sources[name] = spec
+    if not sources and not rasters:
+        raise click.UsageError("没有给出要导入的文件；例如 landrenew ingest --parcels 宗地.gpkg")
+    if sources:
+        reports = ingest_files(store, sources, crs=crs, from_gcj02=from_gcj02)
+        for report in reports:
+            click.echo(report.summary())
+        total = {k: sum(getattr(r, k) for r in reports) for k in ("read", "stored", "repaired", "rejected")}
+        click.echo(f"合计：读取 {total['read']}，入库 {total['stored']}，修复 {total['repaired']}，拒收 {total['rejected']}")
+    if rasters:
+        from gis.imagery import register_rasters
+
+        paths = register_rasters(store, rasters)
+        click.echo(f"影像：登记 {len(paths)} 景 -> {store.rasters_dir}")
