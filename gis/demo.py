@@ -30,7 +30,7 @@ import pandas as pd
 import rasterio
 import shapely
 from rasterio.features import rasterize
-from rasterio.transform import from_origin
+from affine import Affine
 
 from .crs import AREA_CRS, STORE_CRS
 from .errors import LandRenewError
@@ -44,6 +44,7 @@ _DISTRICT_FILE = Path(__file__).resolve().parent / "data" / "keqiao_district.geo
 _EPOCH = np.datetime64("1970-01-01", "D")
 _STOCK_CUTOFF = "2024-03-31"  # RULES.md S1 default (Plan §二(三))
 _MIN_PARCELS = 500
+_MAX_SIDE = 380.0  # metres
 
 # (code, name, kind, rough centre lon, lat).  福全街道's suggested centre (120.56, 30.05) falls outside the
 # bundled outline (in the notch towards 越城区), which would leave its Voronoi cell empty; it is moved to
@@ -117,16 +118,16 @@ _ENT = (("enterprise", None),)
 _GOV = (("government", "art8_1"), ("government", "art8_4"), ("government", "art8_5"), ("government", "art8_6"))
 _HM = ("high", "medium", None)
 _NS_OLD = ("2012-01-01", -800)  # not-started idle >= 2 years (agreed start before as_of - 2 y)
-_NS_NEW = (-710, -385)  # not-started idle < 2 years
+_NS_NEW = (-710, -590)  # not-started idle < 2 years (agreed start by cut-off + 1 year: lag <= 12 months)
 _HALT = ("2019-01-01", "2023-05-31")
 _HSUP = ("2012-01-01", "2017-06-30")
 
 _SCENARIOS = (
     # out of scope (route none): completed, or supplied after the stock cut-off
-    _Scenario("late_not_started", 0.015, 5, "not_started", supply=("2024-04-01", "2025-03-31"), cert=0.5),
+    _Scenario("late_not_started", 0.015, 5, "not_started", supply=("2024-04-01", "2024-12-31"), cert=0.5),
     _Scenario("late_started", 0.01, 3, "building", supply=("2024-04-01", "2024-12-31"), dev=(0.05, 0.5),
               inv=(0.05, 0.5)),
-    # in scope, not idle
+    # in scope, not idle ("pending_start": phased or extended contracts, agreed start 1.5-3.5 years after supply)
     _Scenario("building", 0.05, 15, "building", True, supply=("2018-01-01", _STOCK_CUTOFF), dev=(0.3, 0.9),
               inv=(0.3, 0.95)),
     _Scenario("building_incapable", 0.01, 4, "building", False, supply=("2018-01-01", _STOCK_CUTOFF),
@@ -337,7 +338,7 @@ def _parcel_geometry(rng: np.random.Generator, n: int, district: shapely.Geometr
     x0, y0, x1, y1 = district.bounds
     ncol, nrow = int(np.ceil((x1 - x0) / size)), int(np.ceil((y1 - y0) / size))
     ytop = y0 + nrow * size
-    transform = from_origin(x0, ytop, size, size)
+    transform = Affine(size, 0.0, x0, 0.0, -size, ytop)
     shape = (nrow, ncol)
     town_r = rasterize(zip(towns.geometry, range(1, len(towns) + 1)), out_shape=shape, transform=transform,
                        fill=0, dtype="uint8")
@@ -350,13 +351,16 @@ def _parcel_geometry(rng: np.random.Generator, n: int, district: shapely.Geometr
     keep_p = np.where(kinds == "街道", 1.0, _TOWN_DENSITY)
     flat_town = town_r.ravel()
     cand = np.flatnonzero((flat_town > 0) & ~vill_r.ravel())
-    cand = cand[rng.random(len(cand)) < keep_p[flat_town[cand] - 1]]
+    # half as many parcels in cells crossed by a town boundary: about 2% of parcels straddle two towns
+    keep_p = keep_p[flat_town[cand] - 1] * np.where(edge_r.ravel()[cand], 0.5, 1.0)
+    cand = cand[rng.random(len(cand)) < keep_p]
     rows, cols = np.divmod(cand, ncol)
     k = len(cand)
     cx = x0 + (cols + 0.5) * size
     cy = ytop - (rows + 0.5) * size
-    w = size * rng.uniform(0.3, 0.85, k)
-    h = size * rng.uniform(0.3, 0.85, k)
+    # sides at most 380 m: no parcel above ~145,000 m² when n_parcels is small
+    w = np.minimum(size * rng.uniform(0.3, 0.85, k), _MAX_SIDE * rng.uniform(0.6, 1.0, k))
+    h = np.minimum(size * rng.uniform(0.3, 0.85, k), _MAX_SIDE * rng.uniform(0.6, 1.0, k))
     theta = np.deg2rad(rng.uniform(-6, 6, k))
     c, s = np.cos(theta), np.sin(theta)
     ext_x = w * np.abs(c) + h * np.abs(s)
@@ -410,12 +414,13 @@ def _assign_scenarios(rng: np.random.Generator, n: int, near: np.ndarray, far: n
 
 
 def _build_parcels(rng: np.random.Generator, geoms: np.ndarray, town_idx: np.ndarray, towns: gpd.GeoDataFrame,
-                   villages: gpd.GeoDataFrame, enterprises: pd.DataFrame, capable: np.ndarray,
-                   as_of: int) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+                   villages: gpd.GeoDataFrame, village_cats: np.ndarray, enterprises: pd.DataFrame,
+                   capable: np.ndarray, as_of: int) -> tuple[gpd.GeoDataFrame, np.ndarray]:
     n = len(geoms)
     cutoff = _day(_STOCK_CUTOFF)
     # distance to the nearest village that will still need resettlement units
-    needy = villages.geometry.to_numpy()[villages["planned_resettlement_units"].notna().to_numpy()]
+    needy = villages.geometry.to_numpy()[villages["planned_resettlement_units"].notna().to_numpy()
+                                         & (village_cats != "done")]
     cent = shapely.centroid(geoms)
     dist = shapely.STRtree(needy).query_nearest(cent, return_distance=True, all_matches=False)[1]
     scen = _assign_scenarios(rng, n, near=dist < 1500, far=dist > 3000)
@@ -442,9 +447,12 @@ def _build_parcels(rng: np.random.Generator, geoms: np.ndarray, town_idx: np.nda
             continue
         u = lambda lo, hi: rng.uniform(lo, hi, k)  # noqa: E731
         if sc.start is not None:
-            st = u(*_window(sc.start, as_of))
+            s0, s1 = _window(sc.start, as_of)
+            if not sc.name.startswith("pending"):  # supplied by the cut-off, agreed start 6-12 months later
+                s1 = max(s0, min(s1, cutoff + 365))
+            st = u(s0, s1)
             lo = np.maximum(183, st - cutoff)
-            sup = st - (lo + rng.random(k) * np.maximum(30, 365 - lo))
+            sup = st - (lo + rng.random(k) * np.where(lo < 365, 365 - lo, 60))
         else:
             sup = u(*_window(sc.supply, as_of))
             st = sup + u(183, 365)
@@ -470,10 +478,11 @@ def _build_parcels(rng: np.random.Generator, geoms: np.ndarray, town_idx: np.nda
         elif sc.status == "not_started":
             inv[idx] = np.where(rng.random(k) < 0.5, 0.0, np.nan)
         if sc.causes:
-            pairs = np.array(sc.causes, dtype=object)[rng.integers(0, len(sc.causes), k)]
+            # cycled, not drawn: every listed (cause, detail) appears once the scenario has that many parcels
+            pairs = np.array(sc.causes, dtype=object)[rng.permutation(np.resize(np.arange(len(sc.causes)), k))]
             cause[idx], detail[idx] = pairs[:, 0], pairs[:, 1]
         if sc.name != "completed":
-            breach[idx] = rng.choice(np.array(sc.breach, dtype=object), k)
+            breach[idx] = np.array(sc.breach, dtype=object)[rng.permutation(np.resize(np.arange(len(sc.breach)), k))]
         paid[idx] = np.round(u(*sc.paid), 2)
         cert[idx] = rng.random(k) < sc.cert
         if sc.prospect is not None:
@@ -562,7 +571,8 @@ def _build_projects(rng: np.random.Generator, parcels: gpd.GeoDataFrame, scen: n
     units = np.where(is_res, np.round(p["area_m2"].to_numpy() * rng.uniform(1.8, 2.8, k) / 100), np.nan)
     sold_share = np.where(completed, rng.uniform(0.9, 1.0, k), rng.uniform(0.2, 0.9, k))
     is_presold = np.isin(idx, presold)
-    sell = is_res & started & ((rng.random(k) < 0.7) | is_presold | completed)
+    # presales on projects under construction (70%) or finished; on idle parcels only where the scenario says so
+    sell = is_res & (((started & ~halted) & (rng.random(k) < 0.7)) | completed | is_presold)
     sold = np.where(sell, np.maximum(1, np.round(units * sold_share)), np.where(is_res, 0, np.nan))
     bjf = sell & ~completed  # 保交房: sold, not yet delivered
     whitelist = np.where(bjf, rng.choice(np.array(["none", "pushed", "approved", "disbursed"], dtype=object), k),
@@ -714,7 +724,8 @@ def build_demo_layers(*, n_parcels: int = 5000, seed: int = DEMO_SEED,
     deadline[own] = np.array(["2026-12-31", "2027-06-30"][: len(own)], dtype="datetime64[ms]")
     villages["deadline"] = deadline
     geoms, town_idx = _parcel_geometry(rng, n_parcels, district, towns, villages)
-    parcels, scen = _build_parcels(rng, geoms, town_idx, towns, villages, enterprises, capable, as_day)
+    parcels, scen = _build_parcels(rng, geoms, town_idx, towns, villages, village_cats, enterprises, capable,
+                                   as_day)
     parcels = parcels.to_crs(STORE_CRS)
     projects = _build_projects(rng, parcels, scen, as_day)
     names = np.array([s.name for s in _SCENARIOS] + ["completed"], dtype=object)
@@ -722,6 +733,8 @@ def build_demo_layers(*, n_parcels: int = 5000, seed: int = DEMO_SEED,
         "synthetic": True, "seed": seed, "generated_for": "柯桥区 演示数据（模拟）", "as_of": as_of,
         "n_parcels": len(parcels),
         "scenarios": pd.Series(names[scen]).value_counts().to_dict(),
+        "scenario_of": pd.Series(names[scen], index=pd.Index(parcels["parcel_id"], name="parcel_id"),
+                                 name="scenario"),
         "village_outcomes": dict(zip(villages["village_id"], village_cats)),
         "note": "合成数据，仅供演示与测试；镇街边界为按大致中心生成的泰森多边形，并非法定界线。",
     }
@@ -775,11 +788,12 @@ def _progress_table(parcels: pd.DataFrame, date_days: np.ndarray, conflicts: dic
     end = np.where(np.isfinite(c), c, np.fmax(np.nan_to_num(a_done, nan=0.0), date_days[-1] + 365))
     span = np.maximum(end - s, 90)
     d = date_days[None, :]
-    eff = np.where(np.isfinite(h)[:, None], np.minimum(d, h[:, None]), d)
-    prog = np.clip((eff - s[:, None]) / span[:, None], 0, 1)
-    dev = parcels["developed_area_ratio"].to_numpy(dtype=float)
-    frozen = np.isfinite(h)[:, None] & (d >= h[:, None])
-    prog = np.where(frozen, np.minimum(prog, np.nan_to_num(dev, nan=0.3)[:, None]), prog)
+    prog = np.clip((d - s[:, None]) / span[:, None], 0, 1)
+    # halted: rises to the developed share by the halt date, then stays
+    stop = np.isfinite(h)
+    dev = np.nan_to_num(parcels["developed_area_ratio"].to_numpy(dtype=float), nan=0.3)
+    to_halt = np.clip((np.minimum(d, h[:, None]) - s[:, None]) / np.maximum(h - s, 30)[:, None], 0, 1)
+    prog = np.where(stop[:, None], dev[:, None] * to_halt, prog)
     prog = np.nan_to_num(prog, nan=0.0)
     ids = parcels["parcel_id"].to_numpy()
     prog[np.isin(ids, conflicts["started_but_flat"])] = 0.0
@@ -840,7 +854,7 @@ def write_demo_rasters(parcels: gpd.GeoDataFrame, out_dir: Path, *, seed: int = 
     x0, y0 = np.floor((x0 - margin) / resolution) * resolution, np.floor((y0 - margin) / resolution) * resolution
     x1, y1 = np.ceil((x1 + margin) / resolution) * resolution, np.ceil((y1 + margin) / resolution) * resolution
     width, height = int(round((x1 - x0) / resolution)), int(round((y1 - y0) / resolution))
-    transform = from_origin(x0, y1, resolution, resolution)
+    transform = Affine(resolution, 0.0, x0, 0.0, -resolution, y1)
     shape = (height, width)
     inside = rasterize([(district, 1)], out_shape=shape, transform=transform, fill=0, dtype="uint8").astype(bool)
     geoms = parcels.to_crs(AREA_CRS).geometry.to_numpy()

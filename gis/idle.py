@@ -29,6 +29,10 @@ Choices made where RULES.md leaves room (documented here and in the rule file):
 * Idle determination, the idle fee and the fact-based measures 督促动工 / 竣工违约 are computed for
   every parcel that is not completed — also for parcels outside the stock scope (route ``none``), as
   the law applies to them; only the route depends on the scope.
+* ``idle_fee_wan`` follows the facts (not-started idle, cause enterprise), whatever the route — also on a
+  ``review`` row (e.g. a sealed parcel).
+* E1 is applied literally: a ``started`` parcel whose index shows no change is flagged even when it is
+  recorded as halted; the flag never changes the route.
 * Alternatives are ranked in the order of the RULES.md §6 table (continue, transfer, reclaim); reclaim
   rows are never offered for a parcel with presold units; ``none`` and ``review`` get no alternatives.
 """
@@ -557,7 +561,8 @@ def classify_idle_land(
     fee = np.where(fee_due, np.round(price * fee_rate, 4), np.nan)
 
     # ---- reasons: per slot a mask and a text built only on the rows that carry it
-    act, ast, acd, sup = d["actual_completion_date"], d["actual_start_date"], d["agreed_completion_date"], d["supply_date"]
+    act, ast = d["actual_completion_date"], d["actual_start_date"]
+    acd, sup = d["agreed_completion_date"], d["supply_date"]
     cutoff_s = str(cutoff)
     pct_inv = f"{thr_inv:.0%}"
 
@@ -617,7 +622,7 @@ def classify_idle_land(
         (gov, lambda ix: "闲置原因：政府原因" + detail_zh(ix)),
         (ent, "闲置原因：企业原因"),
         (cause_in == "", f"未填{labels['idle_cause']}，按原因不明处理，53号令无分责规则，须审核属实后再定处置方式"),
-    ], lambda ix: "闲置原因为" + cause_zh(ix) + "，53号令无分责规则，须审核属实后再定处置方式")
+    ], lambda ix: "闲置原因：" + cause_zh(ix) + "，53号令无分责规则，须审核属实后再定处置方式")
     c_cit = _pick(n, [(c_id == r, cit[r]) for r in ("C1", "C2", "C3")])
 
     not_cap_why = _join([(in_default, "债务违约"), (risk == "high", "风险等级为高风险"),
@@ -660,7 +665,7 @@ def classify_idle_land(
     issues = _join([
         (review & (miss_fields != ""), lambda ix: "缺少" + miss_fields[ix]),
         (review & sealed, "宗地已查封"),
-        (review & review_cause, lambda ix: "闲置原因为" + cause_zh(ix) + "，须审核属实"),
+        (review & review_cause, lambda ix: "闲置原因：" + cause_zh(ix) + "，须审核属实"),
         (review & cap_unknown, k_text),
     ], "；", n)
 
@@ -686,8 +691,8 @@ def classify_idle_land(
                                       f"{rules['continue.extend_start_max_years']:g} 年）"),
         (sub_route == "continue_with_fee", lambda ix: "企业原因未动工闲置 " + _fmt(idle_years[ix], "g")
          + " 年，缴纳土地闲置费后继续开发"),
-        (sub_route == "reclaim_without_compensation", lambda ix: f"企业原因未动工满 {rwc_years} 年（"
-         + _fmt(idle_years[ix], "g") + " 年），依法可无偿收回；2024 年政策鼓励有能力的企业继续开发，"
+        (sub_route == "reclaim_without_compensation", lambda ix: "企业原因未动工闲置 "
+         + _fmt(idle_years[ix], "g") + f" 年，已满 {rwc_years} 年，依法可无偿收回；2024 年政策鼓励有能力的企业继续开发，"
          "缴纳闲置费后继续开发列为备选"),
         (sub_route == "resume_works", "企业原因停工闲置，责令限期复工"),
     ], None)
@@ -711,8 +716,9 @@ def classify_idle_land(
     step_id = np.array([f"R{k}" for k in range(8)], dtype=object)[step]
     step_cit = np.array([""] + [cit[f"R{k}"] for k in range(1, 8)], dtype=object)[step]
     sub_cit = np.array([""] + [rcit[x] for x in SUB_ROUTES], dtype=object)[
-        pd.Categorical(sub_route, categories=list(SUB_ROUTES)).codes + 1]
-    r_cit = np.where(sub_cit != "", step_cit + "；" + sub_cit, step_cit)
+        pd.Index(list(SUB_ROUTES)).get_indexer(sub_route) + 1]
+    r_cit = np.array([s if not c or c in s else f"{s}；{c}" for s, c in zip(step_cit.tolist(), sub_cit.tolist())],
+                     dtype=object)
 
     slots = [
         _reasons_slot(np.ones(n, bool), "S1", s1_text, cit["S1"]),
@@ -729,7 +735,8 @@ def classify_idle_land(
 
     # ---- output frame
     index = parcels.index
-    town = parcels["town_code"].astype("string") if f.has("town_code") else pd.Series(pd.NA, index=index, dtype="string")
+    town = (parcels["town_code"].astype("string") if f.has("town_code")
+            else pd.Series(pd.NA, index=index, dtype="string"))
     out = pd.DataFrame({
         "parcel_id": parcels["parcel_id"].astype("string"),
         "town_code": town,

@@ -59,6 +59,10 @@ class IngestReport:
     rejects_path: Path | None = None
 
     @property
+    def warnings(self) -> int:
+        return len({(p.file, p.row) for p in self.problems if p.severity == "warning"})
+
+    @property
     def balanced(self) -> bool:
         """Nothing lost: every row read is stored or rejected."""
         return self.read == self.stored + self.rejected
@@ -66,7 +70,8 @@ class IngestReport:
     def summary(self) -> str:
         label = get_layer(self.layer).label
         text = (f"{label}（{self.layer}）：读取 {self.read} 行，入库 {self.stored} 行，"
-                f"修复 {self.repaired} 行，拒收 {self.rejected} 行")
+                f"修复 {self.repaired} 行，拒收 {self.rejected} 行"
+                + (f"（另有 {self.warnings} 行入库但需补充信息）" if self.warnings else ""))
         lines = [text]
         for file, cols in self.unmapped_columns.items():
             if cols:
@@ -298,7 +303,10 @@ def read_layer_file(
         values = parsed[f.name]
         if f.required:
             blank = (values.isna().to_numpy() & ~already_bad) if f.name in mapped else np.zeros(n, bool)
-            if blank.any():
+            if blank.any() and f.blank_ok:
+                rows.add(blank, ids, f.label, None, f"{f.label}为空，已入库，研判时列为待研判",
+                         f"补填{f.label}后重新导入", severity="warning")
+            elif blank.any():
                 rows.add(blank, ids, f.label, None, "必填字段为空", f"填写{f.label}")
         if f.min is not None and f.type in ("int", "float"):
             v = pd.to_numeric(values, errors="coerce")
@@ -365,7 +373,8 @@ def read_layer_file(
                 f"{layer.label}图层需要图形，文件 {file} 中没有图形",
                 detail=f"{file}: layer {layer.name} needs geometry",
                 fix="提供含图形的文件（.gpkg/.shp/.geojson/含 WKT 列的 CSV），或用 --geometry 指定图形文件按编号连接")
-        kinds = geoms[geoms.notna() & ~geoms.is_empty].geom_type.unique() if len(geoms) else []
+        present = ~shapely.is_missing(geoms.to_numpy())
+        kinds = geoms[present][~geoms[present].is_empty].geom_type.unique() if present.any() else []
         if len(kinds) and not any(k in ("Polygon", "MultiPolygon", "GeometryCollection") for k in kinds):
             raise InputFileError(
                 f"文件 {file} 是{'/'.join(kinds)}图层，{layer.label}需要面图形",

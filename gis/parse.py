@@ -21,6 +21,13 @@ _TRUE = {"是", "有", "已", "已办", "已办证", "y", "yes", "true", "t", "1
 _FALSE = {"否", "无", "未", "未办", "未办证", "n", "no", "false", "f", "0", "×", "-"}
 
 
+def _na(v: object) -> bool:
+    """A missing cell, whatever form it takes (None, NaN, pd.NA, NaT)."""
+    if v is None or v is pd.NA or v is pd.NaT:
+        return True
+    return isinstance(v, float) and np.isnan(v)
+
+
 def is_blank(series: pd.Series) -> pd.Series:
     """True where a cell is empty: NA, NaN, None or only white space."""
     blank = series.isna()
@@ -94,7 +101,7 @@ def parse_number(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     blank = is_blank(series)
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         return series.astype("float64"), pd.Series(False, index=series.index)
-    text = series.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else _fold(v).replace(",", ""))
+    text = series.astype(object).map(lambda v: None if _na(v) else _fold(v).replace(",", ""))
     values = pd.to_numeric(text, errors="coerce").astype("float64")
     return values, (~blank & values.isna())
 
@@ -106,7 +113,7 @@ def parse_ratio(series: pd.Series, *, percent_column: bool = False) -> tuple[pd.
     exceeds 1 they are ratios already (an Excel cell formatted as % holds 0.3 and shows 30%).
     """
     blank = is_blank(series)
-    text = series.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else _fold(v))
+    text = series.astype(object).map(lambda v: None if _na(v) else _fold(v)).astype("string")
     has_pct = text.fillna("").str.endswith("%")
     stripped = text.str.rstrip("%").str.strip().str.replace(",", "", regex=False)
     values = pd.to_numeric(stripped, errors="coerce").astype("float64")
@@ -124,7 +131,7 @@ def parse_bool(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     if pd.api.types.is_bool_dtype(series):
         return series.astype("boolean"), pd.Series(False, index=series.index)
     def one(v: object) -> object:
-        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+        if _na(v):
             return pd.NA
         if isinstance(v, (bool, np.bool_)):
             return bool(v)
@@ -136,7 +143,7 @@ def parse_bool(series: pd.Series) -> tuple[pd.Series, pd.Series]:
         if t in _FALSE:
             return False
         return pd.NA
-    values = series.map(one).astype("boolean")
+    values = series.astype(object).map(one).astype("boolean")
     return values, (~blank & values.isna()).astype(bool)
 
 
@@ -145,21 +152,21 @@ def parse_enum(series: pd.Series, codes: tuple[str, ...], labels: dict[str, str]
     blank = is_blank(series)
     lookup = {c.lower(): c for c in codes}
     lookup.update({_fold(label): code for code, label in labels.items()})
-    folded = series.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA else _fold(v))
-    values = folded.map(lambda t: None if t is None else lookup.get(t, lookup.get(t.lower()))).astype("string")
+    folded = series.astype(object).map(lambda v: None if _na(v) else _fold(v))
+    values = folded.map(lambda t: None if _na(t) else lookup.get(t, lookup.get(t.lower()))).astype("string")
     return values, (~blank & values.isna()).astype(bool)
 
 
 def parse_str(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Text, stripped; Excel's ``123.0`` for an id typed as a number becomes ``123``."""
     def one(v: object) -> object:
-        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        if _na(v):
             return pd.NA
         if isinstance(v, float) and v.is_integer():
             return str(int(v))
         t = unicodedata.normalize("NFC", str(v)).strip()
         return t if t else pd.NA
-    return series.map(one).astype("string"), pd.Series(False, index=series.index)
+    return series.astype(object).map(one).astype("string"), pd.Series(False, index=series.index)
 
 
 def area_factor(header: str) -> float:

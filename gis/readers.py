@@ -65,8 +65,8 @@ def _read_vector(path: Path, *, layer: str | None, encoding: str | None) -> RawS
     except Exception as exc:
         raise InputFileError(f"无法读取文件 {path.name}：{exc}", detail=f"{path}: {exc}",
                              fix="确认文件完整、格式为 GeoPackage/Shapefile/GeoJSON；Shapefile 需 .shp/.shx/.dbf 齐全") from exc
-    has_geom = isinstance(frame, gpd.GeoDataFrame) and frame.geometry.notna().any() or (
-        isinstance(frame, gpd.GeoDataFrame) and len(frame) == 0)
+    has_geom = isinstance(frame, gpd.GeoDataFrame) and (
+        len(frame) == 0 or not shapely.is_missing(frame.geometry.to_numpy()).all())
     crs = frame.crs if isinstance(frame, gpd.GeoDataFrame) else None
     return RawSource(path, frame, crs=crs, has_geometry=bool(has_geom), notes=notes,
                      headers={c: c for c in frame.columns if c != "geometry"})

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +51,7 @@ import shapely
 
 from .crs import AREA_CRS
 from .errors import CRSError, InputFileError, RuleFileError
+from .schema import get_layer
 from .rules import RuleSet, load_rules
 
 __all__ = [
@@ -73,16 +73,12 @@ __all__ = [
 #: Days in a month for every rate and projection (mean Julian month).
 DAYS_PER_MONTH = 365.25 / 12
 
-MODES = ("拆除新建", "整治提升", "拆整结合")
-STAGES = ("not_started", "planning", "signing", "relocation", "demolition",
-          "resettlement_construction", "works", "done")
-STAGE_LABELS = {
-    "not_started": "未启动", "planning": "方案编制", "signing": "征收签约", "relocation": "搬迁腾空",
-    "demolition": "拆除", "resettlement_construction": "安置房建设", "works": "整治施工", "done": "完成",
-}
-STATUSES = ("done", "on_track", "at_risk", "late", "not_started")
-STATUS_LABELS = {"done": "已完成", "on_track": "正常", "at_risk": "滞后风险", "late": "严重滞后",
-                 "not_started": "未启动"}
+# Codes and Chinese labels come from the layer registry (layers/*.yaml), the single source.
+MODES = get_layer("villages").field("mode").values
+STAGES = get_layer("village_progress").field("stage").values
+STAGE_LABELS = get_layer("village_progress").field("stage").value_labels
+STATUSES = get_layer("village_status").field("status").values
+STATUS_LABELS = get_layer("village_status").field("status").value_labels
 #: indicator -> progress field
 INDICATOR_FIELDS = {
     "signing": "signed_households",

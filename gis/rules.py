@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ class RuleSet:
     effective_date: dt.date
     values: Mapping[str, Any]
     path: str
+    spec: Mapping[str, tuple[str, Any]] = field(default_factory=dict, compare=False, repr=False)
 
     def __getitem__(self, key: str) -> Any:
         node: Any = self.values
@@ -56,7 +57,10 @@ class RuleSet:
             return default
 
     def replace(self, **changes: Any) -> "RuleSet":
-        """A copy with some dotted keys changed (for what-if analysis); version gets a ``+whatif`` suffix."""
+        """A copy with some dotted keys changed (for what-if analysis); version gets a ``+whatif`` suffix.
+
+        The changed values are validated against the same spec as the file (``a__b`` may stand for ``a.b``).
+        """
         import copy
 
         values = copy.deepcopy(dict(self.values))
@@ -66,8 +70,11 @@ class RuleSet:
             parts = key.split(".")
             for part in parts[:-1]:
                 node = node[part]
+            if key in self.spec:
+                type_name, check = self.spec[key]
+                value = _check(f"{self.path}（假设分析）", key, value, type_name, check)
             node[parts[-1]] = value
-        return RuleSet(self.kind, f"{self.version}+whatif", self.effective_date, values, self.path)
+        return RuleSet(self.kind, f"{self.version}+whatif", self.effective_date, values, self.path, self.spec)
 
 
 def _as_date(value: Any) -> dt.date | None:
@@ -175,4 +182,5 @@ def load_rules(
                 node[part] = _check(str(path), key, node[part], type_name, check)
             else:
                 node = node[part]
-    return RuleSet(kind=kind, version=version, effective_date=effective, values=values, path=str(path))
+    return RuleSet(kind=kind, version=version, effective_date=effective, values=values, path=str(path),
+                   spec=dict(spec))

