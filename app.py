@@ -124,13 +124,13 @@ with st.sidebar:
     st.subheader("筛选")
     towns = _layer(URL, VERSION, "towns")
     town_names = dict(zip(towns["town_code"].astype(str), towns["name"].astype(str)))
-    flt_towns = st.multiselect("镇街", list(town_names), format_func=town_names.get, key="f_town")
-    flt_routes = st.multiselect("推荐处置路径", **_opts(ROUTE), key="f_route")
-    flt_subs = st.multiselect("具体方式", **_opts(SUB_ROUTE), key="f_sub")
-    flt_idle = st.multiselect("闲置类型", **_opts(ASSESS.field("idle_type")), key="f_idle")
-    flt_use = st.multiselect("土地用途", **_opts(get_layer("parcels").field("land_use")), key="f_use")
+    flt_towns = st.multiselect("镇街", list(town_names), format_func=town_names.get, key="f_town", placeholder="全部")
+    flt_routes = st.multiselect("推荐处置路径", **_opts(ROUTE), key="f_route", placeholder="全部")
+    flt_subs = st.multiselect("具体方式", **_opts(SUB_ROUTE), key="f_sub", placeholder="全部")
+    flt_idle = st.multiselect("闲置类型", **_opts(ASSESS.field("idle_type")), key="f_idle", placeholder="全部")
+    flt_use = st.multiselect("土地用途", **_opts(get_layer("parcels").field("land_use")), key="f_use", placeholder="全部")
     flt_years = st.slider("闲置年限（年）", 0.0, 20.0, (0.0, 20.0), 0.5, key="f_years")
-    flt_status = st.multiselect("城中村进展状态", **_opts(STATUS.field("status")), key="f_status")
+    flt_status = st.multiselect("城中村进展状态", **_opts(STATUS.field("status")), key="f_status", placeholder="全部")
     search = st.text_input("宗地编号查询", key="search", placeholder="输入宗地编号后回车")
 
 FILTER = dash.MapFilter(towns=tuple(flt_towns), routes=tuple(flt_routes), sub_routes=tuple(flt_subs),
@@ -181,14 +181,13 @@ def _parcel_detail(pid: str) -> None:
     st.subheader(f"宗地 {pid}")
     rec = ROUTE.label_of(row["route"]) + (f"／{SUB_ROUTE.label_of(row['sub_route'])}"
                                            if isinstance(row["sub_route"], str) else "")
-    c1, c2 = st.columns(2)
-    c1.metric("推荐处置路径", rec)
     if isinstance(row["decided_route"], str):
         dec = ROUTE.label_of(row["decided_route"]) + (f"／{SUB_ROUTE.label_of(row['decided_sub_route'])}"
                                                       if isinstance(row["decided_sub_route"], str) else "")
-        c2.metric("审定结果", dec, help=f"审定人：{row['decided_by']}")
+        dec += f"（审定人 {row['decided_by']}）"
     else:
-        c2.metric("审定结果", "未审定")
+        dec = "未审定"
+    st.table(pd.DataFrame({"项目": ["推荐处置路径", "审定结果"], "内容": [rec, dec]}).set_index("项目"))
     fields = ["parcel_id", "holder", "land_use", "area_m2", "town_code", "dev_status", "idle_type", "idle_since",
               "idle_years", "cause", "idle_fee_wan", "activity_index", "evidence_conflict", "rules_version", "as_of"]
     st.table(_kv_table(row, "idle_assessment", fields))
@@ -283,6 +282,7 @@ def _village_detail(vid: str) -> None:
 
 
 # -------------------------------------------------------------------------------------------- tabs
+st.title("柯桥区存量土地处置与城中村改造一张图")
 if flash := st.session_state.pop("flash", None):
     st.success(flash)
 tab_names = ["一张图", "统计看板"] + (["数据管理"] if USER.can("run_pipelines") else [])

@@ -117,6 +117,8 @@ def labelled(frame: pd.DataFrame, layer: str, columns: list[str] | None = None) 
                 s = s.map(lambda v, f=f: f.label_of(v) if isinstance(v, str) else v)
             elif f.type == "list":
                 s = s.map(lambda v: "；".join(_list_text(x) for x in (v or [])))
+            elif f.type == "date" and pd.api.types.is_datetime64_any_dtype(s):
+                s = s.dt.strftime("%Y-%m-%d").astype(object).where(s.notna(), None)
             out[f.label] = s
         else:
             out[c] = s

@@ -605,8 +605,13 @@ def _build_projects(rng: np.random.Generator, parcels: gpd.GeoDataFrame, scen: n
     return frame
 
 
-def _build_progress(rng: np.random.Generator, villages: gpd.GeoDataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    """Monthly cumulative reports 2024-01 .. 2026-10 from a latent progress curve per village."""
+def _build_progress(rng: np.random.Generator,
+                    villages: gpd.GeoDataFrame) -> tuple[pd.DataFrame, np.ndarray, dict | None]:
+    """Monthly cumulative reports 2024-01 .. 2026-10 from a latent progress curve per village.
+
+    Returns the reports, the intended outcome per village and where the one deliberate error (a cumulative
+    count that goes backwards for one month) was put.
+    """
     n = len(villages)
     months = 34
     m = np.arange(months)
@@ -626,7 +631,7 @@ def _build_progress(rng: np.random.Generator, villages: gpd.GeoDataFrame) -> tup
     inc[(cats == "late")[:, None] & (m[None, :] >= stall[:, None])] = 0.0
     p = np.minimum(np.cumsum(inc, axis=1), 0.99)
     p[cats == "done"] = np.where(m[None, :] >= finish[cats == "done", None], 1.0, p[cats == "done"])
-    p[cats == "single_report"] = 0.03
+    p[cats == "single_report"] = 0.12  # started, but a single report: no rate yet
     p = np.round(p, 4)
 
     share = villages["_share"].to_numpy()[:, None]
@@ -646,7 +651,8 @@ def _build_progress(rng: np.random.Generator, villages: gpd.GeoDataFrame) -> tup
     demolished = np.where(has_d, np.round(demol * r_demo, 1), np.nan)
     delivered = np.where(has_d, np.floor(units * r_deliv), np.nan)
     works = np.where(has_w, r_works, np.nan)
-    chain = np.select([p <= 0, p < 0.05, r_sign < 1, r_reloc < 1, r_demo < 1, r_deliv < 1],
+    # the stage reported is the most advanced one whose work has begun (the indicators overlap)
+    chain = np.select([p <= 0, p < 0.05, p < 0.15, p < 0.3, p < 0.6, p < 1],
                       ["not_started", "planning", "signing", "relocation", "demolition",
                        "resettlement_construction"], "done").astype(object)
     works_stage = np.select([p <= 0, p < 0.1, r_works < 1], ["not_started", "planning", "works"], "done")
@@ -671,12 +677,14 @@ def _build_progress(rng: np.random.Generator, villages: gpd.GeoDataFrame) -> tup
     report[cats == "single_report", :-1] = False
     vi, mi = np.nonzero(report)
     ids = villages["village_id"].to_numpy()
+    error = None if err_v is None else {"village_id": str(ids[err_v]), "field": "signed_households",
+                                        "report_date": pd.Timestamp(dates[err_v, mstar]).date()}
     return pd.DataFrame({
         "village_id": ids[vi], "report_date": pd.Series(dates[vi, mi].astype("datetime64[ms]")),
         "stage": stage[vi, mi], "signed_households": signed[vi, mi], "relocated_households": reloc[vi, mi],
         "demolished_m2": demolished[vi, mi], "resettlement_units_delivered": delivered[vi, mi],
         "works_progress": works[vi, mi],
-    }), cats
+    }), cats, error
 
 
 def build_demo_layers(*, n_parcels: int = 5000, seed: int = DEMO_SEED,
@@ -717,7 +725,7 @@ def build_demo_layers(*, n_parcels: int = 5000, seed: int = DEMO_SEED,
     towns = _build_towns(district)
     enterprises, capable = _build_enterprises(rng)
     villages = _build_villages(rng, towns, district)
-    progress, village_cats = _build_progress(rng, villages)
+    progress, village_cats, progress_error = _build_progress(rng, villages)
     # two villages carry their own, earlier deadline
     own = np.flatnonzero(np.isin(village_cats, ["done", "at_risk"]))[:2]
     deadline = villages["deadline"].to_numpy().copy()
@@ -736,6 +744,7 @@ def build_demo_layers(*, n_parcels: int = 5000, seed: int = DEMO_SEED,
         "scenario_of": pd.Series(names[scen], index=pd.Index(parcels["parcel_id"], name="parcel_id"),
                                  name="scenario"),
         "village_outcomes": dict(zip(villages["village_id"], village_cats)),
+        "progress_error": progress_error,
         "note": "合成数据，仅供演示与测试；镇街边界为按大致中心生成的泰森多边形，并非法定界线。",
     }
     return {

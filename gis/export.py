@@ -22,11 +22,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import pyproj
 import shapely
 
 from .errors import LandRenewError
-from .frames import encode_lists
-from .schema import Layer, get_layer
+from .frames import conform, encode_lists
+from .schema import Field, Layer, get_layer
 from .store.base import Store
 from .styles import layer_styles_frame
 
@@ -81,6 +82,48 @@ def read_export_layer(store: Store, name: str, *, town: str | None = None) -> pd
     return frame
 
 
+def _read_for_json(store: Store, name: str, *, town: str | None) -> pd.DataFrame:
+    """Like :func:`read_export_layer`, but list fields stay JSON text when the store keeps them as text.
+
+    GeoPackage keeps list fields as JSON strings; decoding them to Python lists only to encode them again
+    would dominate the export time, so for a :class:`~gis.store.GeoPackageStore` the layer is read with
+    pyogrio (Arrow) and only the other fields are conformed.  Other stores go through ``read_layer``.
+    """
+    from .store.gpkg import GeoPackageStore
+
+    frame = read_export_layer(store, name, town=town) if not isinstance(store, GeoPackageStore) else None
+    if frame is not None:
+        return frame
+    layer = get_layer(name)
+    if not store.has_layer(name):
+        return read_export_layer(store, name, town=town)  # raises the clear error
+    where = None
+    if town is not None:
+        where = "\"town_code\" = '" + str(town).replace("'", "''") + "'"
+    raw = pyogrio.read_dataframe(store.path, layer=name, where=where, use_arrow=True,
+                                 read_geometry=layer.is_spatial)
+    if raw.empty:
+        return read_export_layer(store, name, town=town)  # raises the clear error for an unknown town
+    lists = {n: raw[n] for n in layer.fields_of_type("list") if n in raw.columns}
+    rest = raw.drop(columns=[*lists, *(["fid"] if "fid" in raw.columns else [])])
+    out = conform(rest, get_layer(name), keep_extra=False) if not lists else _conform_without(rest, layer, lists)
+    return out.reset_index(drop=True)
+
+
+def _conform_without(rest: pd.DataFrame, layer: Layer, lists: dict[str, pd.Series]) -> pd.DataFrame:
+    """Conform the non-list fields, then put the list fields back as JSON text (registry order)."""
+    from dataclasses import replace
+
+    sub = replace(layer, fields=tuple(f for f in layer.fields if f.type != "list"))
+    out = conform(rest, sub)
+    for name, series in lists.items():
+        out[name] = series.astype(object).where(series.notna(), "[]").to_numpy()
+    order = [f.name for f in layer.fields if f.name in out.columns]
+    if layer.is_spatial:
+        order.append(out.geometry.name)
+    return out[order]
+
+
 def _known_towns(store: Store, name: str) -> list[str]:
     towns = store.read_layer("towns") if store.has_layer("towns") else None
     if towns is not None and len(towns):
@@ -131,31 +174,75 @@ def labelled_frame(frame: pd.DataFrame, layer: Layer | str) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------------------------- GeoJSON
 def _rfc7946_geometries(geoseries: gpd.GeoSeries, precision: int) -> np.ndarray:
-    """Geometries in EPSG:4326, rounded, exteriors CCW and holes CW, as GeoJSON strings (None when missing)."""
+    """Geometries in EPSG:4326, rounded, exteriors CCW and holes CW, as GeoJSON strings (None when missing).
+
+    A single-part MultiPolygon (how GeoPackage stores a polygon layer) is written as a Polygon.
+    """
     if geoseries.crs is None:
         raise LandRenewError("几何没有坐标系，无法导出 GeoJSON", detail="geometry without CRS",
                              fix="图层应来自存储（EPSG:4490）")
+    geoms = np.asarray(geoseries.array, dtype=object)
     # EPSG:4490 (CGCS2000) -> EPSG:4326 (WGS84) is a no-op (null) transformation at this precision, but we
-    # still go through to_crs so any other input CRS is handled correctly.
-    geoms = np.asarray(geoseries.to_crs(GEOJSON_CRS).array, dtype=object)
-    geoms = shapely.transform(geoms, lambda xy: np.round(xy, precision))
+    # still go through the CRS transformation so any other input CRS is handled correctly.  Reprojection and
+    # rounding happen in one pass over the coordinate array.
+    transformer = pyproj.Transformer.from_crs(geoseries.crs, GEOJSON_CRS, always_xy=True)
+
+    def project(xy: np.ndarray) -> np.ndarray:
+        x, y = transformer.transform(xy[:, 0], xy[:, 1])
+        return np.round(np.column_stack([x, y]), precision)
+
+    geoms = shapely.transform(geoms, project)
+    single = (shapely.get_type_id(geoms) == 6) & (shapely.get_num_geometries(geoms) == 1)
+    if single.any():
+        geoms[single] = shapely.get_geometry(geoms[single], 0)
     geoms = shapely.orient_polygons(geoms, exterior_cw=False)
     return shapely.to_geojson(geoms)
 
 
-def _json_columns(frame: pd.DataFrame, layer: Layer) -> pd.DataFrame:
-    """Columns ready for pandas' JSON writer: dates/timestamps as ISO strings, others canonical."""
-    cols = {}
-    for f in layer.fields:
-        if f.name not in frame.columns:
-            continue
-        s = frame[f.name]
-        if f.type == "date":
-            s = s.dt.strftime("%Y-%m-%d")
-        elif f.type == "timestamp":
-            s = s.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-        cols[f.name] = s
-    return pd.DataFrame(cols, index=frame.index)
+_SENTINEL = "__lr__"
+_SPLIT = '},{"' + _SENTINEL + '":0,'
+
+
+def _fragments(series: pd.Series, key: str) -> list[str]:
+    """``"key":value`` JSON fragments of a column, one per row, via pandas' C JSON writer in one call.
+
+    A constant sentinel member leads every record, so the records split on a text that cannot occur inside a
+    value (quotes inside strings are escaped).
+    """
+    frame = pd.DataFrame({_SENTINEL: np.zeros(len(series), dtype=np.int8), key: series.to_numpy()})
+    text = frame.to_json(orient="records", force_ascii=False, double_precision=10)
+    if "\\/" in text:  # pandas escapes "/" as "\/" (valid JSON); other writers keep a plain "/"
+        text = text.replace("\\/", "/")
+    body = text[len('[{"' + _SENTINEL + '":0,'):-2]
+    return body.split(_SPLIT)
+
+
+def _raw_fragments(series: pd.Series, key: str) -> list[str]:
+    """Fragments of a list column already held as JSON text (as stored in GeoPackage)."""
+    prefix = json.dumps(key, ensure_ascii=False) + ":"
+    return [prefix + (v if isinstance(v, str) and v else "[]") for v in series.tolist()]
+
+
+def _property_column(frame: pd.DataFrame, f: Field, labels: Labels) -> tuple[pd.Series, bool]:
+    """(values ready for the JSON writer, whether they are raw JSON text)."""
+    s = frame[f.name]
+    if f.type == "date":
+        return s.dt.strftime("%Y-%m-%d"), False
+    if f.type == "timestamp":
+        return s.dt.strftime("%Y-%m-%dT%H:%M:%SZ"), False
+    if f.type == "list":
+        raw = s.dtype != object or any(isinstance(v, str) for v in s.head(50).tolist())
+        if raw and labels == "zh" and f.name in ("alternatives", "reasons"):
+            s = pd.Series([json.loads(v) if isinstance(v, str) and v else [] for v in s], index=s.index,
+                          dtype=object)
+            raw = False
+        if labels == "zh" and f.name in ("alternatives", "reasons"):
+            item = _alternative_zh if f.name == "alternatives" else _reason_zh
+            s = pd.Series([[item(i) for i in v] for v in s], index=s.index, dtype=object)
+        return s, raw
+    if labels == "zh" and f.type == "enum" and f.value_labels:
+        return s.map(f.value_labels).fillna(s).astype("string"), False
+    return s, False
 
 
 def geojson_text(frame: pd.DataFrame, layer: Layer | str, *, labels: Labels = "en",
@@ -165,11 +252,12 @@ def geojson_text(frame: pd.DataFrame, layer: Layer | str, *, labels: Labels = "e
     Parameters
     ----------
     frame
-        The layer (a GeoDataFrame in any CRS; EPSG:4490 as stored).
+        The layer (a GeoDataFrame in any CRS; EPSG:4490 as stored).  List fields hold Python lists, or their
+        JSON text as stored in GeoPackage (spliced in unchanged).
     layer
         Its registry layer or name.
     labels
-        ``"en"`` (field names and enum codes, default) or ``"zh"`` (Chinese labels for both).
+        ``"en"`` (field names and enum codes, default) or ``"zh"`` (Chinese labels for keys and values).
     precision
         Decimal places of the coordinates (RFC 7946 suggests 6, about 0.1 m).
 
@@ -181,23 +269,22 @@ def geojson_text(frame: pd.DataFrame, layer: Layer | str, *, labels: Labels = "e
     layer = get_layer(layer) if isinstance(layer, str) else layer
     if labels not in ("en", "zh"):
         raise LandRenewError(f"未知的标签语言 “{labels}”", detail=f"labels={labels!r}", fix="用 en 或 zh")
-    props = _json_columns(frame, layer)
-    if labels == "zh":
-        props = labelled_frame(props, layer)
     n = len(frame)
-    if n:
-        lines = props.to_json(orient="records", lines=True, force_ascii=False,
-                              double_precision=10).rstrip("\n").split("\n")
-        # pandas' writer escapes "/" as "\/" (valid JSON); plain "/" is what other writers produce.
-        lines = [s.replace("\\/", "/") for s in lines] if any("\\/" in s for s in lines) else lines
-    else:
-        lines = []
-    if layer.is_spatial and isinstance(frame, gpd.GeoDataFrame):
+    columns: list[list[str]] = []
+    for f in layer.fields:
+        if f.name not in frame.columns:
+            continue
+        values, raw = _property_column(frame, f, labels)
+        key = f.label if labels == "zh" else f.name
+        if n:
+            columns.append(_raw_fragments(values, key) if raw else _fragments(values, key))
+    props = ["{" + ",".join(row) + "}" for row in zip(*columns)] if columns else ["{}"] * n
+    if layer.is_spatial and isinstance(frame, gpd.GeoDataFrame) and n:
         geoms = _rfc7946_geometries(frame.geometry, precision)
+        geoms = np.where(pd.isna(geoms), "null", geoms).tolist()
     else:
-        geoms = np.full(n, None, dtype=object)
-    geoms = np.where(pd.isna(geoms), "null", geoms)
-    features = [f'{{"type":"Feature","properties":{p},"geometry":{g}}}' for p, g in zip(lines, geoms.tolist())]
+        geoms = ["null"] * n
+    features = [f'{{"type":"Feature","properties":{p},"geometry":{g}}}' for p, g in zip(props, geoms)]
     name = json.dumps(layer.label if labels == "zh" else layer.name, ensure_ascii=False)
     return ('{"type":"FeatureCollection","name":' + name + ',"features":[\n'
             + ",\n".join(features) + "\n]}\n")
@@ -328,7 +415,7 @@ def export_geojson(store: Store, out: str | os.PathLike, *, layers: Sequence[str
                              fix="用 --layer 只选一个图层，或把 --out 设为文件夹")
     written = []
     for name in names:
-        frame = read_export_layer(store, name, town=town)
+        frame = _read_for_json(store, name, town=town)
         path = out if single_file else out / (f"{name}_{town}.geojson" if town else f"{name}.geojson")
         to_geojson(frame, path, name, labels=labels)
         _write_meta(_meta_path(path), export_metadata(store, {name: frame}, town=town, labels=labels))

@@ -21,9 +21,9 @@ def write_layer_file(frame: pd.DataFrame, layer_name: str, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower()
     if suffix == ".geojson":
-        from .export import write_geojson
+        from .export import to_geojson  # RFC 7946, lists as real arrays
 
-        write_geojson(frame, layer_name, path)
+        to_geojson(frame, path, layer)
     elif suffix == ".gpkg":
         kwargs = {"promote_to_multi": True} if layer.is_spatial else {}
         pyogrio.write_dataframe(encode_lists(frame, layer), path, layer=layer_name, driver="GPKG", **kwargs)

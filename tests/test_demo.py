@@ -335,7 +335,30 @@ def test_progress_is_monotone_but_for_one_error(demo):
                       axis=1)
     assert int(drops.to_numpy().sum()) == 1
     row = vp[drops.any(axis=1)]
-    assert row["village_id"].tolist() == ["CZC001"] and drops.loc[row.index, "signed_households"].all()
+    error = demo["_meta"]["progress_error"]
+    assert row["village_id"].tolist() == [error["village_id"]]
+    assert row["report_date"].dt.date.tolist() == [error["report_date"]]
+    assert drops.loc[row.index, "signed_households"].all()
+
+
+STAGE_OF_INDICATOR = {"signed_households": "signing", "relocated_households": "relocation",
+                      "demolished_m2": "demolition", "resettlement_units_delivered": "resettlement_construction"}
+ORDER = ["not_started", "planning", "signing", "relocation", "demolition", "resettlement_construction", "done"]
+
+
+def test_stage_is_consistent_with_indicators(demo):
+    vp = demo["village_progress"]
+    demolition = vp["signed_households"].notna()
+    rank = vp["stage"].map({s: i for i, s in enumerate(ORDER)})
+    assert rank[demolition].notna().all()
+    for field, stage in STAGE_OF_INDICATOR.items():
+        begun = demolition & vp[field].fillna(0).gt(0)
+        assert (rank[begun] >= ORDER.index(stage)).all(), field
+    works_only = ~demolition
+    assert set(vp.loc[works_only, "stage"]) <= {"not_started", "planning", "works", "done"}
+    assert vp.loc[works_only & vp["works_progress"].gt(0), "stage"].isin(["works", "done"]).all()
+    done = vp["stage"] == "done"
+    assert (vp.loc[done & works_only, "works_progress"] == 1).all()
 
 
 def test_progress_outcomes(demo):

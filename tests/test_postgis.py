@@ -74,7 +74,7 @@ class Cluster:
         self.template = f"lr_tmpl_{tag}"
         _admin_exec(admin, f"CREATE ROLE {self.owner} LOGIN CREATEROLE PASSWORD '{self.password}'",
                     f"CREATE DATABASE {self.template} OWNER {self.owner}")
-        _admin_exec(admin, "CREATE EXTENSION postgis", database=self.template)
+        _admin_exec(admin, "CREATE EXTENSION IF NOT EXISTS postgis", database=self.template)
         engine = postgis.create_engine(self.owner_url(self.template))
         postgis.upgrade(engine)
         postgis.grant_app_role(engine, self.app, password=self.password)
@@ -266,7 +266,7 @@ def _public_tables(url: str) -> set[str]:
 def test_migrations_upgrade_from_empty_and_downgrade_to_empty(cluster):
     name = cluster.new_database(template="template1")
     try:
-        _admin_exec(cluster.admin, "CREATE EXTENSION postgis", database=name)
+        _admin_exec(cluster.admin, "CREATE EXTENSION IF NOT EXISTS postgis", database=name)
         url = cluster.owner_url(name)
         assert postgis.schema_revision(url) is None
         assert postgis.upgrade(url) == migrations.head_revision() == "0001"
@@ -301,7 +301,7 @@ def test_migrations_upgrade_from_empty_and_downgrade_to_empty(cluster):
 def test_app_role_cannot_migrate_an_empty_database(cluster):
     name = cluster.new_database(template="template1")
     try:
-        _admin_exec(cluster.admin, "CREATE EXTENSION postgis",
+        _admin_exec(cluster.admin, "CREATE EXTENSION IF NOT EXISTS postgis",
                     f"GRANT CONNECT ON DATABASE {name} TO {cluster.app}", database=name)
         store = PostGISStore(cluster.app_url(name))
         with pytest.raises(StoreError, match="尚未建立平台表结构.*landrenew db upgrade"):
@@ -314,7 +314,7 @@ def test_app_role_cannot_migrate_an_empty_database(cluster):
 def test_owner_store_migrates_an_empty_database_on_first_use(cluster):
     name = cluster.new_database(template="template1")
     try:
-        _admin_exec(cluster.admin, "CREATE EXTENSION postgis", database=name)
+        _admin_exec(cluster.admin, "CREATE EXTENSION IF NOT EXISTS postgis", database=name)
         with PostGISStore(cluster.owner_url(name)) as store:
             assert store.layer_counts() == {}
             assert postgis.schema_revision(store.engine) == "0001"
@@ -619,7 +619,7 @@ def test_db_commands_upgrade_grant_and_downgrade(cluster):
     name = cluster.new_database(template="template1")
     role = f"lr_cli_{uuid.uuid4().hex[:6]}"
     try:
-        _admin_exec(cluster.admin, "CREATE EXTENSION postgis", database=name)
+        _admin_exec(cluster.admin, "CREATE EXTENSION IF NOT EXISTS postgis", database=name)
         url = cluster.owner_url(name)
         runner = CliRunner()
         res = runner.invoke(main, ["db", "upgrade", "--store", url])

@@ -184,7 +184,8 @@ def _csv_to_frame(data: bytes, layer: Layer) -> pd.DataFrame:
         return empty_frame(layer)
     dtypes: dict[str, Any] = {}
     for f in layer.fields:
-        dtypes[f.name] = {"int": "Int64", "float": "float64", "ratio": "float64"}.get(f.type, object)
+        dtypes[f.name] = {"int": "Int64", "float": "float64", "ratio": "float64", "str": "string",
+                          "enum": "string"}.get(f.type, object)
     if layer.is_spatial:
         dtypes[GEOMETRY_COLUMN] = object
     raw = pd.read_csv(io.BytesIO(data), header=None, names=cols, dtype=dtypes, keep_default_na=False,
@@ -200,7 +201,7 @@ def _csv_to_frame(data: bytes, layer: Layer) -> pd.DataFrame:
     if layer.is_spatial:
         hexes = raw.pop(GEOMETRY_COLUMN).to_numpy(dtype=object, copy=True)
         hexes[pd.isna(hexes)] = None
-        geoms = shapely.set_srid(shapely.from_wkb(hexes), 0)
+        geoms = shapely.from_wkb(hexes)  # plain WKB (ST_AsBinary): no SRID, like geometries read by pyogrio
         raw = gpd.GeoDataFrame(raw, geometry=gpd.GeoSeries(geoms, index=raw.index, crs=STORE_CRS))
     return conform(raw, layer).reset_index(drop=True)
 
@@ -293,8 +294,11 @@ class PostGISStore(Store):
                     sql.Identifier(field), sql.SQL(", ").join(sql.Literal(v) for v in values)))
             else:
                 conditions.append(sql.SQL("{} = {}").format(sql.Identifier(field), sql.Literal(_plain(value))))
+        cols = [sql.Identifier(f) for f in layer.field_names]
+        if layer.is_spatial:
+            cols.append(sql.SQL("encode(ST_AsBinary({}), 'hex')").format(sql.Identifier(GEOMETRY_COLUMN)))
         query = sql.SQL("COPY (SELECT {cols} FROM {table}{where} ORDER BY {order}) TO STDOUT (FORMAT csv)").format(
-            cols=sql.SQL(", ").join(sql.Identifier(c) for c in _columns(layer)),
+            cols=sql.SQL(", ").join(cols),
             table=sql.Identifier(name),
             where=sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL(""),
             order=sql.Identifier(ORDER_COLUMN))
