@@ -159,6 +159,16 @@ if search and search != st.session_state.get("last_search"):
 
 
 # ------------------------------------------------------------------------------------------ detail
+def _text(value) -> str:
+    if value is None or (not isinstance(value, (list, dict)) and pd.isna(value)):
+        return ""
+    if isinstance(value, pd.Timestamp):
+        return f"{value:%Y-%m-%d}" if value == value.normalize() else f"{value:%Y-%m-%d %H:%M}"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return str(value)
+
+
 def _kv_table(row: pd.Series, layer: str, fields: list[str]) -> pd.DataFrame:
     lay = get_layer(layer)
     shown = dash.labelled(row.to_frame().T, layer, fields)
@@ -167,8 +177,7 @@ def _kv_table(row: pd.Series, layer: str, fields: list[str]) -> pd.DataFrame:
     for f in fields:
         if f not in labels and f in parcels.field_names:
             labels[f] = parcels.field(f).label
-    values = [str(v) if not (v is None or (not isinstance(v, (list, dict)) and pd.isna(v))) else ""
-              for v in (shown.iloc[0].tolist() if len(shown) else [])]
+    values = [_text(v) for v in (shown.iloc[0].tolist() if len(shown) else [])]
     return pd.DataFrame({"项目": [labels.get(c, c) for c in shown.columns], "内容": values}).set_index("项目")
 
 

@@ -56,6 +56,12 @@ _PUBLIC = {
     "renewal_store": ("workflow", "renewal_store"),
     "build_demo_store": ("workflow", "build_demo_store"),
     "build_demo_layers": ("demo", "build_demo_layers"),
+    "write_demo_rasters": ("demo", "write_demo_rasters"),
+    "demo_imagery_conflicts": ("demo", "demo_imagery_conflicts"),
+    "raster_date": ("zonal", "raster_date"),
+    "link_projects": ("joins", "link_projects"),
+    "intersecting_ids": ("joins", "intersecting_ids"),
+    "ids_within_distance": ("joins", "ids_within_distance"),
     "write_layer_file": ("output", "write_layer_file"),
 }
 

@@ -233,7 +233,7 @@ def progress_trend(villages: pd.DataFrame, progress: pd.DataFrame) -> pd.DataFra
 def trend_chart(trend: pd.DataFrame) -> alt.Chart:
     """Line: district progress over report dates."""
     return alt.Chart(trend).mark_line(point=True).encode(
-        x=alt.X("填报日期:T", title="填报日期"), y=alt.Y("全区完成比例:Q", axis=alt.Axis(format="%"),
+        x=alt.X("填报日期:T", title="填报日期", axis=alt.Axis(format="%Y-%m")), y=alt.Y("全区完成比例:Q", axis=alt.Axis(format="%"),
                                                        scale=alt.Scale(domain=[0, 1])),
         tooltip=[alt.Tooltip("填报日期:T"), alt.Tooltip("全区完成比例:Q", format=".1%")])
 
@@ -266,7 +266,7 @@ def village_burnup(village_id: str, villages: pd.DataFrame, progress: pd.DataFra
 def burnup_chart(burnup: pd.DataFrame) -> alt.Chart:
     """Lines: actual progress against the line that reaches 100 % at the deadline."""
     return alt.Chart(burnup).mark_line(point=True).encode(
-        x=alt.X("日期:T"), y=alt.Y("完成比例:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+        x=alt.X("日期:T", axis=alt.Axis(format="%Y-%m")), y=alt.Y("完成比例:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
         color=alt.Color("序列:N", scale=alt.Scale(domain=["实际完成", "按期完成所需"], range=["#1a9850", "#d73027"])),
         strokeDash=alt.StrokeDash("序列:N", scale=alt.Scale(domain=["实际完成", "按期完成所需"],
                                                             range=[[1, 0], [5, 4]]), legend=None),
@@ -295,4 +295,4 @@ def parcel_imagery(parcel: gpd.GeoDataFrame, rasters: Sequence[str | Path]) -> p
 def imagery_chart(series: pd.DataFrame) -> alt.Chart:
     """Line: the parcel's imagery index over the dates."""
     return alt.Chart(series).mark_line(point=True).encode(
-        x=alt.X("日期:T"), y=alt.Y("遥感指数:Q"), tooltip=[alt.Tooltip("日期:T"), alt.Tooltip("遥感指数:Q", format=".3f")])
+        x=alt.X("日期:T", axis=alt.Axis(format="%Y-%m")), y=alt.Y("遥感指数:Q"), tooltip=[alt.Tooltip("日期:T"), alt.Tooltip("遥感指数:Q", format=".3f")])

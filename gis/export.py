@@ -226,10 +226,6 @@ def _raw_fragments(series: pd.Series, key: str) -> list[str]:
 def _property_column(frame: pd.DataFrame, f: Field, labels: Labels) -> tuple[pd.Series, bool]:
     """(values ready for the JSON writer, whether they are raw JSON text)."""
     s = frame[f.name]
-    if f.type == "date":
-        return s.dt.strftime("%Y-%m-%d"), False
-    if f.type == "timestamp":
-        return s.dt.strftime("%Y-%m-%dT%H:%M:%SZ"), False
     if f.type == "list":
         raw = s.dtype != object or any(isinstance(v, str) for v in s.head(50).tolist())
         if raw and labels == "zh" and f.name in ("alternatives", "reasons"):
@@ -243,6 +239,40 @@ def _property_column(frame: pd.DataFrame, f: Field, labels: Labels) -> tuple[pd.
     if labels == "zh" and f.type == "enum" and f.value_labels:
         return s.map(f.value_labels).fillna(s).astype("string"), False
     return s, False
+
+
+def _scalar_json(value: Any, ftype: str) -> str:
+    if ftype == "date":
+        return '"' + value.strftime("%Y-%m-%d") + '"'
+    if ftype == "timestamp":
+        return '"' + value.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ") + '"'
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return "null"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _column_fragments(values: pd.Series, key: str, ftype: str, raw: bool) -> list[str]:
+    """``"key":value`` fragments of one column.
+
+    Columns with few distinct values (codes, enums, dates, flags) encode each distinct value once and take by
+    the factorized codes; the others (ids, measures) go through pandas' C JSON writer in one call.
+    """
+    if raw:
+        return _raw_fragments(values, key)
+    n = len(values)
+    if ftype != "list":
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        if len(uniques) <= max(64, n // 8):
+            prefix = json.dumps(key, ensure_ascii=False) + ":"
+            enc = [prefix + _scalar_json(u, ftype) for u in uniques] + [prefix + "null"]
+            return np.asarray(enc, dtype=object)[codes].tolist()
+        if ftype == "date":
+            values = values.dt.strftime("%Y-%m-%d")
+        elif ftype == "timestamp":
+            values = values.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _fragments(values, key)
 
 
 def geojson_text(frame: pd.DataFrame, layer: Layer | str, *, labels: Labels = "en",
@@ -277,7 +307,7 @@ def geojson_text(frame: pd.DataFrame, layer: Layer | str, *, labels: Labels = "e
         values, raw = _property_column(frame, f, labels)
         key = f.label if labels == "zh" else f.name
         if n:
-            columns.append(_raw_fragments(values, key) if raw else _fragments(values, key))
+            columns.append(_column_fragments(values, key, f.type, raw))
     props = ["{" + ",".join(row) + "}" for row in zip(*columns)] if columns else ["{}"] * n
     if layer.is_spatial and isinstance(frame, gpd.GeoDataFrame) and n:
         geoms = _rfc7946_geometries(frame.geometry, precision)

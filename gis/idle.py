@@ -31,8 +31,9 @@ Choices made where RULES.md leaves room (documented here and in the rule file):
   the law applies to them; only the route depends on the scope.
 * ``idle_fee_wan`` follows the facts (not-started idle, cause enterprise), whatever the route — also on a
   ``review`` row (e.g. a sealed parcel).
-* E1 is applied literally: a ``started`` parcel whose index shows no change is flagged even when it is
-  recorded as halted; the flag never changes the route.
+* E1: a ``started`` parcel whose index shows no change is flagged unless the ledger records it as halted
+  (``halted_since`` on or before the as-of date) — flat imagery is what a halted site looks like, so it agrees
+  with the ledger; the flag never changes the route.
 * Alternatives are ranked in the order of the RULES.md §6 table (continue, transfer, reclaim); reclaim
   rows are never offered for a parcel with presold units; ``none`` and ``review`` get no alternatives.
 """
@@ -463,7 +464,9 @@ def classify_idle_land(
     unconfirmed = cap & (willing != "yes")
 
     # ---- E1 evidence
-    conflict_started = started & (activity < rules["evidence.no_change_max"])
+    # a parcel the ledger records as halted is expected to show no change: only a started parcel that is
+    # neither halted nor completed conflicts with flat imagery
+    conflict_started = started & ~halted & (activity < rules["evidence.no_change_max"])
     conflict_not_started = not_started & (activity >= rules["evidence.construction_min"])
     conflict = conflict_started | conflict_not_started
 

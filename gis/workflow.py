@@ -166,7 +166,9 @@ def build_demo_store(url: str | Path | None = None, *, n_parcels: int = 5000, se
     step(2, 5, "校验导入")
     meta = {"synthetic": "true", "demo_seed": str(seed), "demo_parcels": str(n_parcels),
             "source": "landrenew demo（模拟数据）", "demo_meta": json.dumps(
-                {k: str(v) for k, v in layers.get("_meta", {}).items()}, ensure_ascii=False)}
+                {k: v if isinstance(v, (str, int, float, bool)) else str(v)
+                 for k, v in layers.get("_meta", {}).items() if isinstance(v, (str, int, float, bool, dt.date, dict))},
+                ensure_ascii=False, default=str)}
     reports = ingest_files(store, sources, meta=meta)
     register_rasters(store, rasters)
     step(3, 5, "闲置土地研判")

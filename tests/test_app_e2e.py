@@ -128,12 +128,19 @@ def search_parcel(page, parcel_id: str) -> None:
     page.get_by_role("heading", name=f"宗地 {parcel_id}").wait_for()
 
 
-def pick(page, label: str, option: str) -> None:
+def pick(page, label: str, option: str, *, scope=None) -> None:
     """Choose an option of a Streamlit selectbox/multiselect identified by its label."""
-    widget = page.locator("[data-testid='stMultiSelect'], [data-testid='stSelectbox']").filter(
+    widget = (scope or page).locator("[data-testid='stMultiSelect'], [data-testid='stSelectbox']").filter(
         has=page.get_by_text(label, exact=True))
-    widget.locator("input").first.click()
-    page.get_by_role("option", name=option, exact=True).click()
+    choice = page.get_by_role("option", name=option, exact=True)
+    for _ in range(5):  # a rerun may redraw the widget while its list opens: try again
+        widget.locator("input").first.click()
+        try:
+            choice.wait_for(timeout=3000)
+            break
+        except Exception:
+            page.keyboard.press("Escape")
+    choice.click()
     page.keyboard.press("Escape")
 
 
@@ -181,7 +188,7 @@ def test_clicking_a_parcel_shows_its_reasons(new_page):
     page.get_by_text("研判依据").wait_for()
     assert page.get_by_text("宗地 KQ-0003：超过约定动工日期满一年未动工").is_visible()
     assert page.get_by_text("闲置原因不明，需人工研判").is_visible()  # KQ-0003 -> review
-    assert page.get_by_text("遥感指数变化").is_visible()
+    page.get_by_text("遥感指数变化").wait_for()
     page.wait_for_timeout(800)
     page.screenshot(path=str(SHOTS / "parcel.png"), full_page=True)
 
@@ -190,10 +197,10 @@ def test_a_planners_decision_persists_across_a_reload_and_shows_in_the_history(n
     page = new_page()
     login(page, "planner")
     search_parcel(page, "KQ-0011")
-    assert page.get_by_text("尚无审定记录").is_visible()
+    page.get_by_text("尚无审定记录").wait_for()
     form = page.locator("[data-testid='stForm']").filter(has_text="记录审定结果")
-    pick(form, "审定路径", "收回收购")
-    pick(form, "具体方式", "收回收购／协商收回")
+    pick(page, "审定路径", "收回收购", scope=form)
+    pick(page, "具体方式", "收回收购／协商收回", scope=form)
     form.get_by_label("说明").fill("e2e：企业同意协商收回")
     form.get_by_role("button", name="保存审定").click()
     page.get_by_text("已保存宗地 KQ-0011 的审定结果：收回收购").wait_for()
@@ -202,9 +209,10 @@ def test_a_planners_decision_persists_across_a_reload_and_shows_in_the_history(n
     login(page, "planner")
     search_parcel(page, "KQ-0011")
     history = page.locator("[data-testid='stTable']").filter(has_text="e2e：企业同意协商收回")
+    history.wait_for()
     assert history.count() == 1
     assert "planner" in history.inner_text() and "协商收回" in history.inner_text()
-    assert page.get_by_text("收回收购／协商收回（审定人 planner）").is_visible()
+    page.get_by_text("收回收购／协商收回（审定人 planner）").wait_for()
 
 
 def test_a_stale_decision_is_refused_with_the_conflict_message(new_page):

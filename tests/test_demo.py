@@ -12,6 +12,9 @@ from geopandas.testing import assert_geodataframe_equal
 from gis.demo import build_demo_layers, demo_imagery_conflicts, write_demo_rasters
 from gis.errors import LandRenewError
 
+# rasterio.mask uses ``Affine * tuple`` internally (affine's PendingDeprecationWarning, not ours)
+pytestmark = pytest.mark.filterwarnings("ignore:Use `@` matmul:PendingDeprecationWarning")
+
 N = 1500
 AS_OF = pd.Timestamp("2026-11-01")
 CUTOFF = pd.Timestamp("2024-03-31")

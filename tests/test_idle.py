@@ -322,6 +322,9 @@ def test_fee_rate_from_rules():
     pytest.param({"activity_index": np.nan}, AS_OF, False, [], id="no_imagery"),
     pytest.param({**STARTED, "actual_completion_date": "2021-01-01", "activity_index": 0.0}, AS_OF, False, [],
                  id="completed_not_checked"),
+    # the ledger records the works as halted: flat imagery agrees with it
+    pytest.param({**STARTED, "halted_since": "2021-03-01", "activity_index": 0.0}, AS_OF, False, [],
+                 id="halted_flat_agrees"),
 ])
 def test_evidence_conflict(over, as_of, conflict, fragments):
     out = classify(over, as_of)

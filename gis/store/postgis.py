@@ -33,6 +33,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import psycopg
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 import shapely
 import sqlalchemy as sa
 from psycopg import sql
@@ -158,7 +160,7 @@ def _to_multipolygons(geoms: np.ndarray) -> np.ndarray:
     return geoms
 
 
-def _frame_to_csv(frame: pd.DataFrame, layer: Layer) -> str:
+def _frame_to_csv(frame: pd.DataFrame, layer: Layer) -> bytes:
     """A conformed frame as COPY CSV text: NULL = empty unquoted field, lists JSON, geometry hex EWKB."""
     frame = encode_lists(conform(frame, layer), layer)
     out: dict[str, pd.Series] = {}
@@ -174,7 +176,10 @@ def _frame_to_csv(frame: pd.DataFrame, layer: Layer) -> str:
         geoms = shapely.set_srid(geoms, SRID)
         out[GEOMETRY_COLUMN] = pd.Series(shapely.to_wkb(geoms, hex=True, include_srid=True), index=frame.index,
                                          dtype=object)
-    return pd.DataFrame(out, index=frame.index).to_csv(index=False, header=False, na_rep="", lineterminator="\n")
+    table = pa.Table.from_pandas(pd.DataFrame(out, index=frame.index), preserve_index=False)
+    buf = io.BytesIO()  # Arrow's writer: NULL = empty unquoted, strings quoted, floats shortest round-trip
+    pa_csv.write_csv(table, buf, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
+    return buf.getvalue()
 
 
 def _csv_to_frame(data: bytes, layer: Layer) -> pd.DataFrame:
@@ -328,7 +333,7 @@ class PostGISStore(Store):
         statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
             sql.Identifier(name), sql.SQL(", ").join(sql.Identifier(c) for c in _columns(layer)))
         with cur.copy(statement) as copy:
-            view = payload.encode("utf-8")
+            view = memoryview(payload)
             for start in range(0, len(view), 1 << 20):
                 copy.write(view[start:start + (1 << 20)])
 
