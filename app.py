@@ -335,7 +335,7 @@ with tabs[1]:
     as_of_date = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
     cd = dash.countdown(as_of_date)
     m1, m2, m3, m4 = st.columns(4)
-    m1.metric("距 2027 年底期限", f"{cd['days']} 天", f"约 {cd['months']} 个月", delta_color="off")
+    m1.metric("距 2027 年底期限", f"{cd['days']} 天", help=f"约 {cd['months']} 个月（期限 {cd['deadline']:%Y-%m-%d}）")
     m2.metric("闲置/研判宗地（当前筛选）", f"{len(PARCELS)}")
     m3.metric("城中村（当前筛选）", f"{len(VILLAGES)}")
     m4.metric("已审定宗地", f"{int(ALL_PARCELS['decided_route'].notna().sum())}")

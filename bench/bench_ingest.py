@@ -41,7 +41,8 @@ def main() -> None:
         for i in range(args.repeat):
             t = time.perf_counter()
             frame = pyogrio.read_dataframe(source, use_arrow=True)
-            pyogrio.write_dataframe(frame, tmp / f"bare{i}.gpkg", layer="parcels", promote_to_multi=True)
+            pyogrio.write_dataframe(frame, tmp / f"bare{i}.gpkg", layer="parcels", promote_to_multi=True,
+                                    use_arrow=True)
             bare.append(time.perf_counter() - t)
             t = time.perf_counter()
             store = GeoPackageStore(tmp / f"store{i}.gpkg")

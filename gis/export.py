@@ -453,6 +453,27 @@ def export_geojson(store: Store, out: str | os.PathLike, *, layers: Sequence[str
     return written
 
 
+def _town_rows(store: Store, name: str, town: str) -> pd.DataFrame:
+    """Rows of a table without ``town_code`` that belong to a town (via its parcels or villages)."""
+    layer = get_layer(name)
+    if "parcel_id" in layer.field_names and store.has_layer("idle_assessment"):
+        ids = store.read_layer("idle_assessment", where={"town_code": town})["parcel_id"].tolist()
+        return store.read_layer(name, where={"parcel_id": ids})
+    if "village_id" in layer.field_names and store.has_layer("village_status"):
+        ids = store.read_layer("village_status", where={"town_code": town})["village_id"].tolist()
+        return store.read_layer(name, where={"village_id": ids})
+    return store.read_layer(name)
+
+
+def _gpkg_frame(frame: pd.DataFrame, layer: Layer) -> pd.DataFrame:
+    """Lists as JSON text (as in the store) and dates as GeoPackage DATE columns (not DATETIME)."""
+    out = encode_lists(frame, layer)
+    for name in layer.fields_of_type("date"):
+        if name in out.columns:
+            out[name] = out[name].astype("date32[pyarrow]")
+    return out
+
+
 def export_gpkg(store: Store, out: str | os.PathLike, *, layers: Sequence[str] | None = None,
                 town: str | None = None, with_towns: bool = True) -> Path:
     """Export layers to a GeoPackage that opens in QGIS styled like the app.
@@ -488,13 +509,15 @@ def export_gpkg(store: Store, out: str | os.PathLike, *, layers: Sequence[str] |
         layer = get_layer(name)
         if name == "towns" and town is not None:
             frame = store.read_layer("towns", where={"town_code": town})
+        elif town is not None and "town_code" not in layer.field_names:
+            frame = _town_rows(store, name, town)
         else:
-            frame = read_export_layer(store, name, town=town if "town_code" in layer.field_names else None)
+            frame = read_export_layer(store, name, town=town)
         frames[name] = frame
-        kwargs: dict[str, Any] = {"layer": name, "driver": "GPKG"}
+        kwargs: dict[str, Any] = {"layer": name, "driver": "GPKG", "use_arrow": True}
         if layer.is_spatial:
             kwargs.update(promote_to_multi=True, geometry_type="MultiPolygon")
-        pyogrio.write_dataframe(encode_lists(frame, layer), out, **kwargs)
+        pyogrio.write_dataframe(_gpkg_frame(frame, layer), out, **kwargs)
     spatial = [n for n in names if get_layer(n).is_spatial]
     if spatial:
         pyogrio.write_dataframe(layer_styles_frame(spatial), out, layer="layer_styles", driver="GPKG",

@@ -52,7 +52,7 @@ MAP_LAYERS = {"towns": "town_code", "village_status": "village_id", "projects": 
 #: Extra parcel fields (from ``parcels``) shown in the parcel tooltip besides the popup fields.
 _PARCEL_EXTRA = ("holder", "land_use")
 _DEG_PER_M = 1.0 / 111_320.0  # metres -> degrees of latitude, for the display tolerance
-_TIANDITU = "https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER={layer}" \
+_TIANDITU = "https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER={layer}" \
             "&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}"
 
 

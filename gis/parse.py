@@ -37,10 +37,33 @@ def is_blank(series: pd.Series) -> pd.Series:
     return blank.astype(bool)
 
 
+def by_unique(parser):
+    """Run a cell parser once per distinct value and spread the result back (ledger columns repeat a lot:
+    a few thousand dates or a handful of enum values over 10^5 rows)."""
+    import functools
+
+    @functools.wraps(parser)
+    def wrapper(series: pd.Series, *args, **kwargs) -> tuple[pd.Series, pd.Series]:
+        if len(series) < 64 or pd.api.types.is_datetime64_any_dtype(series):
+            return parser(series, *args, **kwargs)
+        codes, uniques = pd.factorize(series.astype(object), use_na_sentinel=True)
+        if len(uniques) > 0.5 * len(series):
+            return parser(series, *args, **kwargs)
+        values, bad = parser(pd.Series(uniques, dtype=object), *args, **kwargs)
+        out = pd.Series(values.array.take(codes, allow_fill=True), index=series.index, name=series.name)
+        flags = np.zeros(len(series), bool)
+        present = codes >= 0
+        flags[present] = bad.to_numpy(bool)[codes[present]]
+        return out, pd.Series(flags, index=series.index)
+
+    return wrapper
+
+
 def _fold(text: object) -> str:
     return unicodedata.normalize("NFKC", str(text)).strip()
 
 
+@by_unique
 def parse_dates(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Dates from ISO ``2021-06-01``, ``2021年6月1日``, ``2021/6/1``, ``2021.06.01``, ``20210601``,
     Excel serial numbers (1900 system) and datetime cells.  Returns datetime64[ms] (naive) and the bad mask."""
@@ -96,6 +119,7 @@ def is_percent_header(header: str) -> bool:
     return "%" in text or "百分比" in text or "百分数" in text
 
 
+@by_unique
 def parse_number(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Numbers, tolerating thousands separators and full-width digits."""
     blank = is_blank(series)
@@ -106,6 +130,7 @@ def parse_number(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     return values, (~blank & values.isna())
 
 
+@by_unique
 def parse_ratio(series: pd.Series, *, percent_column: bool = False) -> tuple[pd.Series, pd.Series]:
     """Ratios 0..1; ``30%`` always means 0.3; a bare ``30`` only in a percentage column.
 
@@ -125,6 +150,7 @@ def parse_ratio(series: pd.Series, *, percent_column: bool = False) -> tuple[pd.
     return values.where(~bad), bad.fillna(False).astype(bool)
 
 
+@by_unique
 def parse_bool(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     """是/否, 有/无, Y/N, true/false, 1/0 (and a real bool)."""
     blank = is_blank(series)
@@ -147,6 +173,7 @@ def parse_bool(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     return values, (~blank & values.isna()).astype(bool)
 
 
+@by_unique
 def parse_enum(series: pd.Series, codes: tuple[str, ...], labels: dict[str, str]) -> tuple[pd.Series, pd.Series]:
     """An enum from its code or its Chinese label (case-insensitive for codes)."""
     blank = is_blank(series)
@@ -158,15 +185,24 @@ def parse_enum(series: pd.Series, codes: tuple[str, ...], labels: dict[str, str]
 
 
 def parse_str(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Text, stripped; Excel's ``123.0`` for an id typed as a number becomes ``123``."""
-    def one(v: object) -> object:
-        if _na(v):
-            return pd.NA
-        if isinstance(v, float) and v.is_integer():
-            return str(int(v))
-        t = unicodedata.normalize("NFC", str(v)).strip()
-        return t if t else pd.NA
-    return series.astype(object).map(one).astype("string"), pd.Series(False, index=series.index)
+    """Text, stripped and NFC-normalised; Excel's ``123.0`` for an id typed as a number becomes ``123``."""
+    ok = pd.Series(False, index=series.index)
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        numbers = pd.to_numeric(series, errors="coerce")
+        whole = numbers.dropna()
+        if (whole == np.floor(whole)).all():
+            return numbers.astype("Int64").astype("string"), ok
+        return numbers.astype("string"), ok
+    if series.dtype == object:
+        series = series.map(lambda v: pd.NA if _na(v) else (str(int(v)) if isinstance(v, float) and v.is_integer()
+                                                            else str(v)))
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arrow = pa.array(series.astype("string[pyarrow]").array)
+    arrow = pc.utf8_normalize(pc.utf8_trim_whitespace(arrow), form="NFC")
+    arrow = pc.if_else(pc.equal(arrow, ""), pa.scalar(None, pa.string()), arrow)
+    return pd.Series(pd.array(arrow, dtype="string"), index=series.index), ok
 
 
 def area_factor(header: str) -> float:

@@ -61,7 +61,8 @@ def _read_vector(path: Path, *, layer: str | None, encoding: str | None) -> RawS
     if encoding:
         kwargs["encoding"] = encoding
     try:
-        frame = pyogrio.read_dataframe(path, layer=layer, **kwargs)
+        # Arrow is much faster; a forced attribute encoding goes through GDAL's classic reader
+        frame = pyogrio.read_dataframe(path, layer=layer, use_arrow="encoding" not in kwargs, **kwargs)
     except Exception as exc:
         raise InputFileError(f"无法读取文件 {path.name}：{exc}", detail=f"{path}: {exc}",
                              fix="确认文件完整、格式为 GeoPackage/Shapefile/GeoJSON；Shapefile 需 .shp/.shx/.dbf 齐全") from exc

@@ -100,10 +100,9 @@ def _to_labels(frame: pd.DataFrame, layer_name: str, *, keep: tuple[str, ...] = 
             values = values.map(lambda v: f.value_labels.get(v, v) if isinstance(v, str) else v)
         elif f.type == "bool":
             values = values.map(lambda v: None if pd.isna(v) else ("是" if v else "否"))
-        elif f.type == "date":
-            values = pd.to_datetime(values).dt.date
         name = f.name if f.name in keep else f.label
-        out[name] = values.astype(object).where(values.notna(), None).to_numpy()
+        out[name] = values.to_numpy() if f.type in ("date", "float", "ratio") else values.astype(object).where(
+            values.notna(), None).to_numpy()
     return pd.DataFrame(out)
 
 

@@ -5,29 +5,27 @@ DESIGN.md "Performance habits":
 
 1. Rasters are grouped by grid (same CRS, transform and shape).  Per grid the parcels are
    reprojected to the raster CRS **once** and converted to pixel coordinates.
-2. The ordinal ids of the parcels are rasterized **once** per grid
-   (:func:`rasterio.features.rasterize`, ``all_touched=False``: a pixel belongs to a parcel when
-   its centre is inside) into an ``int32`` label image covering only the bounding box of the
-   parcels (a windowed read).  Large windows are processed in row strips of at most
-   ``_STRIP_PIXELS`` pixels, so memory stays bounded; with more than one strip the labels are
-   rasterized a second time instead of being kept (the only exception to "once").
-3. Per date the band is read (nodata and non-finite values masked) and the mean per parcel is
-   ``np.bincount(labels, weights=values) / np.bincount(labels)`` over the valid pixels.
-4. Parcels with fewer than ``small_pixels`` pixel centres (including none) get an **exact**
-   coverage-weighted mean instead: the fraction of every pixel of their bounding box that they
-   cover (vectorised shapely: pixels off the boundary are in or out by their centre, pixels on
-   the boundary are clipped to the pixel square), then
-   ``sum(fraction * value) / sum(fraction)`` over valid pixels — the same definition as
-   ``exactextract``'s ``mean``.  The same applies per date to a larger parcel left with fewer
-   than ``small_pixels`` *valid* centres on that date (nodata, clouds): its pixels are re-read
-   and its exact mean is used for that date.  So every parcel that overlaps valid data gets a
-   value; parcels outside the raster or only on nodata get NaN.
+2. Per grid, **once**, every parcel gets exact coverage weights — the definition of
+   ``exactextract``'s ``mean``: weight 1 for the pixels entirely inside, the covered fraction
+   for the pixels its boundary crosses.  Vectorised, without GEOS per pixel: the boundary
+   segments are cut where they cross a grid line (pieces inside one pixel), each piece adds its
+   signed area-to-the-right to its pixel and the rest of its height to the next pixel of the
+   row (the accumulation of font rasterizers), and a cumulative sum along each
+   (parcel, row) gives the exact fraction of every boundary pixel and the constant weight of
+   the run of pixels up to the next boundary pixel.  Weights are kept as
+   ``(parcel, row, col, weight)`` for boundary cells and ``(parcel, row, col0, col1, weight)``
+   for interior runs, so a pixel shared by adjacent (or overlapping) parcels counts for each of
+   them with its own fraction.  The work grows with the parcels' perimeters, not their areas;
+   parcels are processed in chunks of ``_EXACT_CELLS`` boundary pieces.
+3. Per date the band is read over the bounding window of the weighted pixels (row strips of at
+   most ``_STRIP_PIXELS`` pixels, so memory stays bounded) and the mean per parcel is
+   ``sum(weight * value) / sum(weight)`` over the valid pixels (nodata, internal mask and
+   non-finite values are excluded from both) with :func:`numpy.bincount`.  So every parcel
+   that overlaps valid data gets a value, sub-pixel ones included; parcels outside the raster
+   or only on nodata get NaN.
 
-Overlapping parcels: in a rasterization a pixel centre carries one label only — GDAL burns the
-shapes in input order, so a later parcel takes the shared centres from an earlier one.  A parcel
-left with fewer than ``small_pixels`` centres (e.g. entirely inside a later parcel) falls back to
-the exact path, which does not depend on labels, so it still gets its own value.  Parcels of one
-layer do not normally overlap (DATA_CONTRACT.md).
+``method="centre"`` gives the plain mean of the pixels whose centre is inside the parcel
+instead (weight 1 for interior runs, a point-in-polygon test for boundary cells).
 
 Several files with the same date are treated as tiles of one mosaic: their sums and weights are
 added (a pixel in an overlap of two tiles is counted twice).
@@ -46,20 +44,21 @@ import pandas as pd
 import rasterio
 import shapely
 from affine import Affine
-from pyproj import CRS
+from pyproj import CRS, Transformer
 from rasterio.enums import MaskFlags
 from rasterio.errors import RasterioIOError
-from rasterio.features import rasterize
 from rasterio.windows import Window
 
 from .errors import CRSError, InputFileError
 
 __all__ = ["raster_date", "zonal_means", "activity_index"]
 
-#: Largest label/value window (pixels) held in memory at once; larger windows go in row strips.
+#: Largest value window (pixels) held in memory at once; larger windows go in row strips.
 _STRIP_PIXELS = 1 << 24
-#: Largest number of (parcel, pixel) pairs intersected at once on the exact path.
+#: Boundary pieces (about pixels crossed by parcel boundaries) handled at once.
 _EXACT_CELLS = 1 << 20
+#: Coverage fractions at or below this are rounding noise (pixels only touched by a boundary).
+_MIN_WEIGHT = 1e-12
 
 _NAME_DATE = re.compile(r"_(\d{8})\.tiff?$", re.IGNORECASE)
 _RENAME_FIX = (
@@ -146,115 +145,177 @@ def _tags(path: Path) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# geometry helpers
+# coverage weights (geometry only, once per grid)
 # ---------------------------------------------------------------------------------------------
-def _to_pixels(geoms: np.ndarray, transform: Affine) -> np.ndarray:
-    """Geometries in the raster CRS -> pixel coordinates (x = column, y = row, 1 unit = 1 pixel)."""
-    a, b, c, d, e, f = tuple(~transform)[:6]
+def _rings(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The polygon rings of ``geoms`` as flat arrays (invalid geometries are repaired first,
+    multi-parts and collections flattened, non-polygonal parts dropped).
 
-    def apply(xy: np.ndarray) -> np.ndarray:
-        x, y = xy[:, 0], xy[:, 1]
-        return np.column_stack((a * x + b * y + c, d * x + e * y + f))
-
-    return shapely.transform(geoms, apply)
-
-
-def _shapes(geoms: np.ndarray, values: np.ndarray):
-    """(GeoJSON-like dict, value) pairs for rasterio, built from ragged arrays (no per-geometry
-    ``__geo_interface__``, 3x faster for 10^5 polygons)."""
-    try:
-        kind, coords, offsets = shapely.to_ragged_array(geoms)
-    except (ValueError, NotImplementedError):  # mixed / collection types: the slow generic path
-        return zip(geoms, values.tolist())
-    pts = coords.tolist()
-    if kind == shapely.GeometryType.POLYGON:
-        ring, part = (o.tolist() for o in offsets)
-        shapes = [
-            {"type": "Polygon", "coordinates": [pts[ring[k] : ring[k + 1]] for k in range(part[i], part[i + 1])]}
-            for i in range(len(part) - 1)
-        ]
-    elif kind == shapely.GeometryType.MULTIPOLYGON:
-        ring, part, geom = (o.tolist() for o in offsets)
-        shapes = [
-            {
-                "type": "MultiPolygon",
-                "coordinates": [
-                    [pts[ring[k] : ring[k + 1]] for k in range(part[p], part[p + 1])]
-                    for p in range(geom[i], geom[i + 1])
-                ],
-            }
-            for i in range(len(geom) - 1)
-        ]
-    else:
-        return zip(geoms, values.tolist())
-    return zip(shapes, values.tolist())
-
-
-def _bbox_cells(px: np.ndarray, members: np.ndarray, height: int, width: int):
-    """The pixels of the bounding boxes of ``px[members]`` (pixel coordinates) inside the raster.
-
-    Returns ``(owner, row, col)`` with owner = parcel ordinal, sorted by row.
+    Returns ``(xy, ring, owner, exterior)``: the vertices (m, 2), the ring of each vertex, and per
+    ring the position of its geometry and whether it is an exterior ring.  Rings are grouped by
+    geometry, in order.
     """
-    if len(members) == 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64)
-    bounds = shapely.bounds(px[members])
-    c0 = np.clip(np.floor(bounds[:, 0]), 0, width).astype(np.int64)
-    c1 = np.clip(np.ceil(bounds[:, 2]), 0, width).astype(np.int64)
-    r0 = np.clip(np.floor(bounds[:, 1]), 0, height).astype(np.int64)
-    r1 = np.clip(np.ceil(bounds[:, 3]), 0, height).astype(np.int64)
-    ncol = np.maximum(c1 - c0, 0)
-    counts = ncol * np.maximum(r1 - r0, 0)
-    which = np.repeat(np.arange(len(members)), counts)
-    local = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-    row = r0[which] + local // ncol[which]
-    col = c0[which] + local % ncol[which]
-    order = np.argsort(row, kind="stable")
-    return members[which[order]], row[order], col[order]
-
-
-def _clipped_area(geoms: np.ndarray, row: np.ndarray, col: np.ndarray) -> np.ndarray:
-    """Area of ``geoms[i]`` inside the unit pixel ``(row[i], col[i])``.
-
-    Each geometry is moved so that its pixel is ``[0, 1]^2`` and clipped with GEOS's rectangle
-    clipping (one scalar rectangle for all: ``clip_by_rect`` is ~5x faster than a general
-    ``intersection`` with the pixel boxes).
-    """
-    if len(geoms) == 0:
-        return np.zeros(0)
-    offset = np.repeat(np.column_stack((col, row)).astype(np.float64), shapely.get_num_coordinates(geoms), axis=0)
-    moved = shapely.transform(geoms, lambda xy: xy - offset)
-    return shapely.area(shapely.clip_by_rect(moved, 0.0, 0.0, 1.0, 1.0))
-
-
-def _coverage(px: np.ndarray, owner: np.ndarray, row: np.ndarray, col: np.ndarray) -> np.ndarray:
-    """Fraction of pixel ``(row, col)`` covered by ``px[owner]`` (pixel coordinates, area 1).
-
-    Pixels that do not meet the parcel boundary are fully inside or outside (decided by their
-    centre); only those on the boundary are clipped (:func:`_clipped_area`).  Done in chunks of
-    ``_EXACT_CELLS``.
-    """
-    frac = np.zeros(len(owner))
-    if len(owner) == 0:
-        return frac
-    used = np.unique(owner)
-    geoms = np.full(len(px), None, dtype=object)
-    geoms[used] = px[used]
-    bad = used[~shapely.is_valid(geoms[used])]
+    geoms = geoms.copy()
+    usable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    geoms[~usable] = None
+    bad = np.flatnonzero(usable & ~shapely.is_valid(geoms))
     if len(bad):
         geoms[bad] = shapely.make_valid(geoms[bad])
-    edges = np.full(len(px), None, dtype=object)
-    edges[used] = shapely.boundary(geoms[used])
-    shapely.prepare(geoms[used])
-    shapely.prepare(edges[used])
-    for lo in range(0, len(owner), _EXACT_CELLS):
-        sl = slice(lo, lo + _EXACT_CELLS)
-        o, r, c = owner[sl], row[sl], col[sl]
-        boxes = shapely.box(c, r, c + 1, r + 1)
-        edge = shapely.intersects(edges[o], boxes)
-        part = frac[sl]
-        part[~edge] = shapely.contains_xy(geoms[o[~edge]], c[~edge] + 0.5, r[~edge] + 0.5)
-        part[edge] = _clipped_area(geoms[o[edge]], r[edge], c[edge])
-    return frac
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    while True:
+        kind = shapely.get_type_id(parts)
+        nested = (kind == shapely.GeometryType.MULTIPOLYGON) | (kind == shapely.GeometryType.GEOMETRYCOLLECTION)
+        if not nested.any():
+            break
+        sub, where = shapely.get_parts(parts[nested], return_index=True)
+        owner = np.concatenate((owner[~nested], owner[nested][where]))
+        parts = np.concatenate((parts[~nested], sub))
+    polygon = np.flatnonzero((shapely.get_type_id(parts) == shapely.GeometryType.POLYGON) & ~shapely.is_empty(parts))
+    polygon = polygon[np.argsort(owner[polygon], kind="stable")]  # grouped by geometry
+    rings, ring_part = shapely.get_rings(parts[polygon], return_index=True)
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    exterior = np.r_[True, ring_part[1:] != ring_part[:-1]][: len(rings)]
+    return xy, ring, owner[polygon][ring_part], exterior
+
+
+def _split(a0, b0, a1, b1) -> tuple[np.ndarray, ...]:
+    """Split segments (a0, b0) -> (a1, b1) where ``a`` crosses an integer.
+
+    Returns the pieces in travel order (``a0, b0, a1, b1``) and the segment each comes from.
+    The crossing points are computed from the segment's start, so consecutive pieces share
+    their end points exactly.
+    """
+    forward = a1 > a0
+    crossings = np.maximum(np.ceil(np.maximum(a0, a1)) - np.floor(np.minimum(a0, a1)) - 1, 0).astype(np.int64)
+    step = np.where(forward, 1.0, -1.0)
+    base = np.where(forward, np.floor(a0), np.ceil(a0))  # + step: the first integer crossed
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = np.where(crossings > 0, (b1 - b0) / (a1 - a0), 0.0)
+    count = crossings + 1
+    seg = np.repeat(np.arange(len(a0)), count)
+    j = np.arange(len(seg)) - np.repeat(np.cumsum(count) - count, count)  # piece number in its segment
+    a0s, b0s, step, slope = a0[seg], b0[seg], step[seg], slope[seg]
+    ka = base[seg] + step * j  # the integer where the piece starts (j > 0)
+    kb = ka + step  # ... and where it ends (not the last piece)
+    pa0 = np.where(j == 0, a0s, ka)
+    pb0 = np.where(j == 0, b0s, b0s + (ka - a0s) * slope)
+    last = j == crossings[seg]
+    pa1 = np.where(last, a1[seg], kb)
+    pb1 = np.where(last, b1[seg], b0s + (kb - a0s) * slope)
+    return pa0, pb0, pa1, pb1, seg
+
+
+_EMPTY_CELLS = (np.empty(0, np.int64),) * 3 + (np.empty(0),)
+_EMPTY_RUNS = (np.empty(0, np.int64),) * 4 + (np.empty(0),)
+
+
+def _weights_chunk(seg: np.ndarray, owner: np.ndarray, height: int, width: int, centre: bool):
+    """Pixel weights of the geometries whose boundary segments are ``seg`` (pixel coordinates,
+    columns x0, y0, x1, y1, sign; owner = parcel position of each segment).
+
+    Coverage: the segments are cut where they cross grid lines, so that every piece lies in one
+    pixel; a piece adds ``A = dy * (part of its pixel right of it)`` to its pixel and ``D = dy``
+    to every later pixel of the row (signed: the area right of the boundary integrates to 1
+    inside a parcel).  After sorting the pieces by (parcel, row, column), the coverage of a
+    boundary pixel is its ``A`` plus the sum of ``D`` before it in its (parcel, row) — the
+    accumulation of font rasterizers — and every pixel up to the next boundary pixel has the
+    full sum of ``D`` (0 outside, 1 inside, a fraction under a horizontal edge).
+
+    Centre: a piece crossing the centre line of its row adds ``D = +-1`` to the first pixel
+    whose centre is right of the crossing; the sums of ``D`` are then 1 exactly for the pixels
+    whose centre is inside.
+
+    Returns ``cells = (owner, row, col, weight)`` and ``runs = (owner, row, col0, col1, weight)``
+    (pixels ``col0 <= col < col1``), restricted to the raster and to weights > 0.
+    """
+    x0, y0, x1, y1, sub = _split(seg[:, 0], seg[:, 1], seg[:, 2], seg[:, 3])  # one column per piece
+    y0, x0, y1, x1, sub2 = _split(y0, x0, y1, x1)  # one pixel per piece
+    sub = sub[sub2]
+    row = np.floor((y0 + y1) / 2).astype(np.int64)
+    dy = y1 - y0
+    keep = (dy != 0) & (row >= 0) & (row < height)  # rows are independent: drop those off the raster
+    if centre:
+        mid = row + 0.5
+        keep &= (y0 <= mid) != (y1 <= mid)  # crosses the centre line (half-open: counted once)
+    sub, row, x0, y0, x1, dy = sub[keep], row[keep], x0[keep], y0[keep], x1[keep], dy[keep]
+    sign = seg[sub, 4]
+    if centre:
+        xc = x0 + (row + 0.5 - y0) * (x1 - x0) / dy
+        col = np.floor(xc + 0.5).astype(np.int64)  # first pixel whose centre is right of xc
+        d = np.where(dy > 0, sign, -sign)
+        a = d
+    else:
+        xm = (x0 + x1) / 2
+        col = np.floor(xm).astype(np.int64)
+        d = dy * sign
+        a = d * (1 - (xm - col))
+    keep = col < width  # pixels right of the raster do not matter; left of it -> column -1
+    own, row, col, a, d = owner[sub[keep]], row[keep], np.maximum(col[keep], -1), a[keep], d[keep]
+    if len(own) == 0:
+        return _EMPTY_CELLS, _EMPTY_RUNS
+    o0 = int(own.min())
+    if (int(own.max()) - o0 + 1) * height * (width + 1) < 2**62:
+        order = np.argsort(((own - o0) * height + row) * (width + 1) + (col + 1))
+    else:  # pragma: no cover - more than ~10^18 (parcel, pixel) keys
+        order = np.lexsort((col, row, own))
+    own, row, col, a, d = own[order], row[order], col[order], a[order], d[order]
+    # one cell per (parcel, row, col); groups = (parcel, row)
+    group = np.r_[True, (own[1:] != own[:-1]) | (row[1:] != row[:-1])]
+    first = group | np.r_[True, col[1:] != col[:-1]]
+    starts = np.flatnonzero(first)
+    total_d = np.cumsum(d)
+    a_cell = np.add.reduceat(a, starts)
+    d_cell = np.add.reduceat(d, starts)
+    through = total_d[np.r_[starts[1:], len(d)] - 1]  # sum of D through each cell ...
+    gstart = np.flatnonzero(group)
+    before_group = np.where(gstart > 0, total_d[gstart - 1], 0.0)
+    cell_group = np.cumsum(group[starts]) - 1
+    through = through - before_group[cell_group]  # ... within its (parcel, row)
+    o, r, c = own[starts], row[starts], col[starts]
+    cover = np.clip(through - d_cell + a_cell, 0.0, 1.0)
+    gap = np.clip(through, 0.0, 1.0)
+    is_cell = (c >= 0) & (cover > _MIN_WEIGHT)
+    cells = (o[is_cell], r[is_cell], c[is_cell], cover[is_cell])
+    last = np.r_[group[starts][1:], True]  # last cell of its (parcel, row): a run to the raster edge
+    end = np.where(last, width, np.r_[c[1:], 0])
+    start = np.maximum(c + 1, 0)
+    is_run = (end > start) & (gap > _MIN_WEIGHT)
+    runs = (o[is_run], r[is_run], start[is_run], end[is_run], gap[is_run])
+    return cells, runs
+
+
+def _weights(rings, transform, height: int, width: int, *, centre: bool = False):
+    """Pixel weights of all parcels on a ``height x width`` grid (see :func:`_weights_chunk`).
+
+    ``rings`` is :func:`_rings` with the vertices already in the raster CRS; ``transform`` the
+    raster's affine transform.  Returns ``cells`` and ``runs``, each sorted by row.  Parcels go
+    in chunks of about ``_EXACT_CELLS`` boundary pieces.
+    """
+    xy, ring, ring_owner, exterior = rings
+    a, b, c, d, e, f = tuple(~transform)[:6]
+    px = np.column_stack((a * xy[:, 0] + b * xy[:, 1] + c, d * xy[:, 0] + e * xy[:, 1] + f))
+    same = ring[1:] == ring[:-1]
+    seg = np.column_stack((px[:-1], px[1:]))[same]
+    seg_ring = ring[:-1][same]
+    # sign: +1 for an exterior ring oriented so that "right of the boundary" is inside, holes -1
+    origin = px[np.searchsorted(ring, seg_ring)]  # shoelace about the ring's first vertex
+    u0, u1 = seg[:, :2] - origin, seg[:, 2:] - origin
+    twice_area = np.bincount(seg_ring, u0[:, 0] * u1[:, 1] - u1[:, 0] * u0[:, 1], minlength=len(exterior))
+    ring_sign = -np.sign(twice_area) * np.where(exterior, 1.0, -1.0)
+    seg = np.column_stack((seg, ring_sign[seg_ring]))
+    owner = ring_owner[seg_ring]
+    # chunks: pieces per segment ~ 1 + grid lines crossed; segments are grouped by parcel
+    cost = 1 + np.abs(np.floor(seg[:, 2]) - np.floor(seg[:, 0])) + np.abs(np.floor(seg[:, 3]) - np.floor(seg[:, 1]))
+    per_owner = np.bincount(owner, cost)
+    chunk = ((np.cumsum(per_owner) - per_owner) // _EXACT_CELLS)[owner]
+    bounds = np.r_[0, np.flatnonzero(chunk[1:] != chunk[:-1]) + 1, len(owner)]
+    parts = [_weights_chunk(seg[lo:hi], owner[lo:hi], height, width, centre) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
+    cells = [np.concatenate(x) for x in zip(_EMPTY_CELLS, *(p[0] for p in parts))]
+    runs = [np.concatenate(x) for x in zip(_EMPTY_RUNS, *(p[1] for p in parts))]
+    if len(parts) > 1:
+        cells = [x[np.argsort(cells[1], kind="stable")] for x in cells]
+        runs = [x[np.argsort(runs[1], kind="stable")] for x in runs]
+    return cells, runs
 
 
 # ---------------------------------------------------------------------------------------------
@@ -296,129 +357,53 @@ class _Band:
         return values, valid
 
 
-def _read_cells(src, row: np.ndarray, col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Values and validity at pixels ``(row, col)`` (sorted by row), read in bounded row strips
-    of the bounding window of the pixels."""
-    values = np.empty(len(row))
-    valid = np.zeros(len(row), bool)
-    if len(row) == 0:
-        return values, valid
-    c0, c1 = int(col.min()), int(col.max()) + 1
-    step = max(1, _STRIP_PIXELS // (c1 - c0))
-    for s0 in range(int(row[0]), int(row[-1]) + 1, step):
-        lo, hi = np.searchsorted(row, [s0, s0 + step])
-        if lo == hi:
-            continue
-        s1 = int(row[hi - 1]) + 1
-        flat = (row[lo:hi] - s0) * (c1 - c0) + (col[lo:hi] - c0)
-        values[lo:hi], valid[lo:hi] = _Band(src, Window(c0, s0, c1 - c0, s1 - s0)).take(flat)
-    return values, valid
-
-
 def _accumulate_grid(
-    px: np.ndarray,
+    cells,
+    runs,
     sources: list[tuple[Path, int]],
-    height: int,
-    width: int,
     sums: np.ndarray,
     weights: np.ndarray,
-    small_pixels: int,
 ) -> None:
-    """Add this grid's per-parcel sums and weights (columns = date positions) in place."""
-    n = len(px)
-    usable = ~(shapely.is_missing(px) | shapely.is_empty(px))
-    bounds = shapely.bounds(px)
-    if not usable.any():
-        return
-    c0 = max(0, int(np.floor(np.nanmin(bounds[usable, 0]))))
-    c1 = min(width, int(np.ceil(np.nanmax(bounds[usable, 2]))))
-    r0 = max(0, int(np.floor(np.nanmin(bounds[usable, 1]))))
-    r1 = min(height, int(np.ceil(np.nanmax(bounds[usable, 3]))))
-    if c0 >= c1 or r0 >= r1:
+    """Add one grid's per-parcel weighted sums and weights (columns = date positions) in place."""
+    n = len(sums)
+    if len(cells[0]) + len(runs[0]) == 0:
         return  # no parcel overlaps this grid
+    c0 = int(min(cells[2].min(initial=2**62), runs[2].min(initial=2**62)))
+    c1 = int(max(cells[2].max(initial=-1) + 1, runs[3].max(initial=-1)))
+    r0 = int(min(cells[1].min(initial=2**62), runs[1].min(initial=2**62)))
+    r1 = int(max(cells[1].max(initial=-1), runs[1].max(initial=-1))) + 1
     ncols = c1 - c0
     step = max(1, _STRIP_PIXELS // ncols)
-    strips = [(s, min(s + step, r1)) for s in range(r0, r1, step)]
-    labels_of = np.arange(1, n + 1, dtype=np.int32)
-
-    def burn(s0: int, s1: int) -> tuple[np.ndarray, np.ndarray]:
-        """Labelled pixels of a strip: flat positions and parcel ordinals."""
-        sel = usable & (bounds[:, 3] > s0) & (bounds[:, 1] < s1) & (bounds[:, 2] > c0) & (bounds[:, 0] < c1)
-        if not sel.any():
-            return np.empty(0, np.int64), np.empty(0, np.int64)
-        flat = rasterize(
-            _shapes(px[sel], labels_of[sel]),
-            out_shape=(s1 - s0, ncols),
-            transform=Affine(1, 0, c0, 0, 1, s0),  # pixel coordinates of the strip
-            fill=0,
-            all_touched=False,
-            dtype="int32",
-        ).ravel()
-        inside = np.flatnonzero(flat)
-        return inside, flat[inside].astype(np.int64) - 1
-
-    # pass 1: pixel centres per parcel -> the small parcels (exact path for every date)
-    centres = np.zeros(n, np.int64)
-    kept = None
-    for s0, s1 in strips:
-        inside, lab = burn(s0, s1)
-        centres += np.bincount(lab, minlength=n)
-        if len(strips) == 1:
-            kept = inside, lab
-    large = centres >= small_pixels
-    owner, crow, ccol = _bbox_cells(px, np.flatnonzero(usable & ~large), height, width)
-    frac = _coverage(px, owner, crow, ccol)
-    keep = frac > 0
-    owner, crow, ccol, frac = owner[keep], crow[keep], ccol[keep], frac[keep]
-
-    k = len(sources)
-    csum, cnum = np.zeros((n, k)), np.zeros((n, k))  # centre path
-    xsum, xwgt = np.zeros((n, k)), np.zeros((n, k))  # exact path
-    short = np.zeros((n, k), bool)  # large parcels with too few valid centres on a date
-
-    def exact_short(j: int, reader) -> None:
-        """Pass 3 for date j: large parcels left with fewer than small_pixels VALID centres
-        (nodata, clouds) get the exact mean of their valid pixels instead."""
-        short[:, j] = large & (cnum[:, j] < small_pixels)
-        if not short[:, j].any():
-            return
-        o, r, c = _bbox_cells(px, np.flatnonzero(short[:, j]), height, width)
-        values, ok = reader(r, c)
-        o, r, c, values = o[ok], r[ok], c[ok], values[ok]
-        w = _coverage(px, o, r, c)  # only the valid pixels are intersected
-        xsum[:, j] += np.bincount(o, weights=w * values, minlength=n)
-        xwgt[:, j] += np.bincount(o, weights=w, minlength=n)
-
-    # pass 2: per strip, per date: centre sums of the large parcels, exact sums of the small ones
+    if r1 - r0 > step:  # several strips: sort by row to slice them
+        cells = [x[np.argsort(cells[1], kind="stable")] for x in cells]
+        runs = [x[np.argsort(runs[1], kind="stable")] for x in runs]
     with ExitStack() as stack:
         opened = [stack.enter_context(_open(path)) for path, _ in sources]
-        for s0, s1 in strips:
-            inside, lab = kept if kept is not None else burn(s0, s1)
-            keep = large[lab]
-            inside, lab = inside[keep], lab[keep]
-            lo, hi = np.searchsorted(crow, [s0, s1])
-            cells = (crow[lo:hi] - s0) * ncols + (ccol[lo:hi] - c0)
-            cell_owner, cell_frac = owner[lo:hi], frac[lo:hi]
+        for s0 in range(r0, r1, step):
+            s1 = min(s0 + step, r1)
+            if r1 - r0 > step:
+                lo, hi = np.searchsorted(cells[1], [s0, s1])
+                o, r, c, w = (x[lo:hi] for x in cells)
+                lo, hi = np.searchsorted(runs[1], [s0, s1])
+                ro, rr, ra, rb, rw = (x[lo:hi] for x in runs)
+            else:
+                (o, r, c, w), (ro, rr, ra, rb, rw) = cells, runs
+            # (parcel, flat position in the window, weight): boundary cells, then the runs' pixels
+            length = rb - ra
+            flat = np.concatenate((
+                (r - s0) * ncols + (c - c0),
+                np.arange(int(length.sum())) + np.repeat((rr - s0) * ncols + (ra - c0) - (np.cumsum(length) - length), length),
+            ))
+            if len(flat) == 0:
+                continue
+            owner = np.concatenate((o, np.repeat(ro, length)))
+            wgt = np.concatenate((w, np.repeat(rw, length)))
             window = Window(c0, s0, ncols, s1 - s0)
-            for j, src in enumerate(opened):
-                band = _Band(src, window)
-                v, ok = band.take(inside)
-                csum[:, j] += np.bincount(lab[ok], weights=v[ok], minlength=n)
-                cnum[:, j] += np.bincount(lab[ok], minlength=n)
-                v, ok = band.take(cells)
-                w = cell_frac[ok]
-                xsum[:, j] += np.bincount(cell_owner[ok], weights=w * v[ok], minlength=n)
-                xwgt[:, j] += np.bincount(cell_owner[ok], weights=w, minlength=n)
-                if kept is not None:  # one strip: the counts are final, the band is in memory
-                    exact_short(j, lambda r, c: band.take((r - s0) * ncols + (c - c0)))
-        if kept is None:  # several strips: re-read the pixels of the short parcels
-            for j, src in enumerate(opened):
-                exact_short(j, lambda r, c: _read_cells(src, r, c))
-
-    use_centre = large[:, None] & ~short
-    for j, (_, d) in enumerate(sources):
-        sums[:, d] += np.where(use_centre[:, j], csum[:, j], xsum[:, j])
-        weights[:, d] += np.where(use_centre[:, j], cnum[:, j], xwgt[:, j])
+            for (_, d), src in zip(sources, opened):
+                values, ok = _Band(src, window).take(flat)
+                wk = wgt[ok]
+                sums[:, d] += np.bincount(owner[ok], wk * values[ok], minlength=n)
+                weights[:, d] += np.bincount(owner[ok], wk, minlength=n)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -429,7 +414,7 @@ def zonal_means(
     rasters: Sequence[str | Path],
     *,
     id_field: str = "parcel_id",
-    small_pixels: int = 4,
+    method: str = "coverage",
 ) -> pd.DataFrame:
     """Mean of the index over every parcel, for every raster date.
 
@@ -442,10 +427,12 @@ def zonal_means(
         Band 1 is read; nodata (or an internal mask) and non-finite values are ignored.
     id_field
         Column of ``parcels`` whose values become the row index.
-    small_pixels
-        Parcels with fewer (valid) pixel centres than this get the exact coverage-weighted
-        mean; the others the plain mean of the valid pixels whose centre they contain.
-        ``0`` uses pixel centres only (parcels without a centre get NaN).
+    method
+        ``"coverage"`` (default): every pixel is weighted by the fraction of it that the parcel
+        covers, exactly (1 inside, the clipped area on the boundary) — the definition of
+        ``exactextract``'s ``mean``, so parcels smaller than a pixel get a value too.
+        ``"centre"``: the plain mean of the pixels whose centre is inside the parcel (as
+        ``rasterstats`` or a GDAL rasterization; parcels without a pixel centre get NaN).
 
     Returns
     -------
@@ -477,8 +464,8 @@ def zonal_means(
             detail="parcels.crs is None",
             fix="为宗地图层设置坐标系（如 EPSG:4490）后重试",
         )
-    if small_pixels < 0:
-        raise ValueError(f"small_pixels must be >= 0, got {small_pixels}")
+    if method not in ("coverage", "centre"):
+        raise ValueError(f"method must be 'coverage' or 'centre', got {method!r}")
     paths = [Path(p) for p in rasters]
     dates = [raster_date(p) for p in paths]
     columns = sorted(set(dates))
@@ -499,13 +486,15 @@ def zonal_means(
     n = len(parcels)
     sums = np.zeros((n, len(columns)))
     weights = np.zeros((n, len(columns)))
+    xy, *rings = _rings(np.asarray(parcels.geometry.array, dtype=object))  # once for all grids
     for (wkt, transform, height, width), sources in grids.items():
         target = CRS.from_wkt(wkt)
-        geoms = parcels.geometry
-        if not geoms.crs.equals(target):
-            geoms = geoms.to_crs(target)
-        px = _to_pixels(np.asarray(geoms.array, dtype=object), Affine(*transform))
-        _accumulate_grid(px, sources, height, width, sums, weights, small_pixels)
+        grid_xy = xy
+        if not parcels.crs.equals(target) and len(xy):
+            x, y = Transformer.from_crs(parcels.crs, target, always_xy=True).transform(xy[:, 0], xy[:, 1])
+            grid_xy = np.column_stack((x, y))
+        cells, runs = _weights((grid_xy, *rings), Affine(*transform), height, width, centre=method == "centre")
+        _accumulate_grid(cells, runs, sources, sums, weights)
 
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.where(weights > 0, sums / weights, np.nan)

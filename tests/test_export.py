@@ -273,6 +273,8 @@ def test_gpkg_layer_styles(store, tmp_path):
     assert 'attr="status"' in vs and 'label="严重滞后"' in vs
     back = pyogrio.read_dataframe(path, layer="idle_assessment")
     assert len(back) == 6 and back.crs.to_epsg() == 4490
+    info = pyogrio.read_info(path, layer="idle_assessment")
+    assert dict(zip(info["fields"], info["dtypes"]))["as_of"] == "datetime64[D]"  # a DATE column, not DATETIME
     assert json.loads(back.set_index("parcel_id").loc["P001", "reasons"])[0] == REASON
 
 
@@ -282,6 +284,9 @@ def test_gpkg_by_town(store, tmp_path):
     assert list(pyogrio.read_dataframe(path, layer="towns")["town_code"]) == [T1]
     meta = json.loads((tmp_path / "t.meta.json").read_text(encoding="utf-8"))
     assert meta["layers"]["village_status"]["counts_by_status"]["on_track"] == 1
+    path = export_gpkg(store, tmp_path / "d.gpkg", layers=["idle_assessment", "decisions"], town=T2)
+    assert list(pyogrio.read_dataframe(path, layer="decisions")["decision_id"]) == ["D2"]  # P004 is in T2
+    assert "decisions" not in set(pyogrio.read_dataframe(path, layer="layer_styles")["f_table_name"])
 
 
 def test_qml_sld_parse_and_single_symbol():
@@ -377,6 +382,18 @@ def test_cli_export_error(store, tmp_path):
     assert result.exit_code == 2 and "镇街代码 “000”" in result.output
 
 
+@pytest.mark.parametrize(("year", "code", "text"), [("2026", 0, "已生成 2026 年度报告"),
+                                                     ("1899", 2, "不是有效年份")])
+def test_cli_report(store, tmp_path, year, code, text):
+    from pipelines.cli import main
+
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(main, ["report", "--year", year, "--store", store.url, "--out", str(out)])
+    assert result.exit_code == code, result.output
+    assert text in result.output
+    assert out.exists() == (code == 0)
+
+
 # ------------------------------------------------------------------------------------------------ report
 @pytest.fixture(scope="module")
 def report_html(store, tmp_path_factory) -> Path:
@@ -405,9 +422,11 @@ def test_report_year_filters_decisions(store, tmp_path):
 
 
 @pytest.mark.browser
-def test_report_in_chromium_no_network(report_html):
+def test_report_in_chromium_no_network(demo_store, tmp_path):
+    """The demo store's report in headless chromium: no request but the file; screenshot for the README."""
     from playwright.sync_api import sync_playwright
 
+    report_html = build_report(demo_store, tmp_path / "report.html", year=2026)
     shot = Path(__file__).resolve().parents[1] / "docs" / "screenshots" / "report.png"
     shot.parent.mkdir(parents=True, exist_ok=True)
     url = report_html.resolve().as_uri()

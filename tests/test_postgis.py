@@ -663,3 +663,25 @@ def test_assess_and_renewal_identical_on_both_stores(pg, gpkg, demo_layers):
         assert len(ours) > 0, name
         assert_same_layer(ours, theirs)
     assert pg.layer_counts() == {k: v for k, v in gpkg.layer_counts().items() if v}
+
+
+@pytest.mark.slow
+def test_demo_pipeline_from_source_files_identical_on_both_stores(db, tmp_path, monkeypatch):
+    """The demo's real source files (xlsx, shp, gpkg, geojson, GeoTIFF) ingested, assessed and tracked."""
+    from gis.workflow import build_demo_store
+
+    monkeypatch.setenv("LANDRENEW_FILES", str(tmp_path / "pg_files"))
+    pg, pg_reports = build_demo_store(db[0], n_parcels=500, seed=11)
+    gp, gp_reports = build_demo_store(tmp_path / "gpkg" / "demo.gpkg", n_parcels=500, seed=11)
+    try:
+        assert [(r.read, r.stored, r.rejected) for r in pg_reports] == [(r.read, r.stored, r.rejected)
+                                                                       for r in gp_reports]
+        assert pg.files_dir == tmp_path / "pg_files"
+        for name in layer_names():
+            assert_same_layer(pg.read_layer(name), gp.read_layer(name))
+        assert len(pg.read_layer("idle_assessment")) == 500
+        stamps = ("assessed_at", "renewal_at")
+        assert ({k: v for k, v in pg.meta().items() if k not in stamps}
+                == {k: v for k, v in gp.meta().items() if k not in stamps})
+    finally:
+        pg.close()

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import rasterio
 import shapely
+import shapely.ops
 from affine import Affine
 from exactextract import exact_extract
 from rasterio.features import geometry_mask
@@ -142,18 +143,34 @@ def test_zonal_means_dates_sorted_and_id_field(tmp_path, grid10):
     np.testing.assert_allclose(result["2024-06-01"].to_numpy(), np.array(HAND) * 2, rtol=1e-7)
 
 
-def test_zonal_means_overlapping_parcels_documented(tmp_path, grid10):
-    """A later parcel takes the shared pixel centres; a parcel left with too few centres falls
-    back to the exact path and still gets its own mean."""
+def test_zonal_means_overlapping_parcels_each_get_their_own_mean(tmp_path, grid10):
+    """Weights are kept per parcel, not one label per pixel: a parcel inside another does not
+    take pixels from it, whatever the order."""
     path = write_tif(tmp_path / "ndvi_20240101.tif", grid10)
-    big, small = cell_box(4, 4, 8, 8), cell_box(5, 5, 7, 7)  # 16 px, 4 px inside it
-    small_mean = np.mean([55, 56, 65, 66])
-    big_all = np.mean([10 * r + c for r in range(4, 8) for c in range(4, 8)])
-    big_rest = (big_all * 16 - small_mean * 4) / 12
-    first_big = zonal_means(frame([big, small]), [path]).iloc[:, 0].to_numpy()
-    np.testing.assert_allclose(first_big, [big_rest, small_mean])
-    first_small = zonal_means(frame([small, big]), [path]).iloc[:, 0].to_numpy()
-    np.testing.assert_allclose(first_small, [small_mean, big_all])
+    big, small = cell_box(4, 4, 8, 8), cell_box(4, 4, 6, 6)  # 16 px, its top-left 4 px
+    big_all = np.mean([10 * r + c for r in range(4, 8) for c in range(4, 8)])  # 60.5
+    small_mean = np.mean([44, 45, 54, 55])  # 49.5
+    for order in ([big, small], [small, big]):
+        result = zonal_means(frame(order), [path]).iloc[:, 0].to_numpy()
+        expected = [big_all, small_mean] if order[0] is big else [small_mean, big_all]
+        np.testing.assert_allclose(result, expected)
+
+
+@pytest.mark.parametrize(
+    "method, expected",
+    [
+        # rows 4-6 (mean 50) + column: left has 2, 3 and 0.4 of 4; right 0.6 of 4, 5 and 6
+        ("coverage", [50 + (2 + 3 + 0.4 * 4) / 2.4, 50 + (0.6 * 4 + 5 + 6) / 2.6]),
+        ("centre", [50 + 2.5, 50 + 5.0]),  # the centre of column 4 (x = 4.5) is in the right parcel
+    ],
+)
+def test_zonal_means_adjacent_parcels_share_boundary_pixels(tmp_path, grid10, method, expected):
+    """Two parcels split along x = 4.4: column 4 counts 0.4 for the left one and 0.6 for the
+    right one (a pixel can belong to several parcels)."""
+    path = write_tif(tmp_path / "ndvi_20240101.tif", grid10)
+    left, right = cell_box(4, 2, 7, 4.4), cell_box(4, 4.4, 7, 7)
+    result = zonal_means(frame([left, right]), [path], method=method).iloc[:, 0].to_numpy()
+    np.testing.assert_allclose(result, expected, rtol=1e-12)
 
 
 def test_zonal_means_large_parcel_on_nodata_uses_valid_edge_pixels(tmp_path):
@@ -188,10 +205,11 @@ def test_zonal_means_internal_mask(tmp_path):
 
 
 # --- zonal_means against exactextract -----------------------------------------------------------
-def smooth_field(rng, shape):
-    """NDVI-like: smooth pattern 0.15..0.85 with a little pixel noise."""
+def smooth_field(rng, shape, noise=0.03):
+    """NDVI-like: smooth pattern 0.15..0.85 plus pixel noise (sigma 0.03 as real NDVI, where the
+    pixel-centre mean and the coverage-weighted mean differ by a few % for parcels of 10-30 px)."""
     yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
-    return 0.5 + 0.2 * np.sin(xx / 9) + 0.15 * np.cos(yy / 8) + rng.normal(0, 0.005, shape)
+    return 0.5 + 0.2 * np.sin(xx / 9) + 0.15 * np.cos(yy / 8) + rng.normal(0, noise, shape)
 
 
 def lattice_parcels(rng, *, x0, y0, cell, k, area_range, crs):
@@ -213,10 +231,8 @@ def compare_with_exactextract(ours, ref, pixels):
     big, sub = pixels >= 4, pixels < 1
     assert big.sum() >= 10 and sub.sum() >= 10  # the fixture has both kinds
     assert not np.isnan(ours).any()  # every parcel gets a value, sub-pixel ones included
-    rel = np.abs(ours / ref - 1)
-    assert rel[big].max() <= 0.01  # pixel centres vs coverage-weighted: close, not equal
-    assert rel[big].max() > 1e-6
-    np.testing.assert_allclose(ours[sub], ref[sub], rtol=1e-6)  # exact path: the same method
+    assert np.abs(ours[big] / ref[big] - 1).max() <= 0.01  # issue #3 (a pixel-centre mean fails this)
+    np.testing.assert_allclose(ours, ref, rtol=1e-6)  # the same definition: equal up to rounding
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
@@ -227,6 +243,67 @@ def test_zonal_means_random_polygons_vs_exactextract(tmp_path, seed):
     ours = zonal_means(parcels.to_crs("EPSG:4490"), [path]).iloc[:, 0].to_numpy()
     ref = exact_extract(str(path), parcels, "mean", output="pandas")["mean"].to_numpy()
     compare_with_exactextract(ours, ref, (parcels.area / PX**2).to_numpy())
+
+
+def test_zonal_means_random_polygons_centre_method_vs_rasterization(tmp_path):
+    """method="centre" = the mean over the pixels GDAL burns with all_touched=False."""
+    rng = np.random.default_rng(5)
+    data = smooth_field(rng, (60, 60))
+    path = write_tif(tmp_path / "ndvi_20240101.tif", data)
+    parcels = lattice_parcels(rng, x0=X0, y0=Y0, cell=60, k=10, area_range=(20, 3000), crs="EPSG:4549")
+    ours = zonal_means(parcels, [path], method="centre").iloc[:, 0].to_numpy()
+    inside = [~geometry_mask([g], data.shape, from_origin(X0, Y0, PX, PX)) for g in parcels.geometry]
+    expected = np.array([data[m].astype("float32").mean() if m.any() else np.nan for m in inside])
+    assert np.isnan(expected).sum() >= 10  # sub-pixel parcels without a centre
+    np.testing.assert_allclose(ours, expected, rtol=1e-6)
+
+
+def _slanted_pair():
+    """A rotated rectangle cut in two along a slanted line: adjacent parcels whose shared
+    boundary crosses many pixels."""
+    whole = shapely.Polygon([(1.3, 1.2), (8.7, 2.1), (8.1, 7.6), (0.9, 6.8)])
+    cut = shapely.LineString([(3.15, 0), (6.35, 10)])
+    left, right = sorted(shapely.get_parts(shapely.ops.split(whole, cut)), key=lambda g: g.centroid.x)
+    return [left, right]
+
+
+def _pixel_geoms(shapes):
+    """Shapes in pixel units (x = column, y = row) -> EPSG:4549 coordinates of the test grid."""
+    return [shapely.affinity.affine_transform(g, [PX, 0, 0, -PX, X0, Y0]) for g in shapes]
+
+
+@pytest.mark.parametrize(
+    "shapes",
+    [
+        pytest.param(_slanted_pair(), id="adjacent-slanted"),
+        pytest.param([shapely.Polygon([(1.2, 1.3), (8.6, 1.1), (8.3, 8.8), (1.4, 8.2)],
+                                      [[(3.3, 3.6), (6.2, 3.1), (5.7, 6.4)]])], id="hole"),
+        pytest.param([shapely.MultiPolygon([shapely.box(0.3, 0.4, 2.6, 2.2), shapely.box(5.1, 6.2, 8.4, 9.7)])],
+                     id="multipolygon"),
+        pytest.param([shapely.box(-3.3, 2.4, 2.7, 4.6), shapely.box(7.2, 5.3, 13.1, 6.9),
+                      shapely.box(3.4, -2.2, 5.7, 1.6), shapely.box(2.2, 8.1, 4.9, 12.6)], id="raster-edges"),
+        pytest.param([shapely.box(4.1, 4.2, 4.3, 4.9), shapely.box(6.9, 2.8, 7.2, 3.1)], id="sub-pixel"),
+    ],
+)
+def test_zonal_means_shapes_vs_exactextract(tmp_path, shapes):
+    rng = np.random.default_rng(11)
+    path = write_tif(tmp_path / "ndvi_20240101.tif", smooth_field(rng, (10, 10)))
+    parcels = frame(_pixel_geoms(shapes))
+    ours = zonal_means(parcels, [path]).iloc[:, 0].to_numpy()
+    ref = exact_extract(str(path), parcels, "mean", output="pandas")["mean"].to_numpy()
+    assert not np.isnan(ours).any()
+    np.testing.assert_allclose(ours, ref, rtol=1e-6)
+
+
+def test_zonal_means_invalid_polygon_is_repaired(tmp_path):
+    """A self-intersecting "bow tie" is measured as its repaired (shapely.make_valid) form."""
+    rng = np.random.default_rng(12)
+    path = write_tif(tmp_path / "ndvi_20240101.tif", smooth_field(rng, (10, 10)))
+    bowtie = _pixel_geoms([shapely.Polygon([(1.2, 1.3), (8.6, 8.1), (8.4, 1.6), (1.7, 8.8)])])
+    assert not shapely.is_valid(bowtie[0])
+    ours = zonal_means(frame(bowtie), [path]).iloc[0, 0]
+    ref = exact_extract(str(path), frame(shapely.make_valid(bowtie)), "mean", output="pandas")["mean"].iloc[0]
+    assert ours == pytest.approx(ref, rel=1e-6)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -253,9 +330,10 @@ def test_zonal_means_raster_in_wgs84(tmp_path, seed):
     np.testing.assert_allclose(result["2024-01-01"].to_numpy(), 2.0)
 
 
-def test_zonal_means_strips_and_chunks_give_the_same_result(tmp_path, monkeypatch):
-    """Row strips (bounded memory, re-rasterized labels, re-read of short parcels' pixels) and
-    small exact-path chunks change nothing."""
+@pytest.mark.parametrize("method", ["coverage", "centre"])
+def test_zonal_means_strips_and_chunks_give_the_same_result(tmp_path, monkeypatch, method):
+    """Row strips (bounded memory) and small chunks of boundary pieces change nothing; nodata
+    (haze, a cloud) is left out of both sums, as exactextract does."""
     rng = np.random.default_rng(7)
     data = smooth_field(rng, (60, 60))
     rows, cols = np.indices(data.shape)
@@ -264,30 +342,29 @@ def test_zonal_means_strips_and_chunks_give_the_same_result(tmp_path, monkeypatc
     paths = [write_tif(tmp_path / "ndvi_20240101.tif", data),
              write_tif(tmp_path / "ndvi_20250101.tif", np.where(data == NODATA, NODATA, data + 0.1))]
     parcels = lattice_parcels(rng, x0=X0, y0=Y0, cell=60, k=10, area_range=(20, 3000), crs="EPSG:4549")
-    whole = zonal_means(parcels, paths)
+    whole = zonal_means(parcels, paths, method=method)
     monkeypatch.setattr(zonal, "_STRIP_PIXELS", 7 * 60)
     monkeypatch.setattr(zonal, "_EXACT_CELLS", 50)
-    stripped = zonal_means(parcels, paths)
+    stripped = zonal_means(parcels, paths, method=method)
     pd.testing.assert_frame_equal(stripped, whole, rtol=1e-12)
-    ref = exact_extract([str(p) for p in paths], parcels, "mean", output="pandas").to_numpy()
-    assert (whole.notna().to_numpy() == ~np.isnan(ref)).all()
-    # parcels with fewer than 4 valid pixel centres get exactextract's value: sub-pixel ones and
-    # larger ones under the cloud edge (pass 3)
-    inside = [~geometry_mask([g], data.shape, from_origin(X0, Y0, PX, PX)) for g in parcels.geometry]
-    centres = np.array([m.sum() for m in inside])
-    valid_centres = np.array([(m & (data != NODATA)).sum() for m in inside])
-    exact = valid_centres < 4
-    clouded = exact & (centres >= 4) & ~np.isnan(ref[:, 0])
-    assert clouded.sum() >= 10
-    np.testing.assert_allclose(whole.to_numpy()[exact], ref[exact], rtol=1e-6)
+    if method == "coverage":
+        ref = exact_extract([str(p) for p in paths], parcels, "mean", output="pandas").to_numpy()
+        assert np.isnan(ref[:, 0]).any()  # a parcel only on nodata
+        np.testing.assert_allclose(whole.to_numpy(), ref, rtol=1e-6)  # NaN where exactextract has NaN
 
 
-def test_zonal_means_small_pixels_zero_is_centres_only(tmp_path, grid10):
+def test_zonal_means_centre_method(tmp_path, grid10):
     path = write_tif(tmp_path / "ndvi_20240101.tif", grid10)
-    result = zonal_means(hand_parcels(), [path], small_pixels=0).iloc[:, 0].to_numpy()
+    result = zonal_means(hand_parcels(), [path], method="centre").iloc[:, 0].to_numpy()
     expected = np.array(HAND)
     expected[3] = np.nan  # contains no pixel centre (P2 contains the centre of (7, 8))
     np.testing.assert_allclose(result, expected)
+
+
+def test_zonal_means_unknown_method(tmp_path, grid10):
+    path = write_tif(tmp_path / "ndvi_20240101.tif", grid10)
+    with pytest.raises(ValueError, match="method must be 'coverage' or 'centre'"):
+        zonal_means(hand_parcels(), [path], method="all_touched")
 
 
 # --- zonal_means: errors --------------------------------------------------------------------

@@ -127,7 +127,7 @@ class GeoPackageStore(Store):
     def _write_frame(self, target: Path, name: str, frame: pd.DataFrame, *, append: bool) -> None:
         layer = get_layer(name)
         frame = encode_lists(conform(frame, layer), layer)
-        kwargs: dict[str, Any] = {"layer": name, "driver": "GPKG"}
+        kwargs: dict[str, Any] = {"layer": name, "driver": "GPKG", "use_arrow": True}
         if layer.is_spatial:
             kwargs.update(promote_to_multi=True, geometry_type="MultiPolygon")
         if append:

@@ -182,17 +182,15 @@ def _frame_to_csv(frame: pd.DataFrame, layer: Layer) -> bytes:
     return buf.getvalue()
 
 
-def _csv_to_frame(data: bytes, layer: Layer) -> pd.DataFrame:
-    """COPY CSV output -> the canonical frame (what ``conform`` returns)."""
-    cols = _columns(layer)
+def _csv_to_frame(data: bytes, layer: Layer, wkb: list | None = None) -> pd.DataFrame:
+    """COPY CSV output of the fields (+ the geometries as WKB) -> the canonical frame (what ``conform`` returns)."""
+    cols = layer.field_names
     if not data:
         return empty_frame(layer)
     dtypes: dict[str, Any] = {}
     for f in layer.fields:
         dtypes[f.name] = {"int": "Int64", "float": "float64", "ratio": "float64", "str": "string",
                           "enum": "string"}.get(f.type, object)
-    if layer.is_spatial:
-        dtypes[GEOMETRY_COLUMN] = object
     raw = pd.read_csv(io.BytesIO(data), header=None, names=cols, dtype=dtypes, keep_default_na=False,
                       na_values=[""], encoding="utf-8")
     for f in layer.fields:
@@ -204,9 +202,9 @@ def _csv_to_frame(data: bytes, layer: Layer) -> pd.DataFrame:
             raw[f.name] = pd.to_datetime(raw[f.name], format="ISO8601", utc=True)
     raw = decode_lists(raw, layer)
     if layer.is_spatial:
-        hexes = raw.pop(GEOMETRY_COLUMN).to_numpy(dtype=object, copy=True)
-        hexes[pd.isna(hexes)] = None
-        geoms = shapely.from_wkb(hexes)  # plain WKB (ST_AsBinary): no SRID, like geometries read by pyogrio
+        blobs = np.empty(len(raw), dtype=object)
+        blobs[:] = wkb if wkb is not None else [None] * len(raw)
+        geoms = shapely.from_wkb(blobs)  # plain WKB (ST_AsBinary): no SRID, like geometries read by pyogrio
         raw = gpd.GeoDataFrame(raw, geometry=gpd.GeoSeries(geoms, index=raw.index, crs=STORE_CRS))
     return conform(raw, layer).reset_index(drop=True)
 
@@ -271,7 +269,8 @@ class PostGISStore(Store):
     def _cursor(self, *, write: bool) -> Iterator[psycopg.Cursor]:
         """A psycopg cursor inside one SQLAlchemy transaction (committed on success when ``write``)."""
         self._ensure_schema()
-        ctx = self.engine.begin() if write else self.engine.connect()
+        ctx = (self.engine.begin() if write
+               else self.engine.connect().execution_options(isolation_level="REPEATABLE READ"))
         with ctx as conn:
             with conn.connection.driver_connection.cursor() as cur:
                 yield cur
@@ -299,24 +298,26 @@ class PostGISStore(Store):
                     sql.Identifier(field), sql.SQL(", ").join(sql.Literal(v) for v in values)))
             else:
                 conditions.append(sql.SQL("{} = {}").format(sql.Identifier(field), sql.Literal(_plain(value))))
-        cols = [sql.Identifier(f) for f in layer.field_names]
-        if layer.is_spatial:
-            cols.append(sql.SQL("encode(ST_AsBinary({}), 'hex')").format(sql.Identifier(GEOMETRY_COLUMN)))
-        query = sql.SQL("COPY (SELECT {cols} FROM {table}{where} ORDER BY {order}) TO STDOUT (FORMAT csv)").format(
-            cols=sql.SQL(", ").join(cols),
-            table=sql.Identifier(name),
-            where=sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL(""),
-            order=sql.Identifier(ORDER_COLUMN))
+        # attributes as COPY CSV (fast to parse), geometries as binary WKB, both from one snapshot
+        parts = {"table": sql.Identifier(name), "order": sql.Identifier(ORDER_COLUMN),
+                 "where": sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("")}
+        attrs = sql.SQL("COPY (SELECT {cols} FROM {table}{where} ORDER BY {order}) TO STDOUT (FORMAT csv)").format(
+            cols=sql.SQL(", ").join(sql.Identifier(f) for f in layer.field_names), **parts)
+        geoms = sql.SQL("SELECT ST_AsBinary({geom}) FROM {table}{where} ORDER BY {order}").format(
+            geom=sql.Identifier(GEOMETRY_COLUMN), **parts)
+        wkb = None
         try:
             with self._cursor(write=False) as cur:
                 buf = io.BytesIO()
-                with cur.copy(query) as copy:
-                    for block in copy:
+                with cur.copy(attrs) as copy:
+                    while block := copy.read():
                         buf.write(block)
+                if layer.is_spatial:
+                    wkb = [row[0] for row in cur.execute(geoms, binary=True).fetchall()]
         except psycopg.Error as exc:
             raise StoreError(f"读取图层 {name} 失败：{_db_message(exc)}", detail=f"reading {name}: {exc}",
                              fix="检查数据库账号是否有读取权限") from exc
-        return _csv_to_frame(buf.getvalue(), layer)
+        return _csv_to_frame(buf.getvalue(), layer, wkb)
 
     def meta(self) -> dict[str, str]:
         with self._cursor(write=False) as cur:

@@ -1,0 +1,236 @@
+"""Map building (gis.maps, gis.assets) and the dashboard figures (gis.dashboard) on tiny frames."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from gis import dashboard as dash
+from gis.assets import STATIC_DIR, external_urls, local_assets
+from gis.errors import LandRenewError
+from gis.maps import display_frame, feature_target, layer_geojson, map_from_layers
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def _grid(n: int = 3, *, crs: str = "EPSG:4490") -> gpd.GeoDataFrame:
+    """n x n squares sharing edges, each edge with an extra wobble vertex (a coverage)."""
+    cells = []
+    step = 0.001
+    for i in range(n):
+        for j in range(n):
+            x, y = 120.45 + i * step, 30.05 + j * step
+            cells.append(shapely.box(x, y, x + step, y + step).segmentize(step / 7))
+    frame = gpd.GeoDataFrame({
+        "parcel_id": [f"P{k}" for k in range(n * n)],
+        "route": (["reclaim", "continue", "review"] * n * n)[: n * n],
+        "sub_route": (["negotiated_reclaim", "extend_start", None] * n * n)[: n * n],
+        "idle_type": "not_started_idle", "idle_years": 2.3456, "holder": XSS, "land_use": "住宅用地",
+        "reasons": [[{"rule_id": "I1", "text": "未动工", "citation": "第二条"}]] * (n * n),
+    }, geometry=cells, crs=crs)
+    return frame
+
+
+def _script_data(html: str) -> list[dict]:
+    return [json.loads(m) for m in re.findall(r"var data = (\{.*?\});\n", html)]
+
+
+def test_local_assets_and_a_rendered_map_load_nothing_from_outside():
+    js, css = local_assets("static")
+    assert js == [("leaflet", "static/leaflet/leaflet.js")]
+    assert css == [("leaflet_css", "static/leaflet/leaflet.css")]
+    assert (STATIC_DIR / "leaflet" / "leaflet.js").stat().st_size > 100_000
+    assert (STATIC_DIR / "leaflet" / "LICENSE").exists()
+    html = map_from_layers({"idle_assessment": _grid()}).get_root().render()
+    assert external_urls(html) == []
+    assert '<script src="/app/static/leaflet/leaflet.js"></script>' in html
+    assert "jquery" not in html.lower() and "bootstrap" not in html.lower()
+
+
+@pytest.mark.parametrize("html, found", [
+    ('<script src="https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"></script>',
+     ["https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"]),
+    ('<link rel="stylesheet" href="//netdna.bootstrapcdn.com/x.css"/>', ["//netdna.bootstrapcdn.com/x.css"]),
+    ("L.tileLayer('https://tile.openstreetmap.org/{z}/{x}/{y}.png')", ["https://tile.openstreetmap.org/{z}/{x}/{y}.png"]),
+    ('<script src="/app/static/leaflet/leaflet.js"></script>', []),
+])
+def test_external_urls(html, found):
+    assert external_urls(html) == found
+
+
+def test_display_frame_keeps_fields_rounds_and_keeps_the_coverage():
+    grid = _grid(3)
+    shown = display_frame(grid, fields=["parcel_id", "route", "nope"], tolerance_m=5.0)
+    assert list(shown.columns) == ["parcel_id", "route", "geometry"]
+    assert shown.crs.to_epsg() == 4326
+    coords = shapely.get_coordinates(shown.geometry.array)
+    assert np.allclose(coords, np.round(coords, 6), atol=0, rtol=0)
+    # the wobble vertices are gone: fewer coordinates than the input
+    assert len(coords) < len(shapely.get_coordinates(grid.geometry.array))
+    # still a coverage: no overlaps and no gaps between neighbours
+    union = shapely.union_all(shown.geometry.array)
+    assert abs(union.area - shown.area.sum()) < 1e-12
+    assert union.geom_type == "Polygon" and len(union.interiors) == 0
+
+
+def test_display_frame_without_crs_is_refused():
+    frame = _grid(1).set_crs(None, allow_override=True)
+    with pytest.raises(LandRenewError, match="没有坐标系"):
+        display_frame(frame, fields=["parcel_id"])
+
+
+def test_layer_geojson_is_columnar_and_script_safe():
+    text = layer_geojson(display_frame(_grid(1), fields=["parcel_id", "holder", "idle_years"]),
+                         ["parcel_id", "holder", "idle_years"])
+    assert "<" not in text and ">" not in text
+    data = json.loads(text)
+    assert data["fields"] == ["parcel_id", "holder", "idle_years"]
+    assert data["rows"] == [["P0", XSS, 2.35]]
+    assert data["geoms"][0]["type"] == "Polygon"
+
+
+def test_map_carries_popup_fields_only_and_colours_from_the_registry():
+    grid = _grid(2)
+    m = map_from_layers({"idle_assessment": grid})
+    html = m.get_root().render()
+    (data,) = _script_data(html)
+    assert data["fields"] == ["parcel_id", "route", "sub_route", "idle_type", "idle_years", "holder", "land_use"]
+    assert "reasons" not in html and "第二条" not in html  # details are fetched on click
+    assert '"reclaim":"#d73027"' in html and "收回收购" in html  # registry colour and label
+    assert m.options["prefer_canvas"] is True
+    assert "textContent" in html and "innerHTML" not in html
+
+
+def test_map_draws_layers_in_order_and_escapes_through_text_nodes():
+    towns = gpd.GeoDataFrame({"town_code": ["T1"], "name": ["柯桥街道"], "kind": ["街道"]},
+                             geometry=[shapely.box(120.44, 30.04, 120.46, 30.06)], crs="EPSG:4490")
+    villages = gpd.GeoDataFrame({"village_id": ["V1"], "name": [XSS], "status": ["late"], "percent_complete": [0.5]},
+                                geometry=[shapely.box(120.44, 30.04, 120.445, 30.045)], crs="EPSG:4490")
+    html = map_from_layers({"idle_assessment": _grid(1), "towns": towns, "village_status": villages}).get_root().render()
+    data = _script_data(html)
+    assert [d["fields"][0] for d in data] == ["name", "village_id", "parcel_id"]  # towns, villages, parcels
+    assert XSS not in html  # only as \u003c...\u003e inside the script
+    assert "\\u003cimg src=x onerror=alert(1)\\u003e" in html
+
+
+@pytest.mark.parametrize("basemap, kwargs, expect", [
+    ("osm", {}, "tile.openstreetmap.org"),
+    ("tianditu", {"tianditu_key": "KEY123"}, "tianditu.gov.cn/vec_w/wmts"),
+    ("xyz", {"xyz_url": "/app/static/tiles/{z}/{x}/{y}.png"}, "/app/static/tiles/{z}/{x}/{y}.png"),
+])
+def test_basemaps(basemap, kwargs, expect):
+    html = map_from_layers({"idle_assessment": _grid(1)}, basemap=basemap, **kwargs).get_root().render()
+    assert expect in html
+
+
+@pytest.mark.parametrize("basemap, kwargs, message", [
+    ("amap", {}, "未知底图“amap”"),
+    ("tianditu", {}, "需要密钥"),
+    ("xyz", {"xyz_url": "/tiles/"}, r"\{z\}/\{x\}/\{y\}"),
+])
+def test_basemap_errors(basemap, kwargs, message):
+    with pytest.raises(LandRenewError, match=message):
+        map_from_layers({"idle_assessment": _grid(1)}, basemap=basemap, **kwargs)
+
+
+def test_no_basemap_by_default_and_unknown_layers_refused():
+    html = map_from_layers({"idle_assessment": _grid(1)}).get_root().render()
+    assert "L.tileLayer" not in html
+    with pytest.raises(LandRenewError, match="地图不支持图层：parcels"):
+        map_from_layers({"parcels": _grid(1)})
+
+
+@pytest.mark.parametrize("props, target", [
+    ({"parcel_id": "P1", "route": "reclaim"}, ("idle_assessment", "P1")),
+    ({"village_id": "V1", "status": "late"}, ("village_status", "V1")),
+    ({"project_id": "PRJ1", "name": "x"}, ("projects", "PRJ1")),
+    ({"name": "柯桥街道", "town_code": "T1"}, ("towns", "T1")),
+    ({}, None), (None, None),
+])
+def test_feature_target(props, target):
+    assert feature_target(props) == target
+
+
+# ------------------------------------------------------------------------------------------ dashboard
+def _parcels_and_villages():
+    grid = _grid(3)
+    grid["town_code"] = ["T1"] * 5 + ["T2"] * 4
+    grid["area_m2"] = 10_000.0
+    grid["idle_years"] = np.arange(9, dtype=float)
+    villages = gpd.GeoDataFrame({"village_id": ["V1", "V2"], "town_code": ["T1", "T2"], "status": ["late", "done"],
+                                 "households": [100, 50]},
+                                geometry=[shapely.box(0, 0, 1, 1)] * 2, crs="EPSG:4490")
+    return grid, villages
+
+
+@pytest.mark.parametrize("flt, n_parcels, n_villages", [
+    (dash.MapFilter(), 9, 2),
+    (dash.MapFilter(towns=("T2",)), 4, 1),
+    (dash.MapFilter(routes=("reclaim",)), 3, 2),
+    (dash.MapFilter(routes=("reclaim",), towns=("T1",)), 2, 1),
+    (dash.MapFilter(sub_routes=("extend_start",)), 3, 2),
+    (dash.MapFilter(idle_years=(2.0, 4.0)), 3, 2),
+    (dash.MapFilter(village_statuses=("done",)), 9, 1),
+    (dash.MapFilter(land_uses=("工业用地",)), 0, 2),
+])
+def test_apply_filter(flt, n_parcels, n_villages):
+    parcels, villages = _parcels_and_villages()
+    p, v = dash.apply_filter(parcels, villages, flt)
+    assert (len(p), len(v)) == (n_parcels, n_villages)
+
+
+def test_map_filter_refuses_unknown_codes():
+    with pytest.raises(LandRenewError, match="推荐处置路径.*sell"):
+        dash.MapFilter(routes=("sell",))
+    with pytest.raises(LandRenewError, match="闲置年限下限大于上限"):
+        dash.MapFilter(idle_years=(3.0, 1.0))
+
+
+def test_route_counts_follow_the_registry_order():
+    parcels, _ = _parcels_and_villages()
+    table = dash.route_counts(parcels)
+    assert table["推荐处置路径"].tolist() == ["不纳入", "继续开发", "市场流通转让", "收回收购", "待研判"]
+    assert table["宗数"].tolist() == [0, 3, 0, 3, 3]
+    assert table["面积(公顷)"].tolist() == [0.0, 3.0, 0.0, 3.0, 3.0]
+
+
+def test_villages_by_status_and_countdown():
+    _, villages = _parcels_and_villages()
+    table = dash.villages_by_status(villages).set_index("进展状态")
+    assert table.loc["严重滞后", "村数"] == 1 and table.loc["已完成", "户数"] == 50
+    assert table.loc["正常", "村数"] == 0
+    assert dash.countdown(dt.date(2027, 12, 30))["days"] == 1
+    assert dash.countdown(dt.date(2028, 1, 1))["days"] == -1
+
+
+def test_village_burnup_and_progress_trend():
+    villages = gpd.GeoDataFrame({"village_id": ["V1"], "name": ["村"], "mode": ["整治提升"], "households": [10],
+                                 "deadline": pd.to_datetime(["2027-12-31"])},
+                                geometry=[shapely.box(120.4, 30.0, 120.41, 30.01)], crs="EPSG:4490")
+    progress = pd.DataFrame({"village_id": ["V1", "V1"], "report_date": pd.to_datetime(["2025-01-31", "2026-01-31"]),
+                             "stage": ["works", "works"], "works_progress": [0.2, 0.6]})
+    burn = dash.village_burnup("V1", villages, progress)
+    actual = burn[burn["序列"] == "实际完成"]
+    target = burn[burn["序列"] == "按期完成所需"]
+    assert actual["完成比例"].tolist() == [0.2, 0.6]
+    assert target["日期"].tolist() == [pd.Timestamp("2025-01-31"), pd.Timestamp("2027-12-31")]
+    assert target["完成比例"].tolist() == [0.2, 1.0]
+    trend = dash.progress_trend(villages, progress)
+    assert trend["全区完成比例"].tolist() == [0.2, 0.6]
+    with pytest.raises(LandRenewError, match="没有编号为 V9 的城中村"):
+        dash.village_burnup("V9", villages, progress)
+
+
+def test_labelled_shows_chinese_labels_and_joins_lists():
+    frame = pd.DataFrame({"route": ["reclaim"], "alternatives": [[{"route": "transfer",
+                                                                    "sub_route": "joint_development"}]],
+                          "as_of": pd.to_datetime(["2026-11-01"])})
+    out = dash.labelled(frame, "idle_assessment", ["route", "alternatives", "as_of"])
+    assert out.to_dict("records") == [{"推荐处置路径": "收回收购", "备选路径": "市场流通转让（合作开发）",
+                                       "研判基准日": "2026-11-01"}]
