@@ -186,22 +186,25 @@ def _split(a0, b0, a1, b1) -> tuple[np.ndarray, ...]:
     their end points exactly.
     """
     forward = a1 > a0
-    crossings = np.maximum(np.ceil(np.maximum(a0, a1)) - np.floor(np.minimum(a0, a1)) - 1, 0).astype(np.int64)
+    crossings = np.ceil(np.maximum(a0, a1)) - np.floor(np.minimum(a0, a1)) - 1
+    count = np.maximum(crossings, 0).astype(np.int64) + 1
     step = np.where(forward, 1.0, -1.0)
     base = np.where(forward, np.floor(a0), np.ceil(a0))  # + step: the first integer crossed
     with np.errstate(invalid="ignore", divide="ignore"):
-        slope = np.where(crossings > 0, (b1 - b0) / (a1 - a0), 0.0)
-    count = crossings + 1
+        slope = np.where(count > 1, (b1 - b0) / (a1 - a0), 0.0)
     seg = np.repeat(np.arange(len(a0)), count)
-    j = np.arange(len(seg)) - np.repeat(np.cumsum(count) - count, count)  # piece number in its segment
-    a0s, b0s, step, slope = a0[seg], b0[seg], step[seg], slope[seg]
-    ka = base[seg] + step * j  # the integer where the piece starts (j > 0)
-    kb = ka + step  # ... and where it ends (not the last piece)
-    pa0 = np.where(j == 0, a0s, ka)
-    pb0 = np.where(j == 0, b0s, b0s + (ka - a0s) * slope)
-    last = j == crossings[seg]
-    pa1 = np.where(last, a1[seg], kb)
-    pb1 = np.where(last, b1[seg], b0s + (kb - a0s) * slope)
+    starts = np.cumsum(count) - count  # first piece of each segment
+    j = np.arange(len(seg), dtype=np.float64) - np.repeat(starts.astype(np.float64), count)
+    step_s = step[seg]
+    pa0 = base[seg] + step_s * j  # the integer where the piece starts (j > 0)
+    pb0 = b0[seg] + (pa0 - a0[seg]) * slope[seg]
+    pa0[starts] = a0
+    pb0[starts] = b0
+    ends = starts + count - 1  # a piece ends where the next one starts, the last at the segment's end
+    pa1 = np.empty_like(pa0)
+    pb1 = np.empty_like(pb0)
+    pa1[:-1], pb1[:-1] = pa0[1:], pb0[1:]
+    pa1[ends], pb1[ends] = a1, b1
     return pa0, pb0, pa1, pb1, seg
 
 

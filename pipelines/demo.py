@@ -13,7 +13,7 @@ from .progress import progress_bar
 
 @click.command("demo")
 @store_option
-@click.option("--parcels", "n_parcels", type=click.IntRange(100, 1_000_000), default=5000, show_default=True,
+@click.option("--parcels", "n_parcels", type=click.IntRange(500, 1_000_000), default=5000, show_default=True,
               help="宗地数量（基准测试可到 10^6）")
 @click.option("--seed", type=int, default=20240926, show_default=True)
 @click.option("--as-of", "as_of", default=DEMO_AS_OF.isoformat(), show_default=True, help="研判基准日")

@@ -82,3 +82,29 @@ def test_assess_and_renewal_on_the_store(run, demo_store):
     result = run("renewal", "--store", demo_store.url, "--as-of", "2026-11-01")
     assert result.exit_code == 0 and "城中村：" in result.output
     assert demo_store.layer_counts()["village_status"] == demo_store.layer_counts()["villages"]
+
+
+def test_renewal_file_mode_reads_monthly_excel(run, demo_store, tmp_path):
+    villages = tmp_path / "villages.gpkg"
+    pyogrio.write_dataframe(demo_store.read_layer("villages"), villages)
+    progress = demo_store.read_layer("village_progress")
+    sheet = progress.rename(columns={"village_id": "村编号", "report_date": "填报日期", "stage": "阶段",
+                                     "signed_households": "已签约户数", "relocated_households": "已搬迁户数",
+                                     "demolished_m2": "已拆除面积", "resettlement_units_delivered": "已交付安置房套数",
+                                     "works_progress": "整治工程进度"})
+    xlsx = tmp_path / "月度填报.xlsx"
+    sheet.to_excel(xlsx, index=False, sheet_name="填报")
+    out = tmp_path / "status.csv"
+    result = run("renewal", "--villages", villages, "--progress", xlsx, "--as-of", "2026-11-01", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert f"读取 {len(progress)} 行，入库 {len(progress)} 行" in result.output
+    status = pd.read_csv(out)
+    expected = demo_store.read_layer("village_status").set_index("village_id")["status"]
+    assert status.set_index("village_id")["status"].to_dict() == expected.to_dict()
+
+
+def test_renewal_on_store_prints_district_view(run, demo_store):
+    result = run("renewal", "--store", demo_store.url, "--as-of", "2026-11-01")
+    assert result.exit_code == 0
+    assert "全区：" in result.output and "距 2027 年底期限" in result.output
+    assert "决定全区能否按期完成的村" in result.output

@@ -679,7 +679,7 @@ def test_demo_pipeline_from_source_files_identical_on_both_stores(db, tmp_path, 
         assert pg.files_dir == tmp_path / "pg_files"
         for name in layer_names():
             assert_same_layer(pg.read_layer(name), gp.read_layer(name))
-        assert len(pg.read_layer("idle_assessment")) == 500
+        assert len(pg.read_layer("idle_assessment")) == pg.layer_counts()["parcels"] > 400
         stamps = ("assessed_at", "renewal_at")
         assert ({k: v for k, v in pg.meta().items() if k not in stamps}
                 == {k: v for k, v in gp.meta().items() if k not in stamps})
