@@ -63,6 +63,15 @@ _PUBLIC = {
     "intersecting_ids": ("joins", "intersecting_ids"),
     "ids_within_distance": ("joins", "ids_within_distance"),
     "write_layer_file": ("output", "write_layer_file"),
+    # exports for upper-level departments
+    "export_geojson": ("export", "export_geojson"),
+    "to_geojson": ("export", "to_geojson"),
+    "geojson_text": ("export", "geojson_text"),
+    "export_gpkg": ("export", "export_gpkg"),
+    "write_ledger": ("ledger", "write_ledger"),
+    "build_report": ("report", "build_report"),
+    "layer_qml": ("styles", "layer_qml"),
+    "layer_sld": ("styles", "layer_sld"),
 }
 
 __all__ = sorted(_PUBLIC)

@@ -432,6 +432,17 @@ def export_geojson(store: Store, out: str | os.PathLike, *, layers: Sequence[str
     -------
     list of Path
         The GeoJSON files written (each sidecar sits beside its file).
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> from gis.store import open_store
+    >>> paths = export_geojson(open_store(DEMO_STORE), tempfile.mkdtemp(), layers=["village_status"])
+    >>> [p.name for p in paths]
+    ['village_status.geojson']
+    >>> meta = json.loads(paths[0].with_name("village_status.meta.json").read_text(encoding="utf-8"))
+    >>> meta["synthetic"], meta["layers"]["village_status"]["count"]
+    (True, 40)
     """
     names = _layer_names(layers)
     for n in names:

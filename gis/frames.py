@@ -65,11 +65,19 @@ def encode_lists(frame: pd.DataFrame, layer: Layer | str) -> pd.DataFrame:
 
 
 def decode_lists(frame: pd.DataFrame, layer: Layer | str) -> pd.DataFrame:
+    """JSON text -> lists, one ``json.loads`` per column (not per row) when every cell is JSON text."""
     layer = get_layer(layer) if isinstance(layer, str) else layer
     out = frame
     for name in layer.fields_of_type("list"):
-        if name in out.columns:
-            out[name] = pd.Series([_from_json(v) for v in out[name]], index=out.index, dtype=object)
+        if name not in out.columns:
+            continue
+        col = out[name]
+        text = col.astype("string")
+        if len(col) and text.notna().all() and not any(isinstance(v, list) for v in col.head(1)):
+            values = json.loads("[" + ",".join(text.replace("", "[]").tolist()) + "]")
+        else:
+            values = [_from_json(v) for v in col]
+        out[name] = pd.Series(values, index=out.index, dtype=object)
     return out
 
 
@@ -105,6 +113,8 @@ def _cast(series: pd.Series, ftype: str) -> pd.Series:
         s = pd.to_datetime(series, errors="raise", utc=True)
         return s.astype(TS_DTYPE)
     if ftype == "list":
+        if series.dtype == object and all(isinstance(v, list) for v in series):
+            return series
         return pd.Series([_from_json(v) for v in series], index=series.index, dtype=object)
     raise ValueError(f"unknown field type {ftype!r}")
 

@@ -210,6 +210,14 @@ def write_ledger(store: Store, out: str | os.PathLike, *, town: str | None = Non
     -------
     Path
         ``out``.
+
+    Examples
+    --------
+    >>> import tempfile, openpyxl
+    >>> from gis.store import open_store
+    >>> path = write_ledger(open_store(DEMO_STORE), tempfile.mkdtemp() + "/台账.xlsx")
+    >>> openpyxl.load_workbook(path).sheetnames[:3]
+    ['汇总', '不纳入', '继续开发']
     """
     out = Path(out)
     if out.suffix.lower() != ".xlsx":

@@ -7,10 +7,11 @@ The page only shows what this module returns.  The map stays fast and offline (D
 * polygons are simplified as a coverage (``shapely.coverage_simplify``: shared edges stay shared,
   no gaps or slivers appear between neighbours), coordinates rounded to 6 decimals (~0.1 m);
 * features carry only the fields of the layer's ``popup`` (from ``layers/*.yaml``) — details are
-  fetched by the page on click; enum values travel as their short codes and the Chinese labels
-  once per layer;
-* the map draws on a canvas (``prefer_canvas``) and styles features in one small JavaScript
-  function per layer (colour by the registry's ``style``), not per feature.
+  fetched by the page on click; properties travel column-wise, enum values as indexes into the
+  registry's values, coordinates as delta-encoded integers (:func:`layer_payload`), and the Chinese
+  labels once per layer;
+* the map draws on a canvas (``prefer_canvas``); the colour comes from the registry's ``style`` through
+  one small table per layer, and one tooltip is bound per layer, not per feature.
 
 Every attribute reaches the screen through ``textContent`` (tooltips, legend), so a holder named
 ``<img src=x onerror=alert(1)>`` is shown as that text and runs nothing.
@@ -24,6 +25,7 @@ Every attribute reaches the screen through ``textContent`` (tooltips, legend), s
 """
 from __future__ import annotations
 
+import functools
 import html
 import json
 from collections.abc import Mapping, Sequence
@@ -42,15 +44,13 @@ from .assets import APP_STATIC_URL, use_local_assets
 from .errors import LandRenewError
 from .schema import get_layer
 
-__all__ = ["BASEMAPS", "MAP_LAYERS", "display_frame", "layer_geojson", "map_from_layers", "feature_target"]
+__all__ = ["BASEMAPS", "MAP_LAYERS", "display_frame", "layer_payload", "map_from_layers", "feature_target"]
 
 #: Basemap choices: none (offline default), OpenStreetMap, Tianditu (needs a key), a local XYZ folder.
 BASEMAPS = {"none": "无底图", "osm": "OpenStreetMap", "tianditu": "天地图", "xyz": "本地瓦片"}
 #: Layers the map draws, bottom to top, with the field that identifies a clicked feature.
 MAP_LAYERS = {"towns": "town_code", "village_status": "village_id", "projects": "project_id",
               "idle_assessment": "parcel_id"}
-#: Extra parcel fields (from ``parcels``) shown in the parcel tooltip besides the popup fields.
-_PARCEL_EXTRA = ("holder", "land_use")
 _DEG_PER_M = 1.0 / 111_320.0  # metres -> degrees of latitude, for the display tolerance
 _TIANDITU = "https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER={layer}" \
             "&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}"
@@ -141,22 +141,50 @@ def _column_for_json(series: pd.Series) -> pd.Series:
     return series
 
 
-def layer_geojson(frame: gpd.GeoDataFrame, fields: Sequence[str]) -> str:
-    """The compact JSON text a map layer carries: ``{"fields": [...], "rows": [[...]], "geoms": [...]}``
-    (column-wise, so no property name is repeated per feature); the page turns it into GeoJSON
-    features.  Safe to place inside a ``<script>`` element.
+def layer_payload(frame: gpd.GeoDataFrame, fields: Sequence[str], *, layer: str | None = None,
+                  precision: int = 6) -> str:
+    """The compact JSON text a map layer carries, decoded by the page into Leaflet polygons.
+
+    Column-wise properties (no property name repeated per feature; enum fields of ``layer`` as
+    indexes into ``codes``) and quantized, delta-encoded coordinates (integers of 10^-precision
+    degree, each the difference to the previous vertex; ``rings``/``polys``/``parts`` are the
+    offsets of ``shapely.to_ragged_array``).  Safe to place inside a ``<script>`` element.
 
     >>> import geopandas as gpd, shapely
-    >>> f = gpd.GeoDataFrame({"parcel_id": ["<P1>"]}, geometry=[shapely.box(0, 0, 1, 1)], crs=4326)
-    >>> layer_geojson(f, ["parcel_id"])[:52]
-    '{"fields":["parcel_id"],"rows":[["\\u003cP1\\u003e"]],'
+    >>> f = gpd.GeoDataFrame({"parcel_id": ["<P1>"], "route": ["reclaim"]},
+    ...     geometry=[shapely.box(0, 0, 1, 1)], crs=4326)
+    >>> layer_payload(f, ["parcel_id", "route"], layer="idle_assessment")[:90]
+    '{"fields":["parcel_id","route"],"codes":{"route":["none","continue","transfer","reclaim","review"]},'
     """
     keep = [f for f in fields if f in frame.columns]
-    table = pd.DataFrame({f: _column_for_json(frame[f]) for f in keep}, index=frame.index)
+    reg = get_layer(layer) if layer else None
+    codes: dict[str, list[str]] = {}
+    columns = {}
+    for f in keep:
+        values = reg.field(f).values if reg is not None and f in reg.field_names else ()
+        if values:
+            codes[f] = list(values)
+            idx = pd.Categorical(frame[f].astype(object), categories=list(values)).codes.astype("float64")
+            columns[f] = pd.Series(np.where(idx < 0, np.nan, idx), index=frame.index).astype("Int64")
+        else:
+            columns[f] = _column_for_json(frame[f])
+    table = pd.DataFrame(columns, index=frame.index)
     rows = table.to_json(orient="values", force_ascii=False) if keep else "[" + ",".join(["[]"] * len(frame)) + "]"
-    geoms = shapely.to_geojson(np.asarray(frame.geometry.array, dtype=object))
-    text = '{"fields":' + json.dumps(keep, ensure_ascii=False, separators=(",", ":")) + ',"rows":' + rows + ',"geoms":[' + \
-        ",".join(geoms.tolist()) + "]}"
+    if len(frame):
+        gtype, coords, offsets = shapely.to_ragged_array(np.asarray(frame.geometry.array, dtype=object))
+        if gtype == shapely.GeometryType.POLYGON:
+            offsets = (*offsets, np.arange(len(frame) + 1))
+        elif gtype != shapely.GeometryType.MULTIPOLYGON:
+            raise LandRenewError("地图图层只支持面要素", detail=f"geometry type {gtype!r}", fix="检查图层几何类型")
+        q = np.round(coords * 10.0 ** precision).astype(np.int64)
+        q[1:] -= q[:-1].copy()
+        rings, polys, parts = (o.tolist() for o in offsets)
+        xy = q.ravel().tolist()
+    else:
+        xy, rings, polys, parts = [], [0], [0], [0]
+    dumps = functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
+    text = (f'{{"fields":{dumps(keep)},"codes":{dumps(codes)},"rows":{rows},"scale":{10 ** precision},'
+            f'"xy":{dumps(xy)},"rings":{dumps(rings)},"polys":{dumps(polys)},"parts":{dumps(parts)}}}')
     return _script_safe(text)
 
 
@@ -180,23 +208,27 @@ var {{ this.get_name() }} = (function () {
     });
     return box;
   }
-  var data = {{ this.data }};
-  var features = data.geoms.map(function (g, i) {
-    var props = {}, row = data.rows[i];
-    data.fields.forEach(function (f, j) { props[f] = row[j]; });
-    return {type: "Feature", properties: props, geometry: g};
+  var d = {{ this.data }};
+  var n = d.xy.length / 2, lat = new Float64Array(n), lng = new Float64Array(n), x = 0, y = 0;
+  for (var i = 0; i < n; i++) { x += d.xy[2 * i]; y += d.xy[2 * i + 1]; lng[i] = x / d.scale; lat[i] = y / d.scale; }
+  function ring(r) { var pts = []; for (var i = d.rings[r]; i < d.rings[r + 1]; i++) { pts.push([lat[i], lng[i]]); } return pts; }
+  function poly(p) { var rs = []; for (var r = d.polys[p]; r < d.polys[p + 1]; r++) { rs.push(ring(r)); } return rs; }
+  var layers = d.rows.map(function (row, g) {
+    var props = {};
+    d.fields.forEach(function (f, j) { var v = row[j]; props[f] = (d.codes[f] && v !== null) ? d.codes[f][v] : v; });
+    var shapes = [];
+    for (var p = d.parts[g]; p < d.parts[g + 1]; p++) { shapes.push(poly(p)); }
+    var v = spec.by ? props[spec.by] : null;
+    var fill = (v !== null && spec.colors[v]) || spec.fill;
+    var layer = L.polygon(shapes.length === 1 ? shapes[0] : shapes, {
+      color: spec.stroke || fill, weight: spec.weight, opacity: 0.9, fill: spec.filled,
+      fillColor: fill, fillOpacity: spec.opacity});
+    layer.feature = {type: "Feature", properties: props};
+    return layer;
   });
-  return L.geoJson({type: "FeatureCollection", features: features}, {
-    style: function (f) {
-      var v = spec.by ? f.properties[spec.by] : null;
-      var fill = (v !== null && spec.colors[v]) || spec.fill;
-      return {color: spec.stroke || fill, weight: spec.weight, opacity: 0.9, fill: spec.filled,
-              fillColor: fill, fillOpacity: spec.opacity};
-    },
-    onEachFeature: function (f, layer) {
-      layer.bindTooltip(function () { return tip(f.properties); }, {sticky: true});
-    }
-  });
+  var group = L.featureGroup(layers);
+  group.bindTooltip(function (layer) { return tip(layer.feature.properties); }, {sticky: true});
+  return group;
 })();
 {% endmacro %}
 """)
@@ -276,14 +308,13 @@ def _layer_spec(layer_name: str, fields: Sequence[str]) -> dict:
 
 
 def _map_fields(layer_name: str) -> list[str]:
-    """The popup fields of the registry (plus, for parcels, the style field and holder/land use)."""
+    """The popup fields of the registry (plus the style field); for parcels a ``parcels`` field listed in
+    the ``idle_assessment`` popup (e.g. holder) is taken from the joined parcel columns."""
     layer = get_layer(layer_name)
     fields = list(layer.popup)
     by = (layer.style or {}).get("by")
     if by and by not in fields:
         fields.append(by)
-    if layer_name == "idle_assessment":
-        fields += [f for f in _PARCEL_EXTRA if f not in fields]
     if layer_name == "towns" and "name" not in fields:
         fields.insert(0, "name")
     return fields
@@ -339,8 +370,8 @@ def map_from_layers(
     ----------
     layers
         ``{layer name: frame}`` among :data:`MAP_LAYERS` (``towns``, ``village_status``, ``projects``,
-        ``idle_assessment``).  The ``idle_assessment`` frame may carry ``holder`` and ``land_use``
-        joined from ``parcels`` (shown in its tooltip).  Empty or missing layers are left out.
+        ``idle_assessment``).  Each layer carries the fields of its registry ``popup`` (tooltip);
+        empty or missing layers are left out.
     basemap
         ``none`` (default, offline), ``osm``, ``tianditu`` (needs ``tianditu_key``; CGCS2000 needs no
         shift), ``xyz`` (``xyz_url`` template with ``{z}/{x}/{y}``).
@@ -378,7 +409,7 @@ def map_from_layers(
             continue
         extent.append(shown.total_bounds)
         label = get_layer(name).label
-        _VectorLayer(layer_geojson(shown, fields), _layer_spec(name, fields), name=label).add_to(m)
+        _VectorLayer(layer_payload(shown, fields, layer=name), _layer_spec(name, fields), name=label).add_to(m)
         drawn.append(name)
     if bounds is None and extent:
         b = np.vstack(extent)

@@ -256,30 +256,30 @@ def _weights_chunk(seg: np.ndarray, owner: np.ndarray, height: int, width: int, 
     own, row, col, a, d = owner[sub[keep]], row[keep], np.maximum(col[keep], -1), a[keep], d[keep]
     if len(own) == 0:
         return _EMPTY_CELLS, _EMPTY_RUNS
-    o0 = int(own.min())
-    if (int(own.max()) - o0 + 1) * height * (width + 1) < 2**62:
-        order = np.argsort(((own - o0) * height + row) * (width + 1) + (col + 1))
-    else:  # pragma: no cover - more than ~10^18 (parcel, pixel) keys
-        order = np.lexsort((col, row, own))
-    own, row, col, a, d = own[order], row[order], col[order], a[order], d[order]
-    # one cell per (parcel, row, col); groups = (parcel, row)
-    group = np.r_[True, (own[1:] != own[:-1]) | (row[1:] != row[:-1])]
-    first = group | np.r_[True, col[1:] != col[:-1]]
-    starts = np.flatnonzero(first)
-    total_d = np.cumsum(d)
-    a_cell = np.add.reduceat(a, starts)
-    d_cell = np.add.reduceat(d, starts)
-    through = total_d[np.r_[starts[1:], len(d)] - 1]  # sum of D through each cell ...
-    gstart = np.flatnonzero(group)
-    before_group = np.where(gstart > 0, total_d[gstart - 1], 0.0)
-    cell_group = np.cumsum(group[starts]) - 1
-    through = through - before_group[cell_group]  # ... within its (parcel, row)
-    o, r, c = own[starts], row[starts], col[starts]
-    cover = np.clip(through - d_cell + a_cell, 0.0, 1.0)
-    gap = np.clip(through, 0.0, 1.0)
+    wide = width + 1
+    group = (own - own.min()) * height + row  # (parcel, row)
+    if group.max() >= 2**62 // wide:  # pragma: no cover - beyond ~10^18 (parcel, pixel) keys
+        group = np.unique(group, return_inverse=True)[1]
+    key = group * wide + (col + 1)
+    order = np.argsort(key)
+    key, own, row, a, d = key[order], own[order], row[order], a[order], d[order]
+    # one cell per distinct key: its entries are starts[i]:ends[i]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    ends = np.r_[starts[1:], len(key)]
+    cell_key = key[starts]
+    cell_group = cell_key // wide
+    c = cell_key - cell_group * wide - 1
+    o, r = own[starts], row[starts]
+    new_group = np.r_[True, cell_group[1:] != cell_group[:-1]]
+    prefix = np.zeros(len(d) + 1)
+    np.cumsum(d, out=prefix[1:])
+    before, through = prefix[starts], prefix[ends]  # sum of D before / through each cell
+    base = before[np.maximum.accumulate(np.where(new_group, np.arange(len(starts)), 0))]  # at its row's start
+    cover = np.clip(before - base + np.add.reduceat(a, starts), 0.0, 1.0)
+    gap = np.clip(through - base, 0.0, 1.0)
     is_cell = (c >= 0) & (cover > _MIN_WEIGHT)
     cells = (o[is_cell], r[is_cell], c[is_cell], cover[is_cell])
-    last = np.r_[group[starts][1:], True]  # last cell of its (parcel, row): a run to the raster edge
+    last = np.r_[new_group[1:], True]  # last cell of its (parcel, row): a run to the raster edge
     end = np.where(last, width, np.r_[c[1:], 0])
     start = np.maximum(c + 1, 0)
     is_run = (end > start) & (gap > _MIN_WEIGHT)
@@ -338,8 +338,15 @@ def _open(path: Path) -> rasterio.io.DatasetReader:
 class _Band:
     """Band 1 of a window of a raster, with validity (nodata, internal mask, non-finite)."""
 
-    def __init__(self, src, window: Window):
-        self.data = src.read(1, window=window).ravel()
+    def __init__(self, src, window: Window, buffers: dict | None = None):
+        if buffers is None:
+            self.data = src.read(1, window=window).ravel()
+        else:  # reuse one array per band type for the dates of a strip (no new pages per date)
+            dtype = np.dtype(src.dtypes[0])
+            shape = (int(window.height), int(window.width))
+            if dtype not in buffers or buffers[dtype].shape != shape:
+                buffers[dtype] = np.empty(shape, dtype)
+            self.data = src.read(1, window=window, out=buffers[dtype]).ravel()
         flags = src.mask_flag_enums[0]
         self.mask = None
         self.nodata = None
@@ -349,21 +356,20 @@ class _Band:
             self.nodata = np.asarray(src.nodata).astype(self.data.dtype)  # compare in band type
 
     def take(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Values (float64) at flat positions ``index`` and whether they are valid."""
+        """Values (in the band type) at flat positions ``index`` and whether they are valid."""
         raw = self.data[index]
-        values = raw.astype(np.float64)
-        valid = np.isfinite(values)
+        valid = np.isfinite(raw) if raw.dtype.kind in "fc" else np.ones(len(raw), bool)
         if self.mask is not None:
             valid &= self.mask[index] > 0
         elif self.nodata is not None:
             valid &= raw != self.nodata
-        return values, valid
+        return raw, valid
 
 
 def _accumulate_grid(
     cells,
     runs,
-    sources: list[tuple[Path, int]],
+    sources: list[tuple[rasterio.io.DatasetReader, int]],
     sums: np.ndarray,
     weights: np.ndarray,
 ) -> None:
@@ -380,33 +386,36 @@ def _accumulate_grid(
     if r1 - r0 > step:  # several strips: sort by row to slice them
         cells = [x[np.argsort(cells[1], kind="stable")] for x in cells]
         runs = [x[np.argsort(runs[1], kind="stable")] for x in runs]
-    with ExitStack() as stack:
-        opened = [stack.enter_context(_open(path)) for path, _ in sources]
-        for s0 in range(r0, r1, step):
-            s1 = min(s0 + step, r1)
-            if r1 - r0 > step:
-                lo, hi = np.searchsorted(cells[1], [s0, s1])
-                o, r, c, w = (x[lo:hi] for x in cells)
-                lo, hi = np.searchsorted(runs[1], [s0, s1])
-                ro, rr, ra, rb, rw = (x[lo:hi] for x in runs)
-            else:
-                (o, r, c, w), (ro, rr, ra, rb, rw) = cells, runs
-            # (parcel, flat position in the window, weight): boundary cells, then the runs' pixels
-            length = rb - ra
-            flat = np.concatenate((
-                (r - s0) * ncols + (c - c0),
-                np.arange(int(length.sum())) + np.repeat((rr - s0) * ncols + (ra - c0) - (np.cumsum(length) - length), length),
-            ))
-            if len(flat) == 0:
-                continue
-            owner = np.concatenate((o, np.repeat(ro, length)))
-            wgt = np.concatenate((w, np.repeat(rw, length)))
-            window = Window(c0, s0, ncols, s1 - s0)
-            for (_, d), src in zip(sources, opened):
-                values, ok = _Band(src, window).take(flat)
-                wk = wgt[ok]
-                sums[:, d] += np.bincount(owner[ok], wk * values[ok], minlength=n)
-                weights[:, d] += np.bincount(owner[ok], wk, minlength=n)
+    for s0 in range(r0, r1, step):
+        s1 = min(s0 + step, r1)
+        if r1 - r0 > step:
+            lo, hi = np.searchsorted(cells[1], [s0, s1])
+            o, r, c, w = (x[lo:hi] for x in cells)
+            lo, hi = np.searchsorted(runs[1], [s0, s1])
+            ro, rr, ra, rb, rw = (x[lo:hi] for x in runs)
+        else:
+            (o, r, c, w), (ro, rr, ra, rb, rw) = cells, runs
+        # (parcel, flat position in the window, weight): boundary cells, then the runs' pixels
+        length = rb - ra
+        flat = np.concatenate((
+            (r - s0) * ncols + (c - c0),
+            np.arange(int(length.sum())) + np.repeat((rr - s0) * ncols + (ra - c0) - (np.cumsum(length) - length), length),
+        ))
+        if len(flat) == 0:
+            continue
+        owner = np.concatenate((o, np.repeat(ro, length)))
+        wgt = np.concatenate((w, np.repeat(rw, length)))
+        window = Window(c0, s0, ncols, s1 - s0)
+        buffers: dict = {}
+        for src, d in sources:
+            values, ok = _Band(src, window, buffers).take(flat)
+            if ok.all():
+                sums[:, d] += np.bincount(owner, wgt * values, minlength=n)
+                weights[:, d] += np.bincount(owner, wgt, minlength=n)
+            else:  # nodata: out of both sums (zeroed rather than compacted: faster)
+                wk = wgt * ok
+                sums[:, d] += np.bincount(owner, wk * np.where(ok, values, 0), minlength=n)
+                weights[:, d] += np.bincount(owner, wk, minlength=n)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -474,9 +483,13 @@ def zonal_means(
     columns = sorted(set(dates))
     position = {d: i for i, d in enumerate(columns)}
 
-    grids: dict[tuple, list[tuple[Path, int]]] = {}
-    for path, date in zip(paths, dates):
-        with _open(path) as src:
+    n = len(parcels)
+    sums = np.zeros((n, len(columns)))
+    weights = np.zeros((n, len(columns)))
+    with ExitStack() as stack:
+        grids: dict[tuple, list[tuple[rasterio.io.DatasetReader, int]]] = {}
+        for path, date in zip(paths, dates):
+            src = stack.enter_context(_open(path))
             if src.crs is None:
                 raise CRSError(
                     f"遥感影像“{path.name}”没有坐标系",
@@ -484,20 +497,17 @@ def zonal_means(
                     fix="为影像设置坐标系（如 gdal_edit.py -a_srs EPSG:4549 文件名.tif）",
                 )
             key = (src.crs.to_wkt(), tuple(src.transform)[:6], src.height, src.width)
-        grids.setdefault(key, []).append((path, position[date]))
+            grids.setdefault(key, []).append((src, position[date]))
 
-    n = len(parcels)
-    sums = np.zeros((n, len(columns)))
-    weights = np.zeros((n, len(columns)))
-    xy, *rings = _rings(np.asarray(parcels.geometry.array, dtype=object))  # once for all grids
-    for (wkt, transform, height, width), sources in grids.items():
-        target = CRS.from_wkt(wkt)
-        grid_xy = xy
-        if not parcels.crs.equals(target) and len(xy):
-            x, y = Transformer.from_crs(parcels.crs, target, always_xy=True).transform(xy[:, 0], xy[:, 1])
-            grid_xy = np.column_stack((x, y))
-        cells, runs = _weights((grid_xy, *rings), Affine(*transform), height, width, centre=method == "centre")
-        _accumulate_grid(cells, runs, sources, sums, weights)
+        xy, *rings = _rings(np.asarray(parcels.geometry.array, dtype=object))  # once for all grids
+        for (wkt, transform, height, width), sources in grids.items():
+            target = CRS.from_wkt(wkt)
+            grid_xy = xy
+            if not parcels.crs.equals(target) and len(xy):
+                x, y = Transformer.from_crs(parcels.crs, target, always_xy=True).transform(xy[:, 0], xy[:, 1])
+                grid_xy = np.column_stack((x, y))
+            cells, runs = _weights((grid_xy, *rings), Affine(*transform), height, width, centre=method == "centre")
+            _accumulate_grid(cells, runs, sources, sums, weights)
 
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.where(weights > 0, sums / weights, np.nan)

@@ -100,7 +100,7 @@ def _villages() -> tuple[gpd.GeoDataFrame, pd.DataFrame, gpd.GeoDataFrame, pd.Da
         "signed_households": [100, 220, 290, 0, 0], "relocated_households": [0, 150, 260, 0, 0],
         "works_progress": [None, None, None, 0.3, 0.8]}), "village_progress")
     status = conform(gpd.GeoDataFrame({
-        "village_id": ["V01", "V02"], "name": ["湖塘村", "柯岩村"], "town_code": ["330603001", "330603002"],
+        "village_id": ["V01", "V02"], "name": ["湖塘村", XSS_HOLDER], "town_code": ["330603001", "330603002"],
         "mode": ["拆除新建", "整治提升"], "stage": ["demolition", "works"], "percent_complete": [0.55, 0.8],
         "monthly_rate": [0.02, 0.03], "required_monthly_rate": [0.03, 0.013], "status": ["late", "on_track"],
         "months_to_deadline": [13.9, 13.9], "as_of": AS_OF, "rules_version": "test-r1", "households": [300, 120],

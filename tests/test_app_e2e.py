@@ -257,14 +257,15 @@ def test_the_xss_holder_renders_as_text_and_runs_nothing(new_page):
     assert cell.count() == 1 and cell.is_visible()
     assert page.locator("img[src='x']").count() == 0
     frame = map_frame(page)
-    tooltip = frame.evaluate("""(pid) => {
+    tooltip = frame.evaluate("""(vid) => {
         for (const l of Object.values(window.map._layers)) {
-            if (l.feature && l.feature.properties.parcel_id === pid) {
-                l.openTooltip(l.getCenter());
-                const el = l.getTooltip().getElement();
+            if (l.feature && l.feature.properties.village_id === vid) {
+                const group = Object.values(window.map._layers).find(g => g.hasLayer && g.hasLayer(l));
+                group.openTooltip(l, l.getCenter());
+                const el = group.getTooltip().getElement();
                 return [el.innerText, el.querySelectorAll('img').length];
             }
-        } return null; }""", XSS_PARCEL)
+        } return null; }""", "V02")  # the village named like the XSS holder
     assert XSS_HOLDER in tooltip[0] and tooltip[1] == 0
     assert frame.evaluate("() => document.querySelectorAll(\"img[src='x']\").length") == 0
     page.wait_for_timeout(500)

@@ -21,12 +21,12 @@ import shapely
 from click.testing import CliRunner
 
 from gis.errors import LandRenewError
-from gis.export import (SYNTHETIC_NOTE, export_geojson, export_gpkg, geojson_text, labelled_frame)
+from gis.export import SYNTHETIC_NOTE, export_geojson, export_gpkg, geojson_text
 from gis.frames import conform
 from gis.ledger import write_ledger
 from gis.report import build_report
 from gis.schema import get_layer
-from gis.store import GeoPackageStore, assessment_version
+from gis.store import GeoPackageStore
 from gis.styles import layer_qml, layer_sld
 
 DISTRICT = gpd.read_file(Path(__file__).resolve().parents[1] / "gis" / "data" / "keqiao_district.geojson")

@@ -14,7 +14,7 @@ import shapely
 from gis import dashboard as dash
 from gis.assets import STATIC_DIR, external_urls, local_assets
 from gis.errors import LandRenewError
-from gis.maps import display_frame, feature_target, layer_geojson, map_from_layers
+from gis.maps import display_frame, feature_target, layer_payload, map_from_layers
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -38,7 +38,7 @@ def _grid(n: int = 3, *, crs: str = "EPSG:4490") -> gpd.GeoDataFrame:
 
 
 def _script_data(html: str) -> list[dict]:
-    return [json.loads(m) for m in re.findall(r"var data = (\{.*?\});\n", html)]
+    return [json.loads(m) for m in re.findall(r"var d = (\{.*?\});\n", html)]
 
 
 def test_local_assets_and_a_rendered_map_load_nothing_from_outside():
@@ -85,14 +85,23 @@ def test_display_frame_without_crs_is_refused():
         display_frame(frame, fields=["parcel_id"])
 
 
-def test_layer_geojson_is_columnar_and_script_safe():
-    text = layer_geojson(display_frame(_grid(1), fields=["parcel_id", "holder", "idle_years"]),
-                         ["parcel_id", "holder", "idle_years"])
+def test_layer_payload_is_columnar_quantized_and_script_safe():
+    squares = gpd.GeoDataFrame({"parcel_id": ["<P1>", "P2"], "route": ["reclaim", None], "idle_years": [2.345, None]},
+                               geometry=[shapely.box(120.1, 30.2, 120.100002, 30.200001),
+                                         shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(2, 2, 3, 3)])],
+                               crs="EPSG:4326")
+    text = layer_payload(squares, ["parcel_id", "route", "idle_years"], layer="idle_assessment")
     assert "<" not in text and ">" not in text
     data = json.loads(text)
-    assert data["fields"] == ["parcel_id", "holder", "idle_years"]
-    assert data["rows"] == [["P0", XSS, 2.35]]
-    assert data["geoms"][0]["type"] == "Polygon"
+    assert data["fields"] == ["parcel_id", "route", "idle_years"]
+    assert data["codes"] == {"route": ["none", "continue", "transfer", "reclaim", "review"]}
+    assert data["rows"] == [["<P1>", 3, 2.35], ["P2", None, None]]
+    assert data["scale"] == 1_000_000
+    # ring 1 starts absolute, then deltas in 1e-6 degrees; decoding = cumulative sum
+    xy = np.cumsum(np.array(data["xy"]).reshape(-1, 2), axis=0) / 1e6
+    assert xy[:5].tolist() == [[120.100002, 30.2], [120.100002, 30.200001], [120.1, 30.200001], [120.1, 30.2],
+                               [120.100002, 30.2]]
+    assert data["rings"] == [0, 5, 10, 15] and data["polys"] == [0, 1, 2, 3] and data["parts"] == [0, 1, 3]
 
 
 def test_map_carries_popup_fields_only_and_colours_from_the_registry():
@@ -100,11 +109,13 @@ def test_map_carries_popup_fields_only_and_colours_from_the_registry():
     m = map_from_layers({"idle_assessment": grid})
     html = m.get_root().render()
     (data,) = _script_data(html)
-    assert data["fields"] == ["parcel_id", "route", "sub_route", "idle_type", "idle_years", "holder", "land_use"]
-    assert "reasons" not in html and "第二条" not in html  # details are fetched on click
+    assert data["fields"] == ["parcel_id", "route", "sub_route", "idle_type", "idle_years"]  # registry popup
+    assert len(data["rows"]) == 4 and data["rows"][0][:2] == ["P0", 3]
+    assert "reasons" not in html and "第二条" not in html and "onerror" not in html  # fetched on click
     assert '"reclaim":"#d73027"' in html and "收回收购" in html  # registry colour and label
     assert m.options["prefer_canvas"] is True
     assert "textContent" in html and "innerHTML" not in html
+    assert html.count("bindTooltip") == 1  # one tooltip per layer
 
 
 def test_map_draws_layers_in_order_and_escapes_through_text_nodes():

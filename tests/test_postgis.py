@@ -43,8 +43,7 @@ def pg_admin() -> str:
     except pg_cluster.PgUnavailable as exc:
         if os.environ.get("CI"):
             pytest.fail(f"PostGIS tests must run in CI, but no server: {exc}")
-        pytest.skip(f"no PostgreSQL/PostGIS server on this machine: {exc} "
-                    "(apt-get install postgresql-15-postgis-3, or set LANDRENEW_TEST_PG_URL)")
+        pytest.skip(f"no PostgreSQL/PostGIS server on this machine: {exc} (or set LANDRENEW_TEST_PG_URL)")
 
 
 def _url(admin: str, *, user: str | None = None, password: str | None = None, database: str | None = None) -> str:

@@ -127,6 +127,8 @@ class GeoPackageStore(Store):
     def _write_frame(self, target: Path, name: str, frame: pd.DataFrame, *, append: bool) -> None:
         layer = get_layer(name)
         frame = encode_lists(conform(frame, layer), layer)
+        for field in layer.fields_of_type("date"):  # a real DATE column (GeoPackage spec), not DATETIME
+            frame[field] = frame[field].astype("date32[pyarrow]")
         kwargs: dict[str, Any] = {"layer": name, "driver": "GPKG", "use_arrow": True}
         if layer.is_spatial:
             kwargs.update(promote_to_multi=True, geometry_type="MultiPolygon")
