@@ -153,8 +153,11 @@ def layer_payload(frame: gpd.GeoDataFrame, fields: Sequence[str], *, layer: str 
     >>> import geopandas as gpd, shapely
     >>> f = gpd.GeoDataFrame({"parcel_id": ["<P1>"], "route": ["reclaim"]},
     ...     geometry=[shapely.box(0, 0, 1, 1)], crs=4326)
-    >>> layer_payload(f, ["parcel_id", "route"], layer="idle_assessment")[:90]
-    '{"fields":["parcel_id","route"],"codes":{"route":["none","continue","transfer","reclaim","review"]},'
+    >>> text = layer_payload(f, ["parcel_id", "route"], layer="idle_assessment")
+    >>> text[:60]
+    '{"fields":["parcel_id","route"],"codes":{"route":["none","co'
+    >>> "<" in text, text[text.index('"rows"'):text.index(',"scale"')].count("u003c")
+    (False, 1)
     """
     keep = [f for f in fields if f in frame.columns]
     reg = get_layer(layer) if layer else None

@@ -261,7 +261,7 @@ def test_the_xss_holder_renders_as_text_and_runs_nothing(new_page):
         for (const l of Object.values(window.map._layers)) {
             if (l.feature && l.feature.properties.village_id === vid) {
                 const group = Object.values(window.map._layers).find(g => g.hasLayer && g.hasLayer(l));
-                group.openTooltip(l, l.getCenter());
+                l.fire("mouseover", {latlng: l.getCenter()}, true);  // as a hover does
                 const el = group.getTooltip().getElement();
                 return [el.innerText, el.querySelectorAll('img').length];
             }

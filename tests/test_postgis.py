@@ -23,7 +23,7 @@ from click.testing import CliRunner
 
 from gis.errors import ConflictError, StoreError
 from gis.frames import conform
-from gis.schema import get_layer, layer_names
+from gis.schema import layer_names
 from gis.store import GeoPackageStore, assessment_version, decision_version, open_store
 from gis.store import migrations, postgis
 from gis.store.models import metadata
@@ -359,7 +359,7 @@ def test_where_filters_like_geopackage(pg, gpkg, demo_layers):
     for store in (pg, gpkg):
         store.write_layers({"parcels": parcels})
     for where in ({"parcel_id": ids}, {"town_code": town}, {"parcel_id": ids[0], "town_code": town},
-                  {"parcel_id": []}):
+                  {"parcel_id": []}, {"town_code": int(town)}, {"parcel_id": "no-such"}):
         assert_same_layer(pg.read_layer("parcels", where=where), gpkg.read_layer("parcels", where=where))
     assert sorted(pg.read_layer("parcels", where={"parcel_id": ids})["parcel_id"]) == sorted(ids)
     with pytest.raises(KeyError, match="no field 'nope'"):

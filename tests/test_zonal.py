@@ -173,6 +173,16 @@ def test_zonal_means_adjacent_parcels_share_boundary_pixels(tmp_path, grid10, me
     np.testing.assert_allclose(result, expected, rtol=1e-12)
 
 
+def test_zonal_means_missing_empty_and_enclosing_geometries(tmp_path, grid10):
+    """No geometry, an empty one, a line, one left of the raster -> NaN; one enclosing the whole
+    raster -> the mean of all valid pixels."""
+    path = write_tif(tmp_path / "ndvi_20240101.tif", grid10)
+    geoms = [cell_box(2, -6, 4, -1), None, shapely.Polygon(), shapely.LineString([(X0, Y0), (X0 + 50, Y0 - 50)]),
+             cell_box(-5, -5, 15, 15)]
+    result = zonal_means(frame(geoms), [path]).iloc[:, 0].to_numpy()
+    np.testing.assert_allclose(result, [np.nan] * 4 + [grid10[grid10 != NODATA].mean()])
+
+
 def test_zonal_means_large_parcel_on_nodata_uses_valid_edge_pixels(tmp_path):
     """A 5x5 px parcel whose pixel centres are all nodata but whose edges reach valid pixels gets
     the coverage-weighted mean of those (as exactextract)."""
@@ -264,6 +274,7 @@ def _slanted_pair():
     whole = shapely.Polygon([(1.3, 1.2), (8.7, 2.1), (8.1, 7.6), (0.9, 6.8)])
     cut = shapely.LineString([(3.15, 0), (6.35, 10)])
     left, right = sorted(shapely.get_parts(shapely.ops.split(whole, cut)), key=lambda g: g.centroid.x)
+    assert shapely.intersection(left, right).length > 5  # a shared edge over several pixels
     return [left, right]
 
 

@@ -5,7 +5,9 @@ nothing but the URL (``--store postgresql://…`` or ``DATABASE_URL``).
 
 Transactions
     :meth:`PostGISStore.write_layers` runs in ONE transaction: each replaced layer is emptied with ``DELETE``
-    and refilled with ``COPY`` (CSV; geometry as hex EWKB), appended layers get ``COPY`` only.  ``DELETE``
+    and refilled with ``COPY`` (CSV written by Arrow; lists as JSON, geometry as hex EWKB), appended layers get
+    ``COPY`` only.  Reads are ``COPY ... TO STDOUT`` (CSV) for the fields plus one binary ``ST_AsBinary`` query
+    for the geometries, in one REPEATABLE READ snapshot, in the order rows were written.  ``DELETE``
     rather than ``TRUNCATE``: readers keep seeing the old rows (MVCC) until the commit instead of waiting on
     TRUNCATE's ACCESS EXCLUSIVE lock, and the application role needs no TRUNCATE privilege.
 Audit trail
@@ -289,15 +291,16 @@ class PostGISStore(Store):
         layer = get_layer(name)
         conditions = []
         for field, value in (where or {}).items():
-            layer.field(field)  # validates the name
+            ftype = layer.field(field).type  # validates the name
+            as_sql = (lambda v: str(v)) if ftype in ("str", "enum") else _plain  # compare text with text
             if isinstance(value, (list, tuple, set, np.ndarray, pd.Series)):
-                values = [_plain(v) for v in value]
+                values = [as_sql(v) for v in value]
                 if not values:
                     return empty_frame(layer)
                 conditions.append(sql.SQL("{} IN ({})").format(
                     sql.Identifier(field), sql.SQL(", ").join(sql.Literal(v) for v in values)))
             else:
-                conditions.append(sql.SQL("{} = {}").format(sql.Identifier(field), sql.Literal(_plain(value))))
+                conditions.append(sql.SQL("{} = {}").format(sql.Identifier(field), sql.Literal(as_sql(value))))
         # attributes as COPY CSV (fast to parse), geometries as binary WKB, both from one snapshot
         parts = {"table": sql.Identifier(name), "order": sql.Identifier(ORDER_COLUMN),
                  "where": sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("")}

@@ -9,6 +9,7 @@ Migrations run as the database owner; the application then connects with a least
 """
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -55,6 +56,7 @@ def current_revision(engine: sa.engine.Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+@cache
 def head_revision() -> str:
     """The newest revision shipped with this code."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
