@@ -32,9 +32,17 @@ system-deps:
 $(STORE): | $(STAMP)
 	$(BIN)/landrenew demo --store $(STORE)
 
+# The first admin of the app: password from $$LANDRENEW_ADMIN_PASSWORD or generated, kept in a 0600 file.
+ADMIN_PASSWORD_FILE := $(dir $(STORE))admin-password.txt
+$(ADMIN_PASSWORD_FILE): | $(STORE)
+	@umask 077; pw="$${LANDRENEW_ADMIN_PASSWORD:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(9))')}"; \
+	printf '%s\n' "$$pw" | $(BIN)/landrenew users add admin --role admin --password-stdin --replace --store $(STORE) \
+	&& printf '%s\n' "$$pw" > $@
+
 demo: $(STORE)
 
-run: setup demo
+run: setup demo $(ADMIN_PASSWORD_FILE)
+	@echo "登录 http://localhost:$(PORT) ：用户名 admin，密码 $$(cat $(ADMIN_PASSWORD_FILE))（保存在 $(ADMIN_PASSWORD_FILE)）"
 	LANDRENEW_STORE=$(STORE) $(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true
 
 test: setup system-deps
