@@ -27,7 +27,7 @@ from .crs import DISTRICT_BOUNDS, STORE_CRS, check_plausible_crs, gcj02_to_wgs84
 from .errors import InputFileError, Problem
 from .frames import conform
 from .geometry import repair_polygons
-from .parse import (area_factor, is_blank, is_percent_header, parse_bool, parse_dates, parse_enum,
+from .parse import (area_factor, is_percent_header, parse_bool, parse_dates, parse_enum,
                     parse_number, parse_ratio, parse_str)
 from .readers import RawSource, read_source
 from .schema import Field, Layer, get_layer

@@ -483,7 +483,7 @@ def zonal_means(
         raise InputFileError(
             f"宗地图层缺少编号字段“{id_field}”",
             detail=f"id_field {id_field!r} not in columns {list(parcels.columns)}",
-            fix=f"检查字段名，或用 id_field= 指定编号字段",
+            fix="检查字段名，或用 id_field= 指定编号字段",
         )
     if parcels.crs is None:
         raise CRSError(

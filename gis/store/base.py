@@ -64,6 +64,18 @@ class Store(abc.ABC):
         """Write several layers in one transaction: each replaces the layer, except those named in
         ``append`` whose rows are added.  ``meta`` key/values are stored alongside.  All or nothing."""
 
+    @staticmethod
+    def _check_writable(frames: Mapping[str, pd.DataFrame]) -> None:
+        """Refuse unknown layers and bulk writes of the append-only ``decisions``."""
+        from ..errors import StoreError
+        from ..schema import get_layer
+
+        if "decisions" in frames:
+            raise StoreError("审定记录只能逐条追加", detail="write decisions through append_decision()",
+                             fix="使用 record_decision() 记录审定结果")
+        for name in frames:
+            get_layer(name)
+
     @abc.abstractmethod
     def current_version(self, parcel_id: str) -> str | None:
         """The version a new decision on the parcel must be based on: the latest decision, else the

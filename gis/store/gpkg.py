@@ -156,11 +156,7 @@ class GeoPackageStore(Store):
         append: tuple[str, ...] = (),
         meta: Mapping[str, str] | None = None,
     ) -> None:
-        if "decisions" in frames:
-            raise StoreError("审定记录只能逐条追加", detail="write decisions through append_decision()",
-                             fix="使用 record_decision() 记录审定结果")
-        for name in frames:
-            get_layer(name)
+        self._check_writable(frames)
         with self._lock():
             tmp = self.path.with_name(f".{self.path.stem}.{uuid.uuid4().hex[:8]}.tmp.gpkg")
             try:
