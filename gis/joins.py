@@ -267,7 +267,12 @@ def largest_overlap(
 
     Examples
     --------
-    >>> parcels["town_code"] = largest_overlap(parcels, towns, right_key="town_code")  # doctest: +SKIP
+    >>> from gis.store import open_store
+    >>> store = open_store(DEMO_STORE)
+    >>> parcels, towns = store.read_layer("parcels"), store.read_layer("towns")
+    >>> filled = largest_overlap(parcels, towns, right_key="town_code")
+    >>> bool(filled.notna().all()), set(filled) <= set(towns["town_code"])
+    (True, True)
     """
     index = _index(left)
     right_side = _right_side(right, right_key, "右侧图层")
