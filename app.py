@@ -13,6 +13,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
@@ -164,6 +165,8 @@ def _text(value) -> str:
         return ""
     if isinstance(value, pd.Timestamp):
         return f"{value:%Y-%m-%d}" if value == value.normalize() else f"{value:%Y-%m-%d %H:%M}"
+    if isinstance(value, (bool, np.bool_)):
+        return "是" if value else "否"
     if isinstance(value, float):
         return f"{value:,.2f}"
     return str(value)

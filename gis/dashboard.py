@@ -119,7 +119,10 @@ def labelled(frame: pd.DataFrame, layer: str, columns: list[str] | None = None) 
                 s = s.map(lambda v: "；".join(_list_text(x) for x in (v or [])))
             elif f.type == "date" and pd.api.types.is_datetime64_any_dtype(s):
                 s = s.dt.strftime("%Y-%m-%d").astype(object).where(s.notna(), None)
-            out[f.label] = s
+            elif f.type == "bool":
+                s = s.map(lambda v: None if pd.isna(v) else ("是" if v else "否"))
+            out[f.label] = s.astype(object).where(s.notna(), "") if s.dtype == object or f.type in (
+                "str", "enum") else s
         else:
             out[c] = s
     return out.reset_index(drop=True)

@@ -1,9 +1,12 @@
-"""Helpers for the app tests: a small hand-made store and the app started on it.
+"""Helpers for the app tests: the stores the app is started on, and the app itself.
 
-``build_app_store(folder)`` writes conformed frames (towns, parcels, assessment with reasons,
-villages with a progress history and their status, resettlement sites, projects, two dated
-rasters) — one parcel's holder is the XSS string — plus three users.  ``AppServer`` runs
-``streamlit run app.py`` on a free port against a store and waits until it is healthy.
+* ``demo_app_store(master, folder)`` — what the browser tests use: a copy of the session's demo
+  store (``conftest.demo_store_master``, built through the real pipeline) with the XSS string
+  ``<img src=x onerror=alert(1)>`` written into one parcel's holder and one village's name through
+  the store API, plus three users (admin / planner / viewer).
+* ``build_app_store(folder)`` — a small hand-made store (30 parcels, conformed frames, two villages,
+  rasters) for fast unit tests of decisions and users.
+* ``AppServer`` runs ``streamlit run app.py`` on a free port against a store and waits until it is healthy.
 """
 from __future__ import annotations
 
@@ -146,6 +149,37 @@ def build_app_store(folder: Path, *, users: bool = True) -> GeoPackageStore:
         for role, (name, password) in USERS.items():
             add_user(users_path(store), name, password, role=role)
     return store
+
+
+def demo_app_store(master: Path, folder: Path) -> tuple[GeoPackageStore, dict[str, str]]:
+    """A copy of the demo store in ``folder`` made ready for the browser tests.
+
+    The first parcel recommended for ``reclaim`` gets the XSS holder (``parcels`` layer) and the first
+    village of ``village_status`` the XSS name (in ``villages`` too, so a renewal run keeps it); both are
+    rewritten through ``store.write_layers`` in one transaction.  The three users of :data:`USERS` are
+    added to the copy's ``files_dir``.
+
+    Returns
+    -------
+    (store, {"parcel": parcel_id, "village": village_id})
+        The store and the ids that carry the XSS string.
+    """
+    from conftest import copy_store  # the lead's helper: gpkg + its rasters
+
+    store = copy_store(Path(master), Path(folder))
+    assessment = store.read_layer("idle_assessment")
+    parcel = str(assessment.loc[assessment["route"] == "reclaim", "parcel_id"].iloc[0])
+    parcels = store.read_layer("parcels")
+    parcels.loc[parcels["parcel_id"] == parcel, "holder"] = XSS_HOLDER
+    status = store.read_layer("village_status")
+    village = str(status["village_id"].iloc[0])
+    status.loc[status["village_id"] == village, "name"] = XSS_HOLDER
+    villages = store.read_layer("villages")
+    villages.loc[villages["village_id"] == village, "name"] = XSS_HOLDER
+    store.write_layers({"parcels": parcels, "village_status": status, "villages": villages})
+    for role, (name, password) in USERS.items():
+        add_user(users_path(store), name, password, role=role)
+    return store, {"parcel": parcel, "village": village}
 
 
 def free_port() -> int:
