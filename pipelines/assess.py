@@ -11,24 +11,22 @@ from gis.ingest import read_layer_file
 from gis.output import write_layer_file
 from gis.workflow import assess_store
 
-from .options import as_of_option, get_store, parse_as_of, store_option
+from .options import INPUT_FILE, as_of_option, get_store, parse_as_of, store_option
 from .progress import progress_bar
-
-_FILE = click.Path(exists=True, dir_okay=False)
 
 
 @click.command("assess")
 @store_option
 @as_of_option
-@click.option("--rules", "rules_path", type=_FILE, help="规则文件（默认 layers/rules/idle.yaml）")
-@click.option("--parcels", type=_FILE, help="文件模式：宗地（任意可导入格式）")
-@click.option("--parcel-geometry", type=_FILE, help="文件模式：台账对应的图形文件")
-@click.option("--enterprises", type=_FILE)
-@click.option("--projects", type=_FILE)
-@click.option("--villages", type=_FILE)
-@click.option("--progress", type=_FILE)
-@click.option("--towns", type=_FILE)
-@click.option("--rasters", multiple=True, type=_FILE)
+@click.option("--rules", "rules_path", type=INPUT_FILE, help="规则文件（默认 layers/rules/idle.yaml）")
+@click.option("--parcels", type=INPUT_FILE, help="文件模式：宗地（任意可导入格式）")
+@click.option("--parcel-geometry", type=INPUT_FILE, help="文件模式：台账对应的图形文件")
+@click.option("--enterprises", type=INPUT_FILE)
+@click.option("--projects", type=INPUT_FILE)
+@click.option("--villages", type=INPUT_FILE)
+@click.option("--progress", type=INPUT_FILE)
+@click.option("--towns", type=INPUT_FILE)
+@click.option("--rasters", multiple=True, type=INPUT_FILE)
 @click.option("--crs", default=None, help="无坐标系文件的坐标系")
 @click.option("--out", type=click.Path(dir_okay=False), help="文件模式输出（.gpkg / .geojson / .csv）")
 def command(store_url, as_of, rules_path, parcels, parcel_geometry, enterprises, projects, villages, progress,

@@ -5,24 +5,24 @@ import click
 
 from gis.ingest import ingest_files
 
-from .options import get_store, store_option
+from .options import INPUT_FILE, get_store, store_option
 
 _LAYERS = ("towns", "parcels", "projects", "enterprises", "villages", "progress")
 
 
 @click.command("ingest")
 @store_option
-@click.option("--towns", type=click.Path(exists=True, dir_okay=False), help="镇街图层")
-@click.option("--parcels", type=click.Path(exists=True, dir_okay=False), help="宗地（图层，或 .xlsx 台账配 --parcel-geometry）")
-@click.option("--parcel-geometry", type=click.Path(exists=True, dir_okay=False), help="台账按宗地编号连接的图形文件")
-@click.option("--projects", type=click.Path(exists=True, dir_okay=False), help="项目图层")
-@click.option("--enterprises", type=click.Path(exists=True, dir_okay=False), help="企业表（.xlsx/.csv）")
-@click.option("--villages", type=click.Path(exists=True, dir_okay=False), help="城中村图层")
-@click.option("--progress", type=click.Path(exists=True, dir_okay=False), help="城中村改造进度填报表（追加，不覆盖历史）")
+@click.option("--towns", type=INPUT_FILE, help="镇街图层")
+@click.option("--parcels", type=INPUT_FILE, help="宗地（图层，或 .xlsx 台账配 --parcel-geometry）")
+@click.option("--parcel-geometry", type=INPUT_FILE, help="台账按宗地编号连接的图形文件")
+@click.option("--projects", type=INPUT_FILE, help="项目图层")
+@click.option("--enterprises", type=INPUT_FILE, help="企业表（.xlsx/.csv）")
+@click.option("--villages", type=INPUT_FILE, help="城中村图层")
+@click.option("--progress", type=INPUT_FILE, help="城中村改造进度填报表（追加，不覆盖历史）")
 @click.option("--sheet", default=None, help="Excel 工作表名（默认第一个）")
 @click.option("--crs", default=None, help="无坐标系文件的坐标系，如 EPSG:4490、EPSG:4549、EPSG:4528")
 @click.option("--from-gcj02", is_flag=True, help="坐标为高德/GCJ-02，导入时纠正到 CGCS2000")
-@click.option("--rasters", multiple=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--rasters", multiple=True, type=INPUT_FILE,
               help="遥感指数影像（单波段 GeoTIFF，文件名含 _YYYYMMDD），可多次给出")
 def command(store_url, towns, parcels, parcel_geometry, projects, enterprises, villages, progress, sheet, crs,
             from_gcj02, rasters) -> None:

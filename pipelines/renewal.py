@@ -10,18 +10,16 @@ from gis.output import write_layer_file
 from gis.renewal import load_renewal_rules, resettlement_sites, village_status
 from gis.workflow import renewal_store
 
-from .options import as_of_option, get_store, parse_as_of, store_option
-
-_FILE = click.Path(exists=True, dir_okay=False)
+from .options import INPUT_FILE, as_of_option, get_store, parse_as_of, store_option
 
 
 @click.command("renewal")
 @store_option
 @as_of_option
-@click.option("--rules", "rules_path", type=_FILE, help="规则文件（默认 layers/rules/renewal.yaml）")
-@click.option("--villages", type=_FILE, help="文件模式：城中村图层")
-@click.option("--progress", type=_FILE, help="文件模式：进度填报表")
-@click.option("--assessment", type=_FILE, help="文件模式：闲置土地研判结果（用于安置房选址）")
+@click.option("--rules", "rules_path", type=INPUT_FILE, help="规则文件（默认 layers/rules/renewal.yaml）")
+@click.option("--villages", type=INPUT_FILE, help="文件模式：城中村图层")
+@click.option("--progress", type=INPUT_FILE, help="文件模式：进度填报表")
+@click.option("--assessment", type=INPUT_FILE, help="文件模式：闲置土地研判结果（用于安置房选址）")
 @click.option("--out", type=click.Path(dir_okay=False), help="文件模式输出（.gpkg / .geojson / .csv）")
 def command(store_url, as_of, rules_path, villages, progress, assessment, out) -> None:
     """城中村改造进展：完成比例、预测完成日期、所需进度、状态；安置房选址建议。"""

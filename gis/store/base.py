@@ -76,6 +76,20 @@ class Store(abc.ABC):
         for name in frames:
             get_layer(name)
 
+    @staticmethod
+    def _check_version(parcel_id: str, current: str | None, based_on: str) -> None:
+        """Refuse a decision on a parcel without assessment, or one based on a version that has changed."""
+        from ..errors import ConflictError, StoreError
+
+        if current is None:
+            raise StoreError(f"宗地 {parcel_id} 没有研判结果，不能审定",
+                             detail=f"no assessment for parcel {parcel_id!r}", fix="先运行 landrenew assess")
+        if current != based_on:
+            raise ConflictError(
+                f"宗地 {parcel_id} 的研判或审定已被更新（当前版本 {current}，您加载的版本 {based_on}），本次保存未生效",
+                detail=f"stale version for {parcel_id}: {based_on} != {current}",
+                fix="刷新页面查看最新结果后重新审定")
+
     @abc.abstractmethod
     def current_version(self, parcel_id: str) -> str | None:
         """The version a new decision on the parcel must be based on: the latest decision, else the

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 import pyogrio
 
-from ..errors import ConflictError, StoreError
+from ..errors import StoreError
 from ..frames import conform, decode_lists, empty_frame, encode_lists
 from ..schema import get_layer, layer_names
 from .base import Store, assessment_version, decision_version
@@ -215,16 +215,7 @@ class GeoPackageStore(Store):
             try:
                 con.execute("BEGIN IMMEDIATE")
                 current = self._current_version(con, str(row["parcel_id"]))
-                if current is None:
-                    raise StoreError(f"宗地 {row['parcel_id']} 没有研判结果，不能审定",
-                                     detail=f"no assessment for parcel {row['parcel_id']!r}",
-                                     fix="先运行 landrenew assess")
-                if current != row["based_on_version"]:
-                    raise ConflictError(
-                        f"宗地 {row['parcel_id']} 的研判或审定已被更新（当前版本 {current}，"
-                        f"您加载的版本 {row['based_on_version']}），本次保存未生效",
-                        detail=f"stale version for {row['parcel_id']}: {row['based_on_version']} != {current}",
-                        fix="刷新页面查看最新结果后重新审定")
+                self._check_version(str(row["parcel_id"]), current, row["based_on_version"])
                 decided_at = pd.Timestamp(row["decided_at"]).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%fZ")
                 values = [None if pd.isna(row[f]) else str(row[f]) for f in
                           ("decision_id", "parcel_id", "route", "sub_route", "note", "decided_by")]

@@ -42,7 +42,7 @@ import sqlalchemy as sa
 from psycopg import sql
 
 from ..crs import STORE_CRS
-from ..errors import ConflictError, StoreError
+from ..errors import StoreError
 from ..frames import conform, decode_lists, empty_frame, encode_lists
 from ..schema import Layer, get_layer, layer_names
 from . import migrations
@@ -410,16 +410,7 @@ class PostGISStore(Store):
                 cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (_ASSESSMENT_LOCK,))
                 cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_PARCEL_LOCK_SPACE, parcel_id))
                 current = self._current_version(cur, parcel_id)  # a fresh snapshot, taken after the locks
-                if current is None:
-                    raise StoreError(f"宗地 {parcel_id} 没有研判结果，不能审定",
-                                     detail=f"no assessment for parcel {parcel_id!r}",
-                                     fix="先运行 landrenew assess")
-                if current != row["based_on_version"]:
-                    raise ConflictError(
-                        f"宗地 {parcel_id} 的研判或审定已被更新（当前版本 {current}，"
-                        f"您加载的版本 {row['based_on_version']}），本次保存未生效",
-                        detail=f"stale version for {parcel_id}: {row['based_on_version']} != {current}",
-                        fix="刷新页面查看最新结果后重新审定")
+                self._check_version(parcel_id, current, row["based_on_version"])
                 self._insert_decision(cur, values)
         except (psycopg.Error, sa.exc.DBAPIError) as exc:
             orig = getattr(exc, "orig", exc)
