@@ -346,7 +346,7 @@ with tabs[1]:
     by_town = dash.route_by_town(PARCELS, towns)
     c1, c2 = st.columns(2)
     with c1:
-        st.markdown("**各镇街闲置面积（按推荐路径）**")
+        st.markdown("**各镇街宗地面积（按推荐处置路径；灰色为不纳入存量处置的宗地）**")
         st.altair_chart(dash.route_chart(by_town), width="stretch")
     with c2:
         st.markdown("**城中村按进展状态**")

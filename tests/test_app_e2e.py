@@ -434,7 +434,7 @@ def test_dashboard_after_the_store_was_rewritten_and_no_request_leaves_localhost
     page.get_by_text("研判依据").wait_for()
     page.get_by_role("tab", name="统计看板").click()
     page.get_by_text("距 2027 年底期限").wait_for()
-    page.get_by_text("各镇街闲置面积（按推荐路径）").wait_for()
+    page.get_by_text("各镇街宗地面积（按推荐处置路径；灰色为不纳入存量处置的宗地）").wait_for()
     metrics = dict(zip(page.locator("[data-testid='stMetricLabel']").all_inner_texts(),
                        page.locator("[data-testid='stMetricValue']").all_inner_texts()))
     decided = demo.store.read_layer("decisions")["parcel_id"].nunique()
