@@ -416,8 +416,10 @@ def test_admin_runs_the_assessment_with_a_progress_bar(new_page, demo):
     login(page, "admin")
     page.get_by_role("tab", name="数据管理").click()
     page.get_by_role("button", name="运行闲置土地研判").click()
-    page.get_by_text("研判结果").wait_for(timeout=90_000)
     bar = page.locator("[data-testid='stProgress']")
+    # "研判结果" alone also matches the bar's own step text "整理研判结果": wait for the bar's last step
+    bar.get_by_text("研判完成").wait_for(timeout=90_000)
+    page.get_by_text("研判结果", exact=True).first.wait_for(timeout=30_000)
     assert bar.count() == 1 and "研判完成" in bar.inner_text()
     assert bar.get_by_role("progressbar").get_attribute("aria-valuenow") == "100"
     assert demo.store.meta()["assessed_at"] >= before
