@@ -16,19 +16,25 @@ import pandas as pd
 
 from .auth import User, require
 from .errors import LandRenewError
-from .idle import SUB_ROUTES
+from .rules import load_rules
 from .schema import get_layer
 
 __all__ = ["record_decision", "decision_history", "latest_decisions", "sub_routes_of"]
 
 
+def _sub_routes() -> dict[str, str]:
+    """sub_route -> route, from the idle rule file (``sub_routes``, docs/rules.md §6), in the table's order."""
+    rules = load_rules("idle", spec={"sub_routes": ("list", None)})
+    return {str(k): str(v) for item in rules["sub_routes"] for k, v in item.items()}
+
+
 def sub_routes_of(route: str) -> list[str]:
-    """The sub-routes (RULES.md §6) a route allows, in the table's order; none for none/review.
+    """The sub-routes (docs/rules.md §6) a route allows, in the table's order; none for none/review.
 
     >>> sub_routes_of("transfer")
     ['whole_transfer', 'preregistered_transfer', 'joint_development']
     """
-    return [sub for sub, rt in SUB_ROUTES.items() if rt == route]
+    return [sub for sub, rt in _sub_routes().items() if rt == route]
 
 
 def _blank(value: Any) -> bool:
@@ -57,7 +63,7 @@ def record_decision(
         The assessed parcel.
     route, sub_route
         The decided route (``decisions.route`` values) and, for continue/transfer/reclaim, one of its
-        sub-routes (RULES.md §6); none/review take no sub-route.
+        sub-routes (docs/rules.md §6); none/review take no sub-route.
     note
         The planner's reason (free text).
     decided_by, role
@@ -89,7 +95,7 @@ def record_decision(
     sub_route = None if _blank(sub_route) else str(sub_route)
     allowed = sub_routes_of(route)
     if sub_route is not None and sub_route not in allowed:
-        owner = SUB_ROUTES.get(sub_route)
+        owner = _sub_routes().get(sub_route)
         raise LandRenewError(
             f"具体方式“{sub_field.label_of(sub_route)}”不属于路径“{routes.label_of(route)}”",
             detail=f"sub_route {sub_route!r} belongs to {owner!r}, not {route!r}",

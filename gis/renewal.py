@@ -1,10 +1,10 @@
-"""Urban-village renewal tracking (城中村改造跟踪), RULES.md §7.
+"""Urban-village renewal tracking (城中村改造跟踪), docs/rules.md §7.
 
 From the ``villages`` layer and the ``village_progress`` history this module computes, as of a date, how
 far each village is (``percent_complete``), how fast it has been moving, when it will finish at that pace,
 what pace the deadline still requires, and a status (done / on_track / at_risk / late / not_started), with
-Chinese notes on every edge case.  It also sums the villages up per town and for the district, and
-suggests idle parcels (from ``idle_assessment``) as resettlement-housing sites.
+Chinese notes on every edge case.  It also sums the villages up per town and for the district (the
+resettlement-site suggestions are in gis/resettlement.py).
 
 Every threshold is in ``layers/rules/renewal.yaml`` (see the comments there).  The arithmetic:
 
@@ -21,8 +21,9 @@ Every threshold is in ``layers/rules/renewal.yaml`` (see the comments there).  T
   NaT when the rate is <= 0 or missing.  A done village's projection is its last report date.
 * ``required_monthly_rate`` = (1 - p_last) / months_to_deadline; 0 when done; ``inf`` when the deadline
   has passed (or is today) and the village is not done.
-* status, first that applies: done (p_last = 1; the indicators decide, the stage is a cross-check);
-  late when the deadline has passed; not_started (no report, or p_last = 0 at a stage in
+* status: the first row of the rule file's ``status_order`` table that holds (conditions named in
+  gis/renewal_conditions.py), with its note — by default: done (p_last = 1; the indicators decide, the stage
+  is a cross-check); late when the deadline has passed; not_started (no report, or p_last = 0 at a stage in
   ``status.not_started_stages``); late when there was no progress over ``status.stall_months``; late
   when the rate is <= 0 or the projection is more than ``status.late_margin_months`` after the deadline;
   at_risk when the projection is after the deadline; on_track otherwise.  One usable report: at_risk
@@ -40,7 +41,6 @@ datetime.date(2027, 12, 31)
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +51,10 @@ import shapely
 
 from .crs import AREA_CRS
 from .errors import CRSError, InputFileError, RuleFileError
-from .schema import get_layer
+from .decision_table import Evaluator, first_match
+from .renewal_conditions import CONDITIONS, PLACEHOLDERS, VillageFacts, status_table
 from .rules import RuleSet, load_rules
+from .schema import get_layer
 
 __all__ = [
     "RULE_SPEC",
@@ -64,10 +66,10 @@ __all__ = [
     "INDICATOR_FIELDS",
     "DAYS_PER_MONTH",
     "load_renewal_rules",
+    "resolve_renewal_rules",
     "percent_complete",
     "village_status",
     "district_summary",
-    "resettlement_sites",
 ]
 
 #: Days in a month for every rate and projection (mean Julian month).
@@ -89,9 +91,7 @@ INDICATOR_FIELDS = {
 }
 _INDICATOR_LABELS = {"signing": "签约", "relocation": "搬迁", "demolition": "拆除",
                      "resettlement": "安置房交付", "works": "整治工程"}
-_FIELD_LABELS = {"signed_households": "已签约户数", "relocated_households": "已搬迁户数",
-                 "demolished_m2": "已拆除面积", "resettlement_units_delivered": "已交付安置房套数",
-                 "works_progress": "整治工程进度"}
+_FIELD_LABELS = get_layer("village_progress").labels()
 _DEN_LABELS = {"signing": "户数", "relocation": "户数", "demolition": "计划拆除面积",
                "resettlement": "计划安置房套数", "works": "1"}
 _FIELDS = tuple(INDICATOR_FIELDS.values())
@@ -122,6 +122,7 @@ RULE_SPEC: dict[str, tuple[str, Any]] = {
     "sites.weight_distance": ("float", (0.0, 1.0)),
     "sites.weight_fit": ("float", (0.0, 1.0)),
     "sites.top_n": ("int", (1, 1000)),
+    "status_order": ("list", None),
 }
 
 _EPS = 1e-9
@@ -164,6 +165,7 @@ def _check_rules(rules: RuleSet) -> None:
         raise _rule_error(rules, "mixed.share_default", "应在 share_min 与 share_max 之间", "调整三者的大小关系")
     if rules["sites.weight_distance"] + rules["sites.weight_fit"] <= 0:
         raise _rule_error(rules, "sites.weight_distance", "与 sites.weight_fit 之和应大于 0", "至少一个权重取正数")
+    status_table(rules)
 
 
 def load_renewal_rules(path: str | Path | None = None) -> RuleSet:
@@ -184,7 +186,8 @@ def load_renewal_rules(path: str | Path | None = None) -> RuleSet:
     return rules
 
 
-def _resolve(rules: RuleSet | None) -> RuleSet:
+def resolve_renewal_rules(rules: RuleSet | None) -> RuleSet:
+    """The given renewal rules, cross-checked again (what-if copies), or the default file when None."""
     if rules is None:
         return load_renewal_rules()
     _check_rules(rules)
@@ -434,7 +437,7 @@ def percent_complete(villages: pd.DataFrame, progress: pd.DataFrame, *, rules: R
     pandas.Series
         Aligned with ``progress.index``; NaN for rows of unknown villages or without a usable date.
     """
-    rules = _resolve(rules)
+    rules = resolve_renewal_rules(rules)
     vt = _village_table(villages, rules)
     rep, _ = _reports(vt, progress, as_of_day=None, dedupe=False)
     p, _ = _row_percent(vt, rep["g"].to_numpy(), {f: rep[f].to_numpy() for f in _FIELDS}, rules)
@@ -454,9 +457,251 @@ def _stage_index(mode: np.ndarray, stage: np.ndarray, rules: RuleSet) -> np.ndar
     return out
 
 
+def _counted(rules: RuleSet) -> dict[str, set[str]]:
+    """The indicators with a weight above zero, per mode (拆整结合: both parts)."""
+    counted = {mode: {k for k, w in rules[f"weights.{mode}"].items() if w > 0} for mode in ("拆除新建", "整治提升")}
+    counted["拆整结合"] = counted["拆除新建"] | counted["整治提升"]
+    return counted
+
+
+class _History:
+    """The usable reports of known villages (sorted by village, date), their percent and runs per village."""
+
+    def __init__(self, vt: pd.DataFrame, rep: pd.DataFrame, rules: RuleSet):
+        self.g = rep["g"].to_numpy()
+        self.day = rep["day"].to_numpy().astype(np.int64)
+        self.m = m = len(rep)
+        self.pos = np.arange(m)
+        self.values = {f: rep[f].to_numpy() for f in _FIELDS}
+        p, self.raw = _row_percent(vt, self.g, self.values, rules)
+        self.nan_p = np.isnan(p)
+        self.p = np.nan_to_num(p, nan=0.0)
+        self.stage = rep["stage"].to_numpy(dtype=object)
+        self.mode = vt["mode"].to_numpy()[self.g]
+        self.sidx = _stage_index(self.mode, self.stage, rules)
+        g = self.g
+        # groups: contiguous runs of one village
+        self.first = np.flatnonzero(np.r_[True, g[1:] != g[:-1]]) if m else np.zeros(0, np.int64)
+        self.last = np.r_[self.first[1:] - 1, m - 1] if m else np.zeros(0, np.int64)
+        self.gv = g[self.first]
+        self.gi = np.repeat(np.arange(len(self.first)), self.last - self.first + 1)
+        self.same_prev = np.r_[False, g[1:] == g[:-1]] if m else np.zeros(0, bool)
+
+
+def _data_errors(h: _History, info: dict, n: int, rules: RuleSet, notes: _Notes) -> tuple[np.ndarray, np.ndarray]:
+    """Duplicates, unreadable dates, indicators or stage going backwards: noted, never averaged away.
+
+    Returns (data_error per village, report rows where a counted indicator dropped).
+    """
+    g, day = h.g, h.day
+    dups = info["dups"]
+    if len(dups):
+        notes.add(dups["g"].to_numpy(), _cat("数据重复：", _date_str(dups["day"].to_numpy()), " 有 ",
+                                              dups["count"].to_numpy(), " 条填报，只采用文件中最后一条，其余未计入（请核实）"))
+    bad_g = info["bad_date_g"]
+    if len(bad_g):
+        ug, cnt = np.unique(bad_g, return_counts=True)
+        notes.add(ug, _cat("数据错误：", cnt, " 条填报的填报日期无法识别，未计入"))
+    data_error = np.zeros(n, bool)
+    data_error[dups["g"].to_numpy(dtype=np.int64)] = True
+    data_error[bad_g] = True
+    counted = _counted(rules)
+    drop_counted = np.zeros(h.m, bool)
+    for ind, field in INDICATOR_FIELDS.items():
+        v = h.values[field]
+        dec = h.same_prev & (v < np.r_[np.nan, v[:-1]] - _EPS)
+        if not dec.any():
+            continue
+        idx = np.flatnonzero(dec)
+        notes.add(g[idx], _cat("数据错误（进度倒退）：", _FIELD_LABELS[field], "在 ", _date_str(day[idx - 1]), " 填报为 ",
+                               _num(v[idx - 1]), "，在 ", _date_str(day[idx]), " 降为 ", _num(v[idx]),
+                               "，请核实；未作平均处理"))
+        data_error[g[idx]] = True
+        is_counted = np.isin(h.mode, [mm for mm in MODES if ind in counted[mm]])
+        drop_counted |= dec & is_counted
+    sdec = h.same_prev & (h.sidx >= 0) & (np.r_[-1, h.sidx[:-1]] > h.sidx)
+    if sdec.any():
+        idx = np.flatnonzero(sdec)
+        prev_lab = pd.Series(h.stage[idx - 1]).map(STAGE_LABELS).fillna("?").to_numpy()
+        lab = pd.Series(h.stage[idx]).map(STAGE_LABELS).fillna("?").to_numpy()
+        notes.add(g[idx], _cat("数据错误（阶段倒退）：阶段在 ", _date_str(day[idx - 1]), " 为", prev_lab, "，在 ",
+                               _date_str(day[idx]), " 退回", lab, "，请核实"))
+        data_error[g[idx]] = True
+    return data_error, drop_counted
+
+
+def _forecast(h: _History, vt: pd.DataFrame, drop_counted: np.ndarray, as_of_day: int, rules: RuleSet
+              ) -> tuple[VillageFacts, np.ndarray]:
+    """Latest percent, the rate over the recent window, the stall check and the projection, per village.
+
+    The rate and the stall check use only the reports from the last drop of a counted indicator on.
+    Returns the facts and the start day of that consistent range per village (int64 min when none).
+    """
+    n, m, k = len(vt), h.m, len(h.first)
+    g, day, p, pos, gi, gv, last = h.g, h.day, h.p, h.pos, h.gi, h.gv, h.last
+    cs = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(cs, g[drop_counted], day[drop_counted])
+    last_day = day[last]
+    ok = day >= cs[gv][gi]
+    p_last = p[last]
+    # rate over the recent window
+    cut = _add_months(last_day, -rules["forecast.rate_window_months"])
+    elig = ok & (day <= cut[gi])
+    base = np.full(k, -1, dtype=np.int64)
+    np.maximum.at(base, gi[elig], pos[elig])
+    first_ok = np.full(k, m, dtype=np.int64)
+    np.minimum.at(first_ok, gi[ok], pos[ok])
+    base = np.where(base >= 0, base, first_ok)
+    has_rate = base < last
+    span = (last_day - day[base]) / DAYS_PER_MONTH
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate_g = np.where(has_rate, (p_last - p[base]) / np.where(has_rate, span, 1.0), np.nan)
+    # stall: no progress since the latest report at least stall_months before the last one
+    stall_cut = _add_months(last_day, -rules["status.stall_months"])
+    elig_s = ok & (day <= stall_cut[gi])
+    ref = np.full(k, -1, dtype=np.int64)
+    np.maximum.at(ref, gi[elig_s], pos[elig_s])
+    stalled_g = (ref >= 0) & (p_last - p[np.maximum(ref, 0)] <= rules["status.stall_min_progress"] + _EPS)
+
+    def per_village(values: np.ndarray, fill: Any, dtype: Any = None) -> np.ndarray:
+        out = np.full(n, fill, dtype=dtype or np.asarray(values).dtype)
+        out[gv] = values
+        return out
+
+    has = per_village(np.ones(k, bool), False)
+    P = per_village(p_last, 0.0, float)
+    rate = per_village(rate_g, np.nan, float)
+    hr = per_village(has_rate, False)
+    lastd = per_village(last_day.astype(float), np.nan, float)
+    deadline = vt["deadline_day"].to_numpy()
+    months_to_deadline = (deadline - as_of_day) / DAYS_PER_MONTH
+    done = has & (P >= 1 - _EPS)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        required = np.where(done, 0.0, np.where(months_to_deadline > 0,
+                                                (1 - P) / np.where(months_to_deadline > 0, months_to_deadline, 1.0),
+                                                np.inf))
+        proj_months = np.where(hr & (rate > 0), (1 - P) / np.where(rate > 0, rate, 1.0), np.nan)
+    proj_day = lastd + np.ceil(proj_months * DAYS_PER_MONTH - 1e-6)
+    proj_day = np.where(done, lastd, proj_day)
+    facts = VillageFacts(
+        rules=rules, as_of_day=as_of_day, has_report=has, percent=P,
+        stage=per_village(h.stage[last], "not_started", object), last_day=lastd, deadline_day=deadline,
+        months_to_deadline=months_to_deadline, required=required, has_rate=hr, rate=rate, projected_day=proj_day,
+        projection_overflow=proj_day > _MAX_DAY,
+        late_cut_day=_add_months(deadline.astype(np.int64), rules["status.late_margin_months"]),
+        stalled=per_village(stalled_g, False), stall_reference=per_village(np.maximum(ref, 0), 0, np.int64),
+        rate_base=per_village(base, 0, np.int64), report_day=day, report_percent=p)
+    return facts, cs
+
+
+def _status(v: VillageFacts, rules: RuleSet, notes: _Notes) -> np.ndarray:
+    """The first row of ``status_order`` that holds, per village, and its note."""
+    rows = status_table(rules)
+    n = len(v.percent)
+    masks = {name: np.asarray(fn(v), dtype=bool) for name, fn in CONDITIONS.items()}
+    ev = Evaluator(n, masks.__getitem__, lambda name, ix: PLACEHOLDERS[name](v, ix))
+    which = first_match([ev.mask(r.when) for r in rows])
+    status = np.array([r.status for r in rows], dtype=object)[which]
+    for k, row in enumerate(rows):
+        idx = np.flatnonzero(which == k)
+        if idx.size and row.note is not None:
+            notes.add(idx, ev.render(row.note, idx))
+    return status
+
+
+def _history_notes(v: VillageFacts, cs: np.ndarray, rules: RuleSet, notes: _Notes) -> None:
+    """The consistent range after a drop, and a stale last report."""
+    has, lastd = v.has_report, v.last_day
+    lastd_i = np.nan_to_num(lastd).astype(np.int64)
+    idx = np.flatnonzero((cs > np.iinfo(np.int64).min) & has)
+    if idx.size:
+        notes.add(idx, _cat("因进度倒退，当前完成率取最新填报（", _date_str(lastd_i[idx]), "），完成速度只按 ",
+                            _date_str(cs[idx]), " 及之后的填报计算"))
+    done = has & (v.percent >= 1 - _EPS)
+    stale_cut = _add_months(np.array([v.as_of_day]), -rules["status.stale_report_months"])[0]
+    idx = np.flatnonzero(has & ~done & (lastd < stale_cut))
+    notes.add(idx, _cat("最近一次填报 ", _date_str(lastd_i[idx]), " 距基准日已超过",
+                        rules["status.stale_report_months"], "个月，进度可能未更新"))
+
+
+def _report_checks(h: _History, vt: pd.DataFrame, rules: RuleSet, notes: _Notes, data_error: np.ndarray) -> None:
+    """The latest report against the village: its stage, ratios above 100 %, no usable indicator."""
+    if not h.m:
+        return
+    gv, last, raw = h.gv, h.last, h.raw
+    k = len(gv)
+    counted = _counted(rules)
+    p_last = h.p[last]
+    lmode = h.mode[last]
+    lstage = h.stage[last]
+    lsidx = h.sidx[last]
+    bad_stage = lsidx < 0
+    idx = np.flatnonzero(bad_stage)
+    notes.add(gv[idx], _cat("阶段“", lstage[idx].astype(str), "”不属于", lmode[idx], "的阶段，未作阶段核对"))
+    implied = np.full(k, -1, dtype=np.int64)
+    implied_ind = np.full(k, "", dtype=object)
+    implied_ratio = np.zeros(k)
+    for ind, st in rules["indicator_stage"].items():
+        for mm in MODES:
+            order = rules[f"stages.{mm}"]
+            # 拆整结合: its two parts run in parallel and one stage is reported (the demolition chain's),
+            # so only the demolition-chain indicators are checked against it
+            checked = counted["拆除新建"] if mm == "拆整结合" else counted[mm]
+            if st not in order or ind not in checked:
+                continue
+            started = (lmode == mm) & (np.nan_to_num(raw[ind][last]) > 0) & (order.index(st) > implied)
+            implied = np.where(started, order.index(st), implied)
+            implied_ind = np.where(started, ind, implied_ind)
+            implied_ratio = np.where(started, raw[ind][last], implied_ratio)
+    ahead = ~bad_stage & (implied > lsidx)
+    idx = np.flatnonzero(ahead)
+    if idx.size:
+        ind_lab = pd.Series(implied_ind[idx]).map(_INDICATOR_LABELS).to_numpy()
+        notes.add(gv[idx], _cat("阶段与指标不符：填报阶段为", pd.Series(lstage[idx]).map(STAGE_LABELS).to_numpy(),
+                                "，但", ind_lab, "已开始（", _pct(implied_ratio[idx]), "），完成率按指标计算"))
+    idx = np.flatnonzero(~bad_stage & (lstage == "done") & (p_last < 1 - _EPS))
+    notes.add(gv[idx], _cat("阶段与指标不符：阶段填报为完成，但指标完成率仅 ", _pct(p_last[idx]), "，按指标判定未完成"))
+    idx = np.flatnonzero(~bad_stage & (lstage != "done") & (p_last >= 1 - _EPS))
+    if idx.size:
+        notes.add(gv[idx], _cat("阶段与指标不符：指标已全部完成，但阶段仍为",
+                                pd.Series(lstage[idx]).map(STAGE_LABELS).to_numpy(), "，按指标判定已完成（请补报）"))
+    data_error[gv[ahead | (~bad_stage & ((lstage == "done") != (p_last >= 1 - _EPS)))]] = True
+    dens = _denominators(vt)
+    for ind, field in INDICATOR_FIELDS.items():
+        over = raw[ind][last] > 1 + _EPS
+        if ind == "works":
+            den_txt = np.full(k, "100%")
+        else:
+            den_txt = _cat(_DEN_LABELS[ind], " ", _num(np.nan_to_num(dens[ind][gv])))
+        active_ind = np.isin(lmode, [mm for mm in MODES if ind in counted[mm]])
+        idx = np.flatnonzero(over & active_ind)
+        notes.add(gv[idx], _cat(_FIELD_LABELS[field], " ", _num(h.values[field][last[idx]]), " 超过", den_txt[idx],
+                                "，按100%计（请核实）"))
+    idx = np.flatnonzero(h.nan_p[last])
+    notes.add(gv[idx], "无可用指标（户数、计划面积等分母均缺），完成率按0计")
+
+
+def _denominator_notes(vt: pd.DataFrame, rules: RuleSet, notes: _Notes) -> None:
+    """An indicator left out because its denominator is missing (the other weights are scaled up)."""
+    dens = _denominators(vt)
+    mode_v = vt["mode"].to_numpy()
+    share = vt["share"].to_numpy()
+    for ind in INDICATOR_FIELDS:
+        modes_using = [mm for mm in ("拆除新建", "整治提升") if rules[f"weights.{mm}"].get(ind, 0) > 0]
+        use = np.isin(mode_v, modes_using) | ((mode_v == "拆整结合") & np.isin("拆除新建", modes_using) & (share > 0))
+        if "整治提升" in modes_using:
+            use |= (mode_v == "拆整结合") & (share < 1)
+        idx = np.flatnonzero(use & np.isnan(dens[ind]))
+        notes.add(idx, _cat(_INDICATOR_LABELS[ind], "指标缺分母（", _DEN_LABELS[ind], "为空或0），不计入，其余指标权重按比例放大"))
+
+
 def village_status(villages: gpd.GeoDataFrame, progress: pd.DataFrame, *, as_of: dt.date,
                    rules: RuleSet | None = None) -> gpd.GeoDataFrame:
     """Progress, forecast and status of every village as of a date (output layer ``village_status``).
+
+    The steps of docs/rules.md §7: the village table (deadline, demolition share), the usable reports and their
+    percent, data errors, the forecast (rate, stall, projection), the status (first row of the rule file's
+    ``status_order`` that holds, with its note), then the checks of the latest report.
 
     Parameters
     ----------
@@ -477,280 +722,46 @@ def village_status(villages: gpd.GeoDataFrame, progress: pd.DataFrame, *, as_of:
         last_report_date, report_count, households, signed_households, relocated_households,
         needs_resettlement_units, data_error, notes (list of Chinese str), rules_version, as_of.
     """
-    rules = _resolve(rules)
+    rules = resolve_renewal_rules(rules)
     as_of_day = _day(as_of)
     vt = _village_table(villages, rules)
     n = len(vt)
     notes = _Notes(n)
-    rep, info = _reports(vt, progress, as_of_day=as_of_day, dedupe=True)
-    mode_v = vt["mode"].to_numpy()
-    deadline = vt["deadline_day"].to_numpy()
     share_note = vt["share_note"].to_numpy(dtype=object)
     notes.add(np.flatnonzero(share_note != ""), share_note[share_note != ""])
+    rep, info = _reports(vt, progress, as_of_day=as_of_day, dedupe=True)
+    h = _History(vt, rep, rules)
+    data_error, drop_counted = _data_errors(h, info, n, rules, notes)
+    facts, consistent_from = _forecast(h, vt, drop_counted, as_of_day, rules)
+    status = _status(facts, rules, notes)
+    _history_notes(facts, consistent_from, rules, notes)
+    _report_checks(h, vt, rules, notes, data_error)
+    _denominator_notes(vt, rules, notes)
 
-    g = rep["g"].to_numpy()
-    day = rep["day"].to_numpy().astype(np.int64)
-    m = len(rep)
-    pos = np.arange(m)
-    values = {f: rep[f].to_numpy() for f in _FIELDS}
-    p, raw = _row_percent(vt, g, values, rules)
-    nan_p = np.isnan(p)
-    p = np.nan_to_num(p, nan=0.0)
-    stage = rep["stage"].to_numpy(dtype=object)
-    sidx = _stage_index(mode_v[g], stage, rules)
-
-    # groups: contiguous runs of one village
-    first = np.flatnonzero(np.r_[True, g[1:] != g[:-1]]) if m else np.zeros(0, np.int64)
-    last = np.r_[first[1:] - 1, m - 1] if m else np.zeros(0, np.int64)
-    gv = g[first]
-    gi = np.repeat(np.arange(len(first)), last - first + 1)
-    same_prev = np.r_[False, g[1:] == g[:-1]] if m else np.zeros(0, bool)
-
-    # --- data errors: duplicates, unreadable dates, indicators or stage going backwards
-    dups = info["dups"]
-    if len(dups):
-        notes.add(dups["g"].to_numpy(), _cat("数据重复：", _date_str(dups["day"].to_numpy()), " 有 ",
-                                              dups["count"].to_numpy(), " 条填报，只采用文件中最后一条，其余未计入（请核实）"))
-    bad_g = info["bad_date_g"]
-    if len(bad_g):
-        ug, cnt = np.unique(bad_g, return_counts=True)
-        notes.add(ug, _cat("数据错误：", cnt, " 条填报的填报日期无法识别，未计入"))
-    data_error = np.zeros(n, bool)
-    data_error[info["dups"]["g"].to_numpy(dtype=np.int64)] = True
-    data_error[bad_g] = True
-    counted = {"拆除新建": set(k for k, w in rules["weights.拆除新建"].items() if w > 0),
-               "整治提升": set(k for k, w in rules["weights.整治提升"].items() if w > 0)}
-    counted["拆整结合"] = counted["拆除新建"] | counted["整治提升"]
-    drop_counted = np.zeros(m, bool)
-    for ind, field in INDICATOR_FIELDS.items():
-        v = values[field]
-        dec = same_prev & (v < np.r_[np.nan, v[:-1]] - _EPS)
-        if not dec.any():
-            continue
-        idx = np.flatnonzero(dec)
-        notes.add(g[idx], _cat("数据错误（进度倒退）：", _FIELD_LABELS[field], "在 ", _date_str(day[idx - 1]), " 填报为 ",
-                               _num(v[idx - 1]), "，在 ", _date_str(day[idx]), " 降为 ", _num(v[idx]),
-                               "，请核实；未作平均处理"))
-        data_error[g[idx]] = True
-        is_counted = np.isin(mode_v[g], [mm for mm in MODES if ind in counted[mm]])
-        drop_counted |= dec & is_counted
-    sdec = same_prev & (sidx >= 0) & (np.r_[-1, sidx[:-1]] > sidx)
-    if sdec.any():
-        idx = np.flatnonzero(sdec)
-        prev_lab = pd.Series(stage[idx - 1]).map(STAGE_LABELS).fillna("?").to_numpy()
-        lab = pd.Series(stage[idx]).map(STAGE_LABELS).fillna("?").to_numpy()
-        notes.add(g[idx], _cat("数据错误（阶段倒退）：阶段在 ", _date_str(day[idx - 1]), " 为", prev_lab, "，在 ",
-                               _date_str(day[idx]), " 退回", lab, "，请核实"))
-        data_error[g[idx]] = True
-
-    # consistent range: from the last drop of a counted indicator on
-    cs = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
-    np.maximum.at(cs, g[drop_counted], day[drop_counted])
-    k = len(first)
-    last_day = day[last]
-    cs_g = cs[gv]
-    ok = day >= cs_g[gi]
-    p_last = p[last]
-
-    # --- rate over the recent window
-    cut = _add_months(last_day, -rules["forecast.rate_window_months"])
-    elig = ok & (day <= cut[gi])
-    base = np.full(k, -1, dtype=np.int64)
-    np.maximum.at(base, gi[elig], pos[elig])
-    first_ok = np.full(k, m, dtype=np.int64)
-    np.minimum.at(first_ok, gi[ok], pos[ok])
-    base = np.where(base >= 0, base, first_ok)
-    has_rate = base < last
-    span = (last_day - day[base]) / DAYS_PER_MONTH
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rate_g = np.where(has_rate, (p_last - p[base]) / np.where(has_rate, span, 1.0), np.nan)
-    # --- stall: no progress since the latest report at least stall_months before the last one
-    stall_cut = _add_months(last_day, -rules["status.stall_months"])
-    elig_s = ok & (day <= stall_cut[gi])
-    ref = np.full(k, -1, dtype=np.int64)
-    np.maximum.at(ref, gi[elig_s], pos[elig_s])
-    stalled_g = (ref >= 0) & (p_last - p[np.maximum(ref, 0)] <= rules["status.stall_min_progress"] + _EPS)
-
-    # --- per village
-    has = np.zeros(n, bool)
-    has[gv] = True
-    P = np.zeros(n)
-    P[gv] = p_last
-    rate = np.full(n, np.nan)
-    rate[gv] = rate_g
-    hr = np.zeros(n, bool)
-    hr[gv] = has_rate
-    stalled = np.zeros(n, bool)
-    stalled[gv] = stalled_g
-    lastd = np.full(n, np.nan)
-    lastd[gv] = last_day
-    stage_v = np.full(n, "not_started", dtype=object)
-    stage_v[gv] = stage[last]
     count = np.zeros(n, dtype=np.int64)
-    count[gv] = last - first + 1
+    count[h.gv] = h.last - h.first + 1
     latest = {f: np.zeros(n) for f in _FIELDS}
     for f in _FIELDS:
-        latest[f][gv] = values[f][last]
-
-    months_to_deadline = (deadline - as_of_day) / DAYS_PER_MONTH
-    done = has & (P >= 1 - _EPS)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        required = np.where(done, 0.0, np.where(months_to_deadline > 0,
-                                                (1 - P) / np.where(months_to_deadline > 0, months_to_deadline, 1.0),
-                                                np.inf))
-        proj_months = np.where(hr & (rate > 0), (1 - P) / np.where(rate > 0, rate, 1.0), np.nan)
-    proj_day = lastd + np.ceil(proj_months * DAYS_PER_MONTH - 1e-6)
-    proj_day = np.where(done, lastd, proj_day)
-    overflow = proj_day > _MAX_DAY
-    proj_day_out = np.where(overflow, np.nan, proj_day)
-    late_cut = _add_months(deadline.astype(np.int64), rules["status.late_margin_months"])
-
-    ns_stages = np.isin(stage_v, list(rules["status.not_started_stages"]))
-    passed = ~done & (months_to_deadline <= 0)
-    not_started = ~done & ~passed & (~has | ((P <= _EPS) & ns_stages))
-    active = has & ~done & ~passed & ~not_started
-    c_stall = active & stalled
-    c_never = active & ~stalled & hr & ~(rate > 0)
-    c_late_proj = active & ~stalled & hr & (rate > 0) & (proj_day > late_cut)
-    c_risk_proj = active & ~stalled & hr & (rate > 0) & ~c_late_proj & (proj_day > deadline)
-    single = active & ~stalled & ~hr
-    thr = rules["status.single_report_max_required_rate"]
-    c_single_risk = single & (required > thr)
-    status = np.select(
-        [done, passed, not_started, c_stall, c_never, c_late_proj, c_risk_proj, c_single_risk],
-        ["done", "late", "not_started", "late", "late", "late", "at_risk", "at_risk"],
-        default="on_track").astype(object)
-
-    # --- notes on the status
-    as_of_s = _date_str(np.array([as_of_day]))[0]
-    lastd_i = np.nan_to_num(lastd).astype(np.int64)
-    dl_s = _date_str(deadline.astype(np.int64))
-    idx = np.flatnonzero(done)
-    notes.add(idx, _cat("已完成：各项指标均达100%（", _date_str(lastd_i[idx]), " 填报）"))
-    idx = np.flatnonzero(passed)
-    notes.add(idx, _cat("完成期限 ", dl_s[idx], " 已过（基准日 ", as_of_s, "），尚有 ", _pct(1 - P[idx]),
-                        " 未完成，所需月速度记为无穷大，判为严重滞后"))
-    idx = np.flatnonzero(not_started & ~has)
-    notes.add(idx, _cat("截至 ", as_of_s, " 无进度填报，按未启动处理；期限 ", dl_s[idx], " 前每月需完成 ",
-                        _pct(required[idx])))
-    idx = np.flatnonzero(not_started & has)
-    notes.add(idx, _cat("完成率为0，阶段为", pd.Series(stage_v[idx]).map(STAGE_LABELS).fillna("?").to_numpy(),
-                        "，按未启动处理；期限 ", dl_s[idx], " 前每月需完成 ", _pct(required[idx])))
-    ref_v = np.zeros(n, dtype=np.int64)
-    ref_v[gv] = np.maximum(ref, 0)
-    base_v = np.zeros(n, dtype=np.int64)
-    base_v[gv] = base
-    idx = np.flatnonzero(c_stall)
-    if idx.size:
-        r = ref_v[idx]
-        notes.add(idx, _cat("近", rules["status.stall_months"], "个月无进展：", _date_str(day[r]), " 完成率 ",
-                            _pct(p[r]), "，", _date_str(lastd_i[idx]), " 为 ", _pct(P[idx]), "，判为严重滞后"))
-    window_txt = lambda i: _cat("（", _date_str(day[base_v[i]]), " 至 ", _date_str(lastd_i[i]), "）")  # noqa: E731
-    idx = np.flatnonzero(c_never)
-    if idx.size:
-        notes.add(idx, _cat("近期完成速度为每月 ", _pct(rate[idx]), window_txt(idx),
-                            "，按此速度无法完成，判为严重滞后"))
-    for cond, tail in ((c_late_proj, "，晚于期限超过" + str(rules["status.late_margin_months"]) + "个月，判为严重滞后"),
-                       (c_risk_proj, "，晚于期限，判为滞后风险")):
-        idx = np.flatnonzero(cond)
-        if idx.size:
-            proj_txt = np.where(overflow[idx], "远超可推算范围", _date_str(np.nan_to_num(proj_day[idx]).astype(np.int64)))
-            notes.add(idx, _cat("按近期速度每月 ", _pct(rate[idx]), window_txt(idx), "，预计 ", proj_txt,
-                                " 完成（期限 ", dl_s[idx], "）", tail))
-    idx = np.flatnonzero(single)
-    if idx.size:
-        verdict = np.where(c_single_risk[idx], "高于阈值，判为滞后风险", "未超过阈值，判为正常")
-        notes.add(idx, _cat("可用于计算速度的填报只有1次（", _date_str(lastd_i[idx]), "），无法计算完成速度；"
-                            "按所需速度判断：期限前每月需完成 ", _pct(required[idx]), "，阈值 ", _pct(np.full(idx.size, thr)),
-                            "，", verdict))
-    idx = np.flatnonzero((cs > np.iinfo(np.int64).min) & has)
-    if idx.size:
-        notes.add(idx, _cat("因进度倒退，当前完成率取最新填报（", _date_str(lastd_i[idx]), "），完成速度只按 ",
-                            _date_str(cs[idx]), " 及之后的填报计算"))
-    stale_cut = _add_months(np.array([as_of_day]), -rules["status.stale_report_months"])[0]
-    idx = np.flatnonzero(has & ~done & (lastd < stale_cut))
-    notes.add(idx, _cat("最近一次填报 ", _date_str(lastd_i[idx]), " 距基准日已超过",
-                        rules["status.stale_report_months"], "个月，进度可能未更新"))
-
-    # --- the latest report against the village: stage, ratios above 100 %, missing denominators
-    if m:
-        lmode = mode_v[gv]
-        lstage = stage[last]
-        lsidx = sidx[last]
-        bad_stage = lsidx < 0
-        idx = np.flatnonzero(bad_stage)
-        notes.add(gv[idx], _cat("阶段“", lstage[idx].astype(str), "”不属于", lmode[idx], "的阶段，未作阶段核对"))
-        implied = np.full(k, -1, dtype=np.int64)
-        implied_ind = np.full(k, "", dtype=object)
-        implied_ratio = np.zeros(k)
-        for ind, st in rules["indicator_stage"].items():
-            for mm in MODES:
-                order = rules[f"stages.{mm}"]
-                # 拆整结合: its two parts run in parallel and one stage is reported (the demolition chain's),
-                # so only the demolition-chain indicators are checked against it
-                checked = counted["拆除新建"] if mm == "拆整结合" else counted[mm]
-                if st not in order or ind not in checked:
-                    continue
-                started = (lmode == mm) & (np.nan_to_num(raw[ind][last]) > 0) & (order.index(st) > implied)
-                implied = np.where(started, order.index(st), implied)
-                implied_ind = np.where(started, ind, implied_ind)
-                implied_ratio = np.where(started, raw[ind][last], implied_ratio)
-        ahead = ~bad_stage & (implied > lsidx)
-        idx = np.flatnonzero(ahead)
-        if idx.size:
-            ind_lab = pd.Series(implied_ind[idx]).map(_INDICATOR_LABELS).to_numpy()
-            notes.add(gv[idx], _cat("阶段与指标不符：填报阶段为", pd.Series(lstage[idx]).map(STAGE_LABELS).to_numpy(),
-                                    "，但", ind_lab, "已开始（",
-                                    _pct(implied_ratio[idx]), "），完成率按指标计算"))
-        idx = np.flatnonzero(~bad_stage & (lstage == "done") & (p_last < 1 - _EPS))
-        notes.add(gv[idx], _cat("阶段与指标不符：阶段填报为完成，但指标完成率仅 ", _pct(p_last[idx]), "，按指标判定未完成"))
-        idx = np.flatnonzero(~bad_stage & (lstage != "done") & (p_last >= 1 - _EPS))
-        if idx.size:
-            notes.add(gv[idx], _cat("阶段与指标不符：指标已全部完成，但阶段仍为",
-                                    pd.Series(lstage[idx]).map(STAGE_LABELS).to_numpy(), "，按指标判定已完成（请补报）"))
-        data_error[gv[ahead | (~bad_stage & ((lstage == "done") != (p_last >= 1 - _EPS)))]] = True
-        dens = _denominators(vt)
-        for ind, field in INDICATOR_FIELDS.items():
-            if ind == "works":
-                over = raw[ind][last] > 1 + _EPS
-                den_txt = np.full(k, "100%")
-            else:
-                over = raw[ind][last] > 1 + _EPS
-                den_txt = _cat(_DEN_LABELS[ind], " ", _num(np.nan_to_num(dens[ind][gv])))
-            active_ind = np.isin(lmode, [mm for mm in MODES if ind in counted[mm]])
-            idx = np.flatnonzero(over & active_ind)
-            notes.add(gv[idx], _cat(_FIELD_LABELS[field], " ", _num(values[field][last[idx]]), " 超过", den_txt[idx],
-                                    "，按100%计（请核实）"))
-        idx = np.flatnonzero(nan_p[last])
-        notes.add(gv[idx], "无可用指标（户数、计划面积等分母均缺），完成率按0计")
-    dens = _denominators(vt)
-    for ind in INDICATOR_FIELDS:
-        modes_using = [mm for mm in ("拆除新建", "整治提升") if rules[f"weights.{mm}"].get(ind, 0) > 0]
-        use = np.isin(mode_v, modes_using) | ((mode_v == "拆整结合") & np.isin("拆除新建", modes_using)
-                                                 & (vt["share"].to_numpy() > 0))
-        if "整治提升" in modes_using:
-            use |= (mode_v == "拆整结合") & (vt["share"].to_numpy() < 1)
-        idx = np.flatnonzero(use & np.isnan(dens[ind]))
-        notes.add(idx, _cat(_INDICATOR_LABELS[ind], "指标缺分母（", _DEN_LABELS[ind], "为空或0），不计入，其余指标权重按比例放大"))
-
+        latest[f][h.gv] = h.values[f][h.last]
     planned_units = np.nan_to_num(vt["planned_resettlement_units"].to_numpy())
     needs = np.maximum(planned_units - latest["resettlement_units_delivered"], 0).round().astype(np.int64)
+    projected = np.where(facts.projection_overflow, np.nan, facts.projected_day)
 
     src = villages.reset_index(drop=True)
     out = pd.DataFrame({
         "village_id": vt["village_id"].to_numpy(),
         "name": src["name"].to_numpy() if "name" in src.columns else np.full(n, None, dtype=object),
         "town_code": src["town_code"].to_numpy() if "town_code" in src.columns else np.full(n, None, dtype=object),
-        "mode": mode_v,
-        "stage": stage_v,
-        "percent_complete": P,
-        "monthly_rate": rate,
-        "required_monthly_rate": required,
-        "projected_completion": _as_dt64(proj_day_out),
+        "mode": vt["mode"].to_numpy(),
+        "stage": facts.stage,
+        "percent_complete": facts.percent,
+        "monthly_rate": facts.rate,
+        "required_monthly_rate": facts.required,
+        "projected_completion": _as_dt64(projected),
         "status": status,
-        "months_to_deadline": months_to_deadline,
-        "deadline": _as_dt64(deadline),
-        "last_report_date": _as_dt64(lastd),
+        "months_to_deadline": facts.months_to_deadline,
+        "deadline": _as_dt64(facts.deadline_day),
+        "last_report_date": _as_dt64(facts.last_day),
         "report_count": count,
         "households": vt["households"].to_numpy(),
         "signed_households": latest["signed_households"],
@@ -859,126 +870,3 @@ def district_summary(status: gpd.GeoDataFrame, *, towns: pd.DataFrame | None = N
                          np.char.mod("%.0f", dec["households_at_stake"].to_numpy()), " 户未完成，占全区户数 ",
                          _pct(dec["stake_share"]), "（累计 ", _pct(dec["cumulative_share"]), "）") if len(dec) else []
     return {"by_town": by_town, "decisive": dec}
-
-
-# -------------------------------------------------------------------------------- resettlement sites
-def _alt_routes(value: Any) -> list[str]:
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return []
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return []
-    out = []
-    for item in value:
-        if isinstance(item, dict):
-            out.append(str(item.get("route")))
-        elif isinstance(item, (list, tuple)) and item:
-            out.append(str(item[0]))
-    return out
-
-
-_ROUTE_LABELS = {"reclaim": "收回收购", "transfer": "市场流通转让", "continue": "继续开发", "review": "待研判",
-                 "none": "不纳入"}
-
-
-def resettlement_sites(status: gpd.GeoDataFrame, assessment: gpd.GeoDataFrame, *,
-                       rules: RuleSet | None = None) -> pd.DataFrame:
-    """Rank idle parcels as resettlement-housing sites for villages that still need units.
-
-    A candidate's recommended ``route`` or one of its ``alternatives`` is in ``sites.routes`` (reclaim,
-    transfer), its ``land_use`` is in ``sites.residential_land_uses`` and it lies within
-    ``sites.max_distance_m`` (edge to edge, EPSG:4549) of the village.  ``need_m2`` = needed units x
-    ``sites.land_m2_per_unit``; ``fit`` = min(area, need) / max(area, need) (1 = the right size; parcels
-    with fit below ``sites.min_fit`` are left out); ``score`` = weight_distance x (1 - distance / max) +
-    weight_fit x fit, scaled by the sum of the two weights.  Highest score first (ties: nearer, then
-    parcel_id); the first ``sites.top_n`` per village.
-
-    Parameters
-    ----------
-    status
-        Output of :func:`village_status` (``needs_resettlement_units``, geometry with a CRS).
-    assessment
-        ``idle_assessment`` rows with ``parcel_id``, ``route``, ``alternatives`` (list of
-        ``{"route", "sub_route"}`` or its JSON text), ``land_use`` (join it from ``parcels``), geometry, and
-        optionally ``area_m2`` (else the geometry area in EPSG:4549).
-    rules
-        Renewal rules (default file when None).
-
-    Returns
-    -------
-    pandas.DataFrame
-        village_id, rank, parcel_id, distance_m, area_m2, need_m2, fit, score, route, reason (Chinese).
-    """
-    rules = _resolve(rules)
-    cols = ["village_id", "rank", "parcel_id", "distance_m", "area_m2", "need_m2", "fit", "score", "route",
-            "reason"]
-    missing = [c for c in ("parcel_id", "route", "land_use") if c not in assessment.columns]
-    if missing:
-        raise InputFileError(f"闲置土地研判结果缺少字段 {missing}，无法筛选安置房选址",
-                             detail=f"assessment: missing {missing}",
-                             fix="从宗地图层按 parcel_id 连接 land_use（土地用途）后再调用")
-    for frame, label in ((status, "城中村改造进展"), (assessment, "闲置土地研判结果")):
-        if not isinstance(frame, gpd.GeoDataFrame) or frame.crs is None:
-            raise CRSError(f"{label} 没有坐标系，无法计算距离", detail=f"{label}: no CRS",
-                           fix="读入时指定坐标系（--crs），或先 set_crs")
-    need = status[status["needs_resettlement_units"].to_numpy() > 0]
-    routes = set(rules["sites.routes"])
-    alt = assessment["alternatives"] if "alternatives" in assessment.columns else pd.Series(
-        [[]] * len(assessment), index=assessment.index)
-    alt_ok = alt.map(lambda v: bool(routes & set(_alt_routes(v)))).to_numpy(dtype=bool)
-    route = assessment["route"].astype(str).to_numpy()
-    eligible = (np.isin(route, list(routes)) | alt_ok) & np.isin(
-        assessment["land_use"].astype(str).to_numpy(), list(rules["sites.residential_land_uses"]))
-    cand = assessment[eligible]
-    if need.empty or cand.empty:
-        return pd.DataFrame(columns=cols)
-    vg = need.geometry.to_crs(AREA_CRS).to_numpy()
-    pg = cand.geometry.to_crs(AREA_CRS).to_numpy()
-    max_d = float(rules["sites.max_distance_m"])
-    tree = shapely.STRtree(pg)
-    vi, pi = tree.query(vg, predicate="dwithin", distance=max_d)
-    if vi.size == 0:
-        return pd.DataFrame(columns=cols)
-    dist = shapely.distance(vg[vi], pg[pi])
-    area = (pd.to_numeric(cand["area_m2"], errors="coerce").to_numpy(dtype=float)
-            if "area_m2" in cand.columns else np.full(len(cand), np.nan))
-    area = np.where(np.isnan(area), shapely.area(pg), area)[pi]
-    units = need["needs_resettlement_units"].to_numpy(dtype=float)[vi]
-    need_m2 = units * float(rules["sites.land_m2_per_unit"])
-    fit = np.minimum(area, need_m2) / np.maximum(np.maximum(area, need_m2), _EPS)
-    wd, wf = float(rules["sites.weight_distance"]), float(rules["sites.weight_fit"])
-    closeness = 1 - dist / max_d if max_d > 0 else np.ones_like(dist)
-    score = (wd * closeness + wf * fit) / (wd + wf)
-    alt_txt = np.where(np.isin(route[eligible][pi], list(routes)), "推荐路径", "备选路径")
-    res = pd.DataFrame({
-        "village_id": need["village_id"].to_numpy()[vi],
-        "parcel_id": cand["parcel_id"].astype(str).to_numpy()[pi],
-        "distance_m": dist,
-        "area_m2": area,
-        "need_m2": need_m2,
-        "units": units,
-        "fit": fit,
-        "score": score,
-        "route": route[eligible][pi],
-        "via": alt_txt,
-    })
-    res = res[res["fit"] >= rules["sites.min_fit"] - _EPS]
-    res = res.sort_values(["village_id", "score", "distance_m", "parcel_id"], ascending=[True, False, True, True],
-                          kind="stable")
-    res["rank"] = res.groupby("village_id", sort=False).cumcount() + 1
-    res = res[res["rank"] <= rules["sites.top_n"]].reset_index(drop=True)
-    if res.empty:
-        return pd.DataFrame(columns=cols)
-    route_lab = res["route"].map(_ROUTE_LABELS).fillna(res["route"]).to_numpy(dtype=str)
-    via = np.where(res["via"].to_numpy() == "推荐路径", _cat("推荐路径为", route_lab),
-                   "备选路径含收回收购或转让")
-    res["reason"] = _cat("第", res["rank"].to_numpy(), "位（综合得分 ", np.char.mod("%.2f", res["score"].to_numpy()),
-                         "）：距村 ", np.char.mod("%.0f", res["distance_m"].to_numpy()), " 米（上限 ",
-                         f"{max_d:.0f}", " 米），面积 ", np.char.mod("%.0f", res["area_m2"].to_numpy()),
-                         " ㎡，需约 ", np.char.mod("%.0f", res["need_m2"].to_numpy()), " ㎡（",
-                         np.char.mod("%.0f", res["units"].to_numpy()), " 套 × ",
-                         f"{rules['sites.land_m2_per_unit']:g}", " ㎡/套），匹配度 ",
-                         np.char.mod("%.2f", res["fit"].to_numpy()), "；", via)
-    return res[cols]

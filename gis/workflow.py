@@ -13,7 +13,8 @@ from .assess import assess_idle_land
 from .frames import conform
 from .imagery import list_rasters, register_rasters
 from .ingest import IngestReport, ingest_files
-from .renewal import resettlement_sites, village_status
+from .renewal import village_status
+from .resettlement import resettlement_sites
 from .rules import RuleSet
 from .schema import get_layer
 from .store import Store, open_store

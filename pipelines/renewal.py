@@ -7,7 +7,8 @@ import click
 
 from gis.ingest import read_layer_file
 from gis.output import write_layer_file
-from gis.renewal import load_renewal_rules, resettlement_sites, village_status
+from gis.renewal import load_renewal_rules, village_status
+from gis.resettlement import resettlement_sites
 from gis.workflow import renewal_store
 
 from .options import INPUT_FILE, as_of_option, get_store, parse_as_of, store_option

@@ -1,4 +1,4 @@
-"""Tests for gis.renewal (RULES.md §7): hand-worked arithmetic on tiny fixtures.
+"""Tests for gis.renewal and gis.resettlement (docs/rules.md §7): hand-worked arithmetic on tiny fixtures.
 
 Conventions used in the comments: a month is 365.25/12 = 30.4375 days; as_of is 2025-12-31 unless said
 otherwise, so months_to_deadline to 2027-12-31 = 730 / 30.4375 = 23.98357... months.
@@ -21,9 +21,9 @@ from gis.renewal import (
     district_summary,
     load_renewal_rules,
     percent_complete,
-    resettlement_sites,
     village_status,
 )
+from gis.resettlement import resettlement_sites
 
 X0, Y0 = 500_000.0, 3_320_000.0  # EPSG:4549 metres, inside Keqiao's zone
 AS_OF = dt.date(2025, 12, 31)
