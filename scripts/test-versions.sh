@@ -5,8 +5,8 @@
 #   bash scripts/test-versions.sh 3.13       # one version
 #
 # For each version: finds the interpreter (python3.X on PATH, else pyenv's versions/3.X.*, else /usr/bin/python3.X),
-# creates .venv-3.X, installs the project with the pinned constraints.txt (re-installed when pyproject.toml or
-# constraints.txt change), and runs pytest on it.  The main .venv (Python 3.11–3.13) runs the whole suite.
+# creates .venv-3.X, installs the project with the pinned constraints.txt (again when pyproject.toml or
+# constraints.txt are newer than the last install), and runs pytest on it.  The main .venv (Python 3.11–3.13) runs the whole suite.
 # A missing interpreter is an error, with the fix; LANDRENEW_SKIP_VERSIONS=1 skips this step knowingly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,9 +46,11 @@ for v in "${VERSIONS[@]}"; do
     stamp="$venv/.installed"
     start=$(date +%s)
     if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
-        echo "== Python $v ($py): creating $venv"
-        rm -rf "$venv"
-        "$py" -m venv "$venv"
+        if [ ! -x "$venv/bin/python" ]; then
+            echo "== Python $v ($py): creating $venv"
+            "$py" -m venv "$venv"
+        fi
+        echo "== Python $v: installing the pinned dependencies into $venv"
         "$venv/bin/python" -m pip install -q --upgrade "pip>=24"
         "$venv/bin/python" -m pip install -q -c constraints.txt -e ".[test]"
         touch "$stamp"
