@@ -44,3 +44,21 @@ def demo_store(demo_store_master, tmp_path):
 def _doctest_namespace(request, doctest_namespace):
     if isinstance(request.node, pytest.DoctestItem):
         doctest_namespace["DEMO_STORE"] = str(request.getfixturevalue("demo_store_master"))
+
+
+def _skipping_postgis() -> bool:
+    from tests.pg_cluster import skip_requested
+
+    return skip_requested()
+
+
+def pytest_report_header(config):
+    if _skipping_postgis():
+        return ["!!! LANDRENEW_SKIP_POSTGIS=1: the PostGIS tests will be SKIPPED, not run — "
+                "this run does not test the PostGIS store !!!"]
+    return []
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if _skipping_postgis():
+        terminalreporter.write_sep("!", "PostGIS tests were SKIPPED on request (LANDRENEW_SKIP_POSTGIS=1)", red=True)

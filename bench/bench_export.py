@@ -15,8 +15,8 @@ Prints the best-of-``repeat`` seconds and the ratio (ours / ogr2ogr; below 1 = f
 from __future__ import annotations
 
 import argparse
-import gc
 import datetime as dt
+import gc
 import json
 import subprocess
 import sys

@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
               f"method={args.method}")
 
         ours_t, ref_t = [], []
-        for run in range(args.repeat + 1):  # run 0 warms up (imports, PROJ/GDAL init, page cache)
+        for _run in range(args.repeat + 1):  # run 0 warms up (imports, PROJ/GDAL init, page cache)
             t0 = time.perf_counter()
             ours = zonal_means(stored, paths, method=args.method)
             ours_t.append(time.perf_counter() - t0)

@@ -1,4 +1,4 @@
-"""Coordinate reference systems of the platform (DATA_CONTRACT.md)."""
+"""Coordinate reference systems of the platform (docs/data-contract.md)."""
 from __future__ import annotations
 
 __all__ = ["STORE_CRS", "AREA_CRS", "WEB_CRS", "DISTRICT_BOUNDS"]

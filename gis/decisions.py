@@ -116,7 +116,7 @@ def record_decision(
         "sub_route": sub_route,
         "note": None if _blank(note) else str(note).strip(),
         "decided_by": decided_by,
-        "decided_at": pd.Timestamp(dt.datetime.now(dt.timezone.utc)).floor("ms"),
+        "decided_at": pd.Timestamp(dt.datetime.now(dt.UTC)).floor("ms"),
         "based_on_version": str(based_on_version),
         "rules_version": None if pd.isna(rules_version) else str(rules_version),
     }

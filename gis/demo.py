@@ -6,7 +6,7 @@ and imagery — is invented by a seeded :class:`numpy.random.Generator`: the sam
 Enterprise and village names use the placeholder "某" (e.g. "绍兴某华置业有限公司", "某溪村") so that no real
 company or village is named.
 
-The mix is built so that every route and sub-route of RULES.md §6 is reachable as of the default date
+The mix is built so that every route and sub-route of docs/rules.md §6 is reachable as of the default date
 (2026-11-01): each ledger *scenario* below (``_SCENARIOS``) targets one row of the recommendation order, with a
 minimum count so that even a small dataset holds every case.  Everything is vectorised (shapely 2 array functions,
 numpy, rasterio), so ``n_parcels`` scales to 10^6 for benchmarks.
@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 import rasterio
 import shapely
-from rasterio.features import rasterize
 from affine import Affine
+from rasterio.features import rasterize
 
 from .crs import AREA_CRS, STORE_CRS
 from .errors import LandRenewError
@@ -42,7 +42,7 @@ DEMO_SEED = 20240926
 DEMO_RASTER_DATES = ("20230615", "20240615", "20250615", "20260615")
 _DISTRICT_FILE = Path(__file__).resolve().parent / "data" / "keqiao_district.geojson"
 _EPOCH = np.datetime64("1970-01-01", "D")
-_STOCK_CUTOFF = "2024-03-31"  # RULES.md S1 default (Plan §二(三))
+_STOCK_CUTOFF = "2024-03-31"  # docs/rules.md S1 default (Plan §二(三))
 _MIN_PARCELS = 500
 _MAX_SIDE = 380.0  # metres
 
@@ -253,7 +253,7 @@ def _uscc(rng: np.random.Generator, n: int) -> list[str]:
 
 
 def _build_enterprises(rng: np.random.Generator, n: int = 60) -> tuple[pd.DataFrame, np.ndarray]:
-    """~60 enterprises; returns the frame and the K1 capability (RULES.md §5) per row."""
+    """~60 enterprises; returns the frame and the K1 capability (docs/rules.md §5) per row."""
     n_cap = round(n * 0.6)
     n_inc = n - n_cap
     risk = np.array(["normal"] * (n_cap - n_cap // 3) + ["watch"] * (n_cap // 3) + [""] * n_inc, dtype=object)
@@ -445,7 +445,7 @@ def _build_parcels(rng: np.random.Generator, geoms: np.ndarray, town_idx: np.nda
         k = len(idx)
         if not k:
             continue
-        u = lambda lo, hi: rng.uniform(lo, hi, k)  # noqa: E731
+        u = lambda lo, hi, k=k: rng.uniform(lo, hi, k)  # noqa: E731
         if sc.start is not None:
             s0, s1 = _window(sc.start, as_of)
             if not sc.name.startswith("pending"):  # supplied by the cut-off, agreed start 6-12 months later
@@ -700,13 +700,13 @@ def build_demo_layers(*, n_parcels: int = 5000, seed: int = DEMO_SEED,
         Seed of the :class:`numpy.random.Generator`; the same seed gives identical frames.
     as_of
         The date the ledger is "current" at: relative windows (idle < 2 years, halted within the year, ...) are
-        set against it, so the routes of RULES.md §6 are all reachable when assessing as of this date.
+        set against it, so the routes of docs/rules.md §6 are all reachable when assessing as of this date.
 
     Returns
     -------
     dict
         ``towns``, ``parcels``, ``projects``, ``villages`` (GeoDataFrames, EPSG:4490), ``enterprises``,
-        ``village_progress`` (DataFrames), all conformed to the layer registry (DATA_CONTRACT.md types);
+        ``village_progress`` (DataFrames), all conformed to the layer registry (docs/data-contract.md types);
         ``_meta``: a plain dict ``{"synthetic": True, "seed", "generated_for", "as_of", ...}``.
 
     Examples

@@ -282,7 +282,7 @@ def report_html(store: Store, *, year: int, generated_at: dt.datetime | None = N
     as_of = assessment["as_of"].dropna().max()
     as_of_s = as_of.date().isoformat() if pd.notna(as_of) else "未知"
     versions = "、".join(sorted(str(v) for v in assessment["rules_version"].dropna().unique())) or "未知"
-    generated_at = generated_at or dt.datetime.now(dt.timezone.utc)
+    generated_at = generated_at or dt.datetime.now(dt.UTC)
     gen_local = pd.Timestamp(generated_at).tz_convert(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
 
     summary = town_summary(assessment, towns)

@@ -56,7 +56,7 @@ class RuleSet:
         except (KeyError, TypeError):
             return default
 
-    def replace(self, **changes: Any) -> "RuleSet":
+    def replace(self, **changes: Any) -> RuleSet:
         """A copy with some dotted keys changed (for what-if analysis); version gets a ``+whatif`` suffix.
 
         The changed values are validated against the same spec as the file (``a__b`` may stand for ``a.b``).

@@ -173,7 +173,7 @@ def _header_index(name: str) -> dict[str, str]:
 
 def layer_names(*, outputs: bool | None = None) -> list[str]:
     """All layer names (``outputs=False``: inputs only; ``True``: outputs only)."""
-    return [n for n, l in _all_layers().items() if outputs is None or l.output == outputs]
+    return [n for n, layer in _all_layers().items() if outputs is None or layer.output == outputs]
 
 
 def get_layer(name: str) -> Layer:

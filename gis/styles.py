@@ -193,7 +193,7 @@ def layer_styles_frame(layers: list[str], *, geometry_column: str = "geom",
     owner
         Value of the ``owner`` column.
     """
-    now = pd.Timestamp(dt.datetime.now(dt.timezone.utc)).floor("s")
+    now = pd.Timestamp(dt.datetime.now(dt.UTC)).floor("s")
     rows = []
     for name in layers:
         layer = get_layer(name)

@@ -26,7 +26,7 @@ Progress = Callable[[int, int, str], None]
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def _latest_decisions(store: Store) -> pd.Series:
@@ -98,7 +98,7 @@ def _to_labels(frame: pd.DataFrame, layer_name: str, *, keep: tuple[str, ...] = 
             continue
         values = frame[f.name]
         if f.type == "enum" and f.value_labels:
-            values = values.map(lambda v: f.value_labels.get(v, v) if isinstance(v, str) else v)
+            values = values.map(lambda v, labels=f.value_labels: labels.get(v, v) if isinstance(v, str) else v)
         elif f.type == "bool":
             values = values.map(lambda v: None if pd.isna(v) else ("是" if v else "否"))
         name = f.name if f.name in keep else f.label

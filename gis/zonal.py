@@ -1,7 +1,7 @@
-"""Imagery evidence: zonal means of an index over dated rasters (RULES.md §4 E1).
+"""Imagery evidence: zonal means of an index over dated rasters (docs/rules.md §4 E1).
 
-One raster per acquisition date (DATA_CONTRACT.md "Rasters"), any CRS.  The method follows
-DESIGN.md "Performance habits":
+One raster per acquisition date (docs/data-contract.md "Rasters"), any CRS.  The method follows
+docs/architecture.md "Performance habits":
 
 1. The parcels are prepared once: invalid polygons repaired (:func:`shapely.make_valid`), the
    rings of all polygon parts extracted as flat vertex arrays.  Rasters are grouped by grid
@@ -540,7 +540,7 @@ def activity_index(means: pd.DataFrame) -> pd.Series:
     NaN-aware: per parcel the earliest and latest *dated columns that hold a value* are used.
     With three or more dates the result is still latest minus earliest — deliberately not a
     fitted trend: a trend over few noisy (cloud, season) dates is less robust than the two
-    end points, and the conflict rule (RULES.md E1) asks whether anything changed over the
+    end points, and the conflict rule (docs/rules.md E1) asks whether anything changed over the
     whole period.  Fewer than two dates with a value -> NaN.
 
     Parameters

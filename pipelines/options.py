@@ -26,7 +26,7 @@ def parse_as_of(value: str | None) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"“{value}” 不是日期，应写成 YYYY-MM-DD（例如 2026-10-31）", param_hint="--as-of")
+        raise click.BadParameter(f"“{value}” 不是日期，应写成 YYYY-MM-DD（例如 2026-10-31）", param_hint="--as-of") from None
 
 #: an existing input file (any format ingest reads)
 INPUT_FILE = click.Path(exists=True, dir_okay=False)

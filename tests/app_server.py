@@ -198,7 +198,7 @@ class AppServer:
         self.log = log
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 60.0) -> "AppServer":
+    def start(self, timeout: float = 60.0) -> AppServer:
         env = {**os.environ, "LANDRENEW_STORE": self.store_url, "PYTHONPATH": str(ROOT)}
         env.pop("DATABASE_URL", None)
         out = open(self.log, "wb") if self.log else subprocess.DEVNULL
@@ -230,7 +230,7 @@ class AppServer:
                 self.proc.wait(5)
         self.proc = None
 
-    def __enter__(self) -> "AppServer":
+    def __enter__(self) -> AppServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

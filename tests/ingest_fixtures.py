@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import geopandas as gpd
-import pandas as pd
 import shapely
 
 # three small parcels in 柯桥街道 (EPSG:4490 lon/lat), ~100 m squares

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import sqlite3
 
-import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from gis.auth import add_user, authenticate, can, list_users, require, users_path, User
+from gis.auth import User, add_user, authenticate, can, list_users, require, users_path
 from gis.decisions import decision_history, latest_decisions, record_decision, sub_routes_of
 from gis.errors import ConflictError, LandRenewError, PermissionDenied
 from gis.store import assessment_version, decision_version

@@ -2,9 +2,9 @@
 layers, checked against a geopandas.overlay reference and a brute-force distance matrix."""
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
-import geopandas as gpd
 import pytest
 import shapely
 

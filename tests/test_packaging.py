@@ -23,7 +23,7 @@ def _pyproject() -> dict[str, str]:
 
 def _conda() -> dict[str, str]:
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    deps = [d for d in env["dependencies"] if isinstance(d, str) and not d.startswith(("python=", "pip"))]
+    deps = [d for d in env["dependencies"] if isinstance(d, str) and _name(d) not in ("python", "pip")]
     return {_name(d): d for d in deps}
 
 

@@ -8,7 +8,6 @@ and the checks of the owner's limits use the owner role.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
 import uuid
 
@@ -24,8 +23,7 @@ from click.testing import CliRunner
 from gis.errors import ConflictError, StoreError
 from gis.frames import conform
 from gis.schema import layer_names
-from gis.store import GeoPackageStore, assessment_version, decision_version, open_store
-from gis.store import migrations, postgis
+from gis.store import GeoPackageStore, assessment_version, decision_version, migrations, open_store, postgis
 from gis.store.models import metadata
 from gis.store.postgis import PostGISStore, normalize_url
 from tests import pg_cluster
@@ -41,9 +39,12 @@ def pg_admin() -> str:
     try:
         return pg_cluster.admin_url()
     except pg_cluster.PgUnavailable as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostGIS tests must run in CI, but no server: {exc}")
-        pytest.skip(f"no PostgreSQL/PostGIS server on this machine: {exc} (or set LANDRENEW_TEST_PG_URL)")
+        reason = str(exc)
+    if pg_cluster.skip_requested():
+        pytest.skip(f"PostGIS tests SKIPPED because {pg_cluster.SKIP_ENV}=1: {reason}")
+    pytest.fail(f"The PostGIS tests need a PostgreSQL 15 + PostGIS server and none could be started: {reason}\n"
+                f"Fix: `make system-deps` (installs postgresql-15-postgis-3), or point {pg_cluster.ENV_URL} at a "
+                f"server; to skip these tests knowingly, set {pg_cluster.SKIP_ENV}=1.", pytrace=False)
 
 
 def _url(admin: str, *, user: str | None = None, password: str | None = None, database: str | None = None) -> str:
