@@ -147,7 +147,7 @@ def current_pieces(store, name: str, *, after: pd.Timestamp, keys: Iterable[Any]
     if keys is not None:
         filters.insert(0, (key, "in", [str(k) for k in keys]))
     cols = [key, "version_id", "valid_from", "valid_to", "retired", "row_hash"]
-    extra = [c for c in ("town_code",) if c in layer.field_names]
+    extra = [c for c in ("town_code",) if c in layer.field_names and c not in cols]
     return store.read_history(f"{name}_versions", filters=filters, columns=cols + extra, geometry=False)
 
 

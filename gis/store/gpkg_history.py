@@ -316,12 +316,12 @@ class GeoPackageHistory:
         try:
             frame = pyogrio.read_dataframe(self.path, layer=table, where=clause, use_arrow=True,
                                            columns=list(columns) if columns is not None else None,
-                                           read_geometry=read_geometry)
+                                           read_geometry=read_geometry, fid_as_index=True)
         except Exception as exc:
             raise StoreError(f"读取 {layer.label} 失败：{exc}", detail=f"reading {table} from {self.path}: {exc}",
                              fix="检查 GeoPackage 文件是否完整") from exc
-        if "fid" in frame.columns:
-            frame = frame.drop(columns="fid")
+        if not frame.index.is_monotonic_increasing:  # SQLite may answer in an index's order: insertion order
+            frame = frame.sort_index(kind="stable")
         frame = decode_lists(frame, layer)
         if columns is not None or not read_geometry:
             return _partial(frame, layer, columns, read_geometry)

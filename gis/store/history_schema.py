@@ -101,9 +101,10 @@ _BOOKKEEPING = {
         _f("same_as", "str", "与此批次文件相同"),
         _f("note", "str", "说明"),
     )),
-    "batch_files": Layer(name="batch_files", label="导入文件", geometry=None, key=("batch_id", "name"), fields=(
+    "batch_files": Layer(name="batch_files", label="导入文件", geometry=None, key=("batch_id", "layer", "name"),
+                         fields=(
         _f("batch_id", "str", "批次编号", required=True),
-        _f("layer", "str", "图层"),
+        _f("layer", "str", "图层", required=True),
         _f("name", "str", "文件", required=True),
         _f("size", "int", "字节数"),
         _f("sha256", "str", "SHA-256"),
