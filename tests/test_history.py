@@ -178,3 +178,135 @@ def test_replace_retiring_decided_parcel_refused_without_confirm(demo_store, tmp
 
 def test_late_correction_changes_the_past_not_the_present(demo_store, tmp_path):
     scenario_late_correction_versions(demo_store, tmp_path)
+
+
+# -- runs, time travel, decisions (HISTORY.md §3–§5) ----------------------------------------------------------
+def _idle_parcel(store, run_id: str) -> str:
+    from gis.runs import read_run
+
+    rows = read_run(store, run_id)
+    return str(rows.loc[rows["idle_type"].isin(["not_started_idle", "halted_idle"]), "parcel_id"].iloc[0])
+
+
+def _completed(row: pd.DataFrame, *, on: str) -> pd.DataFrame:
+    """The ledger row of a parcel that was built and completed by ``on`` (so it is no longer idle stock)."""
+    row = row.copy()
+    row["actual_start_date"] = row["supply_date"] + pd.Timedelta(days=30)
+    row["actual_completion_date"] = pd.Timestamp(on)
+    row["developed_area_ratio"] = 1.0
+    row["invested_ratio"] = 1.0
+    row["halted_since"] = pd.NaT
+    return row
+
+
+def scenario_effective_after_day(store, tmp_path):
+    import datetime as dt
+
+    from gis.runs import read_run
+    from gis.workflow import assess_store
+
+    day = dt.date(2026, 6, 30)
+    first = assess_store(store, as_of=day).attrs["run_id"]
+    pid = _idle_parcel(store, first)
+    row = store.read_layer("parcels", where={"parcel_id": pid})
+    ingest_files(store, {"parcels": write_parcels(_completed(row, on="2026-09-15"), tmp_path / "sep.gpkg")},
+                 mode="upsert", effective="2026-09-30")
+    second = assess_store(store, as_of=day).attrs["run_id"]
+    pd.testing.assert_frame_equal(read_run(store, second), read_run(store, first))
+    later = assess_store(store, as_of=dt.date(2026, 11, 1)).attrs["run_id"]  # the change does show after it
+    assert read_run(store, later).set_index("parcel_id").loc[pid, "idle_type"] == "none"
+    assert read_run(store, first).set_index("parcel_id").loc[pid, "idle_type"] != "none"
+
+
+def scenario_reproduce_after_late_correction(store, tmp_path):
+    import datetime as dt
+
+    from gis.runs import list_runs, read_run, reproduce_run
+    from gis.workflow import assess_store
+
+    day = dt.date(2026, 6, 30)
+    parcels = store.read_layer("parcels")
+    # a later version exists (effective 2026-08-31), so a batch effective 2025-03-31 is a late correction
+    run0 = assess_store(store, as_of=day).attrs["run_id"]
+    pid = _idle_parcel(store, run0)
+    row = parcels[parcels["parcel_id"] == pid].copy()
+    aug = row.copy()
+    aug["holder"] = "八月台账的受让人"
+    ingest_files(store, {"parcels": write_parcels(aug, tmp_path / "aug.gpkg")}, mode="upsert",
+                 effective="2026-08-31")
+    kept = assess_store(store, as_of=day).attrs["run_id"]
+    kept_rows = read_run(store, kept)
+    ingest_files(store, {"parcels": write_parcels(_completed(row, on="2025-03-01"), tmp_path / "late.gpkg")},
+                 mode="upsert", effective="2025-03-31")
+    assert store.read_layer("parcels", where={"parcel_id": pid})["holder"].item() == "八月台账的受让人"
+    fresh = assess_store(store, as_of=day, what_if=True, label="更正后").attrs["run_id"]
+    assert read_run(store, fresh).set_index("parcel_id").loc[pid, "idle_type"] == "none"  # the correction counts now
+    assert kept_rows.set_index("parcel_id").loc[pid, "idle_type"] != "none"
+    pd.testing.assert_frame_equal(reproduce_run(store, kept), kept_rows)  # ...but not for the kept run
+    runs = list_runs(store, kind="assess").set_index("run_id")
+    assert runs.loc[kept, "current"] and not runs.loc[fresh, "current"] and runs.loc[fresh, "what_if"]
+
+
+def scenario_decision_snapshot(store, tmp_path):
+    import datetime as dt
+
+    from gis.decisions import decision_snapshots
+    from gis.runs import current_run, read_run
+    from gis.workflow import assess_store
+
+    run = assess_store(store, as_of=dt.date(2026, 11, 1)).attrs["run_id"]
+    pid = _idle_parcel(store, run)
+    seen = read_run(store, run).set_index("parcel_id").loc[pid]
+    decision = decide(store, pid)
+    row = store.read_layer("parcels", where={"parcel_id": pid})
+    ingest_files(store, {"parcels": write_parcels(_completed(row, on="2026-10-01"), tmp_path / "done.gpkg")},
+                 mode="upsert", effective="2026-10-31")
+    later = assess_store(store, as_of=dt.date(2026, 11, 1)).attrs["run_id"]
+    assert current_run(store) == later != run
+    assert read_run(store, later).set_index("parcel_id").loc[pid, "route"] != seen["route"]
+    [snap] = decision_snapshots(store, pid).to_dict("records")
+    assert snap["decision_id"] == decision["decision_id"] and snap["run_id"] == run
+    assert (snap["seen_route"], snap["seen_idle_type"]) == (seen["route"], seen["idle_type"])
+    assert snap["seen_reasons"] == seen["reasons"] and snap["seen_alternatives"] == seen["alternatives"]
+
+
+def test_change_effective_after_day_does_not_change_as_of_day_run(demo_store, tmp_path):
+    scenario_effective_after_day(demo_store, tmp_path)
+
+
+def test_reproducing_a_kept_run_is_exact_after_a_late_correction(demo_store, tmp_path):
+    scenario_reproduce_after_late_correction(demo_store, tmp_path)
+
+
+def test_decision_snapshot_survives_later_import_and_run(demo_store, tmp_path):
+    scenario_decision_snapshot(demo_store, tmp_path)
+
+
+def test_what_if_cutoff_diff_lists_changed_parcels_with_both_reasons(demo_store):
+    import datetime as dt
+
+    from gis.idle import load_idle_rules
+    from gis.runs import diff_runs, list_runs, read_run
+    from gis.workflow import assess_store
+
+    day = dt.date(2026, 11, 1)
+    plan = assess_store(demo_store, as_of=day).attrs["run_id"]
+    rules45 = load_idle_rules().replace(**{"scope.stock_cutoff": dt.date(2024, 11, 7)})
+    what_if = assess_store(demo_store, as_of=day, rules=rules45, what_if=True).attrs["run_id"]
+    a, b = read_run(demo_store, plan).set_index("parcel_id"), read_run(demo_store, what_if).set_index("parcel_id")
+    # independent reference: parcels supplied between the two cutoffs are the ones whose scope may differ
+    parcels = demo_store.read_layer("parcels").set_index("parcel_id")
+    between = parcels.index[(parcels["supply_date"] > "2024-03-31") & (parcels["supply_date"] <= "2024-11-07")]
+    expected = sorted(p for p in a.index if a.loc[p, "in_stock_scope"] != b.loc[p, "in_stock_scope"])
+    assert expected and set(expected) <= set(between)
+    diff = diff_runs(demo_store, plan, what_if)
+    scoped = diff[diff["changed"].map(lambda c: "in_stock_scope" in c)]
+    assert sorted(scoped["parcel_id"]) == expected
+    first = scoped.iloc[0]
+    assert first["reasons_a"] == a.loc[first["parcel_id"], "reasons"]
+    assert first["reasons_b"] == b.loc[first["parcel_id"], "reasons"]
+    runs = list_runs(demo_store, kind="assess").set_index("run_id")
+    assert runs.loc[plan, "current"] and not runs.loc[what_if, "current"]
+    assert runs.loc[what_if, "rules_version"].endswith("+whatif")
+    # the layer the app shows is still the current run's
+    assert set(demo_store.read_layer("idle_assessment")["rules_version"]) == {runs.loc[plan, "rules_version"]}
