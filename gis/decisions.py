@@ -19,7 +19,8 @@ from .errors import LandRenewError
 from .rules import load_rules
 from .schema import get_layer
 
-__all__ = ["record_decision", "decision_history", "latest_decisions", "sub_routes_of"]
+__all__ = ["record_decision", "decision_history", "latest_decisions", "sub_routes_of", "decision_snapshot",
+           "decision_snapshots"]
 
 
 def _sub_routes() -> dict[str, str]:
@@ -120,8 +121,33 @@ def record_decision(
         "based_on_version": str(based_on_version),
         "rules_version": None if pd.isna(rules_version) else str(rules_version),
     }
-    store.append_decision(row)
+    store.append_decision(row, snapshot=decision_snapshot(store, row, assessed.iloc[0]))
     return row
+
+
+def decision_snapshot(store, decision: dict, assessed: pd.Series) -> dict:
+    """What a decision was based on (HISTORY.md §5): the current run and the row's route, sub_route,
+    alternatives, reasons as the planner saw them — kept with the decision, in its transaction."""
+    from .runs import current_run
+
+    return {
+        "decision_id": decision["decision_id"], "parcel_id": decision["parcel_id"],
+        "run_id": current_run(store, "assess"),
+        "route": assessed["route"], "sub_route": None if pd.isna(assessed["sub_route"]) else assessed["sub_route"],
+        "alternatives": list(assessed["alternatives"] or []), "reasons": list(assessed["reasons"] or []),
+        "idle_type": None if pd.isna(assessed["idle_type"]) else assessed["idle_type"],
+        "as_of": assessed["as_of"],
+    }
+
+
+def decision_snapshots(store, parcel_id: str) -> pd.DataFrame:
+    """The snapshots of the decisions on a parcel joined to the decisions, newest first."""
+    decisions = decision_history(store, parcel_id)
+    snaps = store.read_history("decision_snapshots", filters=[("parcel_id", "=", parcel_id)])
+    snaps = pd.DataFrame(snaps.drop(columns=["parcel_id"])).rename(columns={
+        "route": "seen_route", "sub_route": "seen_sub_route", "alternatives": "seen_alternatives",
+        "reasons": "seen_reasons", "idle_type": "seen_idle_type", "as_of": "seen_as_of"})
+    return decisions.merge(snaps, on="decision_id", how="left")
 
 
 def decision_history(store, parcel_id: str) -> pd.DataFrame:

@@ -455,12 +455,14 @@ def ingest_files(
     from_gcj02: bool = False,
     append: tuple[str, ...] = ("village_progress",),
     meta: Mapping[str, str] | None = None,
+    **batch: Any,
 ) -> list[IngestReport]:
     """Ingest several layers into a store in one transaction.
 
     ``sources`` maps a layer name to a path, or to ``{"path": ..., "geometry": ..., "sheet": ..., "crs": ...}``.
     Layers named in ``append`` add rows (the history of progress reports is never overwritten); the others
-    replace their layer.  A failure anywhere leaves the store exactly as it was.
+    replace their layer.  A failure anywhere leaves the store exactly as it was.  ``batch`` options go to
+    :func:`gis.batches.write_batch` (``mode``, ``scope``, ``effective``, ``confirm``, ``user``, ``reason``).
     """
     reports: list[IngestReport] = []
     frames: dict[str, pd.DataFrame] = {}
@@ -485,6 +487,9 @@ def ingest_files(
                                         existing_keys=existing, known_refs=refs, **opts)
         frames[name] = frame
         reports.append(report)
-    store.write_layers(frames, append=tuple(a for a in append if a in frames), meta=meta)
-    write_rejects(reports, store.reports_dir)
+    # the batch layer (gis.batches, HISTORY.md §1) decides how the rows go in: mode, scope, effective, guard
+    from .batches import write_batch
+
+    write_batch(store, frames, reports, sources=sources, append=tuple(a for a in append if a in frames),
+                meta=meta, **batch)
     return reports

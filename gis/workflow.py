@@ -19,7 +19,7 @@ from .rules import RuleSet
 from .schema import get_layer
 from .store import Store, open_store
 
-__all__ = ["assess_store", "renewal_store", "build_demo_store", "write_demo_sources", "DEMO_AS_OF"]
+__all__ = ["assess_store", "renewal_store", "compute_assessment", "build_demo_store", "write_demo_sources", "DEMO_AS_OF"]
 
 DEMO_AS_OF = dt.date(2026, 11, 1)
 Progress = Callable[[int, int, str], None]
@@ -29,8 +29,7 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def _latest_decisions(store: Store) -> pd.Series:
-    decisions = store.read_layer("decisions")
+def _latest_decisions(decisions: pd.DataFrame) -> pd.Series:
     if len(decisions) == 0:
         return pd.Series(dtype="string")
     decisions = decisions.sort_values("decided_at", kind="stable").groupby("parcel_id").tail(1)
@@ -46,45 +45,96 @@ def _latest_decisions(store: Store) -> pd.Series:
     return pd.Series(text, index=decisions["parcel_id"].to_numpy(), dtype="string")
 
 
-def assess_store(store: Store, *, as_of: dt.date, rules: RuleSet | None = None,
-                 on_progress: Progress | None = None) -> gpd.GeoDataFrame:
-    """Assess every parcel in the store and replace its ``idle_assessment`` layer (one transaction)."""
-    parcels = store.read_layer("parcels")
+def compute_assessment(store: Store, *, as_of: dt.date, known_at=None, rules: RuleSet | None = None,
+                       on_progress: Progress | None = None) -> gpd.GeoDataFrame:
+    """The assessment of the store's ledger as valid on ``as_of`` and as known at ``known_at`` (default: now),
+    with rasters dated on or before ``as_of`` (HISTORY.md §4); nothing is written."""
+    from .runs import ledger_inputs
+    from .store.history_schema import utc_now
+
+    known_at = utc_now() if known_at is None else pd.Timestamp(known_at)
+    inputs = ledger_inputs(store, as_of=as_of, known_at=known_at)
     result = assess_idle_land(
-        parcels,
-        enterprises=store.read_layer("enterprises"),
-        projects=store.read_layer("projects"),
-        villages=store.read_layer("villages"),
-        progress=store.read_layer("village_progress"),
-        towns=store.read_layer("towns"),
-        rasters=list_rasters(store),
+        inputs["parcels"],
+        enterprises=inputs["enterprises"],
+        projects=inputs["projects"],
+        villages=inputs["villages"],
+        progress=inputs["village_progress"],
+        towns=inputs["towns"],
+        rasters=inputs["rasters"],
         as_of=as_of,
         rules=rules,
         on_progress=on_progress,
     )
-    result["decision"] = result["parcel_id"].map(_latest_decisions(store)).astype("string")
-    version = str(result["rules_version"].iloc[0]) if len(result) else ""
-    store.write_layers({"idle_assessment": result},
-                       meta={"assessed_at": _now(), "assess_as_of": as_of.isoformat(), "idle_rules_version": version})
+    decisions = store.read_layer("decisions")
+    if len(decisions):
+        decisions = decisions[decisions["decided_at"] <= known_at]
+    result["decision"] = result["parcel_id"].map(_latest_decisions(decisions)).astype("string")
     return result
 
 
-def renewal_store(store: Store, *, as_of: dt.date, rules: RuleSet | None = None
-                  ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-    """Village status and resettlement-site suggestions, written together (one transaction)."""
-    villages = store.read_layer("villages")
-    status = village_status(villages, store.read_layer("village_progress"), as_of=as_of, rules=rules)
+def assess_store(store: Store, *, as_of: dt.date, rules: RuleSet | None = None,
+                 on_progress: Progress | None = None, known_at=None, what_if: bool = False,
+                 user: str | None = None, label: str | None = None) -> gpd.GeoDataFrame:
+    """Assess every parcel as of ``as_of`` and keep the run (HISTORY.md §3); unless ``what_if``, it becomes the
+    current run and replaces the ``idle_assessment`` layer — all in one transaction.
+
+    ``result.attrs["run_id"]`` names the kept run.
+    """
+    from .idle import load_idle_rules
+    from .runs import keep_run, new_run_id
+    from .store.history_schema import HistoryWrite, utc_now
+
+    rules = load_idle_rules() if rules is None else rules
+    store.upgrade_history()
+    known_at = utc_now() if known_at is None else pd.Timestamp(known_at)
+    result = compute_assessment(store, as_of=as_of, known_at=known_at, rules=rules, on_progress=on_progress)
+    version = str(result["rules_version"].iloc[0]) if len(result) else rules.version
+    run_id = new_run_id("assess")
+    tx = HistoryWrite()
+    keep_run(store, tx, run_id=run_id, kind="assess", as_of=as_of, known_at=known_at, rules=rules,
+             outputs={"idle_assessment": result}, what_if=what_if, user=user, label=label)
+    if not what_if:
+        tx.layer_replace["idle_assessment"] = result
+        tx.meta.update({"assessed_at": _now(), "assess_as_of": as_of.isoformat(), "idle_rules_version": version,
+                        "assess_run": run_id})
+    store.write_history(tx)
+    result.attrs["run_id"] = run_id
+    return result
+
+
+def renewal_store(store: Store, *, as_of: dt.date, rules: RuleSet | None = None, known_at=None,
+                  what_if: bool = False, user: str | None = None) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Village status and resettlement-site suggestions, kept as a run and written together (one transaction)."""
+    from .renewal import load_renewal_rules
+    from .runs import keep_run, ledger_inputs, new_run_id
+    from .store.history_schema import HistoryWrite, utc_now
+
+    rules = load_renewal_rules() if rules is None else rules
+    store.upgrade_history()
+    known_at = utc_now() if known_at is None else pd.Timestamp(known_at)
+    inputs = ledger_inputs(store, as_of=as_of, known_at=known_at)
+    villages = inputs["villages"]
+    status = village_status(villages, inputs["village_progress"], as_of=as_of, rules=rules)
     assessment = store.read_layer("idle_assessment")
-    parcels = store.read_layer("parcels")[["parcel_id", "land_use", "area_m2"]]
+    parcels = inputs["parcels"][["parcel_id", "land_use", "area_m2"]]
     assessment = assessment.merge(pd.DataFrame(parcels), on="parcel_id", how="left")
     sites = resettlement_sites(status, assessment, rules=rules) if len(assessment) else pd.DataFrame(
         columns=get_layer("resettlement_sites").field_names)
     status = conform(status, "village_status")
     sites = conform(sites, "resettlement_sites")
     version = str(status["rules_version"].iloc[0]) if len(status) else ""
-    store.write_layers({"village_status": status, "resettlement_sites": sites},
-                       meta={"renewal_at": _now(), "renewal_as_of": as_of.isoformat(),
-                             "renewal_rules_version": version})
+    run_id = new_run_id("renewal")
+    tx = HistoryWrite()
+    keep_run(store, tx, run_id=run_id, kind="renewal", as_of=as_of, known_at=known_at, rules=rules,
+             outputs={"village_status": status, "resettlement_sites": sites}, what_if=what_if, user=user,
+             label=None)
+    if not what_if:
+        tx.layer_replace.update({"village_status": status, "resettlement_sites": sites})
+        tx.meta.update({"renewal_at": _now(), "renewal_as_of": as_of.isoformat(),
+                        "renewal_rules_version": version, "renewal_run": run_id})
+    store.write_history(tx)
+    status.attrs["run_id"] = run_id
     return status, sites
 
 

@@ -335,20 +335,22 @@ def test_failure_midway_leaves_store_unchanged(tmp_path, monkeypatch):
                              geometry=[square(120.5, 30.08, 0.05)], crs="EPSG:4490")
     towns_path = write(towns, tmp_path / "t.gpkg")
     parcels_path = write(parcels_frame(2), tmp_path / "p2.gpkg")
-    real_write = pyogrio.write_dataframe
+    from gis.store.gpkg_history import GeoPackageHistory
+
+    real_insert = GeoPackageHistory._insert
     calls = []
 
-    def failing_write(df, path, *args, **kwargs):
-        calls.append(kwargs.get("layer"))
-        if kwargs.get("layer") == "parcels":  # the second layer of this ingest: towns were written already
+    def failing_insert(self, con, layer, frame):  # the batch's write step (gis.batches -> write_history)
+        calls.append(layer.name)
+        if layer.name == "parcels":  # towns and the new versions were written already in this transaction
             raise OSError("disk full (injected)")
-        return real_write(df, path, *args, **kwargs)
+        return real_insert(self, con, layer, frame)
 
-    monkeypatch.setattr(pyogrio, "write_dataframe", failing_write)
+    monkeypatch.setattr(GeoPackageHistory, "_insert", failing_insert)
     with pytest.raises(OSError, match="injected"):
-        ingest_files(store, {"towns": towns_path, "parcels": parcels_path})
+        ingest_files(store, {"towns": towns_path, "parcels": parcels_path}, confirm=True)
     monkeypatch.undo()
-    assert calls[:2] == ["towns", "parcels"]
+    assert "towns" in calls and calls[-1] == "parcels"
     assert _digest(store.path) == before_digest
     assert "towns" not in store.layer_counts()
     pd.testing.assert_frame_equal(store.read_layer("parcels"), before)

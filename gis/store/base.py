@@ -96,13 +96,35 @@ class Store(abc.ABC):
         assessment row; None when the parcel has no assessment."""
 
     @abc.abstractmethod
-    def append_decision(self, decision: Mapping[str, Any]) -> None:
+    def append_decision(self, decision: Mapping[str, Any], snapshot: Mapping[str, Any] | None = None) -> None:
         """Append one decision row atomically if ``decision['based_on_version']`` is still the parcel's
-        :meth:`current_version`; else raise :class:`gis.errors.ConflictError`."""
+        :meth:`current_version`; else raise :class:`gis.errors.ConflictError`.  ``snapshot`` (what the decision
+        was based on, table ``decision_snapshots``) is written in the same transaction."""
 
     @abc.abstractmethod
     def meta(self) -> dict[str, str]:
         """Key/value metadata (e.g. ``synthetic``, last run times)."""
+
+    # -- history (HISTORY.md; gis.store.gpkg_history / gis.store.postgis_history) ------------------
+    @abc.abstractmethod
+    def upgrade_history(self) -> bool:
+        """Make sure the history tables exist (GeoPackage: upgrade in place; PostGIS: Alembic revision)."""
+
+    @abc.abstractmethod
+    def history_counts(self) -> dict[str, int]:
+        """Row count per non-empty history table (``gis.store.history_schema.HISTORY_TABLES``)."""
+
+    @abc.abstractmethod
+    def next_version_ids(self) -> dict[str, int]:
+        """The next free ``version_id`` per ledger layer."""
+
+    @abc.abstractmethod
+    def read_history(self, table: str, *, filters=(), columns=None, geometry: bool = True) -> pd.DataFrame:
+        """Rows of a history table matching ``[(field, op, value)]`` (op: = != < <= > >= in), insertion order."""
+
+    @abc.abstractmethod
+    def write_history(self, tx) -> None:
+        """Apply a :class:`gis.store.history_schema.HistoryWrite` in one transaction (all or nothing)."""
 
     # -- place for reports ----------------------------------------------------------------
     @property

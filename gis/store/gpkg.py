@@ -24,6 +24,8 @@ from ..errors import StoreError
 from ..frames import conform, decode_lists, empty_frame, encode_lists
 from ..schema import get_layer, layer_names
 from .base import Store, assessment_version, decision_version
+from .gpkg_history import GeoPackageHistory
+from .history_schema import HISTORY_TABLES, LEDGER_LAYERS, history_layer
 
 __all__ = ["GeoPackageStore"]
 
@@ -42,7 +44,7 @@ def _sql_literal(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-class GeoPackageStore(Store):
+class GeoPackageStore(GeoPackageHistory, Store):
     """A GeoPackage file as the store.
 
     Parameters
@@ -157,6 +159,11 @@ class GeoPackageStore(Store):
         meta: Mapping[str, str] | None = None,
     ) -> None:
         self._check_writable(frames)
+        if any(n in LEDGER_LAYERS and n not in append for n in frames):  # versions follow (HISTORY.md §2)
+            from ..batches import record_frames
+
+            record_frames(self, frames, append=append, meta=meta)
+            return
         with self._lock():
             tmp = self.path.with_name(f".{self.path.stem}.{uuid.uuid4().hex[:8]}.tmp.gpkg")
             try:
@@ -205,10 +212,11 @@ class GeoPackageStore(Store):
         with contextlib.closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as con:
             return self._current_version(con, parcel_id)
 
-    def append_decision(self, decision: Mapping[str, Any]) -> None:
+    def append_decision(self, decision: Mapping[str, Any], snapshot: Mapping[str, Any] | None = None) -> None:
         row = conform(pd.DataFrame([dict(decision)]), "decisions").iloc[0]
         if not self.path.exists():
             raise StoreError("存储为空，尚无研判结果可审定", fix="先运行 landrenew assess")
+        self.upgrade_history()
         with self._lock():
             self._ensure_decisions(self.path)
             con = sqlite3.connect(self.path, isolation_level=None, timeout=30)
@@ -224,6 +232,8 @@ class GeoPackageStore(Store):
                     "decided_at, based_on_version, rules_version) VALUES (?,?,?,?,?,?,?,?,?)",
                     (*values, decided_at, str(row["based_on_version"]),
                      None if pd.isna(row["rules_version"]) else str(row["rules_version"])))
+                if snapshot is not None:  # what the decision was based on (HISTORY.md §5), same transaction
+                    self._insert(con, history_layer("decision_snapshots"), pd.DataFrame([dict(snapshot)]))
                 con.execute("COMMIT")
             except BaseException:
                 if con.in_transaction:
@@ -235,3 +245,18 @@ class GeoPackageStore(Store):
     @property
     def files_dir(self) -> Path:
         return self.path.parent
+
+    # -- history counters (HISTORY.md) ------------------------------------------------------------
+    def history_counts(self) -> dict[str, int]:
+        tables = self._tables()
+        return {name: tables[name] for name in HISTORY_TABLES if name in tables}
+
+    def next_version_ids(self) -> dict[str, int]:
+        tables = self._tables()
+        out = {}
+        with contextlib.closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as con:
+            for name in LEDGER_LAYERS:
+                table = f"{name}_versions"
+                out[name] = (con.execute(f'SELECT max(version_id) FROM "{table}"').fetchone()[0] or 0) + 1 \
+                    if table in tables else 1
+        return out

@@ -36,7 +36,7 @@ from ..crs import STORE_CRS
 from ..schema import Field, Layer, get_layer, layer_names
 
 __all__ = ["metadata", "build_metadata", "table_for", "column_type", "META_TABLE", "GEOMETRY_COLUMN", "SRID",
-           "ORDER_COLUMN"]
+           "ORDER_COLUMN", "add_history_tables"]
 
 META_TABLE = "store_meta"
 GEOMETRY_COLUMN = "geometry"
@@ -85,8 +85,9 @@ def _table(md: sa.MetaData, layer: Layer) -> sa.Table:
     return sa.Table(layer.name, md, *items, comment=layer.label)
 
 
-def build_metadata() -> sa.MetaData:
-    """A fresh ``MetaData`` with one table per contract layer and ``store_meta``."""
+def build_metadata(*, history: bool = False) -> sa.MetaData:
+    """A fresh ``MetaData`` with one table per contract layer and ``store_meta`` (revision 0001); with
+    ``history`` also the history tables (revision 0003, :func:`add_history_tables`)."""
     md = sa.MetaData()
     for name in layer_names():
         _table(md, get_layer(name))
@@ -94,12 +95,30 @@ def build_metadata() -> sa.MetaData:
              sa.Column("key", sa.Text, primary_key=True),
              sa.Column("value", sa.Text, nullable=True),
              comment="key/value metadata (synthetic, last run times)")
+    if history:
+        add_history_tables(md)
     return md
+
+
+# -- history (HISTORY.md; revision 0003_history) ------------------------------------------------------------
+def add_history_tables(md: sa.MetaData) -> list[sa.Table]:
+    """The versions / batches / runs tables of :mod:`gis.store.history_schema`, with their indexes."""
+    from .history_schema import LEDGER_LAYERS, history_layers
+
+    tables = [_table(md, layer) for layer in history_layers()]
+    for name in LEDGER_LAYERS:
+        key = get_layer(name).key_fields[0]
+        t = md.tables[f"{name}_versions"]
+        sa.Index(f"ix_{t.name}_key", t.c[key], t.c.valid_to)
+        sa.Index(f"ix_{t.name}_time", t.c.superseded_at, t.c.valid_to, t.c.valid_from)
+    files = md.tables["batch_files"]
+    sa.Index("ix_batch_files_sha256", files.c.sha256)
+    return tables
 
 
 @cache
 def _metadata() -> sa.MetaData:
-    return build_metadata()
+    return build_metadata(history=True)
 
 
 metadata: sa.MetaData = _metadata()
@@ -107,6 +126,6 @@ metadata: sa.MetaData = _metadata()
 
 def table_for(name: str) -> sa.Table:
     """The table of a contract layer (or ``store_meta``)."""
-    if name != META_TABLE:
+    if name != META_TABLE and name not in metadata.tables:
         get_layer(name)  # a clear error for an unknown layer
     return metadata.tables[name]

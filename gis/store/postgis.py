@@ -47,6 +47,8 @@ from ..frames import conform, decode_lists, empty_frame, encode_lists
 from ..schema import Layer, get_layer, layer_names
 from . import migrations
 from .base import Store, assessment_version, decision_version
+from .history_schema import HISTORY_TABLES, LEDGER_LAYERS, history_layer
+from .postgis_history import PostGISHistory, grant_history
 from .models import GEOMETRY_COLUMN, META_TABLE, ORDER_COLUMN, SRID, metadata
 
 __all__ = ["PostGISStore", "normalize_url", "create_engine", "upgrade", "downgrade", "grant_app_role",
@@ -124,7 +126,7 @@ def grant_app_role(url_or_engine: str | sa.engine.Engine, role: str, *, password
     """
     engine = url_or_engine if isinstance(url_or_engine, sa.engine.Engine) else create_engine(url_or_engine)
     ident = sql.Identifier(role)
-    writable = [t for t in metadata.tables if t != "decisions"]
+    writable = [t for t in metadata.tables if t != "decisions" and t not in HISTORY_TABLES]
     with engine.begin() as conn:
         cur = conn.connection.driver_connection.cursor()
         if cur.execute("SELECT current_user = %s", (role,)).fetchone()[0]:
@@ -145,6 +147,7 @@ def grant_app_role(url_or_engine: str | sa.engine.Engine, role: str, *, password
         cur.execute(sql.SQL("GRANT INSERT, DELETE ON {} TO {}").format(
             sql.SQL(", ").join(sql.Identifier(t) for t in writable), ident))
         cur.execute(sql.SQL("GRANT INSERT ON decisions TO {}").format(ident))
+        grant_history(cur, ident)  # history: INSERT + SELECT, UPDATE of the supersession columns only
         cur.execute(sql.SQL("GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {}").format(ident))
 
 
@@ -219,7 +222,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-class PostGISStore(Store):
+class PostGISStore(PostGISHistory, Store):
     """A PostGIS database as the store.
 
     Parameters
@@ -329,8 +332,8 @@ class PostGISStore(Store):
 
     # -- writing ----------------------------------------------------------------------------
     def _copy_frame(self, cur: psycopg.Cursor, name: str, frame: pd.DataFrame) -> None:
-        """COPY the rows of one layer (the step the fault-injection tests break)."""
-        layer = get_layer(name)
+        """COPY the rows of one layer or history table (the step the fault-injection tests break)."""
+        layer = history_layer(name) if name in HISTORY_TABLES else get_layer(name)
         if not len(frame):
             return
         payload = _frame_to_csv(frame, layer)
@@ -355,6 +358,11 @@ class PostGISStore(Store):
         meta: Mapping[str, str] | None = None,
     ) -> None:
         self._check_writable(frames)
+        if any(n in LEDGER_LAYERS and n not in append for n in frames):  # versions follow (HISTORY.md §2)
+            from ..batches import record_frames
+
+            record_frames(self, frames, append=append, meta=meta)
+            return
         current = "store_meta"
         try:
             with self._cursor(write=True) as cur:
@@ -401,7 +409,7 @@ class PostGISStore(Store):
             f"INSERT INTO decisions ({', '.join(_DECISION_FIELDS)}) VALUES ({', '.join(['%s'] * len(_DECISION_FIELDS))})",
             [values[f] for f in _DECISION_FIELDS])
 
-    def append_decision(self, decision: Mapping[str, Any]) -> None:
+    def append_decision(self, decision: Mapping[str, Any], snapshot: Mapping[str, Any] | None = None) -> None:
         row = conform(pd.DataFrame([dict(decision)]), "decisions").iloc[0]
         values = {f: None if pd.isna(row[f]) else _plain(row[f]) for f in _DECISION_FIELDS}
         parcel_id = str(values["parcel_id"])
@@ -412,6 +420,8 @@ class PostGISStore(Store):
                 current = self._current_version(cur, parcel_id)  # a fresh snapshot, taken after the locks
                 self._check_version(parcel_id, current, row["based_on_version"])
                 self._insert_decision(cur, values)
+                if snapshot is not None:  # what the decision was based on (HISTORY.md §5), same transaction
+                    self._copy_frame(cur, "decision_snapshots", pd.DataFrame([dict(snapshot)]))
         except (psycopg.Error, sa.exc.DBAPIError) as exc:
             orig = getattr(exc, "orig", exc)
             raise StoreError(f"保存审定记录失败，本次保存未生效：{_db_message(exc)}",
