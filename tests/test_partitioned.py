@@ -1,0 +1,157 @@
+"""The partitioned engine (dask-geopandas on a real ``distributed`` LocalCluster of 2 worker processes) gives
+the same rows as the in-memory engine, row by row and field by field; parcels on partition edges included."""
+from __future__ import annotations
+
+import datetime as dt
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from gis.assess import assess_idle_land
+from gis.crs import AREA_CRS
+from gis.demo import build_demo_layers, write_demo_rasters
+from gis.partitioned import (MARKER, assess_partitioned, is_hilbert_ordered, read_partitioned, spatial_partition,
+                             start_client)
+from gis.schema import get_layer
+from gis.workflow import DEMO_AS_OF
+
+N_PARCELS = 3000
+ROWS_PER_PARTITION = 400  # -> 8 partitions
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    with start_client(workers=2, memory_limit="2GiB", dashboard_address=":0",
+                      local_directory=tmp_path_factory.mktemp("dask")) as (client, info):
+        assert len(client.scheduler_info()["workers"]) == 2  # two real worker processes
+        yield client
+
+
+@pytest.fixture(scope="module")
+def layers(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("partitioned")
+    demo = build_demo_layers(n_parcels=N_PARCELS, seed=7)
+    rasters = write_demo_rasters(demo["parcels"], folder / "rasters", seed=7)
+    parcels = demo["parcels"]
+    # a third of the projects lose their parcel_id: they are linked by largest overlap among all parcels
+    projects = demo["projects"].copy()
+    projects.loc[projects.index % 3 == 0, "parcel_id"] = pd.NA
+    parcels.to_parquet(folder / "parcels.parquet")  # one file in ledger order: the engine must shuffle it
+    return {**demo, "projects": projects, "rasters": rasters, "folder": folder}
+
+
+@pytest.fixture(scope="module")
+def in_memory(layers):
+    return assess_idle_land(layers["parcels"], enterprises=layers["enterprises"], projects=layers["projects"],
+                            villages=layers["villages"], progress=layers["village_progress"],
+                            towns=layers["towns"], rasters=layers["rasters"], as_of=DEMO_AS_OF)
+
+
+@pytest.fixture(scope="module")
+def partitioned(layers, client):
+    out = layers["folder"] / "assessed"
+    seen = []
+    run = assess_partitioned(layers["folder"] / "parcels.parquet", enterprises=layers["enterprises"],
+                             projects=layers["projects"], villages=layers["villages"],
+                             progress=layers["village_progress"], towns=layers["towns"], rasters=layers["rasters"],
+                             as_of=DEMO_AS_OF, out=out, client=client, rows_per_partition=ROWS_PER_PARTITION,
+                             on_progress=lambda i, n, label: seen.append((i, n)))
+    return run, out, seen
+
+
+def _missing(value) -> bool:
+    return not isinstance(value, (list, dict)) and bool(pd.isna(value))
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values("parcel_id").reset_index(drop=True)
+
+
+def test_same_rows_as_in_memory_every_field(partitioned, in_memory):
+    run, out, _ = partitioned
+    assert run.shuffled and len(run.partitions) == N_PARCELS // ROWS_PER_PARTITION + (N_PARCELS % ROWS_PER_PARTITION > 0)
+    got = _sorted(read_partitioned(out, "idle_assessment"))
+    want = _sorted(in_memory)
+    assert len(got) == len(want) == len(in_memory["parcel_id"].unique())
+    assert list(got.columns) == list(want.columns) == get_layer("idle_assessment").field_names + ["geometry"]
+    for name in want.columns:
+        if name == "geometry":
+            assert shapely.equals_exact(got.geometry.to_numpy(), want.geometry.to_numpy(), tolerance=0).all()
+            continue
+        a, b = got[name], want[name]
+        assert a.dtype == b.dtype, name
+        if name == "activity_index":  # the same sums over the same pixels, possibly in another order
+            np.testing.assert_allclose(a.to_numpy(float, na_value=np.nan), b.to_numpy(float, na_value=np.nan),
+                                       rtol=1e-12, atol=1e-15, err_msg=name)
+            continue
+        differ = [(pid, x, y) for pid, x, y in zip(want["parcel_id"], a, b)
+                  if not (_missing(x) and _missing(y)) and (_missing(x) or _missing(y) or x != y)]
+        assert not differ, f"{name}: {differ[:3]}"
+    # the rows carry real content: every route occurs, imagery and joins answered
+    assert set(got["route"]) == {"none", "continue", "transfer", "reclaim", "review"}
+    assert got["activity_index"].notna().mean() > 0.9
+    assert got["project_ids"].map(len).sum() > 0 and got["village_ids"].map(len).sum() > 0
+
+
+def test_partitions_are_hilbert_ordered_and_marked(partitioned):
+    run, out, seen = partitioned
+    assert is_hilbert_ordered(out) and (out / MARKER).exists()
+    assert run.rows == N_PARCELS
+    assert seen[-1] == (len(run.partitions), len(run.partitions))  # progress reached the end
+    # each partition is spatially compact: far less area than the whole district's bounding box
+    parts = sorted(out.glob("part.*.parquet"))
+    hulls = [shapely.convex_hull(shapely.multipolygons(gpd.read_parquet(p).geometry.to_numpy())) for p in parts]
+    whole = shapely.box(*gpd.read_parquet(parts[0]).total_bounds) if len(parts) == 1 else None
+    assert whole is None
+    union = shapely.union_all(hulls)
+    assert sum(h.area for h in hulls) < 1.6 * union.area  # hulls barely overlap
+
+
+def test_parcels_straddling_partition_edges_get_the_in_memory_town(partitioned, in_memory, layers):
+    _, out, _ = partitioned
+    parts = sorted(out.glob("part.*.parquet"))
+    frames = [gpd.read_parquet(p, columns=["parcel_id", "town_code", "geometry"]) for p in parts]
+    hulls = np.array([shapely.convex_hull(shapely.multipolygons(f.geometry.to_numpy())) for f in frames])
+    # a parcel is on an edge when it also meets the hull of another partition
+    edge = []
+    for i, f in enumerate(frames):
+        others = np.delete(hulls, i)
+        tree = shapely.STRtree(others)
+        li, _ = tree.query(f.geometry.to_numpy(), predicate="intersects")
+        edge.append(f.iloc[np.unique(li)])
+    edge = pd.concat(edge, ignore_index=True)
+    assert len(edge) > 50
+    want = in_memory.set_index("parcel_id")["town_code"]
+    assert (edge["town_code"].to_numpy() == want.loc[edge["parcel_id"]].to_numpy()).all()
+    # among them, parcels crossing a town boundary whose town came from the join (ledger left it empty):
+    ledger = layers["parcels"].set_index("parcel_id")["town_code"]
+    towns = layers["towns"].to_crs(AREA_CRS)
+    geoms = edge.to_crs(AREA_CRS)
+    crossing = geoms[np.array([towns.geometry.intersects(g).sum() > 1 for g in geoms.geometry])]
+    crossing = crossing[ledger.loc[crossing["parcel_id"]].isna().to_numpy()]
+    assert len(crossing) > 0
+    # independent reference: geopandas.overlay areas, largest wins
+    pieces = gpd.overlay(crossing[["parcel_id", "geometry"]], towns[["town_code", "geometry"]], how="intersection")
+    pieces["area"] = pieces.area
+    best = pieces.sort_values(["parcel_id", "area"], ascending=[True, False]).groupby("parcel_id").head(1)
+    best = best.set_index("parcel_id")["town_code"]
+    assert (crossing.set_index("parcel_id")["town_code"].loc[best.index].to_numpy() == best.to_numpy()).all()
+
+
+def test_ordered_input_is_not_shuffled_again(layers, client, in_memory, tmp_path):
+    ordered = spatial_partition(layers["folder"] / "parcels.parquet", tmp_path / "parcels", rows_per_partition=1000,
+                                client=client)
+    assert is_hilbert_ordered(ordered) and len(list(ordered.glob("*.parquet"))) == 3
+    run = assess_partitioned(ordered, enterprises=layers["enterprises"], projects=layers["projects"],
+                             villages=layers["villages"], progress=layers["village_progress"], towns=layers["towns"],
+                             as_of=DEMO_AS_OF, out=None, client=client)
+    assert not run.shuffled and len(run.partitions) == 3
+    want = assess_idle_land(layers["parcels"], enterprises=layers["enterprises"], projects=layers["projects"],
+                            villages=layers["villages"], progress=layers["village_progress"], towns=layers["towns"],
+                            as_of=DEMO_AS_OF)
+    got, want = _sorted(run.result), _sorted(want)
+    pd.testing.assert_frame_equal(pd.DataFrame(got.drop(columns="geometry")),
+                                  pd.DataFrame(want.drop(columns="geometry")))
