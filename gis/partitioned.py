@@ -53,7 +53,8 @@ from .schema import get_layer
 
 __all__ = [
     "assess_partitioned", "assess_partition", "spatial_partition", "read_partitioned", "write_partition",
-    "start_client", "is_hilbert_ordered", "PartitionedRun", "MARKER", "ROWS_PER_PARTITION",
+    "assess_store_partitioned", "start_client", "is_hilbert_ordered", "PartitionedRun", "MARKER",
+    "ROWS_PER_PARTITION",
 ]
 
 Progress = Callable[[int, int, str], None]
@@ -264,6 +265,19 @@ class _Context:
     footprints: list = field(default_factory=list)
     as_of: dt.date = dt.date.today()
     rules: RuleSet | None = None
+    town_bounds: np.ndarray | None = None
+    village_bounds: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.town_bounds = _bounds(self.towns)
+        self.village_bounds = _bounds(self.villages)
+
+
+def _bounds(frame: gpd.GeoDataFrame | None) -> np.ndarray | None:
+    if frame is None or len(frame) == 0 or not isinstance(frame, gpd.GeoDataFrame):
+        return None
+    geoms = frame.geometry.to_crs(STORE_CRS) if frame.crs is not None else frame.geometry
+    return shapely.bounds(geoms.to_numpy())
 
 
 def _empty_assessment() -> gpd.GeoDataFrame:
@@ -271,18 +285,45 @@ def _empty_assessment() -> gpd.GeoDataFrame:
     return conform(gpd.GeoDataFrame({n: [] for n in names}, geometry=[], crs=STORE_CRS), "idle_assessment")
 
 
+def _within(frame: pd.DataFrame | None, bounds: np.ndarray | None, box: np.ndarray, margin: float):
+    """Rows of a broadcast layer whose bounding box meets the partition's box grown by ``margin`` degrees."""
+    if frame is None or bounds is None or len(frame) == 0:
+        return frame
+    x0, y0, x1, y1 = box[0] - margin, box[1] - margin, box[2] + margin, box[3] + margin
+    hit = (bounds[:, 0] <= x1) & (bounds[:, 2] >= x0) & (bounds[:, 1] <= y1) & (bounds[:, 3] >= y0)
+    return frame[hit | np.isnan(bounds[:, 0])]  # rows without geometry: kept (the joins decide)
+
+
 def assess_partition(parcels: gpd.GeoDataFrame, context: _Context) -> gpd.GeoDataFrame:
-    """One partition through the in-memory engine (``assess_idle_land``) with the broadcast layers."""
+    """One partition through the in-memory engine (``assess_idle_land``) with the broadcast layers.
+
+    Before the call, each broadcast layer is narrowed to the rows that can matter for these parcels, which
+    leaves every answer unchanged: towns and villages whose bounding box meets the partition's (villages
+    within the resettlement-need distance of it), their progress reports, the enterprises the parcels name,
+    the projects linked to these parcels (the link itself was made over all parcels), and the rasters under
+    the partition.
+    """
     parcels = conform(parcels, "parcels")
     if len(parcels) == 0:
         return _empty_assessment()
+    box = parcels.total_bounds
+    rules = context.rules or load_idle_rules()
+    lat = max(abs(box[1]), abs(box[3]), 1.0)
+    need_deg = float(rules["reclaim.purchase_by_demand_distance_m"]) / (111_320.0 * math.cos(math.radians(lat)))
+    towns = _within(context.towns, context.town_bounds, box, _PROJECT_MARGIN_DEG)
+    villages = _within(context.villages, context.village_bounds, box, 1.2 * need_deg + _PROJECT_MARGIN_DEG)
+    progress = context.progress
+    if progress is not None and villages is not None and len(progress):
+        progress = progress[progress["village_id"].isin(villages["village_id"].dropna())]
+    enterprises = context.enterprises
+    if enterprises is not None and len(enterprises) and "enterprise_id" in enterprises.columns:
+        enterprises = enterprises[enterprises["enterprise_id"].isin(parcels["enterprise_id"].dropna())]
     projects = context.projects
     if projects is not None and len(projects):
         projects = projects[projects["parcel_id"].isin(parcels["parcel_id"].dropna())]
-    rasters = _rasters_for(parcels.total_bounds, context.footprints) if context.footprints else []
-    return assess_idle_land(parcels, enterprises=context.enterprises, projects=projects, villages=context.villages,
-                            progress=context.progress, rasters=rasters, towns=context.towns,
-                            as_of=context.as_of, rules=context.rules)
+    rasters = _rasters_for(box, context.footprints) if context.footprints else []
+    return assess_idle_land(parcels, enterprises=enterprises, projects=projects, villages=villages,
+                            progress=progress, rasters=rasters, towns=towns, as_of=context.as_of, rules=rules)
 
 
 def _near_projects(part: gpd.GeoDataFrame, boxes: np.ndarray, named: frozenset) -> gpd.GeoDataFrame:
@@ -482,3 +523,30 @@ def assess_partitioned(
                  as_of=as_of.isoformat(), rules_version=rules.version, lists="JSON text",
                  written_by="gis.partitioned.assess_partitioned")
     return PartitionedRun(stats, seconds, out=out_dir, shuffled=do_shuffle, shuffle_seconds=shuffle_seconds)
+
+
+def assess_store_partitioned(store, *, as_of: dt.date, rules: RuleSet | None = None, client=None,
+                             rows_per_partition: int = ROWS_PER_PARTITION,
+                             on_progress: Progress | None = None) -> PartitionedRun:
+    """:func:`gis.workflow.assess_store` on the cluster: the store's parcels are spatially shuffled into
+    partitions, assessed there, gathered back in the store's parcel order with the latest decisions, and
+    written with the store's own ``write_layers`` — one transaction (all or nothing, as the in-memory job)."""
+    from .imagery import list_rasters
+    from .workflow import _latest_decisions, _now  # the in-memory job's own helpers: the same decision column
+
+    parcels = store.read_layer("parcels")
+    run = assess_partitioned(
+        parcels, enterprises=store.read_layer("enterprises"), projects=store.read_layer("projects"),
+        villages=store.read_layer("villages"), progress=store.read_layer("village_progress"),
+        towns=store.read_layer("towns"), rasters=list_rasters(store), as_of=as_of, rules=rules, out=None,
+        client=client, rows_per_partition=rows_per_partition, shuffle=True, on_progress=on_progress)
+    result = run.result
+    order = pd.Index(parcels["parcel_id"]).get_indexer(result["parcel_id"])
+    result = result.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
+    result["decision"] = result["parcel_id"].map(_latest_decisions(store)).astype("string")
+    version = str(result["rules_version"].iloc[0]) if len(result) else ""
+    store.write_layers({"idle_assessment": result},
+                       meta={"assessed_at": _now(), "assess_as_of": as_of.isoformat(), "idle_rules_version": version,
+                             "assess_engine": f"dask ({len(run.partitions)} partitions)"})
+    run.result = result
+    return run

@@ -155,3 +155,20 @@ def test_ordered_input_is_not_shuffled_again(layers, client, in_memory, tmp_path
     got, want = _sorted(run.result), _sorted(want)
     pd.testing.assert_frame_equal(pd.DataFrame(got.drop(columns="geometry")),
                                   pd.DataFrame(want.drop(columns="geometry")))
+
+
+def test_store_mode_writes_the_in_memory_assessment(demo_store, demo_store_master, client):
+    from gis.partitioned import assess_store_partitioned
+    from gis.store import GeoPackageStore
+
+    want = GeoPackageStore(demo_store_master).read_layer("idle_assessment")  # assessed in memory by the demo
+    before = demo_store.read_layer("idle_assessment")
+    demo_store.write_layers({"idle_assessment": before.iloc[:10]})  # so the job must really replace it
+    run = assess_store_partitioned(demo_store, as_of=DEMO_AS_OF, client=client, rows_per_partition=300)
+    assert len(run.partitions) == 5
+    got = demo_store.read_layer("idle_assessment")
+    assert list(got["parcel_id"]) == list(want["parcel_id"])  # the store's parcel order, every parcel
+    pd.testing.assert_frame_equal(pd.DataFrame(got.drop(columns="geometry")),
+                                  pd.DataFrame(want.drop(columns="geometry")), check_exact=False, rtol=1e-12)
+    assert shapely.equals_exact(got.geometry.to_numpy(), want.geometry.to_numpy(), tolerance=0).all()
+    assert demo_store.meta()["assess_engine"] == "dask (5 partitions)"
