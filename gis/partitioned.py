@@ -110,7 +110,8 @@ def read_partitioned(path: str | Path, layer_name: str, *, columns: Sequence[str
     if not files:
         raise LandRenewError(f"目录 {path} 中没有 GeoParquet 分区文件", detail=f"no *.parquet in {path}",
                              fix="先运行 landrenew demo --format parquet 或分区导入")
-    frames = [gpd.read_parquet(f, columns=columns) for f in files]
+    reader = gpd.read_parquet if get_layer(layer_name).is_spatial else pd.read_parquet
+    frames = [reader(f, columns=columns) for f in files]
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if not isinstance(frame, gpd.GeoDataFrame) and "geometry" in frame.columns:
         frame = gpd.GeoDataFrame(frame, geometry="geometry", crs=STORE_CRS)
@@ -294,6 +295,12 @@ def _within(frame: pd.DataFrame | None, bounds: np.ndarray | None, box: np.ndarr
     return frame[hit | np.isnan(bounds[:, 0])]  # rows without geometry: kept (the joins decide)
 
 
+def _isin(values: pd.Series, among: pd.Series) -> np.ndarray:
+    """``values.isin(among)`` by hashing (pandas' Arrow-string ``isin`` loops in Python); NA is never in."""
+    index = pd.Index(among.dropna().to_numpy(dtype=object)).unique()
+    return index.get_indexer(values.to_numpy(dtype=object, na_value=None)) >= 0
+
+
 def assess_partition(parcels: gpd.GeoDataFrame, context: _Context) -> gpd.GeoDataFrame:
     """One partition through the in-memory engine (``assess_idle_land``) with the broadcast layers.
 
@@ -314,20 +321,21 @@ def assess_partition(parcels: gpd.GeoDataFrame, context: _Context) -> gpd.GeoDat
     villages = _within(context.villages, context.village_bounds, box, 1.2 * need_deg + _PROJECT_MARGIN_DEG)
     progress = context.progress
     if progress is not None and villages is not None and len(progress):
-        progress = progress[progress["village_id"].isin(villages["village_id"].dropna())]
+        progress = progress[_isin(progress["village_id"], villages["village_id"])]
     enterprises = context.enterprises
     if enterprises is not None and len(enterprises) and "enterprise_id" in enterprises.columns:
-        enterprises = enterprises[enterprises["enterprise_id"].isin(parcels["enterprise_id"].dropna())]
+        enterprises = enterprises[_isin(enterprises["enterprise_id"], parcels["enterprise_id"])]
     projects = context.projects
     if projects is not None and len(projects):
-        projects = projects[projects["parcel_id"].isin(parcels["parcel_id"].dropna())]
+        projects = projects[_isin(projects["parcel_id"], parcels["parcel_id"])]
     rasters = _rasters_for(box, context.footprints) if context.footprints else []
     return assess_idle_land(parcels, enterprises=enterprises, projects=projects, villages=villages,
                             progress=progress, rasters=rasters, towns=towns, as_of=context.as_of, rules=rules)
 
 
-def _near_projects(part: gpd.GeoDataFrame, boxes: np.ndarray, named: frozenset) -> gpd.GeoDataFrame:
+def _near_projects(part: gpd.GeoDataFrame, wanted: tuple) -> gpd.GeoDataFrame:
     """Parcels of one partition that a project may be linked to (bbox meets a project's, or named by one)."""
+    boxes, named = wanted
     cols = ["parcel_id", part.geometry.name]
     if len(part) == 0:
         return part[cols]
@@ -336,12 +344,12 @@ def _near_projects(part: gpd.GeoDataFrame, boxes: np.ndarray, named: frozenset) 
     if len(boxes):
         li, _ = shapely.STRtree(boxes).query(geoms)
         hit[np.unique(li)] = True
-    if named:
-        hit |= part["parcel_id"].isin(named).to_numpy()
+    if len(named):
+        hit |= _isin(part["parcel_id"], named)
     return part.loc[hit, cols]
 
 
-def _link_projects_globally(ddf, projects: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+def _link_projects_globally(ddf, projects: gpd.GeoDataFrame | None, client) -> gpd.GeoDataFrame | None:
     """Projects with ``parcel_id`` = their link among *all* parcels (``link_projects``), computed once."""
     if projects is None or len(projects) == 0:
         return projects
@@ -349,9 +357,10 @@ def _link_projects_globally(ddf, projects: gpd.GeoDataFrame | None) -> gpd.GeoDa
     ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     boxes = shapely.box(*shapely.bounds(geoms[ok]).T)
     boxes = shapely.buffer(boxes, _PROJECT_MARGIN_DEG, join_style="mitre") if len(boxes) else boxes
-    named = frozenset(projects["parcel_id"].dropna().astype(str)) if "parcel_id" in projects.columns else frozenset()
+    named = projects["parcel_id"].dropna() if "parcel_id" in projects.columns else pd.Series([], dtype="string")
+    wanted = client.scatter([(boxes, named)], broadcast=True, hash=False)[0]  # once per worker, not per task
     meta = ddf._meta[["parcel_id", ddf._meta.geometry.name]]
-    near = ddf.map_partitions(_near_projects, boxes, named, meta=meta).compute()
+    near = ddf[["parcel_id", ddf._meta.geometry.name]].map_partitions(_near_projects, wanted, meta=meta).compute()
     near = gpd.GeoDataFrame(near, geometry=near.geometry.name, crs=ddf.crs or STORE_CRS).reset_index(drop=True)
     out = projects.copy()
     out["parcel_id"] = link_projects(projects, near).to_numpy()
@@ -479,7 +488,7 @@ def assess_partitioned(
     projects_frame = _read_small(projects, "projects")
     context = _Context(
         enterprises=_read_small(enterprises, "enterprises"),
-        projects=_link_projects_globally(ddf, projects_frame),
+        projects=_link_projects_globally(ddf, projects_frame, client),
         villages=_read_small(villages, "villages"),
         progress=_read_small(progress, "village_progress"),
         towns=_read_small(towns, "towns"),
