@@ -229,3 +229,52 @@ def test_cli_assess_engine_dask_on_the_scale_demo_matches_in_memory(scale_demo, 
     assert got["activity_index"].notna().mean() > 0.9  # the VRT tiles were read under every tile's parcels
     pd.testing.assert_frame_equal(pd.DataFrame(got.drop(columns="geometry")),
                                   pd.DataFrame(want.drop(columns="geometry")), check_exact=False, rtol=1e-12)
+
+
+def test_partitioned_ingest_rejects_the_same_rows_as_the_whole_file(tmp_path, client):
+    import pyogrio
+
+    from gis.ingest import read_layer_file
+    from gis.partitioned_ingest import ingest_partitioned
+
+    parcels = build_demo_layers(n_parcels=1500, seed=5)["parcels"]
+    raw = parcels.rename(columns=get_layer("parcels").labels())
+    raw["出让面积(平方米)"] = raw["出让面积(平方米)"].astype(object)
+    raw.loc[[9, 699], "出让面积(平方米)"] = -5.0  # rows 10 and 700 of the file
+    raw["土地用途"] = raw["土地用途"].astype(object)
+    raw.loc[1199, "土地用途"] = "菜地"  # row 1200
+    source = tmp_path / "全省供地台账.gpkg"
+    pyogrio.write_dataframe(raw, source, layer="parcels", driver="GPKG")
+    whole, whole_report = read_layer_file("parcels", source)  # the in-memory ingest of the same file
+    report = ingest_partitioned("parcels", source, tmp_path / "parcels", chunk_rows=400, client=client,
+                                rejects_dir=tmp_path / "reports")
+    assert report.balanced and report.read == 1500 and report.rejected == whole_report.rejected == 3
+    key = lambda ps: sorted((p.file, p.row, p.record_id, p.field, p.reason, p.severity) for p in ps)  # noqa: E731
+    assert key(report.problems) == key(whole_report.problems)
+    assert {p.row for p in report.problems if p.severity == "reject"} == {10, 700, 1200}
+    rejects = pd.read_csv(next((tmp_path / "reports").glob("rejects-*.csv")), encoding="utf-8-sig")
+    assert sorted(rejects.loc[rejects["级别"] == "拒收", "行号"]) == [10, 700, 1200]
+    got = read_partitioned(tmp_path / "parcels", "parcels")
+    assert is_hilbert_ordered(tmp_path / "parcels") and len(list((tmp_path / "parcels").glob("*.parquet"))) == 4
+    got, want = _sorted(got), _sorted(whole)
+    pd.testing.assert_frame_equal(pd.DataFrame(got.drop(columns="geometry")),
+                                  pd.DataFrame(want.drop(columns="geometry")))
+    assert shapely.equals_exact(got.geometry.to_numpy(), want.geometry.to_numpy(), tolerance=0).all()
+
+
+def test_partitioned_ingest_rejects_a_key_repeated_in_a_later_chunk(tmp_path):
+    import pyogrio
+
+    from gis.partitioned_ingest import ingest_partitioned
+
+    parcels = build_demo_layers(n_parcels=600, seed=6)["parcels"]
+    raw = parcels.rename(columns=get_layer("parcels").labels())
+    raw.loc[550, "宗地编号"] = raw.loc[3, "宗地编号"]  # row 551 repeats row 4's id, 300-row chunks apart
+    source = tmp_path / "台账.gpkg"
+    pyogrio.write_dataframe(raw, source, layer="parcels", driver="GPKG")
+    report = ingest_partitioned("parcels", source, tmp_path / "out", chunk_rows=300)  # no client: source order
+    assert report.balanced and report.rejected == 1
+    (problem,) = [p for p in report.problems if p.severity == "reject"]
+    assert (problem.row, problem.record_id) == (551, raw.loc[3, "宗地编号"])
+    assert not is_hilbert_ordered(tmp_path / "out")
+    assert len(read_partitioned(tmp_path / "out", "parcels")) == 599
