@@ -63,6 +63,14 @@ _PUBLIC = {
     "intersecting_ids": ("joins", "intersecting_ids"),
     "ids_within_distance": ("joins", "ids_within_distance"),
     "write_layer_file": ("output", "write_layer_file"),
+    # the partitioned engine (dask-geopandas + distributed)
+    "assess_partitioned": ("partitioned", "assess_partitioned"),
+    "assess_store_partitioned": ("partitioned", "assess_store_partitioned"),
+    "spatial_partition": ("partitioned", "spatial_partition"),
+    "read_partitioned": ("partitioned", "read_partitioned"),
+    "start_client": ("partitioned", "start_client"),
+    "ingest_partitioned": ("partitioned_ingest", "ingest_partitioned"),
+    "write_scale_demo": ("scale_demo", "write_scale_demo"),
     # exports for upper-level departments
     "export_geojson": ("export", "export_geojson"),
     "to_geojson": ("export", "to_geojson"),
