@@ -126,7 +126,8 @@ def test_duplicate_parcel_ids_all_rejected(tmp_path):
     assert (report.stored, report.rejected) == (1, 2)
     rows = sorted(p.row for p in _only(report))
     assert rows == [2, 3]
-    assert all("宗地编号在文件中重复出现" in p.reason and p.record_id == "KQ2020-0002" for p in _only(report))
+    assert all(p.reason == "宗地编号 KQ2020-0002 在文件中重复出现 2 次（要素 2、3），无法判断哪一行有效"
+               and p.record_id == "KQ2020-0002" for p in _only(report))
 
 
 def test_missing_required_column_names_it_and_aliases(tmp_path):
