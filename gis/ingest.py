@@ -349,6 +349,12 @@ def _check_plausible(layer: Layer, parsed: dict[str, pd.Series], rows: _Rows, id
             continue
         a = pd.to_numeric(parsed[num], errors="coerce")
         b = pd.to_numeric(parsed[den], errors="coerce")
+        for fname, v in ((num, a), (den, b)):  # a value already out of its own range says enough
+            f = layer.field(fname)
+            if f.plausible_max is not None:
+                v.mask(v > f.plausible_max, inplace=True)
+            if f.plausible_min is not None:
+                v.mask(v < f.plausible_min, inplace=True)
         q = a * float(check.get("factor", 1)) / b.where(b > 0)
         lo, hi = check.get("min"), check.get("max")
         out = pd.Series(False, index=q.index)
@@ -486,9 +492,6 @@ def read_layer_file(
     rows = _Rows(source, file, row_numbers, source.files())
     report = IngestReport(layer=layer.name, files=[str(source.path)], read=n + len(source.skipped),
                           notes=list(source.notes), skipped=len(source.skipped))
-    for label, where in source.header_rows.items():
-        if where != "第1行":
-            report.notes.append(f"{label}：表头在{where}")
     if source.ignored_columns:
         report.notes.append(f"{file}：已忽略序号列（{'、'.join(source.ignored_columns)}）")
     skip_fix = {"合计/小计行": "无需处理（合计行不导入）", "空行": "无需处理", "表尾说明行": "无需处理",

@@ -51,6 +51,10 @@ LDID_CODECS = {
 _LDID_LABEL = {"cp936": "GBK/936", "cp950": "Big5/950", "cp949": "韩文/949", "cp932": "日文/932"}
 
 
+_KML_COLUMNS = ("id", "Name", "description", "timestamp", "begin", "end", "altitudeMode", "tessellate", "extrude",
+                "visibility", "drawOrder", "icon", "snippet")
+
+
 @dataclass
 class RawSource:
     """A file as read: raw columns (headers as in the file), geometry if any, and notes for the report."""
@@ -140,6 +144,9 @@ def _read_one(path: Path, *, layer: str | None, encoding: str | None, label: str
             notes.append(note.replace(path.name, label or path.name, 1))
     if encoding:
         kwargs["encoding"] = encoding
+    kml = path.suffix.lower() == ".kml"
+    if kml:
+        kwargs["force_2d"] = True  # KML coordinates carry an altitude (0 when drawn on the map)
     try:
         # Arrow is much faster; a forced attribute encoding goes through GDAL's classic reader
         frame = pyogrio.read_dataframe(path, layer=layer, use_arrow="encoding" not in kwargs, fid_as_index=True,
@@ -154,6 +161,10 @@ def _read_one(path: Path, *, layer: str | None, encoding: str | None, label: str
                                  "Shapefile 需 .shp/.shx/.dbf 齐全") from exc
     fids = np.asarray(frame.index, dtype=np.int64)
     frame = frame.reset_index(drop=True)
+    if kml:  # LIBKML's own columns, unless they say something
+        empty = [c for c in _KML_COLUMNS if c in frame.columns
+                 and (frame[c].isna().all() or c not in ("Name", "description"))]
+        frame = frame.drop(columns=empty)
     has_geom = isinstance(frame, gpd.GeoDataFrame) and (
         len(frame) == 0 or not shapely.is_missing(frame.geometry.to_numpy()).all())
     crs = frame.crs if isinstance(frame, gpd.GeoDataFrame) else None
@@ -398,6 +409,8 @@ def _read_tables(path: Path, *, sheet: str | int | None, resolve: Callable[[str]
         used.append(f"{label}（{len(table.frame)} 行）")
         if table.above:
             notes.append(f"{label}：表头在{table.header_text}，其上第 {table.above[0]}–{table.above[-1]} 行为标题/单位行，未作为数据")
+        elif len(table.header_rows) > 1:
+            notes.append(f"{label}：表头在{table.header_text}")
     if len(sheets) > 1:
         notes.append(f"{path.name}：读取了 {len(used)} 个工作表：{'、'.join(used)}")
     if not frames:

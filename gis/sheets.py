@@ -203,10 +203,10 @@ def find_table(cells: Sequence[Sequence[Any]] | pd.DataFrame, resolve: Callable[
         row = grid[i]
         texts = [_text(row[j]) for j in keep]
         present = [t for t in texts if t is not None]
-        if not present:
+        every = [t for t in (_text(v) for v in row) if t is not None]
+        if not every:
             pending_blank.append(i)
             continue
-        every = [t for t in (_text(v) for v in row) if t is not None]
         first = every[0].replace(" ", "")
         reason = None
         if any(_TOTAL.match(t.replace(" ", "")) and len(t.replace(" ", "")) <= 8 for t in every[:3]) \
@@ -216,6 +216,8 @@ def find_table(cells: Sequence[Sequence[Any]] | pd.DataFrame, resolve: Callable[
             reason = "表尾说明行"
         elif header_score >= 2 and _score(texts, resolve) >= max(2, int(0.6 * header_score)):
             reason = "重复的表头行"
+        elif not present:
+            reason = "空行"  # only a 序号
         skipped.extend((first_row + b, "空行") for b in pending_blank)
         pending_blank = []
         if reason:
