@@ -80,6 +80,7 @@ class Layer:
     style: dict = field(default_factory=dict)
     popup: tuple[str, ...] = ()
     checks: tuple[dict, ...] = ()  # plausible ranges of quotients of two fields (registry ``checks``)
+    ledger_facts: tuple[str, ...] = ()  # columns of the Excel 台账 taken from the ledger (registry ``ledger_facts``)
 
     @property
     def is_spatial(self) -> bool:
@@ -182,6 +183,7 @@ def _all_layers() -> dict[str, Layer]:
             style=raw.get("style") or {},
             popup=tuple(raw.get("popup") or ()),
             checks=tuple(raw.get("checks") or ()),
+            ledger_facts=tuple(raw.get("ledger_facts") or ()),
         )
         layers[layer.name] = layer
     return layers
