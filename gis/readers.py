@@ -97,12 +97,16 @@ def dbf_language_driver(dbf: Path) -> int:
 
 
 def detect_dbf_encoding(dbf: Path) -> str:
-    """``UTF-8`` when the DBF's records decode as UTF-8, else ``GB18030``."""
+    """``UTF-8`` when the DBF's field names and records decode as UTF-8, else ``GB18030``.
+
+    The field names count: a layer whose values are all ASCII (codes, numbers) may still have Chinese names.
+    """
     data = Path(dbf).read_bytes()
     header_len = int.from_bytes(data[8:10], "little")
-    body = data[header_len:]
+    names = b"".join(data[i:i + 11].split(b"\0", 1)[0] for i in range(32, max(header_len - 1, 32), 32))
     try:
-        body.decode("utf-8")
+        names.decode("utf-8")
+        data[header_len:].decode("utf-8")
         return "UTF-8"
     except UnicodeDecodeError:
         return "GB18030"

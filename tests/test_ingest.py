@@ -713,3 +713,12 @@ def test_check_writes_nothing_and_counts_equal_the_real_run(tmp_path):
     assert real.exit_code == 0, real.output
     assert "合计：读取 6，入库 2，修复 0，拒收 1，跳过 3" in real.output
     assert len(store.read_layer("parcels")) == 2
+
+
+def test_gbk_field_names_with_ascii_values_detected_as_gbk(tmp_path):
+    """A geometry file whose values are all ASCII (ids) but whose field names are Chinese in GBK."""
+    path = write(geometry_frame(IDS), tmp_path / "g.shp", encoding="GBK")
+    (tmp_path / "g.cpg").unlink()
+    src = read_source(path)
+    assert list(src.frame.columns[:1]) == ["宗地编号"] and src.frame["宗地编号"].tolist() == IDS
+    assert src.notes == ["g.shp 没有 .cpg 编码文件，已按内容识别为 GB18030 编码读取属性表"]
