@@ -19,6 +19,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from gis import dashboard as dash
+from gis.cells import safe_frame
 from gis.auth import ROLE_LABELS, ROLES, add_user, authenticate, users_path
 from gis.decisions import decision_history, record_decision, sub_routes_of
 from gis.errors import ConflictError, LandRenewError
@@ -360,29 +361,55 @@ with tabs[1]:
     for title, table in tables.items():
         with st.expander(title, expanded=title == "白名单项目"):
             st.dataframe(table, hide_index=True, width="stretch")
-            st.download_button(f"下载“{title}”（CSV）", table.to_csv(index=False).encode("utf-8-sig"),
+            st.download_button(f"下载“{title}”（CSV）", safe_frame(table).to_csv(index=False).encode("utf-8-sig"),
                                file_name=f"{title}.csv", mime="text/csv", key=f"dl_{title}")
 
 
 
 # ------------------------------------------------------------------------------------------- admin
-def _run_ingest(uploads: dict) -> None:
-    from gis.ingest import ingest_files
+#: what the data page accepts: vector layers (a zipped shapefile or FileGDB, KML/KMZ) and ledgers
+UPLOAD_TYPES = ["gpkg", "geojson", "json", "zip", "kml", "kmz", "xlsx", "xlsm", "xls", "et", "ods", "csv"]
 
-    folder = store.files_dir / "uploads" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+
+def _save_uploads(uploads: dict) -> dict:
+    """Uploaded files saved under the store's files; ``{layer: {"path": ..., "geometry": ...}}``."""
+    folder = store.files_dir / "uploads" / dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     folder.mkdir(parents=True, exist_ok=True)
-    sources = {}
-    for layer, up in uploads.items():
-        target = folder / Path(up.name).name
+    sources: dict = {}
+    for key, up in uploads.items():
+        layer, _, part = key.partition(":")
+        target = (folder / part if part else folder) / Path(up.name).name
+        target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(up.getvalue())
-        sources[layer] = target
-    bar = st.progress(0.0, text="校验导入…")
-    reports = ingest_files(store, sources, meta={"ingested_at": dt.datetime.now(dt.timezone.utc).isoformat()})
-    bar.progress(1.0, text="导入完成")
-    st.session_state.admin_result = ("导入", pd.DataFrame(
-        [{"图层": get_layer(r.layer).label, "读取": r.read, "入库": r.stored, "修复": r.repaired, "拒收": r.rejected}
-         for r in reports]), pd.DataFrame([p.as_dict() for r in reports for p in r.problems]),
+        sources.setdefault(layer, {})["geometry" if part == "geometry" else "path"] = str(target)
+    for layer, spec in sources.items():
+        if "path" not in spec:
+            raise LandRenewError(f"只上传了{get_layer(layer).label}的图形文件，缺少台账",
+                                 fix=f"同时上传{get_layer(layer).label}台账（.xlsx/.xls/.et/.csv）")
+    return sources
+
+
+def _run_ingest(sources: dict, *, check: bool) -> None:
+    from gis.ingest import ingest_files, rejects_csv
+
+    bar = st.progress(0.0, text="读取、对应表头、校验…" if check else "校验导入…")
+    reports = ingest_files(store, sources, check=check,
+                           meta={"ingested_at": dt.datetime.now(dt.timezone.utc).isoformat()})
+    bar.progress(1.0, text="检查完成（未入库）" if check else "导入完成")
+    verb = "将入库" if check else "入库"
+    st.session_state.admin_result = ("导入预览（未写入存储）" if check else "导入", pd.DataFrame(
+        [{"图层": get_layer(r.layer).label, "读取": r.read, verb: r.stored, "修复": r.repaired, "拒收": r.rejected,
+          "跳过": r.skipped} for r in reports]), pd.DataFrame([p.as_dict() for r in reports for p in r.problems]),
         next((str(r.rejects_path) for r in reports if r.rejects_path), None))
+    st.session_state.ingest_extra = {
+        "mapping": pd.DataFrame([{"文件": file, "源列": col, "字段": name, "中文名": label, "单位换算": conv}
+                                 for r in reports for file, cols in r.mapping.items()
+                                 for col, name, label, conv in cols]),
+        "unmapped": [f"{file}：{'、'.join(cols)}" for r in reports for file, cols in r.unmapped_columns.items() if cols],
+        "notes": [n for r in reports for n in r.notes],
+        "csv": rejects_csv(reports) if any(r.problems for r in reports) else None,
+    }
+    st.session_state.ingest_pending = sources if check else None
 
 
 def _run_assess(as_of: dt.date) -> None:
@@ -414,15 +441,24 @@ if USER.can("run_pipelines"):
         default_as_of = META.get("assess_as_of")
         run_as_of = st.date_input("研判基准日", dt.date.fromisoformat(default_as_of) if default_as_of else dt.date.today())
         inputs = ("towns", "enterprises", "parcels", "projects", "villages", "village_progress")
-        with st.expander("导入源文件（GeoPackage / GeoJSON / Excel / CSV）"):
+        with st.expander("导入源文件（GeoPackage / Shapefile 压缩包 / FileGDB 压缩包 / KML / Excel / WPS / CSV）"):
+            st.caption("先“预览”：显示表头对应、单位换算和将入库/拒收/跳过的行数（不写入存储），确认无误后再“确认导入”。"
+                       "Shapefile 请把 .shp/.shx/.dbf/.prj 压缩为一个 .zip 上传。")
             uploads = {name: st.file_uploader(f"{get_layer(name).label}（{name}）", key=f"up_{name}",
-                                              type=["gpkg", "geojson", "json", "xlsx", "csv"]) for name in inputs}
+                                              type=UPLOAD_TYPES) for name in inputs}
+            uploads["parcels:geometry"] = st.file_uploader(
+                "宗地图形（台账为 Excel/CSV 时，按宗地编号连接的图形：.zip/.gpkg/.geojson/.kml）",
+                key="up_parcels_geometry", type=["gpkg", "geojson", "json", "zip", "kml", "kmz"])
             uploads = {k: v for k, v in uploads.items() if v is not None}
-            if st.button("导入", disabled=not uploads):
-                try:
-                    _run_ingest(uploads)
-                except LandRenewError as exc:
-                    st.error(str(exc))
+            c1, c2 = st.columns(2)
+            try:
+                if c1.button("预览（不入库）", disabled=not uploads):
+                    _run_ingest(_save_uploads(uploads), check=True)
+                pending = st.session_state.get("ingest_pending")
+                if c2.button("确认导入", type="primary", disabled=not pending):
+                    _run_ingest(pending, check=False)
+            except LandRenewError as exc:
+                st.error(str(exc))
         b1, b2 = st.columns(2)
         try:
             if b1.button("运行闲置土地研判", type="primary"):
@@ -438,6 +474,18 @@ if USER.can("run_pipelines"):
             if len(problems):
                 st.markdown(f"**拒收/修复清单**（共 {len(problems)} 条）")
                 st.dataframe(problems, hide_index=True, width="stretch")
+            extra = st.session_state.get("ingest_extra") if title.startswith("导入") else None
+            if extra:
+                for note in extra["notes"]:
+                    st.caption(note)
+                if len(extra["mapping"]):
+                    st.markdown("**表头对应**")
+                    st.dataframe(extra["mapping"], hide_index=True, width="stretch")
+                for line in extra["unmapped"]:
+                    st.warning(f"未能对应的列（不导入）：{line}")
+                if extra["csv"]:
+                    st.download_button("下载拒收/修复清单（CSV）", extra["csv"], file_name="拒收清单.csv",
+                                       mime="text/csv", key="dl_rejects")
             if rejects:
                 st.caption(f"拒收清单文件：{rejects}")
         st.divider()

@@ -68,7 +68,7 @@ class Problem:
     value: object
     reason: str
     fix: str
-    severity: str = "reject"  # reject | repair | warning
+    severity: str = "reject"  # reject | repair | warning | skip (not a data row: 合计, blank, footnote)
     extra: dict = field(default_factory=dict, compare=False)
 
     def as_dict(self) -> dict:
@@ -80,7 +80,7 @@ class Problem:
             "值": None if self.value is None else str(self.value),
             "问题": self.reason,
             "处理办法": self.fix,
-            "级别": {"reject": "拒收", "repair": "已修复", "warning": "提示"}.get(self.severity, self.severity),
+            "级别": {"reject": "拒收", "repair": "已修复", "warning": "提示", "skip": "跳过"}.get(self.severity, self.severity),
         }
 
     def __str__(self) -> str:  # one line, Chinese

@@ -26,7 +26,7 @@ import pyproj
 import shapely
 
 from .errors import LandRenewError
-from .frames import conform, encode_lists
+from .frames import encode_lists
 from .schema import Field, Layer, get_layer
 from .store.base import Store
 from .styles import layer_styles_frame
@@ -39,6 +39,8 @@ __all__ = [
     "export_metadata",
     "read_export_layer",
     "labelled_frame",
+    "with_ledger_facts",
+    "GPKG_VERSION",
     "DEFAULT_EXPORT_LAYERS",
     "SYNTHETIC_NOTE",
 ]
@@ -50,6 +52,9 @@ SYNTHETIC_NOTE = "模拟数据：本文件由演示数据生成，不代表柯�
 #: RFC 7946 output CRS.
 GEOJSON_CRS = "EPSG:4326"
 PRECISION = 6
+#: GeoPackage version of exports: 1.4 (GDAL >= 3.7's default) makes GDAL 3.6 / QGIS 3.28 LTR warn "user_version
+#: ... may only be partially supported"; 1.3 holds everything an export uses.
+GPKG_VERSION = "1.3"
 
 Labels = Literal["en", "zh"]
 #: Keys of a ``reasons`` item in Chinese (``labels="zh"``).
@@ -83,45 +88,15 @@ def read_export_layer(store: Store, name: str, *, town: str | None = None) -> pd
 
 
 def _read_for_json(store: Store, name: str, *, town: str | None) -> pd.DataFrame:
-    """Like :func:`read_export_layer`, but list fields stay JSON text when the store keeps them as text.
-
-    GeoPackage keeps list fields as JSON strings; decoding them to Python lists only to encode them again
-    would dominate the export time, so for a :class:`~gis.store.GeoPackageStore` the layer is read with
-    pyogrio (Arrow) and only the other fields are conformed.  Other stores go through ``read_layer``.
-    """
-    from .store.gpkg import GeoPackageStore
-
-    frame = read_export_layer(store, name, town=town) if not isinstance(store, GeoPackageStore) else None
-    if frame is not None:
-        return frame
+    """Like :func:`read_export_layer`, but list fields may stay JSON text where the store keeps them as text
+    (:meth:`Store.read_layer_for_export`): decoding them only to encode them again would dominate the time."""
     layer = get_layer(name)
-    if not store.has_layer(name):
+    if not store.has_layer(name) or (town is not None and "town_code" not in layer.field_names):
         return read_export_layer(store, name, town=town)  # raises the clear error
-    where = None
-    if town is not None:
-        where = "\"town_code\" = '" + str(town).replace("'", "''") + "'"
-    raw = pyogrio.read_dataframe(store.path, layer=name, where=where, use_arrow=True,
-                                 read_geometry=layer.is_spatial)
-    if raw.empty:
+    frame = store.read_layer_for_export(name, where={"town_code": town} if town is not None else None)
+    if frame.empty:
         return read_export_layer(store, name, town=town)  # raises the clear error for an unknown town
-    lists = {n: raw[n] for n in layer.fields_of_type("list") if n in raw.columns}
-    rest = raw.drop(columns=[*lists, *(["fid"] if "fid" in raw.columns else [])])
-    out = conform(rest, get_layer(name), keep_extra=False) if not lists else _conform_without(rest, layer, lists)
-    return out.reset_index(drop=True)
-
-
-def _conform_without(rest: pd.DataFrame, layer: Layer, lists: dict[str, pd.Series]) -> pd.DataFrame:
-    """Conform the non-list fields, then put the list fields back as JSON text (registry order)."""
-    from dataclasses import replace
-
-    sub = replace(layer, fields=tuple(f for f in layer.fields if f.type != "list"))
-    out = conform(rest, sub)
-    for name, series in lists.items():
-        out[name] = series.astype(object).where(series.notna(), "[]").to_numpy()
-    order = [f.name for f in layer.fields if f.name in out.columns]
-    if layer.is_spatial:
-        order.append(out.geometry.name)
-    return out[order]
+    return frame
 
 
 def _known_towns(store: Store, name: str) -> list[str]:
@@ -410,8 +385,26 @@ def _layer_names(layers: Iterable[str] | None) -> list[str]:
 
 
 # ----------------------------------------------------------------------------------------------- exports
+def with_ledger_facts(store: Store, frame: pd.DataFrame) -> tuple[pd.DataFrame, Layer]:
+    """``idle_assessment`` rows with the ledger's facts (:mod:`gis.facts`) added as properties after the
+    assessment's fields; and the layer describing them."""
+    from dataclasses import replace
+
+    from .facts import fact_fields, ledger_facts
+
+    layer = get_layer("idle_assessment")
+    extra = [f for f in fact_fields() if f.name not in layer.field_names]
+    parcels = store.read_layer("parcels") if store.has_layer("parcels") else None
+    enterprises = store.read_layer("enterprises") if store.has_layer("enterprises") else None
+    facts = ledger_facts(frame, parcels, enterprises)
+    out = frame.copy()
+    for f in extra:
+        out[f.name] = facts[f.name].to_numpy()
+    return out, replace(layer, fields=layer.fields + tuple(extra))
+
+
 def export_geojson(store: Store, out: str | os.PathLike, *, layers: Sequence[str] | None = None,
-                   town: str | None = None, labels: Labels = "en") -> list[Path]:
+                   town: str | None = None, labels: Labels = "en", with_ledger: bool = False) -> list[Path]:
     """Export layers from the store as RFC 7946 GeoJSON, each with a ``.meta.json`` sidecar.
 
     Parameters
@@ -427,6 +420,9 @@ def export_geojson(store: Store, out: str | os.PathLike, *, layers: Sequence[str
         Only this town (``town_code``); default the whole district.
     labels
         ``"en"`` or ``"zh"`` (Chinese keys and enum values).
+    with_ledger
+        ``idle_assessment`` features also carry the ledger's facts (受让人, 电子监管号, 用途, 面积 and 亩, dates,
+        出让价款, 企业名称; see :mod:`gis.facts`).
 
     Returns
     -------
@@ -458,7 +454,10 @@ def export_geojson(store: Store, out: str | os.PathLike, *, layers: Sequence[str
     for name in names:
         frame = _read_for_json(store, name, town=town)
         path = out if single_file else out / (f"{name}_{town}.geojson" if town else f"{name}.geojson")
-        to_geojson(frame, path, name, labels=labels)
+        layer: Layer | str = name
+        if with_ledger and name == "idle_assessment":
+            frame, layer = with_ledger_facts(store, frame)
+        to_geojson(frame, path, layer, labels=labels)
         _write_meta(_meta_path(path), export_metadata(store, {name: frame}, town=town, labels=labels))
         written.append(path)
     return written
@@ -516,6 +515,7 @@ def export_gpkg(store: Store, out: str | os.PathLike, *, layers: Sequence[str] |
     out.parent.mkdir(parents=True, exist_ok=True)
     out.unlink(missing_ok=True)
     frames: dict[str, pd.DataFrame] = {}
+    created = False
     for name in names:
         layer = get_layer(name)
         if name == "towns" and town is not None:
@@ -526,6 +526,9 @@ def export_gpkg(store: Store, out: str | os.PathLike, *, layers: Sequence[str] |
             frame = read_export_layer(store, name, town=town)
         frames[name] = frame
         kwargs: dict[str, Any] = {"layer": name, "driver": "GPKG", "use_arrow": True}
+        if not created:  # a GeoPackage version that GDAL 3.6 / QGIS 3.28 LTR read without a warning
+            kwargs["dataset_options"] = {"VERSION": GPKG_VERSION}
+            created = True
         if layer.is_spatial:
             kwargs.update(promote_to_multi=True, geometry_type="MultiPolygon")
         pyogrio.write_dataframe(_gpkg_frame(frame, layer), out, **kwargs)

@@ -1,10 +1,13 @@
 """Excel ledgers (台账) for upper-level departments, written with openpyxl.
 
 The workbook: a 汇总 sheet (counts and area by town and route), one sheet per route of ``idle_assessment``
-(Chinese headers from the registry, enum values in Chinese, lists joined readably), the village progress sheet
+(the ledger's facts first — 受让人, 电子监管号, 用途, 面积 also in 亩, 供地日期, 约定开竣工日期, 出让价款, 企业名称, in
+the registry's ``ledger_facts`` order — then the assessment; Chinese headers from the registry, enum values in
+Chinese, lists joined readably), the village progress sheet
 (``village_status``) and the decisions (审定记录).  Each sheet has a title row (saying 模拟数据 when the store is
 synthetic), a bold filled header row, frozen panes below the header, column widths and ``yyyy-mm-dd`` dates.
-Sheets are written in openpyxl's write-only mode so a district-sized ledger stays fast.
+Sheets are written in openpyxl's write-only mode so a district-sized ledger stays fast.  Text that Excel/WPS
+would take for a formula (starting with ``=``, ``+``, ``-``, ``@``) is written as a text cell (:mod:`gis.cells`).
 """
 from __future__ import annotations
 
@@ -17,15 +20,17 @@ import numpy as np
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from .cells import looks_like_formula, text_cell
 from .crs import AREA_CRS
 from .errors import LandRenewError
 from .schema import Field, Layer, get_layer
 from .store.base import Store
 
-__all__ = ["write_ledger", "ledger_values", "town_summary", "LOCAL_TZ"]
+__all__ = ["write_ledger", "ledger_values", "town_summary", "route_sheet_frame", "LOCAL_TZ"]
 
 #: Timestamps (审定时间) are shown in Beijing time.
 LOCAL_TZ = "Asia/Shanghai"
@@ -165,10 +170,20 @@ def _write_sheet(wb: Workbook, title: str, sheet_title: str, headers: list[str],
     ws.append(header_cells)
     styled = {i: t for i, t in enumerate(types) if t in ("date", "timestamp", "ratio", "wrap")}
     formats = {"date": _DATE_FMT, "timestamp": _TS_FMT, "ratio": "0.0%"}
-    for row in values.itertuples(index=False, name=None):
+    # text that Excel/WPS would take for a formula (=, +, -, @ ...) is written as a text cell
+    risky = np.zeros(len(values), bool)
+    for col in values.columns:
+        s = values[col]
+        if s.dtype == object:
+            risky |= np.fromiter((looks_like_formula(v) for v in s), bool, len(s))
+    for k, row in enumerate(values.itertuples(index=False, name=None)):
+        if risky[k]:
+            row = [text_cell(ws, v) if looks_like_formula(v) else v for v in row]
         if styled:
             row = list(row)
             for i, t in styled.items():
+                if isinstance(row[i], Cell):
+                    continue
                 c = WriteOnlyCell(ws, value=row[i])
                 if t == "wrap":
                     c.alignment = _WRAP
@@ -176,6 +191,23 @@ def _write_sheet(wb: Workbook, title: str, sheet_title: str, headers: list[str],
                     c.number_format = formats[t]
                 row[i] = c
         ws.append(row)
+
+
+def route_sheet_frame(assessment: pd.DataFrame, parcels: pd.DataFrame | None,
+                      enterprises: pd.DataFrame | None) -> tuple[pd.DataFrame, Layer]:
+    """The rows of a route sheet: the ledger's facts (:mod:`gis.facts`, 台账 order) then the assessment; with the
+    layer describing its columns."""
+    from dataclasses import replace
+
+    from .facts import fact_fields, ledger_facts
+
+    layer = get_layer("idle_assessment")
+    facts = fact_fields()
+    taken = {f.name for f in facts}
+    rest = [f for f in layer.fields if f.name not in taken]
+    frame = pd.concat([ledger_facts(assessment, parcels, enterprises),
+                       pd.DataFrame(assessment[[f.name for f in rest]])], axis=1)
+    return frame, replace(layer, fields=tuple(facts + rest))
 
 
 def _layer_sheet(wb: Workbook, title: str, sheet_title: str, frame: pd.DataFrame, layer: Layer) -> None:
@@ -238,12 +270,15 @@ def write_ledger(store: Store, out: str | os.PathLike, *, town: str | None = Non
     summary = town_summary(assessment, towns)
     _write_sheet(wb, f"柯桥区{scope}闲置存量土地处置汇总（研判基准日 {as_of_s}，规则版本 {versions}）{tag}", "汇总",
                  list(summary.columns), summary.astype(object))
-    layer = get_layer("idle_assessment")
-    route = layer.field("route")
+    route = get_layer("idle_assessment").field("route")
+    parcels = store.read_layer("parcels") if store.has_layer("parcels") else None
+    enterprises = store.read_layer("enterprises") if store.has_layer("enterprises") else None
+    sheet_frame, sheet_layer = route_sheet_frame(assessment, parcels, enterprises)
     for value in route.values:
         label = route.label_of(value)
-        part = assessment[assessment["route"] == value]
-        _layer_sheet(wb, f"闲置存量土地台账 — {label}（{len(part)} 宗，研判基准日 {as_of_s}）{tag}", label, part, layer)
+        part = sheet_frame[(assessment["route"] == value).to_numpy()]
+        _layer_sheet(wb, f"闲置存量土地台账 — {label}（{len(part)} 宗，研判基准日 {as_of_s}）{tag}", label, part,
+                     sheet_layer)
     if store.has_layer("village_status"):
         vs = store.read_layer("village_status", where={"town_code": town} if town else None)
         vs_as_of = vs["as_of"].dropna().max() if len(vs) else pd.NaT

@@ -32,7 +32,9 @@ def write_layer_file(frame: pd.DataFrame, layer_name: str, path: Path) -> Path:
         if isinstance(frame, gpd.GeoDataFrame):
             out = out.drop(columns=frame.geometry.name)
             out["wkt"] = frame.geometry.to_wkt(rounding_precision=7)
-        out.to_csv(path, index=False, encoding="utf-8-sig")
+        from .cells import safe_frame  # text such as "=..." must not become a formula in Excel/WPS
+
+        safe_frame(out).to_csv(path, index=False, encoding="utf-8-sig")
     else:
         raise LandRenewError(f"不支持的输出格式 {path.name}", detail=f"unsupported output format {suffix!r}",
                              fix="输出文件以 .gpkg、.geojson 或 .csv 结尾")

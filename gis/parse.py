@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["parse_dates", "parse_ratio", "parse_bool", "parse_number", "parse_enum", "parse_str",
-           "is_blank", "area_factor", "is_percent_header"]
+           "is_blank", "area_factor", "money_factor", "unit_of_header", "is_percent_header"]
 
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 _CN_DATE = re.compile(r"^\s*(\d{4})\s*[年./\-]\s*(\d{1,2})\s*[月./\-]\s*(\d{1,2})\s*日?\s*$")
@@ -205,11 +205,43 @@ def parse_str(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     return pd.Series(pd.array(arrow, dtype="string"), index=series.index), ok
 
 
-def area_factor(header: str) -> float:
-    """Square metres per unit named in an area column's header: 公顷 -> 10,000; 亩 -> 666.67; else 1."""
+_UNIT_IN_HEADER = re.compile(r"[（(]\s*(?:单位\s*[:：]\s*)?([^（()）]+?)\s*[）)]\s*$")
+
+
+def unit_of_header(header: str) -> str | None:
+    """The unit a header names in brackets at its end: ``出让面积（亩）`` -> ``亩``; None without one."""
+    m = _UNIT_IN_HEADER.search(_fold(header))
+    return m.group(1).strip() if m else None
+
+
+def area_factor(header: str, default_unit: str | None = None) -> float:
+    """Square metres per unit named in an area column's header: 公顷 -> 10,000; 亩 -> 666.67; else 1.
+
+    ``default_unit`` is the sheet's 单位 row (``单位：亩``), used when the header names no unit.
+    """
     text = _fold(header)
     if "公顷" in text or "hm2" in text.lower() or "ha" == text.lower()[-2:]:
         return 10000.0
     if "亩" in text:
         return 10000.0 / 15.0
+    if "平方米" in text or "m2" in text.lower() or "㎡" in text:
+        return 1.0
+    if default_unit and default_unit != header:
+        return area_factor(default_unit)
+    return 1.0
+
+
+def money_factor(header: str, default_unit: str | None = None) -> float:
+    """万元 per unit named in a money column's header: 元 -> 0.0001, 万元 -> 1, 亿元 -> 10,000.
+
+    ``default_unit`` is the sheet's 单位 row (``单位：万元``), used when the header names no unit.
+    """
+    unit = unit_of_header(header)
+    text = unit if unit else (default_unit or "")
+    if "亿元" in text:
+        return 10000.0
+    if "万元" in text:
+        return 1.0
+    if "元" in text:
+        return 0.0001
     return 1.0

@@ -24,6 +24,11 @@ __all__ = ["Field", "Layer", "get_layer", "layer_names", "FIELD_TYPES", "normali
 FIELD_TYPES = {"str", "int", "float", "bool", "date", "timestamp", "ratio", "enum", "list"}
 
 
+def number_text(value: float) -> str:
+    """A number as a planner reads it: ``10,000,000``, ``0.5``."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,}"
+
+
 def normalize_header(text: str) -> str:
     """Fold a column header for matching: NFKC (full-width -> half-width), lower case, no spaces/underscores."""
     text = unicodedata.normalize("NFKC", str(text)).strip().lower()
@@ -45,6 +50,16 @@ class Field:
     exclusive_min: bool = False
     default: Any = None
     unit: str | None = None
+    plausible_min: float | None = None  # outside [plausible_min, plausible_max]: rejected or flagged
+    plausible_max: float | None = None
+    plausible_action: str = "reject"  # reject | flag
+
+    @property
+    def plausible_text(self) -> str:
+        """The plausible range in words: ``10 – 10,000,000``."""
+        lo = "" if self.plausible_min is None else number_text(self.plausible_min)
+        hi = "" if self.plausible_max is None else number_text(self.plausible_max)
+        return f"{lo} – {hi}" if lo and hi else (f"不超过 {hi}" if hi else f"不小于 {lo}")
 
     def label_of(self, value: Any) -> str:
         """The Chinese label of an enum value (the value itself when it has none)."""
@@ -64,6 +79,8 @@ class Layer:
     append_only: bool = False
     style: dict = field(default_factory=dict)
     popup: tuple[str, ...] = ()
+    checks: tuple[dict, ...] = ()  # plausible ranges of quotients of two fields (registry ``checks``)
+    ledger_facts: tuple[str, ...] = ()  # columns of the Excel 台账 taken from the ledger (registry ``ledger_facts``)
 
     @property
     def is_spatial(self) -> bool:
@@ -137,7 +154,16 @@ def _field_from(raw: dict) -> Field:
         exclusive_min=bool(raw.get("exclusive_min", False)),
         default=raw.get("default"),
         unit=raw.get("unit"),
+        plausible_min=(raw.get("plausible") or {}).get("min"),
+        plausible_max=(raw.get("plausible") or {}).get("max"),
+        plausible_action=_action((raw.get("plausible") or {}).get("action", "reject"), raw["name"]),
     )
+
+
+def _action(value: str, name: str) -> str:
+    if value not in ("reject", "flag"):
+        raise ValueError(f"layers: field {name!r} plausible.action must be reject or flag, not {value!r}")
+    return value
 
 
 @cache
@@ -156,6 +182,8 @@ def _all_layers() -> dict[str, Layer]:
             append_only=bool(raw.get("append_only", False)),
             style=raw.get("style") or {},
             popup=tuple(raw.get("popup") or ()),
+            checks=tuple(raw.get("checks") or ()),
+            ledger_facts=tuple(raw.get("ledger_facts") or ()),
         )
         layers[layer.name] = layer
     return layers

@@ -19,13 +19,17 @@ _LAYERS = ("towns", "parcels", "projects", "enterprises", "villages", "progress"
 @click.option("--enterprises", type=INPUT_FILE, help="企业表（.xlsx/.csv）")
 @click.option("--villages", type=INPUT_FILE, help="城中村图层")
 @click.option("--progress", type=INPUT_FILE, help="城中村改造进度填报表（追加，不覆盖历史）")
-@click.option("--sheet", default=None, help="Excel 工作表名（默认第一个）")
+@click.option("--sheet", default=None, help="Excel 工作表名或序号（默认第一个）；all 读取全部同结构的工作表")
+@click.option("--layer", "source_layer", default=None,
+              help="多图层文件（GeoPackage/FileGDB/KML/多个 Shapefile 的 zip）中要读取的图层名（默认唯一的面图层）")
+@click.option("--check", is_flag=True,
+              help="只检查不入库：显示表头对应、单位换算、将入库/修复/拒收/跳过的行数，并写出拒收清单")
 @click.option("--crs", default=None, help="无坐标系文件的坐标系，如 EPSG:4490、EPSG:4549、EPSG:4528")
 @click.option("--from-gcj02", is_flag=True, help="坐标为高德/GCJ-02，导入时纠正到 CGCS2000")
 @click.option("--rasters", multiple=True, type=INPUT_FILE,
               help="遥感指数影像（单波段 GeoTIFF，文件名含 _YYYYMMDD），可多次给出")
-def command(store_url, towns, parcels, parcel_geometry, projects, enterprises, villages, progress, sheet, crs,
-            from_gcj02, rasters) -> None:
+def command(store_url, towns, parcels, parcel_geometry, projects, enterprises, villages, progress, sheet,
+            source_layer, check, crs, from_gcj02, rasters) -> None:
     """导入源数据：校验、映射中文表头、统一坐标系，拒收行写入拒收清单。"""
     store = get_store(store_url)
     sources = {}
@@ -33,19 +37,29 @@ def command(store_url, towns, parcels, parcel_geometry, projects, enterprises, v
                        ("enterprises", enterprises), ("villages", villages), ("village_progress", progress)):
         if path:
             spec = {"path": path}
-            if sheet and path.lower().endswith((".xlsx", ".xlsm")):
+            if sheet and path.lower().endswith((".xlsx", ".xlsm", ".xls", ".et", ".ods")):
                 spec["sheet"] = sheet
+            if source_layer and not path.lower().endswith((".csv", ".xlsx", ".xlsm", ".xls", ".et", ".ods")):
+                spec["source_layer"] = source_layer
             if name == "parcels" and parcel_geometry:
                 spec["geometry"] = parcel_geometry
             sources[name] = spec
     if not sources and not rasters:
         raise click.UsageError("没有给出要导入的文件；例如 landrenew ingest --parcels 宗地.gpkg")
     if sources:
-        reports = ingest_files(store, sources, crs=crs, from_gcj02=from_gcj02)
+        reports = ingest_files(store, sources, crs=crs, from_gcj02=from_gcj02, check=check)
         for report in reports:
+            if check:
+                click.echo(report.mapping_text())
             click.echo(report.summary())
-        total = {k: sum(getattr(r, k) for r in reports) for k in ("read", "stored", "repaired", "rejected")}
-        click.echo(f"合计：读取 {total['read']}，入库 {total['stored']}，修复 {total['repaired']}，拒收 {total['rejected']}")
+        keys = ("read", "stored", "repaired", "rejected", "skipped")
+        total = {k: sum(getattr(r, k) for r in reports) for k in keys}
+        verb = "将入库" if check else "入库"
+        click.echo(f"合计：读取 {total['read']}，{verb} {total['stored']}，修复 {total['repaired']}，"
+                   f"拒收 {total['rejected']}，跳过 {total['skipped']}")
+        if check:
+            click.echo("（检查模式：未写入存储；确认无误后去掉 --check 正式导入）")
+            return
     if rasters:
         from gis.imagery import register_rasters
 

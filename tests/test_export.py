@@ -108,10 +108,41 @@ def _towns() -> gpd.GeoDataFrame:
                                       shapely.box(120.48, 29.93, 120.53, 29.98)], crs="EPSG:4490")
 
 
+FORMULA_HOLDER = '=HYPERLINK("http://x.example/","点击领取")'
+
+
+def _parcels() -> gpd.GeoDataFrame:
+    """The ledger rows behind the assessment (P006 has none: its facts stay blank)."""
+    a = _assessment()
+    n = 5
+    frame = pd.DataFrame({
+        "parcel_id": [f"P00{i}" for i in range(1, n + 1)],
+        "supervision_no": [f"3306032020B0000{i}" for i in range(1, n + 1)],
+        "town_code": ["X"] * n,  # the ledger's own code; the sheet shows the town as assessed
+        "holder": ["绍兴某某置业有限公司", FORMULA_HOLDER, "+86某某实业", "柯桥某某开发有限公司", "@某某公司"],
+        "enterprise_id": ["E1", "E2", None, "E1", None],
+        "land_use": ["住宅用地", "商服用地", "工业用地", "住宅用地", "其他"],
+        "area_m2": [6666.67, 10000.0, 20000.0, 3000.0, 1500.0],
+        "supply_date": ["2019-01-15", "2019-02-15", "2019-03-15", "2018-04-15", "2020-05-15"],
+        "agreed_start_date": ["2019-06-30", "2019-07-30", "2019-08-30", "2018-09-30", "2020-10-30"],
+        "agreed_completion_date": ["2022-06-30", "2022-07-30", "2022-08-30", "2021-09-30", "2023-10-30"],
+        "land_price_wan": [5000.0, 6000.0, 1200.0, 800.0, 300.0],
+    })
+    return gpd.GeoDataFrame(frame, geometry=a.geometry.iloc[:n].to_numpy(), crs="EPSG:4490")
+
+
+def _enterprises() -> pd.DataFrame:
+    return pd.DataFrame({"enterprise_id": ["E1", "E2"], "name": ["绍兴某某置业有限公司", "浙江某某集团有限公司"],
+                         "risk_level": ["normal", "high"], "in_default": [False, True],
+                         "willing_to_continue": ["yes", "no"]})
+
+
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> GeoPackageStore:
     st = GeoPackageStore(tmp_path_factory.mktemp("store") / "store.gpkg")
     st.write_layers({"towns": conform(_towns(), "towns"),
+                     "parcels": conform(_parcels(), "parcels"),
+                     "enterprises": conform(_enterprises(), "enterprises"),
                      "idle_assessment": conform(_assessment(), "idle_assessment"),
                      "village_status": conform(_villages(), "village_status")},
                     meta={"synthetic": "true"})
@@ -315,12 +346,18 @@ def test_ledger_sheets_and_counts(ledger, store):
         assert ws.freeze_panes == "B3"
 
 
+LEDGER_FACT_HEADERS = ["宗地编号", "电子监管号", "镇街代码", "受让人", "企业代码", "企业名称", "土地用途",
+                       "出让面积(平方米)", "出让面积(亩)", "供地日期", "约定动工日期", "约定竣工日期", "实际动工日期",
+                       "实际竣工日期", "出让价款(万元)"]
+
+
 def test_ledger_headers_and_cells(ledger):
     layer = get_layer("idle_assessment")
     ws = ledger["继续开发"]
     assert "模拟数据" in ws["A1"].value
     headers = [c.value for c in ws[2]]
-    assert headers == list(layer.labels().values())
+    rest = [f.label for f in layer.fields if f.name not in ("parcel_id", "town_code")]
+    assert headers == LEDGER_FACT_HEADERS + rest
     assert ws["A2"].font.bold and ws["A2"].fill.fgColor.rgb.endswith("DDEBF7")
     row = {h: c for h, c in zip(headers, ws[3])}
     assert row["宗地编号"].value == "P001" and row["推荐处置路径"].value == "继续开发"
@@ -329,6 +366,74 @@ def test_ledger_headers_and_cells(ledger):
     assert row["研判依据"].value.split("\n")[0] == f"I1 {REASON['text']}（{REASON['citation']}）"
     assert row["备选路径"].value == "市场流通转让（整体转让）"
     assert ws.column_dimensions["A"].width >= 10
+
+
+def test_ledger_route_sheets_carry_the_ledger_facts(ledger):
+    row = {c.value: v for c, v in zip(ledger["继续开发"][2], ledger["继续开发"][3])}
+    assert row["宗地编号"].value == "P001" and row["镇街代码"].value == T1  # the town as assessed
+    assert row["电子监管号"].value == "3306032020B00001" and row["受让人"].value == "绍兴某某置业有限公司"
+    assert row["企业代码"].value == "E1" and row["企业名称"].value == "绍兴某某置业有限公司"
+    assert row["土地用途"].value == "住宅用地" and row["出让面积(平方米)"].value == 6666.67
+    assert row["出让面积(亩)"].value == 10.0  # 6666.67 m2 x 15 / 10,000
+    assert row["供地日期"].value == dt.datetime(2019, 1, 15) and row["供地日期"].number_format == "yyyy-mm-dd"
+    assert row["约定动工日期"].value == dt.datetime(2019, 6, 30)
+    assert row["约定竣工日期"].value == dt.datetime(2022, 6, 30) and row["出让价款(万元)"].value == 5000.0
+    none = {c.value: v for c, v in zip(ledger["不纳入"][2], ledger["不纳入"][3])}
+    assert none["宗地编号"].value == "P006" and none["受让人"].value is None  # no ledger row: blank, not lost
+
+
+def test_ledger_formula_text_written_as_text(store, tmp_path):
+    """受让人 text starting with = + @ is a text cell (t="s"), never a formula, in Excel's own XML."""
+    import zipfile
+
+    path = write_ledger(store, tmp_path / "f.xlsx")
+    wb = openpyxl.load_workbook(path)
+    ws = wb["市场流通转让"]
+    holders = [r[[c.value for c in ws[2]].index("受让人")] for r in ws.iter_rows(min_row=3)]
+    assert [(c.value, c.data_type) for c in holders] == [(FORMULA_HOLDER, "s"), ("+86某某实业", "s")]
+    with zipfile.ZipFile(path) as zf:
+        xml = "".join(zf.read(n).decode("utf-8") for n in zf.namelist() if n.startswith("xl/worksheets/"))
+    assert "<f>" not in xml and "<f " not in xml  # no formula anywhere
+    assert '<is><t>=HYPERLINK("http://x.example/","点击领取")</t></is>' in xml  # an inline text cell
+
+
+def test_gpkg_export_opens_without_warning_in_debian_gdal_36(store, tmp_path):
+    """QGIS 3.28 LTR's GDAL 3.6 (Debian 12 ogrinfo) warns on GeoPackage 1.4; exports are written as 1.3."""
+    import shutil
+    import sqlite3
+
+    ogrinfo = shutil.which("ogrinfo")
+    assert ogrinfo, "ogrinfo (Debian package gdal-bin) is needed: make system-deps"
+    version = subprocess.run([ogrinfo, "--version"], capture_output=True, text=True).stdout
+    out = export_gpkg(store, tmp_path / "e.gpkg")
+    with sqlite3.connect(out) as con:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 10300
+    run = subprocess.run([ogrinfo, "-ro", "-al", "-so", str(out)], capture_output=True, text=True)
+    assert run.returncode == 0 and run.stderr.strip() == "", (version, run.stderr)
+    assert "Layer name: idle_assessment" in run.stdout
+    # the store itself (written by the newer GDAL) is what would warn
+    if version.startswith("GDAL 3.6"):
+        store_run = subprocess.run([ogrinfo, "-ro", "-so", str(store.path)], capture_output=True, text=True)
+        assert "may only be partially supported" in store_run.stderr
+
+
+def test_geojson_with_ledger_facts(store, tmp_path):
+    [plain] = export_geojson(store, tmp_path / "plain", layers=["idle_assessment"])
+    [facts] = export_geojson(store, tmp_path / "facts", layers=["idle_assessment"], with_ledger=True)
+    p0 = json.loads(plain.read_text(encoding="utf-8"))["features"][0]["properties"]
+    f0 = json.loads(facts.read_text(encoding="utf-8"))["features"][0]["properties"]
+    assert "holder" not in p0
+    assert {k: f0[k] for k in ("parcel_id", "holder", "supervision_no", "enterprise_name", "area_mu",
+                               "supply_date", "agreed_start_date", "land_price_wan")} == {
+        "parcel_id": "P001", "holder": "绍兴某某置业有限公司", "supervision_no": "3306032020B00001",
+        "enterprise_name": "绍兴某某置业有限公司", "area_mu": 10.0, "supply_date": "2019-01-15",
+        "agreed_start_date": "2019-06-30", "land_price_wan": 5000.0}
+    assert set(p0) < set(f0)
+    last = json.loads(facts.read_text(encoding="utf-8"))["features"][-1]["properties"]
+    assert last["parcel_id"] == "P006" and last["holder"] is None
+    [zh] = export_geojson(store, tmp_path / "zh", layers=["idle_assessment"], with_ledger=True, labels="zh")
+    z0 = json.loads(zh.read_text(encoding="utf-8"))["features"][0]["properties"]
+    assert z0["受让人"] == "绍兴某某置业有限公司" and z0["出让面积(亩)"] == 10.0
 
 
 def test_ledger_summary_and_villages(ledger):

@@ -52,6 +52,12 @@ class Store(abc.ABC):
     def has_layer(self, name: str) -> bool:
         return self.layer_counts().get(name, 0) > 0
 
+    def read_layer_for_export(self, name: str, *, where: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """A layer as :meth:`read_layer` gives it, except that list fields may stay the JSON text the store
+        keeps (the exporters splice such text in unchanged).  A store that keeps lists as text overrides this
+        to skip decoding them only to encode them again."""
+        return self.read_layer(name, where=where)
+
     # -- writing -------------------------------------------------------------------------
     @abc.abstractmethod
     def write_layers(

@@ -119,6 +119,41 @@ class GeoPackageStore(GeoPackageHistory, Store):
         frame = decode_lists(frame, layer)
         return conform(frame, layer).reset_index(drop=True)
 
+    def read_layer_for_export(self, name: str, *, where: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """The layer with list fields left as the JSON text GeoPackage keeps (``[]`` for none); the other
+        fields conformed.  One Arrow read, no JSON decoding (the GeoJSON export splices the text in)."""
+        from dataclasses import replace
+
+        layer = get_layer(name)
+        if name not in self._tables():
+            return empty_frame(layer)
+        parts = []
+        for field, value in (where or {}).items():
+            layer.field(field)  # validates the name
+            if isinstance(value, (list, tuple, set)):
+                if not value:
+                    return empty_frame(layer)
+                parts.append(f'"{field}" IN ({", ".join(_sql_literal(v) for v in value)})')
+            else:
+                parts.append(f'"{field}" = {_sql_literal(value)}')
+        try:
+            raw = pyogrio.read_dataframe(self.path, layer=name, where=" AND ".join(parts) or None, use_arrow=True,
+                                         read_geometry=layer.is_spatial)
+        except Exception as exc:
+            raise StoreError(f"读取图层 {name} 失败：{exc}", detail=f"reading {name} from {self.path}: {exc}",
+                             fix="检查 GeoPackage 文件是否完整，或重新运行导入") from exc
+        lists = {n: raw[n] for n in layer.fields_of_type("list") if n in raw.columns}
+        rest = raw.drop(columns=[*lists, *(["fid"] if "fid" in raw.columns else [])])
+        if not lists:
+            return conform(rest, layer, keep_extra=False).reset_index(drop=True)
+        out = conform(rest, replace(layer, fields=tuple(f for f in layer.fields if f.type != "list")))
+        for field, series in lists.items():
+            out[field] = series.astype(object).where(series.notna(), "[]").to_numpy()
+        order = [f.name for f in layer.fields if f.name in out.columns]
+        if layer.is_spatial:
+            order.append(out.geometry.name)
+        return out[order].reset_index(drop=True)
+
     def meta(self) -> dict[str, str]:
         if META_TABLE not in self._tables():
             return {}
