@@ -1,6 +1,7 @@
 """The PostGIS tables, built from the layer registry (``layers/*.yaml``) — no second list of fields.
 
-One table per contract layer, named like the layer, plus ``store_meta(key, value)``.  Column types:
+One table per contract layer, named like the layer, plus ``store_meta(key, value)`` and the accounts'
+``users`` and ``login_events`` (:mod:`gis.store.account_tables`).  Column types:
 
 ========================  ==========================================================
 registry type             PostgreSQL
@@ -94,6 +95,10 @@ def build_metadata() -> sa.MetaData:
              sa.Column("key", sa.Text, primary_key=True),
              sa.Column("value", sa.Text, nullable=True),
              comment="key/value metadata (synthetic, last run times)")
+    # -- accounts: users and login_events (gis.store.account_tables, migration 0002_users) ----------
+    from .account_tables import add_account_tables
+
+    add_account_tables(md)
     return md
 
 
