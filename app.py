@@ -18,14 +18,18 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
+from gis import accounts
 from gis import dashboard as dash
+from gis.auth import ROLE_LABELS, ROLES, User, authenticate, record_event, session_expired, session_user
 from gis.cells import safe_frame
-from gis.auth import ROLE_LABELS, ROLES, add_user, authenticate, users_path
 from gis.decisions import decision_history, record_decision, sub_routes_of
 from gis.errors import ConflictError, LandRenewError
 from gis.maps import BASEMAPS, feature_target, map_from_layers
 from gis.schema import get_layer
+from gis.redact import mask_url
+from gis.settings import security_settings
 from gis.store import decision_version, default_store_url, open_store
+from gis.store.accounts import login_events
 
 st.set_page_config(page_title="柯桥区存量土地与城中村改造一张图", page_icon="🗺️", layout="wide")
 
@@ -89,38 +93,129 @@ VERSION = _version(store)
 META = store.meta()
 
 
+SETTINGS = security_settings()
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _client() -> str:
+    """The client's address (X-Forwarded-For only when the settings trust the reverse proxy)."""
+    ctx = getattr(st, "context", None)
+    if SETTINGS.trust_forwarded_for and ctx is not None:
+        forwarded = (ctx.headers.get("X-Forwarded-For") or "").split(",")[0].strip()
+        if forwarded:
+            return forwarded
+    return str(getattr(ctx, "ip_address", None) or "unknown")
+
+
+def _sign_out(notice: str | None = None, outcome: str | None = None) -> None:
+    name = st.session_state.get("user_name")
+    if name and outcome:
+        record_event(store, name, _client(), outcome)
+    for key in list(st.session_state):
+        del st.session_state[key]
+    if notice:
+        st.session_state.login_notice = notice
+
+
+def _sso_claims() -> dict | None:
+    if not SETTINGS.sso_enabled:
+        return None
+    try:
+        return st.user.to_dict() if st.user.is_logged_in else None
+    except Exception:  # st.user unavailable (no [auth] section or no Authlib)
+        return None
+
+
 def _login() -> None:
+    """The login page: the title and the form, nothing else."""
     st.title("柯桥区存量土地处置与城中村改造一张图")
-    path = users_path(store)
-    if not path.exists():
-        st.warning(f"尚未创建用户。请在服务器上运行：`landrenew users add 用户名 --role admin`（用户文件：{path}）")
-        return
+    if notice := st.session_state.pop("login_notice", None):
+        st.info(notice)
     with st.form("login"):
         name = st.text_input("用户名")
         password = st.text_input("密码", type="password")
         if st.form_submit_button("登录", type="primary"):
             try:
-                st.session_state.user = authenticate(path, name, password)
-                st.rerun()
+                user = authenticate(store, name, password, client=_client(), settings=SETTINGS)
             except LandRenewError as exc:
                 st.error(str(exc))
+            else:
+                st.session_state.user_name, st.session_state.last_seen = user.name, _now()
+                st.rerun()
+    if SETTINGS.sso_enabled and st.button("统一身份认证登录"):
+        st.login(SETTINGS.sso_provider or None)
 
 
-if "user" not in st.session_state:
+def _signed_in() -> User | None:
+    """The user of this session, read from the store on every rerun (role, disabled); None: not signed in."""
+    from gis.sso import sso_user
+
+    ss = st.session_state
+    claims = _sso_claims()
+    if "user_name" not in ss and claims is not None:  # just back from the identity service
+        user = sso_user(claims, SETTINGS, store)
+        name = str(claims.get(SETTINGS.sso_name_claim) or claims.get("email") or "?")
+        record_event(store, name, _client(), "sso" if user else "sso_denied")
+        if user is None:
+            st.error("统一身份认证账号未获授权使用本系统，请联系管理员")
+            if st.button("退出统一身份认证"):
+                st.logout()
+            st.stop()
+        ss.user_name, ss.sso, ss.last_seen = user.name, True, _now()
+    if "user_name" not in ss:
+        return None
+    if session_expired(ss.get("last_seen"), now=_now(), idle=SETTINGS.idle):
+        sso = ss.get("sso")
+        _sign_out(f"已超过 {SETTINGS.idle_minutes} 分钟无操作，请重新登录", "expired")
+        if sso:
+            st.logout()
+        return None
+    user = sso_user(claims, SETTINGS, store) if ss.get("sso") and claims else session_user(store, ss.user_name)
+    if user is None:
+        _sign_out("账号已停用或已删除，请联系管理员")
+        return None
+    ss.last_seen = _now()
+    return user
+
+
+USER = _signed_in()
+if USER is None:
     _login()
     st.stop()
-USER = st.session_state.user
 
 # ----------------------------------------------------------------------------------------- sidebar
 with st.sidebar:
     st.markdown(f"**{USER.name}**（{ROLE_LABELS[USER.role]}）")
     if st.button("退出登录"):
-        for key in list(st.session_state):
-            del st.session_state[key]
+        sso = st.session_state.get("sso")
+        _sign_out(outcome="logout")
+        if sso:
+            st.logout()
         st.rerun()
+    if not st.session_state.get("sso"):
+        with st.expander("修改密码"):
+            with st.form("change_password", clear_on_submit=True):
+                current = st.text_input("当前密码", type="password")
+                new1 = st.text_input(f"新密码（至少 {SETTINGS.min_password_length} 位）", type="password")
+                new2 = st.text_input("再次输入新密码", type="password")
+                if st.form_submit_button("修改密码"):
+                    try:
+                        if new1 != new2:
+                            raise LandRenewError("两次输入的新密码不一致")
+                        accounts.change_password(store, USER.name, current, new1, settings=SETTINGS)
+                    except LandRenewError as exc:
+                        st.error(str(exc))
+                    else:
+                        record_event(store, USER.name, _client(), "password_changed")
+                        st.success("密码已修改")
     if META.get("synthetic") == "true":
         st.error("模拟数据：本库为演示用的合成数据，不代表真实宗地与村庄", icon="⚠️")
-    st.caption(f"存储：{store.url}")
+    if USER.can("manage_users"):
+        st.caption(f"存储：{mask_url(store.url)}")
     basemap = st.selectbox("底图", list(BASEMAPS), format_func=BASEMAPS.get, key="basemap")
     xyz_url = st.text_input("本地瓦片地址", "/app/static/tiles/{z}/{x}/{y}.png") if basemap == "xyz" else None
     st.subheader("筛选")
@@ -371,8 +466,12 @@ with tabs[1]:
 UPLOAD_TYPES = ["gpkg", "geojson", "json", "zip", "kml", "kmz", "xlsx", "xlsm", "xls", "et", "ods", "csv"]
 
 
+
 def _save_uploads(uploads: dict) -> dict:
     """Uploaded files saved under the store's files; ``{layer: {"path": ..., "geometry": ...}}``."""
+    from gis.uploads import check_uploads
+
+    check_uploads([(up.name, up.size) for up in uploads.values()], SETTINGS)
     folder = store.files_dir / "uploads" / dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     folder.mkdir(parents=True, exist_ok=True)
     sources: dict = {}
@@ -435,6 +534,58 @@ def _run_renewal(as_of: dt.date) -> None:
     st.session_state.admin_result = ("城中村改造进展", dash.villages_by_status(status), pd.DataFrame(), None)
 
 
+_OUTCOMES = {"success": "登录成功", "failure": "失败", "locked": "已锁定", "disabled": "账号停用",
+             "sso": "统一身份认证", "sso_denied": "统一认证无权限", "password_changed": "修改密码",
+             "logout": "退出", "expired": "超时退出"}
+
+
+def _user_admin() -> None:
+    """Users (add, role, disable/enable, reset, delete) and the login audit — admins only."""
+    if not USER.can("manage_users"):
+        return
+    st.markdown("**用户管理**")
+    users = accounts.list_users(store)
+    st.dataframe(pd.DataFrame({"用户名": [u.name for u in users], "角色": [ROLE_LABELS[u.role] for u in users],
+                               "状态": ["停用" if u.disabled else "启用" for u in users],
+                               "更新时间": [f"{u.updated_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}" for u in users]}),
+                 hide_index=True, width="stretch")
+    c1, c2 = st.columns(2)
+    with c1, st.form("add_user", clear_on_submit=True):
+        new_name = st.text_input("新用户名")
+        new_role = st.selectbox("角色", list(ROLES), format_func=ROLE_LABELS.get)
+        new_pwd = st.text_input(f"初始密码（至少 {SETTINGS.min_password_length} 位）", type="password")
+        if st.form_submit_button("添加用户"):
+            try:
+                accounts.add_user(store, new_name, new_pwd, role=new_role, settings=SETTINGS)
+                st.success(f"已添加用户 {new_name}（{ROLE_LABELS[new_role]}）")
+            except LandRenewError as exc:
+                st.error(str(exc))
+    with c2, st.form("edit_user", clear_on_submit=True):
+        who = st.selectbox("用户", [u.name for u in users])
+        action = st.selectbox("操作", ["role", "disable", "enable", "reset", "delete"], format_func={
+            "role": "修改角色", "disable": "停用", "enable": "启用", "reset": "重设密码", "delete": "删除"}.get)
+        role = st.selectbox("新角色（修改角色时）", list(ROLES), format_func=ROLE_LABELS.get)
+        pwd = st.text_input("新密码（重设密码时）", type="password")
+        if st.form_submit_button("执行"):
+            try:
+                if who == USER.name and action in ("role", "disable", "delete"):
+                    raise LandRenewError("不能修改、停用或删除自己的管理员账号", fix="请另一位管理员操作")
+                {"role": lambda: accounts.set_role(store, who, role),
+                 "disable": lambda: accounts.set_disabled(store, who, True),
+                 "enable": lambda: accounts.set_disabled(store, who, False),
+                 "reset": lambda: accounts.reset_password(store, who, pwd, settings=SETTINGS),
+                 "delete": lambda: accounts.delete_user(store, who)}[action]()
+                st.success(f"已完成：{who}")
+            except LandRenewError as exc:
+                st.error(str(exc))
+    st.markdown("**登录审计**（最近 200 条）")
+    events = login_events(store, limit=200)
+    st.dataframe(pd.DataFrame({"时间": [f"{e['at'].astimezone(SHANGHAI):%Y-%m-%d %H:%M:%S}" for e in events],
+                               "用户名": [e["user_name"] for e in events], "客户端": [e["client"] for e in events],
+                               "结果": [_OUTCOMES.get(e["outcome"], e["outcome"]) for e in events]}),
+                 hide_index=True, width="stretch")
+
+
 if USER.can("run_pipelines"):
     with tabs[2]:
         st.markdown("**运行数据流程**（结果写入存储，一次事务，失败则不改动）")
@@ -489,15 +640,4 @@ if USER.can("run_pipelines"):
             if rejects:
                 st.caption(f"拒收清单文件：{rejects}")
         st.divider()
-        st.markdown("**用户管理**")
-        with st.form("add_user", clear_on_submit=True):
-            new_name = st.text_input("新用户名")
-            new_role = st.selectbox("角色", list(ROLES), format_func=ROLE_LABELS.get)
-            new_pwd = st.text_input("初始密码（至少 8 位）", type="password")
-            replace = st.checkbox("已存在则重设")
-            if st.form_submit_button("添加用户"):
-                try:
-                    add_user(users_path(store), new_name, new_pwd, role=new_role, replace=replace)
-                    st.success(f"已添加用户 {new_name}（{ROLE_LABELS[new_role]}）")
-                except LandRenewError as exc:
-                    st.error(str(exc))
+        _user_admin()

@@ -86,6 +86,13 @@ _PUBLIC = {
     "build_report": ("report", "build_report"),
     "layer_qml": ("styles", "layer_qml"),
     "layer_sld": ("styles", "layer_sld"),
+    # accounts and security
+    "add_user": ("accounts", "add_user"),
+    "list_users": ("accounts", "list_users"),
+    "authenticate": ("auth", "authenticate"),
+    "mask_url": ("redact", "mask_url"),
+    "security_settings": ("settings", "security_settings"),
+    "check_uploads": ("uploads", "check_uploads"),
 }
 
 __all__ = sorted(_PUBLIC)

@@ -1,9 +1,8 @@
-"""Users, roles and passwords of the map app.
+"""Roles, permissions and signing in to the map app.
 
-Users live in ``users.yaml`` beside the store (``store.files_dir / "users.yaml"``), one entry per
-user with the role and an Argon2id hash (``argon2-cffi``, the maintained reference binding; never a
-home-made hash).  The file is rewritten atomically and readable by its owner only.  The first admin
-is created on the command line: ``landrenew users add NAME --role admin``.
+Users live in the store (:mod:`gis.accounts`, tables ``users`` and ``login_events``), so every app server
+and every ``landrenew users`` run on one store sees the same users.  The first admin is created on the
+command line: ``landrenew users add NAME --role admin``.
 
 Roles, each including the one before:
 
@@ -11,28 +10,30 @@ Roles, each including the one before:
 * ``planner`` — also record decisions;
 * ``admin`` — also manage users and run the pipelines from the app.
 
+Signing in (:func:`authenticate`) always does exactly one Argon2 verification — against the user's hash, or
+against a dummy hash when the name is unknown or locked — so the response time does not tell which names
+exist; every attempt is recorded in ``login_events``; names and client addresses are locked after repeated
+failures (:mod:`gis.login_guard`, limits in ``layers/rules/security.yaml``).  The role and the disabled flag
+are read from the store again on every page action (:func:`session_user`), so a change applies at once.
+
 >>> can("viewer", "decide"), can("planner", "decide"), can("admin", "run_pipelines")
 (False, True, True)
 """
 from __future__ import annotations
 
-import os
-import re
-import tempfile
+import datetime as dt
+import secrets
 from dataclasses import dataclass
-from pathlib import Path
 
-import yaml
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
+from .accounts import ROLE_LABELS, ROLES, hash_password, needs_rehash, verify_password
+from .errors import PermissionDenied
+from .login_guard import Lock, lock_for, session_expired
+from .settings import security_settings
+from .store import accounts as rows
 
-from .errors import LandRenewError, PermissionDenied
+__all__ = ["ROLES", "ROLE_LABELS", "PERMISSIONS", "User", "LoginLocked", "authenticate", "session_user",
+           "record_event", "can", "require", "session_expired", "BAD_LOGIN"]
 
-__all__ = ["ROLES", "ROLE_LABELS", "PERMISSIONS", "User", "users_path", "add_user", "list_users",
-           "authenticate", "can", "require"]
-
-ROLES = ("viewer", "planner", "admin")
-ROLE_LABELS = {"viewer": "浏览", "planner": "规划审定", "admin": "管理员"}
 _ACTION_LABELS = {"read": "查看", "export": "导出", "decide": "审定", "manage_users": "管理用户",
                   "run_pipelines": "运行数据流程"}
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -40,10 +41,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "planner": frozenset({"read", "export", "decide"}),
     "admin": frozenset({"read", "export", "decide", "manage_users", "run_pipelines"}),
 }
-USERS_FILE = "users.yaml"
-MIN_PASSWORD = 8
-_NAME = re.compile(r"^[\w.\-@]{1,64}$")
-_HASHER = PasswordHasher()  # Argon2id, the library's recommended parameters
+BAD_LOGIN = "用户名或密码错误"
+#: verified instead of a real hash when the name is unknown (same parameters, so the same work)
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(24))
 
 
 @dataclass(frozen=True)
@@ -57,16 +57,8 @@ class User:
         return can(self.role, action)
 
 
-def users_path(store) -> Path:
-    """The users file of a store: ``<store.files_dir>/users.yaml``."""
-    return Path(store.files_dir) / USERS_FILE
-
-
-def _check_role(role: str) -> str:
-    if role not in ROLES:
-        raise LandRenewError(f"未知角色“{role}”", detail=f"role {role!r} not in {ROLES}",
-                             fix=f"可选：{'、'.join(f'{r}（{ROLE_LABELS[r]}）' for r in ROLES)}")
-    return role
+class LoginLocked(PermissionDenied):
+    """Too many failed sign-ins for this name or from this address."""
 
 
 def can(role: str, action: str) -> bool:
@@ -87,76 +79,55 @@ def require(user: User | None, action: str) -> None:
                                fix=f"请由{'或'.join(needed)}角色的用户操作，或请管理员调整角色")
 
 
-def _read(path: Path) -> dict[str, dict]:
-    if not path.exists():
-        return {}
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    users = raw.get("users") or {}
-    if not isinstance(users, dict):
-        raise LandRenewError(f"用户文件格式错误：{path}", detail="'users' is not a mapping",
-                             fix="删除该文件后用 landrenew users add 重新创建用户")
-    return users
+def record_event(store, user_name: str, client: str, outcome: str, *, now: dt.datetime | None = None) -> None:
+    """Append one entry to the login audit."""
+    rows.append_login_event(store, user_name=user_name, client=client, outcome=outcome, at=now)
 
 
-def _write(path: Path, users: dict[str, dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".users.", suffix=".yaml")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            yaml.safe_dump({"users": users}, fh, allow_unicode=True, sort_keys=True)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def add_user(path: str | Path, name: str, password: str, *, role: str, replace: bool = False) -> User:
-    """Create (or with ``replace=True`` reset) a user with an Argon2id password hash.
+def authenticate(store, name: str, password: str, *, client: str = "unknown", now: dt.datetime | None = None,
+                 settings=None) -> User:
+    """The user when the name is not locked, the password matches and the account is enabled.
 
     Raises
     ------
-    LandRenewError
-        Bad name, unknown role, a password shorter than 8 characters, or an existing user
-        without ``replace``.
-    """
-    path = Path(path)
-    _check_role(role)
-    if not _NAME.match(name or ""):
-        raise LandRenewError(f"用户名“{name}”不合规", detail=f"bad user name {name!r}",
-                             fix="用户名为 1-64 个字母、数字、汉字或 . - _ @，不含空格")
-    if len(password or "") < MIN_PASSWORD:
-        raise LandRenewError(f"密码太短（至少 {MIN_PASSWORD} 位）", detail="password too short",
-                             fix=f"请设置不少于 {MIN_PASSWORD} 位的密码")
-    users = _read(path)
-    if name in users and not replace:
-        raise LandRenewError(f"用户 {name} 已存在", detail=f"user {name!r} exists",
-                             fix="换一个用户名，或加 --replace 重设其密码和角色")
-    users[name] = {"role": role, "password_hash": _HASHER.hash(password)}
-    _write(path, users)
-    return User(name, role)
-
-
-def list_users(path: str | Path) -> list[User]:
-    """The users of a file (name order)."""
-    return [User(n, str(u.get("role"))) for n, u in sorted(_read(Path(path)).items())]
-
-
-def authenticate(path: str | Path, name: str, password: str) -> User:
-    """The user when the password matches its hash.
-
-    Raises
-    ------
+    LoginLocked
+        Too many failures for the name or the address (same message for every name).
     PermissionDenied
-        Unknown user or wrong password (one message for both, so names cannot be probed).
+        Unknown user or wrong password (one message for both), or a disabled account.
     """
-    entry = _read(Path(path)).get(name or "")
-    hashed = entry.get("password_hash") if entry else None
-    try:
-        ok = bool(hashed) and _HASHER.verify(hashed, password or "")
-    except (VerificationError, InvalidHashError):
-        ok = False
-    if not ok:
-        raise PermissionDenied("用户名或密码错误", detail=f"authentication failed for {name!r}",
-                               fix="检查用户名和密码；忘记密码请管理员用 landrenew users add NAME --replace 重设")
-    return User(name, _check_role(str(entry["role"])))
+    s = settings or security_settings()
+    now = now or dt.datetime.now(dt.timezone.utc)
+    name = (name or "").strip()[:200]
+    client = (client or "unknown")[:200]
+    lock: Lock | None = lock_for(store, name, client, now=now, settings=s)
+    row = rows.get_user(store, name) if name and lock is None else None
+    ok = verify_password(row["password_hash"] if row else _DUMMY_HASH, password or "")  # always one verify
+    if lock is not None:
+        record_event(store, name, client, "locked", now=now)
+        who = "该用户名" if lock.scope == "user" else "本机地址"
+        raise LoginLocked(f"{who}登录失败次数过多，已暂时锁定，请 {lock.minutes_left(now)} 分钟后再试",
+                          detail=f"{lock.scope} locked until {lock.until:%Y-%m-%dT%H:%M:%SZ}",
+                          fix="忘记密码请联系管理员重设（landrenew users reset）")
+    if row is None or not ok:
+        record_event(store, name, client, "failure", now=now)
+        raise PermissionDenied(BAD_LOGIN, detail="authentication failed",
+                               fix="检查用户名和密码；忘记密码请管理员用 landrenew users reset 重设")
+    if row["disabled"]:
+        record_event(store, name, client, "disabled", now=now)
+        raise PermissionDenied("该账号已停用", detail=f"user {name!r} is disabled", fix="请联系管理员启用")
+    record_event(store, name, client, "success", now=now)
+    if needs_rehash(row["password_hash"]):  # parameters raised since the hash was made
+        rows.replace_user(store, name, lambda old: old and {**old, "password_hash": hash_password(password)})
+    return User(name, row["role"])
+
+
+def session_user(store, name: str | None) -> User | None:
+    """The signed-in user as the store has it now: None when deleted or disabled (read on every rerun)."""
+    if not name:
+        return None
+    row = rows.get_user(store, name)
+    if row is None or row["disabled"] or row["role"] not in ROLES:
+        return None
+    return User(name, row["role"])
+
+

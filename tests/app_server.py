@@ -3,7 +3,7 @@
 * ``demo_app_store(master, folder)`` — what the browser tests use: a copy of the session's demo
   store (``conftest.demo_store_master``, built through the real pipeline) with the XSS string
   ``<img src=x onerror=alert(1)>`` written into one parcel's holder and one village's name through
-  the store API, plus three users (admin / planner / viewer).
+  the store API, plus three users (admin / planner / viewer) in the store's ``users`` table.
 * ``build_app_store(folder)`` — a small hand-made store (30 parcels, conformed frames, two villages,
   rasters) for fast unit tests of decisions and users.
 * ``AppServer`` runs ``streamlit run app.py`` on a free port against a store and waits until it is healthy.
@@ -26,7 +26,7 @@ import rasterio
 import shapely
 from rasterio.transform import from_origin
 
-from gis.auth import add_user, users_path
+from gis.accounts import add_user
 from gis.frames import conform
 from gis.store import GeoPackageStore
 
@@ -147,7 +147,7 @@ def build_app_store(folder: Path, *, users: bool = True) -> GeoPackageStore:
     _rasters(store.rasters_dir)
     if users:
         for role, (name, password) in USERS.items():
-            add_user(users_path(store), name, password, role=role)
+            add_user(store, name, password, role=role)
     return store
 
 
@@ -178,7 +178,7 @@ def demo_app_store(master: Path, folder: Path) -> tuple[GeoPackageStore, dict[st
     villages.loc[villages["village_id"] == village, "name"] = XSS_HOLDER
     store.write_layers({"parcels": parcels, "village_status": status, "villages": villages})
     for role, (name, password) in USERS.items():
-        add_user(users_path(store), name, password, role=role)
+        add_user(store, name, password, role=role)
     return store, {"parcel": parcel, "village": village}
 
 
@@ -191,16 +191,19 @@ def free_port() -> int:
 class AppServer:
     """``streamlit run app.py`` on a free port against ``store_url``; use as a context manager."""
 
-    def __init__(self, store_url: str | Path, *, port: int | None = None, log: Path | None = None):
+    def __init__(self, store_url: str | Path, *, port: int | None = None, log: Path | None = None,
+                 env: dict[str, str] | None = None):
         self.store_url = str(store_url)
+        self.env = dict(env or {})
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 60.0) -> AppServer:
-        env = {**os.environ, "LANDRENEW_STORE": self.store_url, "PYTHONPATH": str(ROOT)}
-        env.pop("DATABASE_URL", None)
+    def start(self, timeout: float = 60.0) -> "AppServer":
+        env = {**os.environ, "LANDRENEW_STORE": self.store_url, "PYTHONPATH": str(ROOT), **self.env}
+        if "DATABASE_URL" not in self.env:
+            env.pop("DATABASE_URL", None)
         out = open(self.log, "wb") if self.log else subprocess.DEVNULL
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",

@@ -6,7 +6,8 @@ import sqlite3
 import pytest
 from click.testing import CliRunner
 
-from gis.auth import User, add_user, authenticate, can, list_users, require, users_path
+from gis.accounts import add_user, list_users
+from gis.auth import User, authenticate, can, require
 from gis.decisions import decision_history, latest_decisions, record_decision, sub_routes_of
 from gis.errors import ConflictError, LandRenewError, PermissionDenied
 from gis.store import assessment_version, decision_version
@@ -29,41 +30,47 @@ def store(master, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------- auth
-def test_users_file_holds_argon2_hashes_not_passwords(tmp_path):
-    path = tmp_path / "users.yaml"
-    add_user(path, "wang", "secret-pass", role="planner")
-    text = path.read_text(encoding="utf-8")
-    assert "secret-pass" not in text and "$argon2id$" in text
-    assert oct(path.stat().st_mode & 0o777) == "0o600"
-    assert authenticate(path, "wang", "secret-pass") == User("wang", "planner")
-    assert list_users(path) == [User("wang", "planner")]
+def _hashes(store) -> dict[str, str]:
+    with sqlite3.connect(store.path) as con:
+        return dict(con.execute("SELECT name, password_hash FROM users").fetchall())
+
+
+def test_users_table_holds_argon2id_hashes_not_passwords(store):
+    add_user(store, "wang", "secret-pass", role="planner")
+    hashed = _hashes(store)["wang"]
+    assert hashed.startswith("$argon2id$") and "secret-pass" not in hashed
+    assert b"secret-pass" not in store.path.read_bytes()
+    assert authenticate(store, "wang", "secret-pass") == User("wang", "planner")
+    assert [(u.name, u.role, u.disabled) for u in list_users(store)] == [("wang", "planner", False)]
 
 
 @pytest.mark.parametrize("name, password", [("wang", "wrong-pass"), ("nobody", "secret-pass"), ("wang", "")])
-def test_authenticate_refuses_with_one_message(tmp_path, name, password):
-    path = tmp_path / "users.yaml"
-    add_user(path, "wang", "secret-pass", role="viewer")
-    with pytest.raises(PermissionDenied, match="^用户名或密码错误"):
-        authenticate(path, name, password)
+def test_authenticate_refuses_with_one_message(store, name, password):
+    add_user(store, "wang", "secret-pass", role="viewer")
+    with pytest.raises(PermissionDenied, match="^用户名或密码错误；"):
+        authenticate(store, name, password)
 
 
 @pytest.mark.parametrize("name, password, role, message", [
-    ("wang", "short", "viewer", "密码太短"),
+    ("wang", "short-pw1", "viewer", "密码太短（至少 10 位）"),
     ("wang li", "long-enough", "viewer", "用户名“wang li”不合规"),
     ("wang", "long-enough", "boss", "未知角色“boss”"),
+    ("wangxiaoming", "WangXiaoMing", "viewer", "密码不能与用户名相同"),
+    ("wang", "password123", "viewer", "密码过于常见"),
+    ("wang", "aaaaabbbbb", "viewer", "至少要有 4 个不同的字符"),
 ])
-def test_add_user_validates(tmp_path, name, password, role, message):
+def test_add_user_validates(store, name, password, role, message):
     with pytest.raises(LandRenewError, match=message):
-        add_user(tmp_path / "users.yaml", name, password, role=role)
+        add_user(store, name, password, role=role)
+    assert list_users(store) == []
 
 
-def test_add_user_refuses_a_duplicate_unless_replace(tmp_path):
-    path = tmp_path / "users.yaml"
-    add_user(path, "wang", "first-pass", role="viewer")
+def test_add_user_refuses_a_duplicate_unless_replace(store):
+    add_user(store, "wang", "first-pass", role="viewer")
     with pytest.raises(LandRenewError, match="用户 wang 已存在"):
-        add_user(path, "wang", "second-pass", role="admin")
-    add_user(path, "wang", "second-pass", role="admin", replace=True)
-    assert authenticate(path, "wang", "second-pass").role == "admin"
+        add_user(store, "wang", "second-pass", role="admin")
+    add_user(store, "wang", "second-pass", role="admin", replace=True)
+    assert authenticate(store, "wang", "second-pass").role == "admin"
 
 
 @pytest.mark.parametrize("role, action, allowed", [
@@ -90,11 +97,11 @@ def test_users_command_adds_from_stdin_and_lists(store):
                            input="admin-pass-9\n")
     assert result.exit_code == 0, result.output
     assert "已添加用户 zhang（管理员）" in result.output
-    assert authenticate(users_path(store), "zhang", "admin-pass-9").role == "admin"
+    assert authenticate(store, "zhang", "admin-pass-9").role == "admin"
     listed = runner.invoke(command, ["list", "--store", str(store.path)])
-    assert listed.output.strip() == "zhang\tadmin\t管理员"
+    assert listed.output.strip() == "zhang\tadmin\t管理员\t启用"
     bad = runner.invoke(command, ["add", "li", "--role", "owner", "--password-stdin", "--store", str(store.path)],
-                        input="whatever-1\n")
+                        input="whatever-12\n")
     assert bad.exit_code == 2 and "owner" in bad.output
 
 
@@ -104,7 +111,7 @@ def test_users_command_prompts_twice(store):
     result = CliRunner().invoke(command, ["add", "li", "--role", "viewer", "--store", str(store.path)],
                                 input="viewer-pass\nviewer-pass\n")
     assert result.exit_code == 0, result.output
-    assert authenticate(users_path(store), "li", "viewer-pass").role == "viewer"
+    assert authenticate(store, "li", "viewer-pass").role == "viewer"
 
 
 # -------------------------------------------------------------------------------------- decisions

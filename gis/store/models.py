@@ -1,6 +1,7 @@
 """The PostGIS tables, built from the layer registry (``layers/*.yaml``) — no second list of fields.
 
-One table per contract layer, named like the layer, plus ``store_meta(key, value)``.  Column types:
+One table per contract layer, named like the layer, plus ``store_meta(key, value)`` and the accounts'
+``users`` and ``login_events`` (:mod:`gis.store.account_tables`).  Column types:
 
 ========================  ==========================================================
 registry type             PostgreSQL
@@ -97,6 +98,10 @@ def build_metadata(*, history: bool = False) -> sa.MetaData:
              comment="key/value metadata (synthetic, last run times)")
     if history:
         add_history_tables(md)
+    # -- accounts: users and login_events (gis.store.account_tables, migration 0002_users) ----------
+    from .account_tables import add_account_tables
+
+    add_account_tables(md)
     return md
 
 

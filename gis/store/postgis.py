@@ -43,12 +43,14 @@ from psycopg import sql
 
 from ..crs import STORE_CRS
 from ..errors import StoreError
+from ..redact import mask_url
 from ..frames import conform, decode_lists, empty_frame, encode_lists
 from ..schema import Layer, get_layer, layer_names
 from . import migrations
 from .base import Store, assessment_version, decision_version
 from .history_schema import HISTORY_TABLES, LEDGER_LAYERS, history_layer
 from .postgis_history import PostGISHistory, grant_history
+from .account_tables import EVENTS_TABLE
 from .models import GEOMETRY_COLUMN, META_TABLE, ORDER_COLUMN, SRID, metadata
 
 __all__ = ["PostGISStore", "normalize_url", "create_engine", "upgrade", "downgrade", "grant_app_role",
@@ -67,7 +69,7 @@ def normalize_url(url: str) -> str:
     url = str(url)
     m = re.match(r"^(postgres|postgresql)(\+[a-z0-9_]+)?://", url)
     if not m:
-        raise StoreError(f"不是 PostgreSQL 地址：{url}", detail=f"not a postgresql:// URL: {url!r}",
+        raise StoreError(f"不是 PostgreSQL 地址：{mask_url(url)}", detail=f"not a postgresql:// URL: {mask_url(url)!r}",
                          fix="使用 postgresql://用户:密码@主机:端口/数据库")
     return "postgresql+psycopg://" + url[m.end():]
 
@@ -81,7 +83,7 @@ def create_engine(url: str, **kwargs: Any) -> sa.engine.Engine:
 
 
 def _masked(url: str) -> str:
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+    return mask_url(url)
 
 
 def _db_message(exc: BaseException) -> str:
@@ -120,13 +122,14 @@ def grant_app_role(url_or_engine: str | sa.engine.Engine, role: str, *, password
     """Create (when ``password`` is given and it does not exist) and grant the application's role.
 
     Privileges: CONNECT, USAGE on schema ``public``; SELECT on every landrenew table; INSERT and DELETE on the
-    layers and ``store_meta`` (a replaced layer is deleted and re-inserted); INSERT only on ``decisions``.
+    layers, ``store_meta`` and ``users`` (a replaced layer or user is deleted and re-inserted); INSERT only on
+    ``decisions`` and ``login_events``.
     No UPDATE, no TRUNCATE, no DDL.  Idempotent: run it again after each ``upgrade``.  Run as the owner (who
     also needs CREATEROLE to create the role).
     """
     engine = url_or_engine if isinstance(url_or_engine, sa.engine.Engine) else create_engine(url_or_engine)
     ident = sql.Identifier(role)
-    writable = [t for t in metadata.tables if t != "decisions" and t not in HISTORY_TABLES]
+    writable = [t for t in metadata.tables if t not in ("decisions", EVENTS_TABLE) and t not in HISTORY_TABLES]
     with engine.begin() as conn:
         cur = conn.connection.driver_connection.cursor()
         if cur.execute("SELECT current_user = %s", (role,)).fetchone()[0]:
@@ -148,6 +151,7 @@ def grant_app_role(url_or_engine: str | sa.engine.Engine, role: str, *, password
             sql.SQL(", ").join(sql.Identifier(t) for t in writable), ident))
         cur.execute(sql.SQL("GRANT INSERT ON decisions TO {}").format(ident))
         grant_history(cur, ident)  # history: INSERT + SELECT, UPDATE of the supersession columns only
+        cur.execute(sql.SQL("GRANT INSERT ON {} TO {}").format(sql.Identifier(EVENTS_TABLE), ident))  # audit
         cur.execute(sql.SQL("GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {}").format(ident))
 
 
@@ -266,7 +270,7 @@ class PostGISStore(PostGISHistory, Store):
                                  detail=f"schema at {current}, code expects {head}",
                                  fix="请数据库所有者运行 landrenew db upgrade")
         except sa.exc.OperationalError as exc:
-            raise StoreError(f"无法连接数据库：{_db_message(exc)}", detail=str(exc),
+            raise StoreError(f"无法连接数据库：{mask_url(_db_message(exc))}", detail=mask_url(str(exc)),
                              fix="检查 DATABASE_URL / --store 地址、账号密码与网络") from exc
         self._schema_ok = True
 

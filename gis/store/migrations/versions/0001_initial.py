@@ -33,16 +33,24 @@ CREATE TRIGGER decisions_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON deci
 """
 
 
+#: tables that later revisions create (0002_users: the accounts)
+LATER = {"users", "login_events"}
+
+
+def _tables() -> list:
+    return [t for name, t in build_metadata().tables.items() if name not in LATER]
+
+
 def upgrade() -> None:
     bind = op.get_bind()
     has_postgis = bind.execute(sa.text("SELECT 1 FROM pg_extension WHERE extname = 'postgis'")).scalar()
     if not has_postgis:  # needs a superuser; a DBA may create it beforehand instead
         op.execute("CREATE EXTENSION postgis")
-    build_metadata().create_all(bind, checkfirst=False)
+    build_metadata().create_all(bind, tables=_tables(), checkfirst=False)
     op.execute(APPEND_ONLY)
 
 
 def downgrade() -> None:
     bind = op.get_bind()
-    build_metadata().drop_all(bind, checkfirst=True)
+    build_metadata().drop_all(bind, tables=_tables(), checkfirst=True)
     op.execute("DROP FUNCTION IF EXISTS landrenew_decisions_append_only()")

@@ -6,7 +6,7 @@ batch ``upgrade`` — so a populated database keeps everything it had (layers, d
 that starts today.  Their content hashes are filled by the first batch that touches them.
 
 Revision ID: 0003_history
-Revises: 0002_users (chained to 0001 on the history branch until the users revision is merged)
+Revises: 0002_users
 Create Date: 2026-12-01
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from gis.store.history_schema import LEDGER_LAYERS, NEVER, OPEN_END, SINCE_EVER
 from gis.store.models import add_history_tables
 
 revision = "0003_history"
-down_revision = "0001"  # the coordinator re-chains this to "0002_users" at merge
+down_revision = "0002_users"
 branch_labels = None
 depends_on = None
 
