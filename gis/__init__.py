@@ -72,6 +72,17 @@ _PUBLIC = {
     "build_report": ("report", "build_report"),
     "layer_qml": ("styles", "layer_qml"),
     "layer_sld": ("styles", "layer_sld"),
+    # disposal cases (DISPOSAL.md)
+    "load_disposal_rules": ("disposal_rules", "load_disposal_rules"),
+    "open_case": ("cases", "open_case"),
+    "record_event": ("cases", "record_event"),
+    "allowed_events": ("cases", "allowed_events"),
+    "Attachment": ("cases", "Attachment"),
+    "case_deadlines": ("deadlines", "case_deadlines"),
+    "disposal_warnings": ("disposal_warnings", "disposal_warnings"),
+    "parcel_stages": ("disposal_progress", "parcel_stages"),
+    "disposal_progress": ("disposal_progress", "disposal_progress"),
+    "disposal_movements": ("disposal_progress", "disposal_movements"),
 }
 
 __all__ = sorted(_PUBLIC)

@@ -26,6 +26,7 @@ from gis.frames import conform
 from gis.schema import layer_names
 from gis.store import GeoPackageStore, assessment_version, decision_version, open_store
 from gis.store import migrations, postgis
+from gis.store.cases_store import case_metadata
 from gis.store.models import metadata
 from gis.store.postgis import PostGISStore, normalize_url
 from tests import pg_cluster
@@ -268,8 +269,8 @@ def test_migrations_upgrade_from_empty_and_downgrade_to_empty(cluster):
         _admin_exec(cluster.admin, "CREATE EXTENSION IF NOT EXISTS postgis", database=name)
         url = cluster.owner_url(name)
         assert postgis.schema_revision(url) is None
-        assert postgis.upgrade(url) == migrations.head_revision() == "0001"
-        assert _public_tables(url) == {*metadata.tables, "alembic_version", "spatial_ref_sys"}
+        assert postgis.upgrade(url) == migrations.head_revision()
+        assert _public_tables(url) == {*metadata.tables, *case_metadata.tables, "alembic_version", "spatial_ref_sys"}
         engine = postgis.create_engine(url)
         with engine.connect() as conn:
             from alembic.autogenerate import compare_metadata
@@ -292,7 +293,7 @@ def test_migrations_upgrade_from_empty_and_downgrade_to_empty(cluster):
         engine.dispose()
         assert postgis.downgrade(url) is None
         assert _public_tables(url) == {"alembic_version", "spatial_ref_sys"}
-        assert postgis.upgrade(url) == "0001"  # and up again from empty
+        assert postgis.upgrade(url) == migrations.head_revision()  # and up again from empty
     finally:
         cluster.drop_database(name)
 
@@ -316,7 +317,7 @@ def test_owner_store_migrates_an_empty_database_on_first_use(cluster):
         _admin_exec(cluster.admin, "CREATE EXTENSION IF NOT EXISTS postgis", database=name)
         with PostGISStore(cluster.owner_url(name)) as store:
             assert store.layer_counts() == {}
-            assert postgis.schema_revision(store.engine) == "0001"
+            assert postgis.schema_revision(store.engine) == migrations.head_revision()
     finally:
         cluster.drop_database(name)
 
@@ -623,15 +624,15 @@ def test_db_commands_upgrade_grant_and_downgrade(cluster):
         runner = CliRunner()
         res = runner.invoke(main, ["db", "upgrade", "--store", url])
         assert res.exit_code == 0, res.output
-        assert "0001" in res.output
+        assert migrations.head_revision() in res.output
         res = runner.invoke(main, ["db", "grant-app-role", "--store", url, "--role", role, "--password", "pw"])
         assert res.exit_code == 0, res.output
         assert role in res.output
         res = runner.invoke(main, ["db", "current", "--store", url])
-        assert res.exit_code == 0 and "0001" in res.output
+        assert res.exit_code == 0 and migrations.head_revision() in res.output
         res = runner.invoke(main, ["db", "downgrade", "--store", url])
         assert res.exit_code != 0 and "--yes" in res.output
-        assert postgis.schema_revision(url) == "0001"
+        assert postgis.schema_revision(url) == migrations.head_revision()
         res = runner.invoke(main, ["db", "downgrade", "--store", url, "--yes"])
         assert res.exit_code == 0, res.output
         assert postgis.schema_revision(url) is None
