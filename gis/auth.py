@@ -9,7 +9,8 @@ Roles, each including the one before:
 
 * ``viewer`` — read and export;
 * ``planner`` — also record decisions;
-* ``admin`` — also manage users and run the pipelines from the app.
+* ``approver`` — also approve or return disposal plans (分管领导; never one's own, :mod:`gis.cases`);
+* ``admin`` — planner's rights, and manage users and run the pipelines from the app (not approve).
 
 >>> can("viewer", "decide"), can("planner", "decide"), can("admin", "run_pipelines")
 (False, True, True)
@@ -31,13 +32,14 @@ from .errors import LandRenewError, PermissionDenied
 __all__ = ["ROLES", "ROLE_LABELS", "PERMISSIONS", "User", "users_path", "add_user", "list_users",
            "authenticate", "can", "require"]
 
-ROLES = ("viewer", "planner", "admin")
-ROLE_LABELS = {"viewer": "浏览", "planner": "规划审定", "admin": "管理员"}
+ROLES = ("viewer", "planner", "approver", "admin")
+ROLE_LABELS = {"viewer": "浏览", "planner": "规划审定", "approver": "审批（分管领导）", "admin": "管理员"}
 _ACTION_LABELS = {"read": "查看", "export": "导出", "decide": "审定", "manage_users": "管理用户",
-                  "run_pipelines": "运行数据流程"}
+                  "run_pipelines": "运行数据流程", "approve": "审批处置方案"}
 PERMISSIONS: dict[str, frozenset[str]] = {
     "viewer": frozenset({"read", "export"}),
     "planner": frozenset({"read", "export", "decide"}),
+    "approver": frozenset({"read", "export", "decide", "approve"}),
     "admin": frozenset({"read", "export", "decide", "manage_users", "run_pipelines"}),
 }
 USERS_FILE = "users.yaml"
