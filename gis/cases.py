@@ -381,6 +381,12 @@ def case_stage(rules: DisposalRules, events: Sequence[str]) -> str:
     return stages_of(frame, rules).get("c", "case_open")
 
 
+def lookup(keys: pd.Series, mapping: pd.Series) -> pd.Series:
+    from .deadlines import lookup as _lookup
+
+    return _lookup(keys, mapping)
+
+
 def case_table(cases: pd.DataFrame, events: pd.DataFrame, *, rules: DisposalRules | None = None) -> pd.DataFrame:
     """One row per case: its state (last event), stage, last event date, number of events (vectorised)."""
     rules = rules or default_disposal_rules()
@@ -394,7 +400,7 @@ def case_table(cases: pd.DataFrame, events: pd.DataFrame, *, rules: DisposalRule
     ev = events.sort_values(["case_id", "seq"])
     last = ev.drop_duplicates("case_id", keep="last").set_index("case_id")
     out["state"] = out["case_id"].map(last["event"])
-    out["last_event_date"] = out["case_id"].map(last["event_date"])
+    out["last_event_date"] = lookup(out["case_id"], last["event_date"])
     out["n_events"] = out["case_id"].map(ev.groupby("case_id").size()).fillna(0).astype(int)
     from .disposal_progress import stages_of
 

@@ -30,6 +30,13 @@ DEADLINE_COLUMNS = ["case_id", "deadline_id", "label", "citation", "after_event"
                     "paused_days", "paused", "met", "days_left"]
 
 
+def lookup(keys: pd.Series, mapping: pd.Series) -> pd.Series:
+    """``keys.map(mapping)`` for a uniquely indexed ``mapping`` of any dtype (pandas' ``map`` fails on an empty
+    datetime mapping)."""
+    return pd.Series(mapping.reindex(keys.to_numpy()).to_numpy(), index=keys.index, dtype=mapping.dtype
+                     if len(mapping) else None)
+
+
 def _as_of(as_of: Any) -> pd.Timestamp:
     return pd.Timestamp(pd.Timestamp(as_of).date())
 

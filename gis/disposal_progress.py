@@ -63,7 +63,7 @@ def parcel_stages(
     completed_on`` as of a date (the parcel's latest case; route = the case's adopted route, else the
     recommendation)."""
     rules = rules or default_disposal_rules()
-    from .deadlines import visible_events
+    from .deadlines import lookup, visible_events
     from .disposal_warnings import visible_cases
 
     at = pd.Timestamp(pd.Timestamp(as_of).date())
@@ -72,7 +72,7 @@ def parcel_stages(
     latest = cases.sort_values("opened_at", kind="stable").drop_duplicates("parcel_id", keep="last")
     stage = latest["case_id"].map(stages_of(ev, rules)).fillna("case_open")
     done = ev.loc[ev["event"] == rules.procedure["complete"]].drop_duplicates("case_id", keep="last")
-    done_on = latest["case_id"].map(done.set_index("case_id")["event_date"])
+    done_on = lookup(latest["case_id"], done.set_index("case_id")["event_date"])
     by_case = pd.DataFrame({"parcel_id": latest["parcel_id"].to_numpy(), "case_id": latest["case_id"].to_numpy(),
                             "case_route": latest["route"].to_numpy(), "case_town": latest["town_code"].to_numpy(),
                             "stage": stage.to_numpy(), "completed_on": pd.to_datetime(done_on).to_numpy()})

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from .deadlines import case_deadlines, visible_events
+from .deadlines import case_deadlines, lookup, visible_events
 from .disposal_progress import stages_of
 from .disposal_rules import DisposalRules, default_disposal_rules
 
@@ -82,7 +82,8 @@ def disposal_warnings(
     busy = set(live["case_id"])
     last = ev.groupby("case_id")["event_date"].max()
     opened = pd.to_datetime(open_cases["opened_at"], utc=True).dt.tz_localize(None).dt.normalize()
-    last_date = open_cases["case_id"].map(last).fillna(opened).astype("datetime64[ms]")
+    last_date = pd.to_datetime(lookup(open_cases["case_id"], last)).astype("datetime64[ms]").fillna(
+        opened.astype("datetime64[ms]"))
     from .deadlines import pause_spells
 
     spells = pause_spells(ev, rules)
