@@ -9,8 +9,9 @@ STAMP := $(VENV)/.installed
 TEST_VERSIONS ?= 3.12 3.13
 STORE ?= var/landrenew.gpkg
 PORT ?= 8501
-# Debian packages the tests need: PostGIS server, Chromium for browser tests, GDAL's ogrinfo/ogr2ogr, CJK fonts
-DEB_PACKAGES := postgresql-15-postgis-3 chromium gdal-bin fonts-noto-cjk
+# Debian packages the tests need: PostGIS server, Chromium for browser tests, GDAL's ogrinfo/ogr2ogr, CJK fonts,
+# LibreOffice Writer (plan .docx -> PDF) and poppler-utils (pdftotext, pdffonts)
+DEB_PACKAGES := postgresql-15-postgis-3 chromium gdal-bin fonts-noto-cjk libreoffice-writer-nogui poppler-utils
 
 .PHONY: setup system-deps demo run test test-fast test-versions lint docs bench clean
 

@@ -93,6 +93,17 @@ _PUBLIC = {
     "mask_url": ("redact", "mask_url"),
     "security_settings": ("settings", "security_settings"),
     "check_uploads": ("uploads", "check_uploads"),
+    # disposal cases (DISPOSAL.md)
+    "load_disposal_rules": ("disposal_rules", "load_disposal_rules"),
+    "open_case": ("cases", "open_case"),
+    "record_event": ("cases", "record_event"),
+    "allowed_events": ("cases", "allowed_events"),
+    "Attachment": ("cases", "Attachment"),
+    "case_deadlines": ("deadlines", "case_deadlines"),
+    "disposal_warnings": ("disposal_warnings", "disposal_warnings"),
+    "parcel_stages": ("disposal_progress", "parcel_stages"),
+    "disposal_progress": ("disposal_progress", "disposal_progress"),
+    "disposal_movements": ("disposal_progress", "disposal_movements"),
 }
 
 __all__ = sorted(_PUBLIC)

@@ -25,8 +25,8 @@ __all__ = ["ROLES", "ROLE_LABELS", "UserInfo", "check_password", "check_name", "
            "verify_password", "add_user", "set_role", "set_disabled", "reset_password", "change_password",
            "delete_user", "list_users", "get_user", "import_users_yaml", "ImportReport", "LEGACY_USERS_FILE"]
 
-ROLES = ("viewer", "planner", "admin")
-ROLE_LABELS = {"viewer": "浏览", "planner": "规划审定", "admin": "管理员"}
+ROLES = ("viewer", "planner", "approver", "admin")
+ROLE_LABELS = {"viewer": "浏览", "planner": "规划审定", "approver": "审批（分管领导）", "admin": "管理员"}
 LEGACY_USERS_FILE = "users.yaml"
 _NAME = re.compile(r"^[\w.\-@]{1,64}$")
 _HASHER = PasswordHasher()  # Argon2id, the library's recommended parameters

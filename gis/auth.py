@@ -8,7 +8,8 @@ Roles, each including the one before:
 
 * ``viewer`` — read and export;
 * ``planner`` — also record decisions;
-* ``admin`` — also manage users and run the pipelines from the app.
+* ``approver`` — also approve or return disposal plans (分管领导; never one's own, :mod:`gis.cases`);
+* ``admin`` — planner's rights, and manage users and run the pipelines from the app (not approve).
 
 Signing in (:func:`authenticate`) always does exactly one Argon2 verification — against the user's hash, or
 against a dummy hash when the name is unknown or locked — so the response time does not tell which names
@@ -35,10 +36,11 @@ __all__ = ["ROLES", "ROLE_LABELS", "PERMISSIONS", "User", "LoginLocked", "authen
            "record_event", "can", "require", "session_expired", "BAD_LOGIN"]
 
 _ACTION_LABELS = {"read": "查看", "export": "导出", "decide": "审定", "manage_users": "管理用户",
-                  "run_pipelines": "运行数据流程"}
+                  "run_pipelines": "运行数据流程", "approve": "审批处置方案"}
 PERMISSIONS: dict[str, frozenset[str]] = {
     "viewer": frozenset({"read", "export"}),
     "planner": frozenset({"read", "export", "decide"}),
+    "approver": frozenset({"read", "export", "decide", "approve"}),
     "admin": frozenset({"read", "export", "decide", "manage_users", "run_pipelines"}),
 }
 BAD_LOGIN = "用户名或密码错误"

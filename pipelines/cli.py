@@ -8,8 +8,8 @@ import click
 
 from gis.errors import LandRenewError
 
-#: subcommand modules; each defines ``command`` (a click command)
-SUBCOMMANDS = ("info", "ingest", "demo", "assess", "renewal", "export", "report", "users", "db")
+#: subcommand modules; each defines ``command`` (a click command), optionally ``extra_commands``
+SUBCOMMANDS = ("info", "ingest", "demo", "assess", "renewal", "export", "report", "users", "db", "cases")
 
 
 class _Group(click.Group):
@@ -37,6 +37,8 @@ for _name in SUBCOMMANDS:
             raise
         continue
     main.add_command(_mod.command)
+    for _extra in getattr(_mod, "extra_commands", ()):  # a module may add several top-level commands
+        main.add_command(_extra)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

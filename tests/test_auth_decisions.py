@@ -83,7 +83,7 @@ def test_role_permissions(role, action, allowed):
 
 
 def test_require_names_the_user_and_the_roles_that_may():
-    with pytest.raises(PermissionDenied, match="用户 li（浏览）无权审定.*规划审定或管理员"):
+    with pytest.raises(PermissionDenied, match="用户 li（浏览）无权审定.*规划审定或审批（分管领导）或管理员"):
         require(User("li", "viewer"), "decide")
     with pytest.raises(PermissionDenied, match="未登录用户无权查看"):
         require(None, "read")

@@ -24,6 +24,7 @@ from gis.errors import ConflictError, StoreError
 from gis.frames import conform
 from gis.schema import layer_names
 from gis.store import GeoPackageStore, assessment_version, decision_version, migrations, open_store, postgis
+from gis.store.cases_store import case_metadata
 from gis.store.models import metadata
 from gis.store.postgis import PostGISStore, normalize_url
 from tests import pg_cluster
@@ -270,7 +271,7 @@ def test_migrations_upgrade_from_empty_and_downgrade_to_empty(cluster):
         url = cluster.owner_url(name)
         assert postgis.schema_revision(url) is None
         assert postgis.upgrade(url) == migrations.head_revision()
-        assert _public_tables(url) == {*metadata.tables, "alembic_version", "spatial_ref_sys"}
+        assert _public_tables(url) == {*metadata.tables, *case_metadata.tables, "alembic_version", "spatial_ref_sys"}
         engine = postgis.create_engine(url)
         with engine.connect() as conn:
             from alembic.autogenerate import compare_metadata

@@ -152,6 +152,9 @@ def grant_app_role(url_or_engine: str | sa.engine.Engine, role: str, *, password
         cur.execute(sql.SQL("GRANT INSERT ON decisions TO {}").format(ident))
         grant_history(cur, ident)  # history: INSERT + SELECT, UPDATE of the supersession columns only
         cur.execute(sql.SQL("GRANT INSERT ON {} TO {}").format(sql.Identifier(EVENTS_TABLE), ident))  # audit
+        from .cases_store import grant_sql as grant_case_tables  # cases: SELECT + INSERT only (append-only)
+
+        grant_case_tables(cur, ident)
         cur.execute(sql.SQL("GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {}").format(ident))
 
 

@@ -5,7 +5,7 @@ Migrations run as the database owner; the application then connects with a least
 
 >>> from gis.store.migrations import head_revision
 >>> head_revision()
-'0003_history'
+'0004_cases'
 """
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
+from gis.store.cases_store import case_metadata
 from gis.store.models import metadata
 
 config = context.config
@@ -11,12 +12,12 @@ config = context.config
 
 def _include_object(obj, name, type_, reflected, compare_to):  # PostGIS' own tables are not ours
     if type_ == "table" and reflected and compare_to is None:
-        return name in metadata.tables
+        return name in metadata.tables or name in case_metadata.tables
     return True
 
 
 def _migrate(connection: sa.engine.Connection) -> None:
-    context.configure(connection=connection, target_metadata=metadata, include_object=_include_object,
+    context.configure(connection=connection, target_metadata=[metadata, case_metadata], include_object=_include_object,
                       compare_type=True)
     with context.begin_transaction():
         context.run_migrations()
