@@ -1,6 +1,6 @@
 """``landrenew case open|event|show|list``, ``landrenew plan``, ``landrenew plans``, ``landrenew warnings``.
 
-The acting user is ``--user NAME``; the role comes from the store's users file (``landrenew users add``), so
+The acting user is ``--user NAME``; the role comes from the store's users table (``landrenew users add``), so
 the command line obeys the same rights as the app (a viewer records nothing; nobody approves their own plan).
 """
 from __future__ import annotations
@@ -10,19 +10,22 @@ import datetime as dt
 import click
 import pandas as pd
 
-from gis.auth import list_users, users_path
+from gis.accounts import list_users
 from gis.errors import LandRenewError
 
 from .options import get_store, parse_as_of, store_option
 
-user_option = click.option("--user", "user", required=True, help="操作人用户名（角色取自用户文件 users.yaml）。")
+user_option = click.option("--user", "user", required=True, help="操作人用户名（角色取自存储中的用户表）。")
 
 
 def _role(store, user: str) -> str:
-    for u in list_users(users_path(store)):
+    for u in list_users(store):
         if u.name == user:
+            if u.disabled:
+                raise LandRenewError(f"用户 {user} 已停用", detail=f"user {user!r} is disabled",
+                                     fix="请管理员用 landrenew users enable 重新启用")
             return u.role
-    raise LandRenewError(f"用户 {user} 不在用户文件中", detail=f"no user {user!r} in {users_path(store)}",
+    raise LandRenewError(f"用户 {user} 不存在", detail=f"no user {user!r} in the store's users table",
                          fix="先用 landrenew users add NAME --role planner 添加用户")
 
 

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from docx import Document
 
-from gis.auth import add_user, users_path
+from gis.accounts import add_user
 from gis.cases import case_table, read_cases, read_events
 from gis.demo_cases import build_demo_cases
 from gis.disposal_export import current_warnings
@@ -117,9 +117,9 @@ def test_plans_zip_of_a_town(demo_cases_store, tmp_path):
 def cli_store(tmp_path):
     store = GeoPackageStore(tmp_path / "cli.gpkg")
     case_fixtures.fill(store)
-    add_user(users_path(store), "wang", "planner-pass", role="planner")
-    add_user(users_path(store), "zhao", "approver-pass", role="approver")
-    add_user(users_path(store), "li", "viewer-pass", role="viewer")
+    add_user(store, "wang", "planner-pass-2026", role="planner")
+    add_user(store, "zhao", "approver-pass-2026", role="approver")
+    add_user(store, "li", "viewer-pass-2026", role="viewer")
     return store
 
 
