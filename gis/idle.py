@@ -270,7 +270,7 @@ def load_idle_rules(path: str | Path | None = None) -> RuleSet:
     >>> rules = load_idle_rules()
     >>> rules["fee.rate"], str(rules["scope.stock_cutoff"])
     (0.2, '2024-03-31')
-    >>> rules["sub_routes"]["land_swap"]
+    >>> sub_route_map(rules)["land_swap"]
     'reclaim'
     """
     rules = load_rules("idle", path, spec=RULE_SPEC)

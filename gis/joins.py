@@ -4,7 +4,7 @@ Inputs are GeoDataFrames stored in ``STORE_CRS`` (EPSG:4490); every area and dis
 ``AREA_CRS`` (EPSG:4549, metres).  Each function returns a Series/DataFrame indexed exactly like its left
 input: nothing is dropped, rows without an answer get ``<NA>`` (keys) or ``[]`` (lists).
 
-How the largest-overlap join works (DESIGN.md, "Performance habits"):
+How the largest-overlap join works (docs/architecture.md, "Performance habits"):
 
 1. one spatial-index query ``STRtree.query(left)`` (bounding boxes) gives the candidate pairs;
 2. the pairs are tested with ``covers(right, left)`` against the *prepared* right polygons (towns are few and

@@ -47,10 +47,9 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 
 from .crs import AREA_CRS
-from .errors import CRSError, InputFileError, RuleFileError
+from .errors import InputFileError, RuleFileError
 from .decision_table import Evaluator, first_match
 from .renewal_conditions import CONDITIONS, PLACEHOLDERS, VillageFacts, status_table
 from .rules import RuleSet, load_rules
@@ -67,6 +66,7 @@ __all__ = [
     "DAYS_PER_MONTH",
     "load_renewal_rules",
     "resolve_renewal_rules",
+    "renewal_deadline",
     "percent_complete",
     "village_status",
     "district_summary",
@@ -192,6 +192,19 @@ def resolve_renewal_rules(rules: RuleSet | None) -> RuleSet:
         return load_renewal_rules()
     _check_rules(rules)
     return rules
+
+
+def renewal_deadline(rules: RuleSet | None = None) -> dt.date:
+    """The district's renewal deadline (``deadline.default`` of the renewal rule file; 2027-12-31 by default).
+
+    The one place the date is kept: the dashboard, the report, the ledger and the villages layer's default
+    read it from the rule file.
+
+    >>> renewal_deadline()
+    datetime.date(2027, 12, 31)
+    """
+    rules = load_renewal_rules() if rules is None else rules
+    return rules["deadline.default"]
 
 
 # ------------------------------------------------------------------------------------------- helpers

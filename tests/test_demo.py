@@ -19,7 +19,7 @@ N = 1500
 AS_OF = pd.Timestamp("2026-11-01")
 CUTOFF = pd.Timestamp("2024-03-31")
 
-# Field lists and enum values as written in /work/shared/spec/DATA_CONTRACT.md (and RULES.md §7 for stages).
+# Field lists and enum values as written in docs/data-contract.md (and docs/rules.md §7 for stages).
 FIELDS = {
     "towns": ["town_code", "name", "kind", "geometry"],
     "parcels": ["parcel_id", "supervision_no", "town_code", "holder", "enterprise_id", "land_use", "area_m2",
@@ -213,10 +213,10 @@ def test_villages_sit_among_parcels(demo):
     assert (v["deadline"] == "2027-12-31").sum() == 38 and (v["deadline"] < "2027-12-31").sum() == 2
 
 
-# --- ledger mix: every route of RULES.md §6 reachable -------------------------------------------------------------
+# --- ledger mix: every route of docs/rules.md §6 reachable -------------------------------------------------------------
 @pytest.fixture(scope="module")
 def ledger(demo):
-    """Ledger facts from RULES.md §1-§5, computed here independently of the generator."""
+    """Ledger facts from docs/rules.md §1-§5, computed here independently of the generator."""
     p = demo["parcels"].copy()
     e = demo["enterprises"].set_index("enterprise_id")
     capable = ~e["in_default"] & (e["risk_level"] != "high") & (e["willing_to_continue"].fillna("unknown") != "no")
@@ -231,7 +231,7 @@ def ledger(demo):
     p["idle"] = p["ns_idle"] | p["halted_idle"]
     p["idle_years"] = (AS_OF - p["agreed_start_date"]).dt.days / 365.25
     p["paid"] = p["price_paid_ratio"] >= 1
-    p["prospect"] = p["market_prospect"].fillna("medium")  # RULES.md §6 step 7: missing counts as medium
+    p["prospect"] = p["market_prospect"].fillna("medium")  # docs/rules.md §6 step 7: missing counts as medium
     p["breach"] = p["breach_party"].notna() & (p["breach_party"] != "none")
     pr = demo["projects"]
     sold = pr[pr["presold_units"].fillna(0) > 0].to_crs(4549)
