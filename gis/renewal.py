@@ -195,7 +195,7 @@ def resolve_renewal_rules(rules: RuleSet | None) -> RuleSet:
 
 
 def renewal_deadline(rules: RuleSet | None = None) -> dt.date:
-    """The district's renewal deadline (``deadline.default`` of the renewal rule file; 2027-12-31 by default).
+    """The district's renewal deadline (``deadline.default`` of the renewal rule file).
 
     The one place the date is kept: the dashboard, the report, the ledger and the villages layer's default
     read it from the rule file.
