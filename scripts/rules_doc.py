@@ -40,7 +40,7 @@ def _when(clauses) -> str:
 def _scalars(values: dict, prefix: str = "") -> list[list[Any]]:
     skip = {"kind", "version", "effective_date", "citations", "route_citations", "cause_detail_articles",
             "sub_routes", "recommendation", "measures", "reasons", "texts", "status_order", "stages",
-            "indicator_stage", "weights", "source"}
+            "indicator_stage", "weights", "source", "notes", "indicator_labels"}
     rows = []
     for key, value in values.items():
         if not prefix and key in skip:
@@ -115,6 +115,9 @@ def generated() -> str:
     parts += ["#### 完成比例权重（weights）", "",
               _table(["改造方式", "指标权重"], [[m, "、".join(f"{k} {w:g}" for k, w in v.items())]
                                           for m, v in renewal["weights"].items()]), ""]
+    parts += ["#### 其他说明模板（notes）", "",
+              _table(["名称", "文字"], [[f"`{k}`", v] for k, v in renewal["notes"].items()]), "",
+              "指标名称（indicator_labels）：" + "、".join(f"{k} {v}" for k, v in renewal["indicator_labels"].items()), ""]
     parts += ["#### 进展状态表（status_order）", "", "自上而下检查，第一条条件全部成立的行即为该村的进展状态。", "",
               _table(["行", "状态", "条件（同时成立）", "出处", "说明（模板）"],
                      [[i, f"{r.status} {status.label_of(r.status)}", _when(r.when), r.citation,
