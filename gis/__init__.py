@@ -50,6 +50,7 @@ _PUBLIC = {
     "percent_complete": ("renewal", "percent_complete"),
     "village_status": ("renewal", "village_status"),
     "district_summary": ("renewal", "district_summary"),
+    "renewal_deadline": ("renewal", "renewal_deadline"),
     "resettlement_sites": ("resettlement", "resettlement_sites"),
     # jobs over a store
     "assess_store": ("workflow", "assess_store"),
