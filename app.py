@@ -308,7 +308,7 @@ def _parcel_detail(pid: str) -> None:
     if alts or measures:
         st.markdown("**备选路径与配套措施**")
         st.table(pd.DataFrame({"类别": ["备选路径"] * len(alts) + ["配套措施"] * len(measures),
-                               "内容": [dash._list_text(a) for a in alts] + [dash._list_text(m) for m in measures]}
+                               "内容": [dash.list_text(a) for a in alts] + [dash.list_text(m) for m in measures]}
                               ).set_index("类别"))
     series = _imagery(URL, VERSION, pid)
     if len(series):
@@ -317,11 +317,11 @@ def _parcel_detail(pid: str) -> None:
     linked_p = PROJECTS[PROJECTS["project_id"].isin(list(row["project_ids"] or []))]
     if len(linked_p):
         st.markdown("**关联项目**")
-        st.table(dash.labelled(linked_p, "projects", ["project_id", "name", "status", "whitelist", "presold_units"]))
+        st.table(dash.labelled(linked_p, "projects", list(get_layer("projects").popup)))
     linked_v = ALL_VILLAGES[ALL_VILLAGES["village_id"].isin(list(row["village_ids"] or []))]
     if len(linked_v):
         st.markdown("**涉及城中村**")
-        st.table(dash.labelled(linked_v, "village_status", ["village_id", "name", "status", "percent_complete"]))
+        st.table(dash.labelled(linked_v, "village_status", list(STATUS.popup)))
     st.markdown("**审定记录**")
     history = decision_history(store, pid)
     if history.empty:
@@ -434,7 +434,7 @@ with tabs[1]:
     as_of_date = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
     cd = dash.countdown(as_of_date)
     m1, m2, m3, m4 = st.columns(4)
-    m1.metric("距 2027 年底期限", f"{cd['days']} 天", help=f"约 {cd['months']} 个月（期限 {cd['deadline']:%Y-%m-%d}）")
+    m1.metric(f"距 {cd['deadline'].year} 年底期限", f"{cd['days']} 天", help=f"约 {cd['months']} 个月（期限 {cd['deadline']:%Y-%m-%d}）")
     m2.metric("闲置/研判宗地（当前筛选）", f"{len(PARCELS)}")
     m3.metric("城中村（当前筛选）", f"{len(VILLAGES)}")
     m4.metric("已审定宗地", f"{int(ALL_PARCELS['decided_route'].notna().sum())}")

@@ -21,7 +21,7 @@ import pyogrio  # noqa: E402
 from gis.demo import build_demo_layers  # noqa: E402
 from gis.ingest import read_layer_file  # noqa: E402
 from gis.store import GeoPackageStore  # noqa: E402
-from gis.workflow import _to_labels  # noqa: E402
+from gis.demo import to_labels as _to_labels  # noqa: E402
 
 
 def main() -> None:

@@ -53,6 +53,7 @@ _PUBLIC = {
     "percent_complete": ("renewal", "percent_complete"),
     "village_status": ("renewal", "village_status"),
     "district_summary": ("renewal", "district_summary"),
+    "renewal_deadline": ("renewal", "renewal_deadline"),
     "resettlement_sites": ("resettlement", "resettlement_sites"),
     # jobs over a store
     "assess_store": ("workflow", "assess_store"),
@@ -61,7 +62,7 @@ _PUBLIC = {
     "build_demo_layers": ("demo", "build_demo_layers"),
     "write_demo_rasters": ("demo", "write_demo_rasters"),
     "demo_imagery_conflicts": ("demo", "demo_imagery_conflicts"),
-    "raster_date": ("zonal", "raster_date"),
+    "raster_date": ("imagery", "raster_date"),
     "link_projects": ("joins", "link_projects"),
     "intersecting_ids": ("joins", "intersecting_ids"),
     "ids_within_distance": ("joins", "ids_within_distance"),

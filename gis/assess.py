@@ -1,7 +1,6 @@
 """The idle-land assessment: spatial joins + imagery evidence + the rules engine -> ``idle_assessment``.
 
-One output row per input parcel, nothing dropped (docs/rules.md §1–§6; docs/data-contract.md, layer
-``idle_assessment``).
+One output row per input parcel, nothing dropped (docs/rules.md §1–§6, docs/data-contract.md ``idle_assessment``).
 """
 from __future__ import annotations
 

@@ -1,7 +1,15 @@
 """Coordinate reference systems of the platform (docs/data-contract.md)."""
 from __future__ import annotations
 
-__all__ = ["STORE_CRS", "AREA_CRS", "WEB_CRS", "DISTRICT_BOUNDS"]
+import math
+
+import numpy as np
+import pyproj
+
+from .errors import CRSError
+
+__all__ = ["STORE_CRS", "AREA_CRS", "WEB_CRS", "DISTRICT_BOUNDS", "check_plausible_crs", "gcj02_to_wgs84",
+           "wgs84_to_gcj02", "guess_projected_crs"]
 
 #: Geometry in every store: CGCS2000 geographic.
 STORE_CRS = "EPSG:4490"
@@ -15,14 +23,6 @@ DISTRICT_BOUNDS = (120.0, 29.4, 121.1, 30.6)
 
 # --------------------------------------------------------------------------------------------
 # Checks and conversions used by ingest.
-import math  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pyproj  # noqa: E402
-
-from .errors import CRSError  # noqa: E402
-
-__all__ += ["check_plausible_crs", "gcj02_to_wgs84", "wgs84_to_gcj02", "guess_projected_crs"]
 
 _A = 6378245.0
 _EE = 0.00669342162296594323

@@ -19,15 +19,14 @@ import pandas as pd
 
 from .decisions import latest_decisions
 from .errors import LandRenewError
+from .renewal import renewal_deadline
 from .schema import get_layer
 
 __all__ = ["MapFilter", "parcel_frame", "apply_filter", "route_counts", "route_by_town", "route_chart",
            "countdown", "villages_by_status", "status_chart", "whitelist_projects", "progress_trend",
            "trend_chart", "village_burnup", "burnup_chart", "parcel_imagery", "imagery_chart",
-           "labelled", "DEADLINE"]
+           "labelled", "list_text"]
 
-#: The district goal: all current urban villages renewed by the end of 2027 (Plan §二(五)).
-DEADLINE = dt.date(2027, 12, 31)
 _ROUTE = get_layer("idle_assessment").field("route")
 _STATUS = get_layer("village_status").field("status")
 
@@ -116,7 +115,7 @@ def labelled(frame: pd.DataFrame, layer: str, columns: list[str] | None = None) 
             if f.value_labels:
                 s = s.map(lambda v, f=f: f.label_of(v) if isinstance(v, str) else v)
             elif f.type == "list":
-                s = s.map(lambda v: "；".join(_list_text(x) for x in (v or [])))
+                s = s.map(lambda v: "；".join(list_text(x) for x in (v or [])))
             elif f.type == "date" and pd.api.types.is_datetime64_any_dtype(s):
                 s = s.dt.strftime("%Y-%m-%d").astype(object).where(s.notna(), None)
             elif f.type == "bool":
@@ -128,7 +127,8 @@ def labelled(frame: pd.DataFrame, layer: str, columns: list[str] | None = None) 
     return out.reset_index(drop=True)
 
 
-def _list_text(item: Any) -> str:
+def list_text(item: Any) -> str:
+    """One item of a list field as shown: an alternative as 路径（具体方式）, a reason as its text."""
     if isinstance(item, dict):
         if "route" in item:
             sub = get_layer("idle_assessment").field("sub_route").label_of(item.get("sub_route"))
@@ -173,12 +173,15 @@ def route_chart(by_town: pd.DataFrame, *, measure: str = "面积(公顷)") -> al
         tooltip=["镇街", "推荐处置路径", "宗数", "面积(公顷)"]).properties(height=alt.Step(22))
 
 
-def countdown(as_of: dt.date, *, deadline: dt.date = DEADLINE) -> dict[str, Any]:
+def countdown(as_of: dt.date, *, deadline: dt.date | None = None) -> dict[str, Any]:
     """Days and months (365.25/12 days) from ``as_of`` to the deadline; negative when passed.
+
+    The deadline is the renewal rule file's ``deadline.default`` (the district goal, Plan §二(五)) unless given.
 
     >>> countdown(dt.date(2026, 11, 1))["days"]
     425
     """
+    deadline = renewal_deadline() if deadline is None else deadline
     days = (deadline - as_of).days
     return {"deadline": deadline, "days": days, "months": round(days / (365.25 / 12), 1)}
 
@@ -257,7 +260,7 @@ def village_burnup(village_id: str, villages: pd.DataFrame, progress: pd.DataFra
     hist = _percent_history(villages, progress[progress["village_id"].astype(str) == str(village_id)])
     hist = hist.sort_values("report_date")
     deadline = one["deadline"].iloc[0] if "deadline" in one and pd.notna(one["deadline"].iloc[0]) else None
-    deadline = pd.Timestamp(deadline) if deadline is not None else pd.Timestamp(DEADLINE)
+    deadline = pd.Timestamp(deadline) if deadline is not None else pd.Timestamp(renewal_deadline())
     actual = pd.DataFrame({"日期": hist["report_date"], "序列": "实际完成", "完成比例": hist["percent"].round(4)})
     start = hist["report_date"].iloc[0] if len(hist) else None
     start_pct = float(hist["percent"].iloc[0]) if len(hist) else 0.0

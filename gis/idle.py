@@ -270,7 +270,7 @@ def load_idle_rules(path: str | Path | None = None) -> RuleSet:
     >>> rules = load_idle_rules()
     >>> rules["fee.rate"], str(rules["scope.stock_cutoff"])
     (0.2, '2024-03-31')
-    >>> rules["sub_routes"]["land_swap"]
+    >>> sub_route_map(rules)["land_swap"]
     'reclaim'
     """
     rules = load_rules("idle", path, spec=RULE_SPEC)
@@ -307,14 +307,23 @@ def _recommend(ev: Evaluator, tables: IdleTables, parcel_ids: pd.Series
             by_sub[:, order.index(r.sub_route)] |= held[:, j]
     by_sub &= np.array(order, dtype=object)[None, :] != sub[:, None]
     by_sub[np.isin(route, tables.no_alternatives)] = False
-    alternatives: list[list[dict]] = []
-    cache: dict[bytes, list[dict]] = {}
-    for row in by_sub:
-        key = row.tobytes()
-        if key not in cache:
-            cache[key] = [{"route": tables.sub_routes[order[j]], "sub_route": order[j]} for j in np.flatnonzero(row)]
-        alternatives.append([dict(a) for a in cache[key]])
+    alternatives = _lists_of(by_sub, [{"route": tables.sub_routes[s], "sub_route": s} for s in order])
+    alternatives = [[dict(a) for a in alts] for alts in alternatives]
     return chosen, route, sub, alternatives
+
+
+def _lists_of(mat: np.ndarray, items: list) -> list[list]:
+    """Per row of a boolean matrix, the items of its true columns (rows with the same pattern share the work)."""
+    if mat.shape[1] == 0:
+        return [[] for _ in range(len(mat))]
+    if mat.shape[1] <= 62:
+        keys = mat.astype(np.int64) @ (np.int64(1) << np.arange(mat.shape[1], dtype=np.int64))
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        patterns = (uniq[:, None] >> np.arange(mat.shape[1], dtype=np.int64)) & 1
+    else:
+        patterns, inverse = np.unique(mat, axis=0, return_inverse=True)
+    lists = [[items[j] for j in np.flatnonzero(row)] for row in patterns]
+    return [list(lists[k]) for k in np.asarray(inverse).ravel().tolist()]
 
 
 def _measures(ev: Evaluator, tables: IdleTables) -> list[list[str]]:

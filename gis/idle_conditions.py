@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -202,19 +203,28 @@ class IdleFacts:
             raise AttributeError(name)
         return self.cond(name)
 
-    # derived values (not conditions) -------------------------------------------------------------------
-    def idle_years(self) -> np.ndarray:
+    # derived values (not conditions), computed once ------------------------------------------------------
+    @cached_property
+    def _idle_years(self) -> np.ndarray:
         from_start = years_elapsed(self.d["agreed_start_date"], self.T, self.leap)
         from_halt = years_elapsed(self.d["halted_since"], self.T, self.leap)
         return np.where(self.not_started_idle, from_start, np.where(self.halted_idle, from_halt, np.nan))
+
+    def idle_years(self) -> np.ndarray:
+        """I1: years from the agreed start date; I2: from halted_since; NaN when not idle."""
+        return self._idle_years
 
     def idle_since(self) -> np.ndarray:
         return np.where(self.not_started_idle, self.since1,
                         np.where(self.halted_idle, self.since2, np.datetime64("NaT")))
 
+    @cached_property
+    def _idle_fee(self) -> np.ndarray:
+        return np.where(self.idle_fee_due, np.round(self.price * self.rules["fee.rate"], 4), np.nan)
+
     def idle_fee(self) -> np.ndarray:
         """F1: land price x fee rate for not-started idle land with cause enterprise; NaN otherwise."""
-        return np.where(self.idle_fee_due, np.round(self.price * self.rules["fee.rate"], 4), np.nan)
+        return self._idle_fee
 
 
 # -------------------------------------------------------------------------------------------- conditions

@@ -1,16 +1,100 @@
-"""Dated index rasters (遥感影像) kept beside the store: validate, register, list."""
+"""Dated index rasters (遥感影像) kept beside the store: the acquisition date, validate, register, list."""
 from __future__ import annotations
 
+import datetime as dt
+import re
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
 import rasterio
+from rasterio.errors import RasterioIOError
 
 from .errors import InputFileError
-from .zonal import raster_date
 
-__all__ = ["register_rasters", "list_rasters", "check_raster"]
+__all__ = ["raster_date", "register_rasters", "list_rasters", "check_raster"]
+
+_NAME_DATE = re.compile(r"_(\d{8})\.tiff?$", re.IGNORECASE)
+_RENAME_FIX = (
+    "将文件重命名为“名称_YYYYMMDD.tif”（如 ndvi_20240315.tif），或在影像元数据中写入拍摄日期"
+    "（如 gdal_edit.py -mo ACQUISITION_DATE=2024-03-15 文件名.tif）"
+)
+
+
+def _date_from_tag(name: str, key: str, value: str) -> dt.date:
+    text = value.strip()
+    try:
+        if key == "TIFFTAG_DATETIME":  # "YYYY:MM:DD HH:MM:SS" (TIFF 6.0)
+            return dt.datetime.strptime(text[:10], "%Y:%m:%d").date()
+        return dt.date.fromisoformat(text[:10])
+    except ValueError as exc:
+        raise InputFileError(
+            f"遥感影像“{name}”元数据 {key} 的值“{value}”不是有效日期",
+            detail=f"{name}: metadata {key}={value!r} is not a date ({exc})",
+            fix=_RENAME_FIX,
+        ) from exc
+
+
+def raster_date(path: str | Path) -> dt.date:
+    """The acquisition date of a raster.
+
+    Taken from the file name (``*_YYYYMMDD.tif``), else from the metadata tag
+    ``ACQUISITION_DATE`` (``YYYY-MM-DD``), else from ``TIFFTAG_DATETIME``
+    (``YYYY:MM:DD HH:MM:SS``).
+
+    Parameters
+    ----------
+    path
+        A raster file readable by rasterio.
+
+    Returns
+    -------
+    datetime.date
+
+    Raises
+    ------
+    InputFileError
+        Neither the name nor the metadata carries a valid date, or the file cannot be opened.
+        The Chinese message names the file and says how to fix it.
+    """
+    path = Path(path)
+    name = path.name
+    match = _NAME_DATE.search(name)
+    if match:
+        digits = match.group(1)
+        try:
+            return dt.datetime.strptime(digits, "%Y%m%d").date()
+        except ValueError as exc:
+            raise InputFileError(
+                f"遥感影像“{name}”文件名中的日期“{digits}”不是有效日期",
+                detail=f"{name}: {digits!r} in the file name is not a YYYYMMDD date",
+                fix=_RENAME_FIX,
+            ) from exc
+    tags = _tags(path)
+    for key in ("ACQUISITION_DATE", "TIFFTAG_DATETIME"):
+        if tags.get(key):
+            return _date_from_tag(name, key, tags[key])
+    raise InputFileError(
+        f"遥感影像“{name}”无法确定拍摄日期：文件名不是“*_YYYYMMDD.tif”格式，"
+        "元数据中也没有 ACQUISITION_DATE 或 TIFFTAG_DATETIME",
+        detail=f"{path}: no date in the file name (*_YYYYMMDD.tif) nor in the tags "
+        "ACQUISITION_DATE / TIFFTAG_DATETIME",
+        fix=_RENAME_FIX,
+    )
+
+
+def _tags(path: Path) -> dict[str, str]:
+    try:
+        with rasterio.open(path) as src:
+            return dict(src.tags())
+    except RasterioIOError as exc:
+        raise InputFileError(
+            f"遥感影像“{path.name}”无法打开",
+            detail=f"{path}: {exc}",
+            fix="确认文件存在且为单波段 GeoTIFF",
+        ) from exc
+
+
 
 
 def check_raster(path: str | Path) -> None:

@@ -27,6 +27,7 @@ from openpyxl.utils import get_column_letter
 from .cells import looks_like_formula, text_cell
 from .crs import AREA_CRS
 from .errors import LandRenewError
+from .rules import RuleSet
 from .schema import Field, Layer, get_layer
 from .store.base import Store
 
@@ -225,7 +226,8 @@ def _layer_sheet(wb: Workbook, title: str, sheet_title: str, frame: pd.DataFrame
     _write_sheet(wb, title, sheet_title, [f.label for f in layer.fields], values, types=types)
 
 
-def write_ledger(store: Store, out: str | os.PathLike, *, town: str | None = None) -> Path:
+def write_ledger(store: Store, out: str | os.PathLike, *, town: str | None = None,
+                 renewal_rules: RuleSet | None = None) -> Path:
     """Write the Excel ledger (台账) of the store's assessment, village progress and decisions.
 
     Parameters
@@ -237,6 +239,8 @@ def write_ledger(store: Store, out: str | os.PathLike, *, town: str | None = Non
         The ``.xlsx`` path.
     town
         Only this town's parcels and villages.
+    renewal_rules
+        Renewal rules whose ``deadline.default`` is named as the goal (default file).
 
     Returns
     -------
@@ -256,6 +260,7 @@ def write_ledger(store: Store, out: str | os.PathLike, *, town: str | None = Non
         raise LandRenewError(f"台账文件应以 .xlsx 结尾：{out}", detail=f"bad suffix {out.suffix!r}",
                              fix="例如 --out 闲置土地台账.xlsx")
     from .export import read_export_layer  # local: export imports nothing from here
+    from .renewal import renewal_deadline
 
     assessment = read_export_layer(store, "idle_assessment", town=town)
     synthetic = str(store.meta().get("synthetic", "")).lower() == "true"
@@ -283,7 +288,7 @@ def write_ledger(store: Store, out: str | os.PathLike, *, town: str | None = Non
         vs = store.read_layer("village_status", where={"town_code": town} if town else None)
         vs_as_of = vs["as_of"].dropna().max() if len(vs) else pd.NaT
         when = vs_as_of.date().isoformat() if pd.notna(vs_as_of) else "未知"
-        _layer_sheet(wb, f"城中村改造进展（基准日 {when}，目标 2027 年底）{tag}", "城中村改造进展", vs,
+        _layer_sheet(wb, f"城中村改造进展（基准日 {when}，目标 {renewal_deadline(renewal_rules).year} 年底）{tag}", "城中村改造进展", vs,
                      get_layer("village_status"))
     if store.has_layer("decisions"):
         dec = store.read_layer("decisions")

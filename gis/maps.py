@@ -1,6 +1,6 @@
 """Map building: the layers of the store as one offline ``folium.Map`` (一张图).
 
-The page only shows what this module returns.  The map stays fast and offline (DESIGN.md
+The page only shows what this module returns.  The map stays fast and offline (docs/architecture.md
 "Performance habits", issue #5):
 
 * Leaflet comes from the local static folder (:mod:`gis.assets`), never from a CDN;

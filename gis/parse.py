@@ -1,4 +1,4 @@
-"""Vectorised parsers for the value forms of DATA_CONTRACT.md.
+"""Vectorised parsers for the value forms of docs/data-contract.md.
 
 Each parser takes a raw column and returns ``(values, bad)``: the parsed values in canonical type and a
 boolean mask of cells that held something but could not be parsed (null cells are not bad).

@@ -47,11 +47,10 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 
 from .crs import AREA_CRS
-from .errors import CRSError, InputFileError, RuleFileError
-from .decision_table import Evaluator, first_match
+from .errors import InputFileError, RuleFileError
+from .decision_table import Evaluator, RowError, first_match, parse_template
 from .renewal_conditions import CONDITIONS, PLACEHOLDERS, VillageFacts, status_table
 from .rules import RuleSet, load_rules
 from .schema import get_layer
@@ -67,6 +66,7 @@ __all__ = [
     "DAYS_PER_MONTH",
     "load_renewal_rules",
     "resolve_renewal_rules",
+    "renewal_deadline",
     "percent_complete",
     "village_status",
     "district_summary",
@@ -89,11 +89,30 @@ INDICATOR_FIELDS = {
     "resettlement": "resettlement_units_delivered",
     "works": "works_progress",
 }
-_INDICATOR_LABELS = {"signing": "签约", "relocation": "搬迁", "demolition": "拆除",
-                     "resettlement": "安置房交付", "works": "整治工程"}
 _FIELD_LABELS = get_layer("village_progress").labels()
-_DEN_LABELS = {"signing": "户数", "relocation": "户数", "demolition": "计划拆除面积",
-               "resettlement": "计划安置房套数", "works": "1"}
+#: indicator -> the villages field of its denominator (its label names it in notes); works is a ratio already
+_DENOMINATOR_FIELDS = {"signing": "households", "relocation": "households", "demolition": "planned_demolition_m2",
+                       "resettlement": "planned_resettlement_units", "works": None}
+_DEN_LABELS = {ind: get_layer("villages").field(f).label if f else "1" for ind, f in _DENOMINATOR_FIELDS.items()}
+#: note -> the placeholders its template (``notes.<name>`` in the renewal rule file) may use
+NOTE_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
+    "mixed_share": ("planned_demolition_m2", "area_m2", "share", "clipped", "works_share"),
+    "mixed_share_clipped": ("share_used",),
+    "mixed_share_default": ("share_default",),
+    "duplicate_reports": ("report_date", "count"),
+    "unreadable_dates": ("count",),
+    "indicator_drop": ("field", "before_date", "before", "date", "value"),
+    "stage_drop": ("before_date", "before_stage", "date", "stage"),
+    "rate_after_drop": ("last_report_date", "from_date"),
+    "stale_report": ("last_report_date", "stale_months"),
+    "stage_not_of_mode": ("stage", "mode"),
+    "stage_behind_indicators": ("stage", "indicator", "ratio"),
+    "done_stage_not_done": ("percent",),
+    "done_but_stage_behind": ("stage",),
+    "indicator_over_denominator": ("field", "value", "denominator"),
+    "no_usable_indicator": (),
+    "missing_denominator": ("indicator", "denominator"),
+}
 _FIELDS = tuple(INDICATOR_FIELDS.values())
 
 RULE_SPEC: dict[str, tuple[str, Any]] = {
@@ -123,6 +142,8 @@ RULE_SPEC: dict[str, tuple[str, Any]] = {
     "sites.weight_fit": ("float", (0.0, 1.0)),
     "sites.top_n": ("int", (1, 1000)),
     "status_order": ("list", None),
+    "indicator_labels": ("dict", None),
+    **{f"notes.{name}": ("str", None) for name in NOTE_PLACEHOLDERS},
 }
 
 _EPS = 1e-9
@@ -166,6 +187,11 @@ def _check_rules(rules: RuleSet) -> None:
     if rules["sites.weight_distance"] + rules["sites.weight_fit"] <= 0:
         raise _rule_error(rules, "sites.weight_distance", "与 sites.weight_fit 之和应大于 0", "至少一个权重取正数")
     status_table(rules)
+    missing = [ind for ind in INDICATOR_FIELDS if ind not in rules["indicator_labels"]]
+    if missing:
+        raise _rule_error(rules, "indicator_labels", f"缺少指标 {missing} 的名称", "为每个指标写出中文名称")
+    for name, allowed in NOTE_PLACEHOLDERS.items():
+        parse_template(rules[f"notes.{name}"], RowError(rules.path, "notes"), name, allowed)
 
 
 def load_renewal_rules(path: str | Path | None = None) -> RuleSet:
@@ -192,6 +218,19 @@ def resolve_renewal_rules(rules: RuleSet | None) -> RuleSet:
         return load_renewal_rules()
     _check_rules(rules)
     return rules
+
+
+def renewal_deadline(rules: RuleSet | None = None) -> dt.date:
+    """The district's renewal deadline (``deadline.default`` of the renewal rule file).
+
+    The one place the date is kept: the dashboard, the report, the ledger and the villages layer's default
+    read it from the rule file.
+
+    >>> renewal_deadline()
+    datetime.date(2027, 12, 31)
+    """
+    rules = load_renewal_rules() if rules is None else rules
+    return rules["deadline.default"]
 
 
 # ------------------------------------------------------------------------------------------- helpers
@@ -236,6 +275,13 @@ def _pct(x: np.ndarray) -> np.ndarray:
 
 def _num(x: np.ndarray) -> np.ndarray:
     return np.char.mod("%g", np.asarray(x, dtype=float))
+
+
+def _note(rules: RuleSet, name: str, **values: Any) -> np.ndarray:
+    """The note template ``notes.<name>`` filled with ``values`` (arrays or scalars, one value per village)."""
+    template = parse_template(rules[f"notes.{name}"], RowError(rules.path, "notes"), name, NOTE_PLACEHOLDERS[name])
+    parts = [values[text] if is_ph else text for is_ph, text in template.parts]
+    return _cat(*parts) if parts else np.asarray("")
 
 
 def _cat(*parts: Any) -> np.ndarray:
@@ -326,12 +372,13 @@ def _village_table(villages: pd.DataFrame, rules: RuleSet) -> pd.DataFrame:
         share = np.where(mixed, np.where(ok, clipped, default), share)
         if ok.any():
             idx = np.flatnonzero(ok)
-            text = _cat("拆整结合按面积加权：拆除部分占比 = 计划拆除面积 ", _num(vt["planned_demolition_m2"].to_numpy()[idx]),
-                        " ㎡ / 村域面积 ", np.char.mod("%.0f", area[idx]), " ㎡ = ", _pct(raw[idx]))
-            clip_txt = np.where(clipped[idx] != raw[idx], _cat("，超出允许范围，取 ", _pct(clipped[idx])), "")
-            share_note[idx] = _cat(text, clip_txt, "；整治部分占比 ", _pct(1 - clipped[idx]))
+            clip_txt = np.where(clipped[idx] != raw[idx], _note(rules, "mixed_share_clipped", share_used=_pct(clipped[idx])),
+                                "")
+            share_note[idx] = _note(rules, "mixed_share", planned_demolition_m2=_num(vt["planned_demolition_m2"].to_numpy()[idx]),
+                                    area_m2=np.char.mod("%.0f", area[idx]), share=_pct(raw[idx]), clipped=clip_txt,
+                                    works_share=_pct(1 - clipped[idx]))
         miss = np.flatnonzero(mixed & ~ok)
-        share_note[miss] = f"拆整结合：缺计划拆除面积或村域面积，拆除部分占比取默认 {default:.0%}"
+        share_note[miss] = str(_note(rules, "mixed_share_default", share_default=f"{default:.0%}"))
     vt["share"] = share
     vt["share_note"] = share_note
     return vt
@@ -496,12 +543,12 @@ def _data_errors(h: _History, info: dict, n: int, rules: RuleSet, notes: _Notes)
     g, day = h.g, h.day
     dups = info["dups"]
     if len(dups):
-        notes.add(dups["g"].to_numpy(), _cat("数据重复：", _date_str(dups["day"].to_numpy()), " 有 ",
-                                              dups["count"].to_numpy(), " 条填报，只采用文件中最后一条，其余未计入（请核实）"))
+        notes.add(dups["g"].to_numpy(), _note(rules, "duplicate_reports", report_date=_date_str(dups["day"].to_numpy()),
+                                              count=dups["count"].to_numpy()))
     bad_g = info["bad_date_g"]
     if len(bad_g):
         ug, cnt = np.unique(bad_g, return_counts=True)
-        notes.add(ug, _cat("数据错误：", cnt, " 条填报的填报日期无法识别，未计入"))
+        notes.add(ug, _note(rules, "unreadable_dates", count=cnt))
     data_error = np.zeros(n, bool)
     data_error[dups["g"].to_numpy(dtype=np.int64)] = True
     data_error[bad_g] = True
@@ -513,9 +560,8 @@ def _data_errors(h: _History, info: dict, n: int, rules: RuleSet, notes: _Notes)
         if not dec.any():
             continue
         idx = np.flatnonzero(dec)
-        notes.add(g[idx], _cat("数据错误（进度倒退）：", _FIELD_LABELS[field], "在 ", _date_str(day[idx - 1]), " 填报为 ",
-                               _num(v[idx - 1]), "，在 ", _date_str(day[idx]), " 降为 ", _num(v[idx]),
-                               "，请核实；未作平均处理"))
+        notes.add(g[idx], _note(rules, "indicator_drop", field=_FIELD_LABELS[field], before_date=_date_str(day[idx - 1]),
+                                before=_num(v[idx - 1]), date=_date_str(day[idx]), value=_num(v[idx])))
         data_error[g[idx]] = True
         is_counted = np.isin(h.mode, [mm for mm in MODES if ind in counted[mm]])
         drop_counted |= dec & is_counted
@@ -524,8 +570,8 @@ def _data_errors(h: _History, info: dict, n: int, rules: RuleSet, notes: _Notes)
         idx = np.flatnonzero(sdec)
         prev_lab = pd.Series(h.stage[idx - 1]).map(STAGE_LABELS).fillna("?").to_numpy()
         lab = pd.Series(h.stage[idx]).map(STAGE_LABELS).fillna("?").to_numpy()
-        notes.add(g[idx], _cat("数据错误（阶段倒退）：阶段在 ", _date_str(day[idx - 1]), " 为", prev_lab, "，在 ",
-                               _date_str(day[idx]), " 退回", lab, "，请核实"))
+        notes.add(g[idx], _note(rules, "stage_drop", before_date=_date_str(day[idx - 1]), before_stage=prev_lab,
+                                date=_date_str(day[idx]), stage=lab))
         data_error[g[idx]] = True
     return data_error, drop_counted
 
@@ -615,13 +661,13 @@ def _history_notes(v: VillageFacts, cs: np.ndarray, rules: RuleSet, notes: _Note
     lastd_i = np.nan_to_num(lastd).astype(np.int64)
     idx = np.flatnonzero((cs > np.iinfo(np.int64).min) & has)
     if idx.size:
-        notes.add(idx, _cat("因进度倒退，当前完成率取最新填报（", _date_str(lastd_i[idx]), "），完成速度只按 ",
-                            _date_str(cs[idx]), " 及之后的填报计算"))
+        notes.add(idx, _note(rules, "rate_after_drop", last_report_date=_date_str(lastd_i[idx]),
+                             from_date=_date_str(cs[idx])))
     done = has & (v.percent >= 1 - _EPS)
     stale_cut = _add_months(np.array([v.as_of_day]), -rules["status.stale_report_months"])[0]
     idx = np.flatnonzero(has & ~done & (lastd < stale_cut))
-    notes.add(idx, _cat("最近一次填报 ", _date_str(lastd_i[idx]), " 距基准日已超过",
-                        rules["status.stale_report_months"], "个月，进度可能未更新"))
+    notes.add(idx, _note(rules, "stale_report", last_report_date=_date_str(lastd_i[idx]),
+                         stale_months=rules["status.stale_report_months"]))
 
 
 def _report_checks(h: _History, vt: pd.DataFrame, rules: RuleSet, notes: _Notes, data_error: np.ndarray) -> None:
@@ -637,7 +683,7 @@ def _report_checks(h: _History, vt: pd.DataFrame, rules: RuleSet, notes: _Notes,
     lsidx = h.sidx[last]
     bad_stage = lsidx < 0
     idx = np.flatnonzero(bad_stage)
-    notes.add(gv[idx], _cat("阶段“", lstage[idx].astype(str), "”不属于", lmode[idx], "的阶段，未作阶段核对"))
+    notes.add(gv[idx], _note(rules, "stage_not_of_mode", stage=lstage[idx].astype(str), mode=lmode[idx]))
     implied = np.full(k, -1, dtype=np.int64)
     implied_ind = np.full(k, "", dtype=object)
     implied_ratio = np.zeros(k)
@@ -656,15 +702,14 @@ def _report_checks(h: _History, vt: pd.DataFrame, rules: RuleSet, notes: _Notes,
     ahead = ~bad_stage & (implied > lsidx)
     idx = np.flatnonzero(ahead)
     if idx.size:
-        ind_lab = pd.Series(implied_ind[idx]).map(_INDICATOR_LABELS).to_numpy()
-        notes.add(gv[idx], _cat("阶段与指标不符：填报阶段为", pd.Series(lstage[idx]).map(STAGE_LABELS).to_numpy(),
-                                "，但", ind_lab, "已开始（", _pct(implied_ratio[idx]), "），完成率按指标计算"))
+        ind_lab = pd.Series(implied_ind[idx]).map(rules["indicator_labels"]).to_numpy()
+        notes.add(gv[idx], _note(rules, "stage_behind_indicators", stage=pd.Series(lstage[idx]).map(STAGE_LABELS).to_numpy(),
+                                 indicator=ind_lab, ratio=_pct(implied_ratio[idx])))
     idx = np.flatnonzero(~bad_stage & (lstage == "done") & (p_last < 1 - _EPS))
-    notes.add(gv[idx], _cat("阶段与指标不符：阶段填报为完成，但指标完成率仅 ", _pct(p_last[idx]), "，按指标判定未完成"))
+    notes.add(gv[idx], _note(rules, "done_stage_not_done", percent=_pct(p_last[idx])))
     idx = np.flatnonzero(~bad_stage & (lstage != "done") & (p_last >= 1 - _EPS))
     if idx.size:
-        notes.add(gv[idx], _cat("阶段与指标不符：指标已全部完成，但阶段仍为",
-                                pd.Series(lstage[idx]).map(STAGE_LABELS).to_numpy(), "，按指标判定已完成（请补报）"))
+        notes.add(gv[idx], _note(rules, "done_but_stage_behind", stage=pd.Series(lstage[idx]).map(STAGE_LABELS).to_numpy()))
     data_error[gv[ahead | (~bad_stage & ((lstage == "done") != (p_last >= 1 - _EPS)))]] = True
     dens = _denominators(vt)
     for ind, field in INDICATOR_FIELDS.items():
@@ -675,10 +720,10 @@ def _report_checks(h: _History, vt: pd.DataFrame, rules: RuleSet, notes: _Notes,
             den_txt = _cat(_DEN_LABELS[ind], " ", _num(np.nan_to_num(dens[ind][gv])))
         active_ind = np.isin(lmode, [mm for mm in MODES if ind in counted[mm]])
         idx = np.flatnonzero(over & active_ind)
-        notes.add(gv[idx], _cat(_FIELD_LABELS[field], " ", _num(h.values[field][last[idx]]), " 超过", den_txt[idx],
-                                "，按100%计（请核实）"))
+        notes.add(gv[idx], _note(rules, "indicator_over_denominator", field=_FIELD_LABELS[field],
+                                 value=_num(h.values[field][last[idx]]), denominator=den_txt[idx]))
     idx = np.flatnonzero(h.nan_p[last])
-    notes.add(gv[idx], "无可用指标（户数、计划面积等分母均缺），完成率按0计")
+    notes.add(gv[idx], _note(rules, "no_usable_indicator"))
 
 
 def _denominator_notes(vt: pd.DataFrame, rules: RuleSet, notes: _Notes) -> None:
@@ -692,7 +737,8 @@ def _denominator_notes(vt: pd.DataFrame, rules: RuleSet, notes: _Notes) -> None:
         if "整治提升" in modes_using:
             use |= (mode_v == "拆整结合") & (share < 1)
         idx = np.flatnonzero(use & np.isnan(dens[ind]))
-        notes.add(idx, _cat(_INDICATOR_LABELS[ind], "指标缺分母（", _DEN_LABELS[ind], "为空或0），不计入，其余指标权重按比例放大"))
+        notes.add(idx, _note(rules, "missing_denominator", indicator=rules["indicator_labels"][ind],
+                             denominator=_DEN_LABELS[ind]))
 
 
 def village_status(villages: gpd.GeoDataFrame, progress: pd.DataFrame, *, as_of: dt.date,

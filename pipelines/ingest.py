@@ -7,8 +7,6 @@ from gis.ingest import ingest_files
 
 from .options import INPUT_FILE, get_store, store_option
 
-_LAYERS = ("towns", "parcels", "projects", "enterprises", "villages", "progress")
-
 
 @click.command("ingest")
 @store_option

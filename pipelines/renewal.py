@@ -30,7 +30,7 @@ def command(store_url, as_of, rules_path, villages, progress, assessment, out) -
         store = get_store(store_url)
         status, sites = renewal_store(store, as_of=day, rules=rules)
         _summary(status, sites)
-        _district(status, store.read_layer("towns"))
+        _district(status, store.read_layer("towns"), rules["deadline.default"])
         click.echo(f"已写入 {store.url} 的 village_status 与 resettlement_sites")
         return
     if not progress or not out:
@@ -52,13 +52,13 @@ def command(store_url, as_of, rules_path, villages, progress, assessment, out) -
     click.echo(f"已写出 {path}")
 
 
-def _district(status, towns) -> None:
+def _district(status, towns, deadline) -> None:
     from gis.renewal import district_summary
 
     summary = district_summary(status, towns=towns)
     whole = summary["by_town"].iloc[-1]
     click.echo(f"全区：{int(whole['villages'])} 个城中村，{int(whole['households'])} 户，"
-               f"按户数计完成 {whole['goal_share']:.1%}，距 2027 年底期限 {whole['months_left']:.1f} 个月")
+               f"按户数计完成 {whole['goal_share']:.1%}，距 {deadline.year} 年底期限 {whole['months_left']:.1f} 个月")
     decisive = summary["decisive"].head(5)
     if len(decisive):
         click.echo("决定全区能否按期完成的村（滞后、未启动且户数最多）：")

@@ -1,4 +1,4 @@
-"""Idle-land rules engine (RULES.md §1–§6): one hand-made parcel per rule / sub-route."""
+"""Idle-land rules engine (docs/rules.md §1–§6): one hand-made parcel per rule / sub-route."""
 from __future__ import annotations
 
 import datetime as dt

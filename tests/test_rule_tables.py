@@ -159,3 +159,76 @@ def test_the_default_tables_name_only_known_conditions():
     used |= {c.name for slot in tables.reasons for c in (slot.when or ())}
     assert len(used) > 40 and used <= set(CONDITIONS)
     assert all(CONDITIONS[name].__doc__ for name in used)
+
+
+# --- the renewal status table (layers/rules/renewal.yaml status_order) ---------------------------------------------
+RENEWAL = (RULES_DIR / "renewal.yaml").read_text(encoding="utf-8")
+
+
+def _late_village():
+    """A 整治提升 village at 10 % on 2025-06-30 and 20 % on 2025-12-31: 0.1 per 184 days, so it is projected to
+    finish 0.8 * 184 / 0.1 = 1472 days later, 2030-01-11 — after the deadline 2027-12-31 and also more than
+    6 months after it: both the late-by-margin row and the at-risk row fit it (docs/rules.md §7)."""
+    import geopandas as gpd
+    import shapely
+
+    vil = gpd.GeoDataFrame({"village_id": ["A"], "name": ["A村"], "mode": ["整治提升"], "households": [100]},
+                           geometry=[shapely.box(0, 0, 100, 100)], crs="EPSG:4549")
+    prog = pd.DataFrame({"village_id": ["A", "A"], "report_date": ["2025-06-30", "2025-12-31"],
+                         "stage": ["works", "works"], "works_progress": [0.1, 0.2]})
+    return vil, prog
+
+
+def _status(rules=None):
+    from gis.renewal import village_status
+
+    vil, prog = _late_village()
+    return village_status(vil, prog, as_of=dt.date(2025, 12, 31), rules=rules).iloc[0]
+
+
+def _renewal_rules(tmp_path, text):
+    from gis.renewal import load_renewal_rules
+
+    path = tmp_path / "renewal.yaml"
+    path.write_text(text, encoding="utf-8")
+    return load_renewal_rules(path)
+
+
+def _status_line(text: str, condition: str) -> str:
+    (line,) = [ln for ln in text.splitlines() if f"when: [has_rate, {condition}]" in ln]
+    return line
+
+
+def test_reordering_status_rows_changes_the_status(tmp_path):
+    assert _status().status == "late"
+    late, risk = _status_line(RENEWAL, "projected_beyond_margin"), _status_line(RENEWAL, "projected_after_deadline")
+    swapped = RENEWAL.replace(late, "@@").replace(risk, late).replace("@@", risk)
+    row = _status(_renewal_rules(tmp_path, swapped))
+    assert row.status == "at_risk"
+    assert row.notes[0].endswith("预计 2030-01-11 完成（期限 2027-12-31），晚于期限，判为滞后风险")
+
+
+def test_a_status_note_wording_change_shows(tmp_path):
+    old = "晚于期限超过{late_margin_months}个月，判为严重滞后"
+    assert old in RENEWAL
+    row = _status(_renewal_rules(tmp_path, RENEWAL.replace(old, "比期限晚 {late_margin_months} 个月以上，列为严重滞后")))
+    assert row.notes == ["按近期速度每月 1.7%（2025-06-30 至 2025-12-31），预计 2030-01-11 完成（期限 2027-12-31），"
+                         "比期限晚 6 个月以上，列为严重滞后"]
+
+
+@pytest.mark.parametrize("edit, pattern", [
+    pytest.param(lambda t: t.replace("when: [stalled]", "when: [stalle]"),
+                 r"“status_order” 第 5 行（late）的键 “when” 含未知条件 “stalle”", id="unknown_condition"),
+    pytest.param(lambda t: t.replace("{status: on_track, when: [], citation:", "{status: on_track, when: [has_rate], citation:"),
+                 r"“status_order” 第 11 行的键 “when” 最后一行应无条件", id="last_row_conditional"),
+    pytest.param(lambda t: t.replace("{status: at_risk, when: [has_rate, projected_after_deadline]",
+                                     "{status: risky, when: [has_rate, projected_after_deadline]"),
+                 r"第 8 行（risky）的键 “status” 的状态 “risky” 未知", id="unknown_status"),
+    pytest.param(lambda t: t.replace("完成率 {stall_reference_percent}", "完成率 {stall_percent}"),
+                 r"第 5 行（late）的键 “note” 含未知占位符 “{stall_percent}”", id="unknown_placeholder"),
+])
+def test_invalid_status_table_is_refused(tmp_path, edit, pattern):
+    text = edit(RENEWAL)
+    assert text != RENEWAL
+    with pytest.raises(RuleFileError, match=pattern):
+        _renewal_rules(tmp_path, text)

@@ -17,7 +17,8 @@ from rasterio.features import geometry_mask
 
 import gis.zonal as zonal
 from gis.errors import CRSError, InputFileError
-from gis.zonal import activity_index, raster_date, zonal_means
+from gis.imagery import raster_date
+from gis.zonal import activity_index, zonal_means
 
 X0, Y0, PX = 500_000.0, 3_300_000.0, 10.0  # EPSG:4549 grid: 10 m pixels
 NODATA = -9999.0
