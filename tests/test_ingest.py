@@ -722,3 +722,14 @@ def test_gbk_field_names_with_ascii_values_detected_as_gbk(tmp_path):
     src = read_source(path)
     assert list(src.frame.columns[:1]) == ["宗地编号"] and src.frame["宗地编号"].tolist() == IDS
     assert src.notes == ["g.shp 没有 .cpg 编码文件，已按内容识别为 GB18030 编码读取属性表"]
+
+
+def test_cli_reads_a_filegdb_folder(tmp_path):
+    gdb = tmp_path / "供地.gdb"
+    pyogrio.write_dataframe(parcels_frame(), gdb, layer="宗地", driver="OpenFileGDB")
+    from pipelines.cli import main
+
+    run = CliRunner().invoke(main, ["ingest", "--store", str(tmp_path / "s.gpkg"), "--parcels", str(gdb), "--check"])
+    assert run.exit_code == 0, run.output
+    assert "合计：读取 3，将入库 3，修复 0，拒收 0，跳过 0" in run.output
+    assert not (tmp_path / "s.gpkg").exists()
