@@ -386,7 +386,7 @@ from gis.archives import check_zip, safe_extract  # noqa: E402
 from gis.ingest import rejects_csv  # noqa: E402
 from gis.readers import dbf_language_driver, read_source  # noqa: E402
 from tests.ingest_fixtures import (HEADERS, TITLE, geometry_frame, ledger_records, set_dbf_language_driver,  # noqa: E402
-                                   titled_sheet, write_xls, write_xlsx, zip_folder)
+                                   titled_sheet, write_ods, write_xls, write_xlsx, zip_folder)
 
 IDS = ["KQ2020-0001", "KQ2020-0002", "KQ2020-0003"]
 
@@ -482,6 +482,17 @@ def test_legacy_xls_and_wps_et_read_through_calamine(tmp_path):
         assert [r for _f, r, _ in _skips(report)] == [5, 8, 9]
         assert out["holder"].tolist() == ledger_rows()["受让人"]
         assert out["supply_date"].iloc[0] == pd.Timestamp("2020-01-15")
+
+
+def test_ods_read_through_calamine(tmp_path):
+    ods = write_ods(titled_sheet(), tmp_path / "台账.ods")
+    with zipfile.ZipFile(ods) as zf:
+        assert zf.read("mimetype") == b"application/vnd.oasis.opendocument.spreadsheet"
+    out, report = read_layer_file("parcels", ods, geometry=_geometry(tmp_path))
+    assert _counts(report) == (6, 3, 0, 0, 3) and report.balanced
+    assert _skips(report)[1] == ("台账.ods", 8, "合计/小计行，不是数据行，已跳过")
+    assert "台账.ods：表头在第3行，其上第 1–2 行为标题/单位行，未作为数据" in report.notes
+    assert out["holder"].tolist() == ledger_rows()["受让人"] and out["area_m2"].tolist() == [10000.0, 12000.5, 8000.0]
 
 
 def test_sheet_all_reads_every_sheet_of_the_same_shape(tmp_path):
