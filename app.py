@@ -390,7 +390,7 @@ def _save_uploads(uploads: dict) -> dict:
 
 
 def _run_ingest(sources: dict, *, check: bool) -> None:
-    from gis.ingest import ingest_files, rejects_csv
+    from gis.ingest import ingest_files, rejects_csv, rejects_frame
 
     bar = st.progress(0.0, text="读取、对应表头、校验…" if check else "校验导入…")
     reports = ingest_files(store, sources, check=check,
@@ -399,7 +399,7 @@ def _run_ingest(sources: dict, *, check: bool) -> None:
     verb = "将入库" if check else "入库"
     st.session_state.admin_result = ("导入预览（未写入存储）" if check else "导入", pd.DataFrame(
         [{"图层": get_layer(r.layer).label, "读取": r.read, verb: r.stored, "修复": r.repaired, "拒收": r.rejected,
-          "跳过": r.skipped} for r in reports]), pd.DataFrame([p.as_dict() for r in reports for p in r.problems]),
+          "跳过": r.skipped} for r in reports]), rejects_frame(reports),
         next((str(r.rejects_path) for r in reports if r.rejects_path), None))
     st.session_state.ingest_extra = {
         "mapping": pd.DataFrame([{"文件": file, "源列": col, "字段": name, "中文名": label, "单位换算": conv}
