@@ -451,11 +451,15 @@ if USER.can("run_pipelines"):
                 key="up_parcels_geometry", type=["gpkg", "geojson", "json", "zip", "kml", "kmz"])
             uploads = {k: v for k, v in uploads.items() if v is not None}
             c1, c2 = st.columns(2)
+            chosen = tuple(sorted((k, up.name, up.size) for k, up in uploads.items()))
             try:
                 if c1.button("预览（不入库）", disabled=not uploads):
                     _run_ingest(_save_uploads(uploads), check=True)
+                    st.session_state.ingest_previewed = chosen
+                # only what was previewed can be confirmed: a changed upload needs a new preview
                 pending = st.session_state.get("ingest_pending")
-                if c2.button("确认导入", type="primary", disabled=not pending):
+                same = st.session_state.get("ingest_previewed") == chosen
+                if c2.button("确认导入", type="primary", disabled=not (pending and same)):
                     _run_ingest(pending, check=False)
             except LandRenewError as exc:
                 st.error(str(exc))
