@@ -744,3 +744,54 @@ def test_cli_reads_a_filegdb_folder(tmp_path):
     assert run.exit_code == 0, run.output
     assert "合计：读取 3，将入库 3，修复 0，拒收 0，跳过 0" in run.output
     assert not (tmp_path / "s.gpkg").exists()
+
+
+def test_junk_in_a_1500_row_ledger_nothing_lost_and_every_junk_cell_accounted_for(tmp_path):
+    """The issue's scenario: 300 cells of a 1,500-row 台账 overwritten by 明年 / 1e99 / 2021-13-45.  Expected per
+    column type (worked out here, not by the code): a junk date, number, ratio, 是/否 or enum rejects its row;
+    a junk 镇街代码 is replaced by the town the parcel lies in (repair); a junk 企业代码 is stored with a warning;
+    junk in free text (受让人, 电子监管号) is text and stored."""
+    from gis.demo import build_demo_layers
+    from gis.frames import conform
+    from gis.workflow import _to_labels
+
+    layers = build_demo_layers(n_parcels=1500)
+    parcels, towns = layers["parcels"], layers["towns"]
+    table = _to_labels(parcels, "parcels").astype(object)
+    store = GeoPackageStore(tmp_path / "s.gpkg")
+    store.write_layers({"towns": conform(towns, "towns"), "enterprises": conform(layers["enterprises"], "enterprises")})
+    geom = write(gpd.GeoDataFrame({"宗地编号": table["宗地编号"]}, geometry=parcels.geometry.to_numpy(),
+                                  crs=parcels.crs), tmp_path / "g.gpkg")
+
+    def run(frame, name):
+        path = tmp_path / name
+        frame.to_excel(path, index=False)
+        [report] = ingest_files(store, {"parcels": {"path": path, "geometry": geom}}, check=True)
+        return report
+
+    base = run(table, "clean.xlsx")
+    base_rejected = {p.row for p in _only(base)}
+    rng = np.random.default_rng(11)
+    cols = [c for c in table.columns if c != "宗地编号"]
+    junk = ["明年", "1e99", "2021-13-45"]
+    cells = set()
+    while len(cells) < 300:
+        cells.add((int(rng.integers(len(table))), cols[int(rng.integers(len(cols)))]))
+    spoiled = table.copy()
+    for i, (r, c) in enumerate(sorted(cells)):
+        spoiled.loc[r, c] = junk[i % 3]
+    report = run(spoiled, "junk.xlsx")
+    free_text = {"受让人", "电子监管号"}
+    expect_reject = {r + 2 for r, c in cells if c not in free_text | {"镇街代码", "企业代码"}} | base_rejected
+    assert {p.row for p in _only(report)} == expect_reject
+    assert (report.read, report.stored, report.rejected) == (1500, 1500 - len(expect_reject), len(expect_reject))
+    assert report.balanced
+    town_junk = {(r + 2, spoiled.loc[r, "镇街代码"]) for r, c in cells if c == "镇街代码"}
+    repaired = {(p.row, p.value) for p in report.problems if p.field == "镇街代码" and p.severity == "repair"}
+    assert town_junk == repaired and all("不是任何镇街的代码，已按图形所在位置改为" in p.reason
+                                          for p in report.problems if p.field == "镇街代码")
+    ent_junk = {r + 2 for r, c in cells if c == "企业代码"}
+    warned = {p.row for p in report.problems if p.field == "企业代码" and p.severity == "warning"}
+    assert ent_junk <= warned
+    price = [p for p in _only(report) if p.field == "出让价款(万元)" and p.value == "1e99"]
+    assert price and all(p.reason == "数值超出合理范围（不超过 5,000,000万元）" for p in price)
