@@ -197,7 +197,8 @@ def _concat(path: Path, parts: list[RawSource], what: str) -> RawSource:
     frame = gpd.GeoDataFrame(frame, geometry="geometry", crs=parts[0].crs)
     names = [p.files()[0] if len(p.frame) else p.name for p in parts]
     notes = [n for p in parts for n in p.notes]
-    notes.append(f"{path.name}：合并读取了 {len(parts)} 个{what}（{'、'.join(f'{n} {len(p.frame)} 行' for n, p in zip(names, parts))}）")
+    counts = "、".join(f"{n} {len(p.frame)} 行" for n, p in zip(names, parts))
+    notes.append(f"{path.name}：合并读取了 {len(parts)} 个{what}（{counts}）")
     return RawSource(path, frame, crs=parts[0].crs, has_geometry=True, notes=notes,
                      headers={c: c for c in frame.columns if c != "geometry"},
                      row_numbers=np.concatenate([p.numbers() for p in parts]),

@@ -151,7 +151,8 @@ def write_ods(rows: list[list], path: Path, *, sheet: str = "台账") -> Path:
         if isinstance(v, (int, float)):
             return (f'<table:table-cell office:value-type="float" office:value="{v}"{attr}>'
                     f"<text:p>{v}</text:p></table:table-cell>")
-        return f'<table:table-cell office:value-type="string"{attr}><text:p>{escape(str(v))}</text:p></table:table-cell>'
+        return (f'<table:table-cell office:value-type="string"{attr}><text:p>{escape(str(v))}</text:p>'
+                "</table:table-cell>")
 
     body = []
     for i, r in enumerate(rows):
@@ -170,7 +171,8 @@ def write_ods(rows: list[list], path: Path, *, sheet: str = "台账") -> Path:
     manifest = (
         '<?xml version="1.0" encoding="UTF-8"?>'
         '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
-        '<manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+        '<manifest:file-entry manifest:full-path="/" '
+        'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
         '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
         "</manifest:manifest>")
     with zipfile.ZipFile(path, "w") as zf:

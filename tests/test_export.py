@@ -479,6 +479,17 @@ def test_cli_export(store, tmp_path, fmt):
         assert out.exists()
 
 
+def test_cli_export_with_ledger(store, tmp_path):
+    from pipelines.cli import main
+
+    result = CliRunner().invoke(main, ["export", "--format", "geojson", "--store", store.url, "--out",
+                                       str(tmp_path / "a.geojson"), "--layer", "idle_assessment", "--with-ledger"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "a.geojson").read_text(encoding="utf-8"))
+    first = doc["features"][0]["properties"]
+    assert (first["parcel_id"], first["holder"], first["area_mu"]) == ("P001", "绍兴某某置业有限公司", 10.0)
+
+
 def test_cli_export_error(store, tmp_path):
     from pipelines.cli import main
 

@@ -385,8 +385,9 @@ from click.testing import CliRunner  # noqa: E402
 from gis.archives import check_zip, safe_extract  # noqa: E402
 from gis.ingest import rejects_csv  # noqa: E402
 from gis.readers import dbf_language_driver, read_source  # noqa: E402
-from tests.ingest_fixtures import (HEADERS, TITLE, geometry_frame, ledger_records, set_dbf_language_driver,  # noqa: E402
-                                   titled_sheet, write_ods, write_xls, write_xlsx, zip_folder)
+from tests.ingest_fixtures import (  # noqa: E402
+    HEADERS, TITLE, geometry_frame, ledger_records, set_dbf_language_driver, titled_sheet, write_ods, write_xls,
+    write_xlsx, zip_folder)
 
 IDS = ["KQ2020-0001", "KQ2020-0002", "KQ2020-0003"]
 
