@@ -489,7 +489,7 @@ def _save_uploads(uploads: dict) -> dict:
 
 
 def _run_ingest(sources: dict, *, check: bool) -> None:
-    from gis.ingest import ingest_files, rejects_csv
+    from gis.ingest import ingest_files, rejects_csv, rejects_frame
 
     bar = st.progress(0.0, text="读取、对应表头、校验…" if check else "校验导入…")
     reports = ingest_files(store, sources, check=check,
@@ -498,7 +498,7 @@ def _run_ingest(sources: dict, *, check: bool) -> None:
     verb = "将入库" if check else "入库"
     st.session_state.admin_result = ("导入预览（未写入存储）" if check else "导入", pd.DataFrame(
         [{"图层": get_layer(r.layer).label, "读取": r.read, verb: r.stored, "修复": r.repaired, "拒收": r.rejected,
-          "跳过": r.skipped} for r in reports]), pd.DataFrame([p.as_dict() for r in reports for p in r.problems]),
+          "跳过": r.skipped} for r in reports]), rejects_frame(reports),
         next((str(r.rejects_path) for r in reports if r.rejects_path), None))
     st.session_state.ingest_extra = {
         "mapping": pd.DataFrame([{"文件": file, "源列": col, "字段": name, "中文名": label, "单位换算": conv}
@@ -602,11 +602,15 @@ if USER.can("run_pipelines"):
                 key="up_parcels_geometry", type=["gpkg", "geojson", "json", "zip", "kml", "kmz"])
             uploads = {k: v for k, v in uploads.items() if v is not None}
             c1, c2 = st.columns(2)
+            chosen = tuple(sorted((k, up.name, up.size) for k, up in uploads.items()))
             try:
                 if c1.button("预览（不入库）", disabled=not uploads):
                     _run_ingest(_save_uploads(uploads), check=True)
+                    st.session_state.ingest_previewed = chosen
+                # only what was previewed can be confirmed: a changed upload needs a new preview
                 pending = st.session_state.get("ingest_pending")
-                if c2.button("确认导入", type="primary", disabled=not pending):
+                same = st.session_state.get("ingest_previewed") == chosen
+                if c2.button("确认导入", type="primary", disabled=not (pending and same)):
                     _run_ingest(pending, check=False)
             except LandRenewError as exc:
                 st.error(str(exc))

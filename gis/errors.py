@@ -58,7 +58,8 @@ class PermissionDenied(LandRenewError):
 class Problem:
     """One rejected (or repaired) input row: file, row, id, field, value, reason, fix.
 
-    ``row`` is 1-based as a user counts data rows in the source (header excluded).
+    ``row`` is the number a person finds the row by: the Excel row (title and header rows counted) or CSV line
+    of a table, the feature id (FID, as QGIS shows it) of a vector layer.
     """
 
     file: str

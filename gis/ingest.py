@@ -6,9 +6,13 @@
 >>> report.balanced, report.stored == len(frame), frame.crs.to_epsg()
 (True, True, 4490)
 
-Steps for one layer: read the file (any supported format), map Chinese headers and aliases to field names,
-parse dates/ratios/booleans/enums/numbers, check required fields, ranges and unique ids, fix the CRS
-(stored in EPSG:4490), repair geometries where possible, refuse what cannot be stored.  A problem with the
+Steps for one layer: read the file (any supported format; in a sheet the table is found first, see
+:mod:`gis.sheets`), map Chinese headers and aliases to field names (units in a header or a 单位 row converted),
+parse dates/ratios/booleans/enums/numbers, check required fields, ranges, the registry's plausible ranges and
+unique ids (a duplicate is named with every row it is on, on both sides of a ledger + geometry join), check
+references (an unknown 镇街代码 is replaced by the town the geometry lies in, an unknown 企业代码 reported), fix
+the CRS (stored in EPSG:4490), repair geometries where possible, refuse what cannot be stored.  Rows that are
+not data (合计, blank, footnotes) are *skipped* and listed: read = stored + rejected + skipped.  A problem with the
 whole file (no CRS, a required column missing, points given as parcels) raises :class:`InputFileError`;
 a problem with a row sends that row to the rejects report.  The store is written in one transaction.
 """

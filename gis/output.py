@@ -25,7 +25,11 @@ def write_layer_file(frame: pd.DataFrame, layer_name: str, path: Path) -> Path:
 
         to_geojson(frame, path, layer)
     elif suffix == ".gpkg":
+        from .export import GPKG_VERSION  # a version older desktop GIS (GDAL 3.6) read without a warning
+
         kwargs = {"promote_to_multi": True} if layer.is_spatial else {}
+        if not path.exists():
+            kwargs["dataset_options"] = {"VERSION": GPKG_VERSION}
         pyogrio.write_dataframe(encode_lists(frame, layer), path, layer=layer_name, driver="GPKG", **kwargs)
     elif suffix == ".csv":
         out = pd.DataFrame(encode_lists(frame, layer))

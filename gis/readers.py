@@ -15,11 +15,11 @@ the line for a CSV, the feature id (FID, as QGIS shows it) for a vector layer.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
-import hashlib
 import io
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -197,7 +197,8 @@ def _concat(path: Path, parts: list[RawSource], what: str) -> RawSource:
     frame = gpd.GeoDataFrame(frame, geometry="geometry", crs=parts[0].crs)
     names = [p.files()[0] if len(p.frame) else p.name for p in parts]
     notes = [n for p in parts for n in p.notes]
-    notes.append(f"{path.name}：合并读取了 {len(parts)} 个{what}（{'、'.join(f'{n} {len(p.frame)} 行' for n, p in zip(names, parts))}）")
+    counts = "、".join(f"{n} {len(p.frame)} 行" for n, p in zip(names, parts))
+    notes.append(f"{path.name}：合并读取了 {len(parts)} 个{what}（{counts}）")
     return RawSource(path, frame, crs=parts[0].crs, has_geometry=True, notes=notes,
                      headers={c: c for c in frame.columns if c != "geometry"},
                      row_numbers=np.concatenate([p.numbers() for p in parts]),
@@ -237,21 +238,24 @@ def _read_multi(path: Path, *, layer: str | None, encoding: str | None, what: st
     return src
 
 
-def _unzip_dir(path: Path) -> Path:
-    """The zip unpacked (checked first: no unsafe names, size limit) into a cache folder keyed by its bytes."""
+@contextlib.contextmanager
+def _unzipped(path: Path) -> Iterator[Path]:
+    """The zip unpacked (checked first: no unsafe names, size limit) into a private temporary folder that is
+    removed once the layers are read (they are read into memory)."""
     from .archives import safe_extract
 
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    target = Path(tempfile.gettempdir()) / "landrenew-unzip" / digest
-    if not (target / ".complete").exists():
-        safe_extract(path, target)
-        (target / ".complete").write_text("ok")
-    return target
+    with tempfile.TemporaryDirectory(prefix="landrenew-unzip-") as tmp:
+        yield safe_extract(path, Path(tmp))
 
 
 def _read_zip(path: Path, *, layer: str | None, encoding: str | None,
               prefer: Callable[[str], bool] | None) -> RawSource:
-    root = _unzip_dir(path)
+    with _unzipped(path) as root:
+        return _read_unzipped(path, root, layer=layer, encoding=encoding, prefer=prefer)
+
+
+def _read_unzipped(path: Path, root: Path, *, layer: str | None, encoding: str | None,
+                   prefer: Callable[[str], bool] | None) -> RawSource:
     gdbs = sorted(p for p in root.rglob("*") if p.is_dir() and p.suffix.lower() == ".gdb")
     shps = sorted(p for p in root.rglob("*") if p.suffix.lower() == ".shp" and "__MACOSX" not in p.parts)
     kmls = sorted(p for p in root.rglob("*") if p.suffix.lower() in (".kml", ".geojson", ".gpkg"))
@@ -309,13 +313,13 @@ def _read_vector(path: Path, *, layer: str | None, encoding: str | None,
     if suffix == ".zip":
         return _read_zip(path, layer=layer, encoding=encoding, prefer=prefer)
     if suffix == ".kmz":
-        root = _unzip_dir(path)
-        kml = sorted(root.rglob("*.kml"))
-        if not kml:
-            raise InputFileError(f"{path.name} 中没有 .kml 文件", detail=f"{path}: no kml inside",
-                                 fix="在奥维/Google Earth 中重新导出 KMZ 或 KML")
-        return _relabel(_read_multi(kml[0], layer=layer, encoding=encoding, what="文件夹", prefer=prefer),
-                        path, kml[0].name)
+        with _unzipped(path) as root:
+            kml = sorted(root.rglob("*.kml"))
+            if not kml:
+                raise InputFileError(f"{path.name} 中没有 .kml 文件", detail=f"{path}: no kml inside",
+                                     fix="在奥维/Google Earth 中重新导出 KMZ 或 KML")
+            return _relabel(_read_multi(kml[0], layer=layer, encoding=encoding, what="文件夹", prefer=prefer),
+                            path, kml[0].name)
     if suffix in (".gdb", ".kml", ".gpkg"):
         what = {".gdb": "图层", ".kml": "文件夹", ".gpkg": "图层"}[suffix]
         return _read_multi(path, layer=layer, encoding=encoding, what=what, prefer=prefer)

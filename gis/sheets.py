@@ -199,7 +199,32 @@ def find_table(cells: Sequence[Sequence[Any]] | pd.DataFrame, resolve: Callable[
     data_rows: list[int] = []
     skipped: list[tuple[int, str]] = []
     pending_blank: list[int] = []
+    # column-wise first (a sheet may have 10^5 rows): only rows that may not be data are looked at one by one
+    m = n - start
+    txt = [pd.Series(body[:, j], dtype=object).astype("string").str.strip() for j in range(width)]
+    filled = np.column_stack([(t.fillna("") != "").to_numpy(bool) for t in txt]) if width and m \
+        else np.zeros((m, max(width, 1)), bool)
+    count_all = filled.sum(axis=1)
+    count_keep = filled[:, keep].sum(axis=1) if keep else np.zeros(m, int)
+    suspect = (count_all <= 2) | (count_keep == 0)
+    for t in txt:
+        bare = t.str.replace(" ", "", regex=False)
+        suspect |= (bare.str.match(_TOTAL.pattern) & (bare.str.len() <= 8)).fillna(False).to_numpy(bool)
+    same = np.zeros(m, int)
+    for j, h in zip(keep, headers):
+        if resolve(h):
+            same += (txt[j] == h).fillna(False).to_numpy(int)
+    suspect |= same >= 2
     for i in range(start, n):
+        k = i - start
+        if count_all[k] == 0:
+            pending_blank.append(i)
+            continue
+        if not suspect[k]:
+            skipped.extend((first_row + b, "空行") for b in pending_blank)
+            pending_blank = []
+            data_rows.append(i)
+            continue
         row = grid[i]
         texts = [_text(row[j]) for j in keep]
         present = [t for t in texts if t is not None]

@@ -7,15 +7,18 @@ from gis.ingest import ingest_files
 
 from .options import INPUT_FILE, get_store, store_option
 
+#: a file, or an Esri FileGDB folder (``供地.gdb``)
+SOURCE = click.Path(exists=True, dir_okay=True)
+
 
 @click.command("ingest")
 @store_option
-@click.option("--towns", type=INPUT_FILE, help="镇街图层")
-@click.option("--parcels", type=INPUT_FILE, help="宗地（图层，或 .xlsx 台账配 --parcel-geometry）")
-@click.option("--parcel-geometry", type=INPUT_FILE, help="台账按宗地编号连接的图形文件")
-@click.option("--projects", type=INPUT_FILE, help="项目图层")
+@click.option("--towns", type=SOURCE, help="镇街图层")
+@click.option("--parcels", type=SOURCE, help="宗地（图层，或 .xlsx 台账配 --parcel-geometry）")
+@click.option("--parcel-geometry", type=SOURCE, help="台账按宗地编号连接的图形文件")
+@click.option("--projects", type=SOURCE, help="项目图层")
 @click.option("--enterprises", type=INPUT_FILE, help="企业表（.xlsx/.csv）")
-@click.option("--villages", type=INPUT_FILE, help="城中村图层")
+@click.option("--villages", type=SOURCE, help="城中村图层")
 @click.option("--progress", type=INPUT_FILE, help="城中村改造进度填报表（追加，不覆盖历史）")
 @click.option("--sheet", default=None, help="Excel 工作表名或序号（默认第一个）；all 读取全部同结构的工作表")
 @click.option("--layer", "source_layer", default=None,

@@ -133,3 +133,49 @@ def set_dbf_language_driver(dbf: Path, ldid: int) -> None:
     data = bytearray(dbf.read_bytes())
     data[29] = ldid
     dbf.write_bytes(bytes(data))
+
+
+def write_ods(rows: list[list], path: Path, *, sheet: str = "台账") -> Path:
+    """A minimal OpenDocument spreadsheet (as LibreOffice/WPS save it: a zip of content.xml), text cells as
+    strings and numbers as floats; the title cell spans the table (number-columns-spanned)."""
+    import zipfile
+    from xml.sax.saxutils import escape
+
+    width = max(len(r) for r in rows)
+
+    def cell(v, span=1):
+        attr = f' table:number-columns-spanned="{span}"' if span > 1 else ""
+        if v is None:
+            return "<table:table-cell/>"
+        if isinstance(v, (int, float)):
+            return (f'<table:table-cell office:value-type="float" office:value="{v}"{attr}>'
+                    f"<text:p>{v}</text:p></table:table-cell>")
+        return (f'<table:table-cell office:value-type="string"{attr}><text:p>{escape(str(v))}</text:p>'
+                "</table:table-cell>")
+
+    body = []
+    for i, r in enumerate(rows):
+        if i == 0:
+            cells = cell(r[0], width) + "<table:covered-table-cell/>" * (width - 1)
+        else:
+            cells = "".join(cell(v) for v in list(r) + [None] * (width - len(r)))
+        body.append(f"<table:table-row>{cells}</table:table-row>")
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+        f'<office:body><office:spreadsheet><table:table table:name="{escape(sheet)}">{"".join(body)}'
+        "</table:table></office:spreadsheet></office:body></office:document-content>")
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+        '<manifest:file-entry manifest:full-path="/" '
+        'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+        "</manifest:manifest>")
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet")
+        zf.writestr("META-INF/manifest.xml", manifest, zipfile.ZIP_DEFLATED)
+        zf.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
+    return path

@@ -479,6 +479,17 @@ def test_cli_export(store, tmp_path, fmt):
         assert out.exists()
 
 
+def test_cli_export_with_ledger(store, tmp_path):
+    from pipelines.cli import main
+
+    result = CliRunner().invoke(main, ["export", "--format", "geojson", "--store", store.url, "--out",
+                                       str(tmp_path / "a.geojson"), "--layer", "idle_assessment", "--with-ledger"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "a.geojson").read_text(encoding="utf-8"))
+    first = doc["features"][0]["properties"]
+    assert (first["parcel_id"], first["holder"], first["area_mu"]) == ("P001", "绍兴某某置业有限公司", 10.0)
+
+
 def test_cli_export_error(store, tmp_path):
     from pipelines.cli import main
 
@@ -560,3 +571,21 @@ def test_report_in_chromium_no_network(demo_store, tmp_path):
             browser.close()
     assert requests == [url]
     assert shot.stat().st_size > 10_000
+
+
+def test_layer_csv_and_gpkg_outputs_are_safe_and_readable(tmp_path):
+    """``assess --out F.csv``: formula-looking text gets a leading quote; ``--out F.gpkg``: GeoPackage 1.3."""
+    import csv
+    import sqlite3
+
+    from gis.output import write_layer_file
+
+    frame = conform(_assessment(), "idle_assessment")
+    frame.loc[0, "parcel_id"] = "=cmd|' /C calc'!A0"
+    frame.loc[1, "parcel_id"] = "@SUM(1+1)*cmd|' /C calc'!A0"
+    path = write_layer_file(frame, "idle_assessment", tmp_path / "a.csv")
+    rows = list(csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines()))
+    assert [r["parcel_id"] for r in rows[:3]] == ["'=cmd|' /C calc'!A0", "'@SUM(1+1)*cmd|' /C calc'!A0", "P003"]
+    gpkg = write_layer_file(frame, "idle_assessment", tmp_path / "a.gpkg")
+    with sqlite3.connect(gpkg) as con:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 10300

@@ -387,8 +387,9 @@ from click.testing import CliRunner  # noqa: E402
 from gis.archives import check_zip, safe_extract  # noqa: E402
 from gis.ingest import rejects_csv  # noqa: E402
 from gis.readers import dbf_language_driver, read_source  # noqa: E402
-from tests.ingest_fixtures import (HEADERS, TITLE, geometry_frame, ledger_records, set_dbf_language_driver,  # noqa: E402
-                                   titled_sheet, write_xls, write_xlsx, zip_folder)
+from tests.ingest_fixtures import (  # noqa: E402
+    HEADERS, TITLE, geometry_frame, ledger_records, set_dbf_language_driver, titled_sheet, write_ods, write_xls,
+    write_xlsx, zip_folder)
 
 IDS = ["KQ2020-0001", "KQ2020-0002", "KQ2020-0003"]
 
@@ -484,6 +485,17 @@ def test_legacy_xls_and_wps_et_read_through_calamine(tmp_path):
         assert [r for _f, r, _ in _skips(report)] == [5, 8, 9]
         assert out["holder"].tolist() == ledger_rows()["受让人"]
         assert out["supply_date"].iloc[0] == pd.Timestamp("2020-01-15")
+
+
+def test_ods_read_through_calamine(tmp_path):
+    ods = write_ods(titled_sheet(), tmp_path / "台账.ods")
+    with zipfile.ZipFile(ods) as zf:
+        assert zf.read("mimetype") == b"application/vnd.oasis.opendocument.spreadsheet"
+    out, report = read_layer_file("parcels", ods, geometry=_geometry(tmp_path))
+    assert _counts(report) == (6, 3, 0, 0, 3) and report.balanced
+    assert _skips(report)[1] == ("台账.ods", 8, "合计/小计行，不是数据行，已跳过")
+    assert "台账.ods：表头在第3行，其上第 1–2 行为标题/单位行，未作为数据" in report.notes
+    assert out["holder"].tolist() == ledger_rows()["受让人"] and out["area_m2"].tolist() == [10000.0, 12000.5, 8000.0]
 
 
 def test_sheet_all_reads_every_sheet_of_the_same_shape(tmp_path):
@@ -724,3 +736,65 @@ def test_gbk_field_names_with_ascii_values_detected_as_gbk(tmp_path):
     src = read_source(path)
     assert list(src.frame.columns[:1]) == ["宗地编号"] and src.frame["宗地编号"].tolist() == IDS
     assert src.notes == ["g.shp 没有 .cpg 编码文件，已按内容识别为 GB18030 编码读取属性表"]
+
+
+def test_cli_reads_a_filegdb_folder(tmp_path):
+    gdb = tmp_path / "供地.gdb"
+    pyogrio.write_dataframe(parcels_frame(), gdb, layer="宗地", driver="OpenFileGDB")
+    from pipelines.cli import main
+
+    run = CliRunner().invoke(main, ["ingest", "--store", str(tmp_path / "s.gpkg"), "--parcels", str(gdb), "--check"])
+    assert run.exit_code == 0, run.output
+    assert "合计：读取 3，将入库 3，修复 0，拒收 0，跳过 0" in run.output
+    assert not (tmp_path / "s.gpkg").exists()
+
+
+def test_junk_in_a_1500_row_ledger_nothing_lost_and_every_junk_cell_accounted_for(tmp_path):
+    """The issue's scenario: 300 cells of a 1,500-row 台账 overwritten by 明年 / 1e99 / 2021-13-45.  Expected per
+    column type (worked out here, not by the code): a junk date, number, ratio, 是/否 or enum rejects its row;
+    a junk 镇街代码 is replaced by the town the parcel lies in (repair); a junk 企业代码 is stored with a warning;
+    junk in free text (受让人, 电子监管号) is text and stored."""
+    from gis.demo import build_demo_layers
+    from gis.frames import conform
+    from gis.workflow import _to_labels
+
+    layers = build_demo_layers(n_parcels=1500)
+    parcels, towns = layers["parcels"], layers["towns"]
+    table = _to_labels(parcels, "parcels").astype(object)
+    store = GeoPackageStore(tmp_path / "s.gpkg")
+    store.write_layers({"towns": conform(towns, "towns"), "enterprises": conform(layers["enterprises"], "enterprises")})
+    geom = write(gpd.GeoDataFrame({"宗地编号": table["宗地编号"]}, geometry=parcels.geometry.to_numpy(),
+                                  crs=parcels.crs), tmp_path / "g.gpkg")
+
+    def run(frame, name):
+        path = tmp_path / name
+        frame.to_excel(path, index=False)
+        [report] = ingest_files(store, {"parcels": {"path": path, "geometry": geom}}, check=True)
+        return report
+
+    base = run(table, "clean.xlsx")
+    base_rejected = {p.row for p in _only(base)}
+    rng = np.random.default_rng(11)
+    cols = [c for c in table.columns if c != "宗地编号"]
+    junk = ["明年", "1e99", "2021-13-45"]
+    cells = set()
+    while len(cells) < 300:
+        cells.add((int(rng.integers(len(table))), cols[int(rng.integers(len(cols)))]))
+    spoiled = table.copy()
+    for i, (r, c) in enumerate(sorted(cells)):
+        spoiled.loc[r, c] = junk[i % 3]
+    report = run(spoiled, "junk.xlsx")
+    free_text = {"受让人", "电子监管号"}
+    expect_reject = {r + 2 for r, c in cells if c not in free_text | {"镇街代码", "企业代码"}} | base_rejected
+    assert {p.row for p in _only(report)} == expect_reject
+    assert (report.read, report.stored, report.rejected) == (1500, 1500 - len(expect_reject), len(expect_reject))
+    assert report.balanced
+    town_junk = {(r + 2, spoiled.loc[r, "镇街代码"]) for r, c in cells if c == "镇街代码"}
+    repaired = {(p.row, p.value) for p in report.problems if p.field == "镇街代码" and p.severity == "repair"}
+    assert town_junk == repaired and all("不是任何镇街的代码，已按图形所在位置改为" in p.reason
+                                          for p in report.problems if p.field == "镇街代码")
+    ent_junk = {r + 2 for r, c in cells if c == "企业代码"}
+    warned = {p.row for p in report.problems if p.field == "企业代码" and p.severity == "warning"}
+    assert ent_junk <= warned
+    price = [p for p in _only(report) if p.field == "出让价款(万元)" and p.value == "1e99"]
+    assert price and all(p.reason == "数值超出合理范围（不超过 5,000,000万元）" for p in price)
