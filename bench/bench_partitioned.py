@@ -109,32 +109,52 @@ def run_in_memory(paths: dict, out: Path) -> dict:
             "assess_s": round(t_assess, 1), "peak_rss_gib": _gib(mem.peak)}
 
 
-def run_dask(paths: dict, out: Path, workers: int, memory_limit: str) -> dict:
+class Deadline(Exception):
+    pass
+
+
+def run_dask(paths: dict, out: Path, workers: int, memory_limit: str, deadline: dt.datetime | None = None) -> dict:
     from gis.partitioned import assess_partitioned, read_partitioned, start_client
 
+    marks: dict = {"done": 0, "total": None, "map_start": None}
     with PeakRSS() as mem:
         t0 = time.perf_counter()
-        with start_client(workers=workers, memory_limit=memory_limit, dashboard_address=":0") as (client, info):
-            t_start = time.perf_counter() - t0
-            print("  " + " / ".join(info.lines()), flush=True)
-            small = {name: read_partitioned(paths[name], name) for name in SMALL}
-            done = [0]
+        try:
+            with start_client(workers=workers, memory_limit=memory_limit, dashboard_address=":0") as (client, info):
+                t_start = time.perf_counter() - t0
+                print("  " + " / ".join(info.lines()), flush=True)
+                small = {name: read_partitioned(paths[name], name) for name in SMALL}
 
-            def progress(i, total, label):
-                if i and (i == total or i % max(1, total // 10) == 0):
-                    print(f"  {label}  {time.perf_counter() - t0:.0f}s  rss {_gib(mem.peak)} GiB", flush=True)
-                done[0] = i
+                def progress(i, total, label):
+                    if marks["map_start"] is None and label.startswith("分区研判"):
+                        marks["map_start"] = time.perf_counter() - t0
+                    marks["done"], marks["total"] = i, total
+                    if i and (i == total or i % max(1, total // 20) == 0):
+                        print(f"  {label}  {time.perf_counter() - t0:.0f}s  rss {_gib(mem.peak)} GiB", flush=True)
+                    if deadline and dt.datetime.now(dt.timezone.utc) > deadline:
+                        raise Deadline(f"stopped at the deadline after {i}/{total} partitions")
 
-            run = assess_partitioned(paths["parcels"], enterprises=small["enterprises"], projects=small["projects"],
-                                     villages=small["villages"], progress=small["village_progress"],
-                                     towns=small["towns"], rasters=sorted(Path(paths["rasters"]).glob("*.vrt")),
-                                     as_of=AS_OF, out=out, client=client, on_progress=progress)
+                run = assess_partitioned(paths["parcels"], enterprises=small["enterprises"],
+                                         projects=small["projects"], villages=small["villages"],
+                                         progress=small["village_progress"], towns=small["towns"],
+                                         rasters=sorted(Path(paths["rasters"]).glob("*.vrt")),
+                                         as_of=AS_OF, out=out, client=client, on_progress=progress)
+        except Deadline as exc:
+            wall = time.perf_counter() - t0
+            done, total, start = marks["done"], marks["total"], marks["map_start"] or 0.0
+            per = (wall - start) * workers / max(done, 1)  # worker-seconds per partition, measured
+            return {"engine": f"dask {workers} workers", "finished": False, "note": str(exc),
+                    "partitions_done": done, "partitions": total, "seconds_so_far": round(wall, 1),
+                    "serial_s_before_partitions": round(start, 1), "per_partition_worker_s": round(per, 1),
+                    "extrapolated_s_by_cores": {k: round(start + total * per / k, 0) for k in (workers, 8, 32)},
+                    "peak_rss_gib": _gib(mem.peak)}
         wall = time.perf_counter() - t0
     c = run.partitions["seconds"]
     serial = max(0.0, run.seconds - c.sum() / workers)
     extrapolate = {k: round(serial + max(c.sum() / k, c.max()), 1) for k in (workers, 8, 32)}
-    return {"engine": f"dask {workers} workers", "rows": run.rows, "partitions": len(c), "seconds": round(wall, 1),
-            "cluster_start_s": round(t_start, 1), "assess_s": round(run.seconds, 1),
+    return {"engine": f"dask {workers} workers", "finished": True, "rows": run.rows, "partitions": len(c),
+            "seconds": round(wall, 1), "cluster_start_s": round(t_start, 1), "assess_s": round(run.seconds, 1),
+            "serial_s_before_partitions": round(marks["map_start"] or 0.0, 1),
             "per_partition_s_median": round(float(c.median()), 2), "per_partition_s_max": round(float(c.max()), 2),
             "sum_partition_s": round(float(c.sum()), 1), "serial_s": round(serial, 1),
             "per_1e5_parcels_s": round(float(c.sum() / run.rows * 1e5), 2),
@@ -149,6 +169,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=None, help="input folder (default var/bench_partitioned_<n>)")
     ap.add_argument("--skip-memory", action="store_true", help="only the dask engine (e.g. 10^7)")
     ap.add_argument("--generate-only", action="store_true")
+    ap.add_argument("--deadline", default=None, metavar="HH:MM", help="UTC: stop the dask run then, report so far")
     args = ap.parse_args()
     folder = args.data or Path("var") / f"bench_partitioned_{args.n}"
     print(f"inputs: {folder}", flush=True)
@@ -158,14 +179,19 @@ def main() -> None:
         return
     results = []
     print("dask engine ...", flush=True)
-    results.append(run_dask(paths, folder / "assessed_dask", args.workers, args.memory_limit))
+    deadline = None
+    if args.deadline:
+        hh, mm = map(int, args.deadline.split(":"))
+        deadline = dt.datetime.now(dt.timezone.utc).replace(hour=hh, minute=mm, second=0, microsecond=0)
+    results.append(run_dask(paths, folder / "assessed_dask", args.workers, args.memory_limit, deadline))
     print(json.dumps(results[-1], ensure_ascii=False), flush=True)
     if not args.skip_memory:
         print("in-memory engine ...", flush=True)
         results.append(run_in_memory(paths, folder / "assessed_memory.parquet"))
         print(json.dumps(results[-1], ensure_ascii=False), flush=True)
-        print(f"ratio dask/in-memory (wall, inputs on disk -> results on disk): "
-              f"{results[0]['seconds'] / results[1]['seconds']:.2f}", flush=True)
+        if results[0].get("finished"):
+            print(f"ratio dask/in-memory (wall, inputs on disk -> results on disk): "
+                  f"{results[0]['seconds'] / results[1]['seconds']:.2f}", flush=True)
     print(json.dumps({"n": args.n, "generate_s": round(t_gen, 1), "load": os.getloadavg(), "results": results},
                      ensure_ascii=False))
 

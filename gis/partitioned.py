@@ -187,7 +187,7 @@ def start_client(*, workers: int = 2, scheduler: str | None = None, memory_limit
     else:
         kwargs = {"local_directory": str(local_directory)} if local_directory else {}
         cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=True,
-                               memory_limit=memory_limit, dashboard_address=dashboard_address if bokeh else None,
+                               memory_limit=memory_limit, dashboard_address=dashboard_address if bokeh else ":0",
                                **kwargs)
         client = Client(cluster)
     try:

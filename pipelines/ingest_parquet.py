@@ -25,7 +25,8 @@ def run_parquet(*, towns, parcels, projects, enterprises, villages, progress, cr
         raise click.UsageError("没有给出要导入的文件；例如 landrenew ingest --format parquet --parcels 宗地.gpkg --out 目录")
     folder = Path(out)
     use_dask = bool(scheduler) or workers > 0
-    cm = start_client(workers=max(workers, 1), scheduler=scheduler) if use_dask else contextlib.nullcontext((None, None))
+    cm = (start_client(workers=max(workers, 1), scheduler=scheduler) if use_dask
+          else contextlib.nullcontext((None, None)))
     with cm as (client, info):
         if info is not None:
             for line in info.lines():
@@ -34,7 +35,8 @@ def run_parquet(*, towns, parcels, projects, enterprises, villages, progress, cr
             dest = folder / name
             with progress_bar(f"校验 {Path(path).name}") as on_progress:
                 report = ingest_partitioned(name, path, dest, crs=crs, from_gcj02=from_gcj02,
-                                            rejects_dir=folder / "reports", client=client if name == "parcels" else None,
+                                            rejects_dir=folder / "reports",
+                                            client=client if name == "parcels" else None,
                                             on_progress=on_progress)
             click.echo(report.summary())
             click.echo(f"  -> {dest}")
