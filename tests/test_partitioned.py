@@ -295,3 +295,18 @@ def test_cli_assess_engine_dask_store_mode(demo_store, demo_store_master):
     got = demo_store.read_layer("idle_assessment")
     assert list(got["parcel_id"]) == list(want["parcel_id"])
     assert (got["route"] == want["route"]).all() and (got["sub_route"].fillna("") == want["sub_route"].fillna("")).all()
+
+
+def test_any_running_scheduler_by_address(client, layers, in_memory):
+    address = client.scheduler.address  # a running scheduler, as a province's cluster would be
+    with start_client(scheduler=address) as (remote, info):
+        assert info.address == address and info.workers == 2
+        assert info.dashboard or info.note  # a link, or the reason there is none
+        run = assess_partitioned(layers["folder"] / "parcels.parquet", enterprises=layers["enterprises"],
+                                 projects=layers["projects"], villages=layers["villages"],
+                                 progress=layers["village_progress"], towns=layers["towns"],
+                                 rasters=layers["rasters"], as_of=DEMO_AS_OF, client=remote,
+                                 rows_per_partition=1500)
+    assert len(run.partitions) == 2
+    got, want = _sorted(run.result), _sorted(in_memory)
+    assert list(got["parcel_id"]) == list(want["parcel_id"]) and (got["route"] == want["route"]).all()
