@@ -119,7 +119,8 @@ def _vrt(template: Path, target: Path, dx: float, dy: float, date: str) -> None:
         f"</VRTDataset>\n", encoding="utf-8")
 
 
-def write_scale_demo(folder: str | Path, *, n_parcels: int, seed: int = DEMO_SEED, as_of: dt.date = dt.date(2026, 11, 1),
+def write_scale_demo(folder: str | Path, *, n_parcels: int, seed: int = DEMO_SEED,
+                     as_of: dt.date = dt.date(2026, 11, 1),
                      tile_parcels: int = TILE_PARCELS, templates: int = 4, rasters: bool = True,
                      raster_resolution: float = 40.0, on_progress: Progress | None = None) -> dict[str, Path]:
     """Write ``n_parcels`` synthetic parcels (partitioned GeoParquet) and their small layers into ``folder``.
@@ -184,7 +185,7 @@ def write_scale_demo(folder: str | Path, *, n_parcels: int, seed: int = DEMO_SEE
             parcels = parcels.iloc[np.sort(rng.choice(len(parcels), take, replace=False))]
         parcels = _prefix(_shift(parcels, dx, dy), "parcels", tag)
         order = np.argsort(parcels.geometry.hilbert_distance(total_bounds=extent, level=16).to_numpy(), kind="stable")
-        write_partition(parcels.iloc[order], "parcels", parcels_dir, t)
+        write_partition(parcels.iloc[order], "parcels", parcels_dir, t, conformed=True)  # template: conformed
         kept = set(parcels["parcel_id"].dropna())
         for name in _SMALL:
             frame = template[name]

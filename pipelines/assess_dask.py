@@ -60,7 +60,8 @@ def run_dask(*, store_url, day, rules, parcels, enterprises, projects, villages,
             return
         with progress_bar("分区研判") as on_progress:
             run = assess_partitioned(
-                parcels, enterprises=_small("enterprises", enterprises, crs), projects=_small("projects", projects, crs),
+                parcels, enterprises=_small("enterprises", enterprises, crs),
+                projects=_small("projects", projects, crs),
                 villages=_small("villages", villages, crs), progress=_small("village_progress", progress, crs),
                 towns=_small("towns", towns, crs), rasters=_raster_paths(rasters), as_of=day, rules=rules, out=out,
                 client=client, rows_per_partition=partition_rows, on_progress=on_progress)

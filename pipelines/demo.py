@@ -65,6 +65,7 @@ def _parquet(n_parcels: int, seed: int, as_of, out: str | None, force: bool, ras
     for name, path in paths.items():
         click.echo(f"  {name:<20}{path}")
     click.echo("研判：landrenew assess --engine dask --parcels {0}/parcels --enterprises {0}/enterprises.parquet "
-               "--projects {0}/projects.parquet --villages {0}/villages.parquet --progress {0}/village_progress.parquet "
+               "--projects {0}/projects.parquet --villages {0}/villages.parquet "
+               "--progress {0}/village_progress.parquet "
                "--towns {0}/towns.parquet{1} --as-of {2} --out {0}/assessed".format(
                    folder, f" --rasters {folder}/rasters" if rasters else "", as_of.isoformat()))

@@ -29,9 +29,21 @@ SOURCE = click.Path(exists=True, dir_okay=True)
 @click.option("--from-gcj02", is_flag=True, help="坐标为高德/GCJ-02，导入时纠正到 CGCS2000")
 @click.option("--rasters", multiple=True, type=INPUT_FILE,
               help="遥感指数影像（单波段 GeoTIFF，文件名含 _YYYYMMDD），可多次给出")
+@click.option("--format", "fmt", type=click.Choice(["store", "parquet"]), default="store", show_default=True,
+              help="parquet：大文件逐块校验，写成分区 GeoParquet（--out 目录），不入库")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="--format parquet 的输出目录")
+@click.option("--workers", type=click.IntRange(0), default=2, show_default=True,
+              help="--format parquet：按希尔伯特曲线重新分区用的本机 dask worker 数（0：保持源文件顺序）")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT", help="--format parquet：已有的 dask 调度器")
 def command(store_url, towns, parcels, parcel_geometry, projects, enterprises, villages, progress, sheet,
-            source_layer, check, crs, from_gcj02, rasters) -> None:
+            source_layer, check, crs, from_gcj02, rasters, fmt, out, workers, scheduler) -> None:
     """导入源数据：校验、映射中文表头、统一坐标系，拒收行写入拒收清单。"""
+    if fmt == "parquet":
+        from .ingest_parquet import run_parquet
+
+        return run_parquet(towns=towns, parcels=parcels, projects=projects, enterprises=enterprises,
+                           villages=villages, progress=progress, crs=crs, from_gcj02=from_gcj02, out=out,
+                           workers=workers, scheduler=scheduler, parcel_geometry=parcel_geometry)
     store = get_store(store_url)
     sources = {}
     for name, path in (("towns", towns), ("parcels", parcels), ("projects", projects),

@@ -72,7 +72,7 @@ def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
 
 def test_same_rows_as_in_memory_every_field(partitioned, in_memory):
     run, out, _ = partitioned
-    assert run.shuffled and len(run.partitions) == N_PARCELS // ROWS_PER_PARTITION + (N_PARCELS % ROWS_PER_PARTITION > 0)
+    assert run.shuffled and len(run.partitions) == -(-N_PARCELS // ROWS_PER_PARTITION)
     got = _sorted(read_partitioned(out, "idle_assessment"))
     want = _sorted(in_memory)
     assert len(got) == len(want) == len(in_memory["parcel_id"].unique())
@@ -278,3 +278,35 @@ def test_partitioned_ingest_rejects_a_key_repeated_in_a_later_chunk(tmp_path):
     assert (problem.row, problem.record_id) == (551, raw.loc[3, "宗地编号"])
     assert not is_hilbert_ordered(tmp_path / "out")
     assert len(read_partitioned(tmp_path / "out", "parcels")) == 599
+
+
+def test_cli_assess_engine_dask_store_mode(demo_store, demo_store_master):
+    from click.testing import CliRunner
+
+    from gis.store import GeoPackageStore
+    from pipelines.cli import main
+
+    result = CliRunner().invoke(main, ["assess", "--engine", "dask", "--store", demo_store.url, "--as-of",
+                                       "2026-11-01", "--workers", "2", "--memory-limit", "1GiB",
+                                       "--partition-rows", "500"])
+    assert result.exit_code == 0, result.output
+    assert "dask 调度器：tcp://" in result.output and "3 个分区" in result.output
+    want = GeoPackageStore(demo_store_master).read_layer("idle_assessment")
+    got = demo_store.read_layer("idle_assessment")
+    assert list(got["parcel_id"]) == list(want["parcel_id"])
+    assert (got["route"] == want["route"]).all() and (got["sub_route"].fillna("") == want["sub_route"].fillna("")).all()
+
+
+def test_any_running_scheduler_by_address(client, layers, in_memory):
+    address = client.scheduler.address  # a running scheduler, as a province's cluster would be
+    with start_client(scheduler=address) as (remote, info):
+        assert info.address == address and info.workers == 2
+        assert info.dashboard or info.note  # a link, or the reason there is none
+        run = assess_partitioned(layers["folder"] / "parcels.parquet", enterprises=layers["enterprises"],
+                                 projects=layers["projects"], villages=layers["villages"],
+                                 progress=layers["village_progress"], towns=layers["towns"],
+                                 rasters=layers["rasters"], as_of=DEMO_AS_OF, client=remote,
+                                 rows_per_partition=1500)
+    assert len(run.partitions) == 2
+    got, want = _sorted(run.result), _sorted(in_memory)
+    assert list(got["parcel_id"]) == list(want["parcel_id"]) and (got["route"] == want["route"]).all()
