@@ -55,6 +55,7 @@ def _docx_text(path) -> str:
     return "\n".join(parts)
 
 
+@pytest.mark.slow
 def test_plan_of_each_route_holds_the_facts_and_converts_to_pdf(demo_cases_store, tmp_path):
     store, _ = demo_cases_store
     table = case_table(read_cases(store), read_events(store))
