@@ -11,9 +11,18 @@ from typing import Any
 
 import pandas as pd
 
+from .deadlines import lookup
 from .disposal_rules import DisposalRules, default_disposal_rules
+from .schema import get_layer
 
-__all__ = ["identified_parcels", "current_warnings", "current_progress", "write_warnings_xlsx", "WARNING_HEADERS"]
+__all__ = ["identified_parcels", "current_warnings", "current_progress", "current_movements", "disposal_ledger",
+           "stage_fields", "write_warnings_xlsx", "WARNING_HEADERS", "LEDGER_HEADERS"]
+
+#: the 处置台账 sheet of the upper-level xlsx (one row per parcel identified or with a case)
+LEDGER_HEADERS = {"parcel_id": "宗地编号", "town_code": "镇街代码", "route": "处置路径", "area_m2": "面积(平方米)",
+                  "case_id": "案件编号", "stage_label": "处置阶段", "last_event": "最后事项",
+                  "last_event_date": "最后事项日期", "approved_on": "方案批准日期", "completed_on": "处置完成日期",
+                  "warning": "预警", "warning_detail": "预警说明"}
 
 WARNING_HEADERS = {"level_label": "预警等级", "parcel_id": "宗地编号", "town_code": "镇街代码", "case_id": "案件编号",
                    "deadline": "期限", "citation": "依据", "start_date": "起算日", "due_date": "期限日",
@@ -67,3 +76,64 @@ def write_warnings_xlsx(warnings: pd.DataFrame, out: str | Path, *, as_of: Any) 
             ws.column_dimensions[col].width = width
         ws.freeze_panes = "A3"
     return out
+
+
+def current_movements(store, as_of: Any, *, rules: DisposalRules | None = None) -> pd.DataFrame:
+    """The year's movements (cases opened, plans approved, parcels completed per year) of a store."""
+    from .cases import read_cases, read_events
+    from .disposal_progress import disposal_movements, parcel_stages
+
+    rules = rules or default_disposal_rules()
+    cases, events = read_cases(store), read_events(store)
+    stages = parcel_stages(identified_parcels(store), cases, events, as_of, rules=rules)
+    return disposal_movements(stages, cases, events, rules=rules)
+
+
+def stage_fields(store, as_of: Any, *, rules: DisposalRules | None = None) -> pd.DataFrame:
+    """Per parcel identified or with a case: ``parcel_id, case_id, disposal_stage, disposal_stage_label,
+    warning_level`` (for the GeoJSON export and the map's 预警 colouring)."""
+    from .cases import STAGE_LABELS, read_cases, read_events
+    from .disposal_progress import parcel_stages
+    from .disposal_warnings import parcel_warning_level
+
+    rules = rules or default_disposal_rules()
+    cases, events = read_cases(store), read_events(store)
+    stages = parcel_stages(identified_parcels(store), cases, events, as_of, rules=rules)
+    worst = parcel_warning_level(current_warnings(store, as_of, rules=rules))
+    return pd.DataFrame({"parcel_id": stages["parcel_id"], "case_id": stages["case_id"],
+                         "disposal_stage": stages["stage"],
+                         "disposal_stage_label": stages["stage"].map(STAGE_LABELS),
+                         "warning_level": stages["parcel_id"].map(worst)})
+
+
+def disposal_ledger(store, as_of: Any, *, town: str | None = None, rules: DisposalRules | None = None) -> pd.DataFrame:
+    """The 处置台账 sheet (Chinese headers :data:`LEDGER_HEADERS`): stage, last event, approval and completion
+    dates and the worst warning of every parcel identified or with a case."""
+    from .cases import STAGE_LABELS, read_cases, read_events
+    from .disposal_progress import parcel_stages
+    from .disposal_warnings import LEVEL_LABELS
+
+    rules = rules or default_disposal_rules()
+    cases, events = read_cases(store), read_events(store)
+    stages = parcel_stages(identified_parcels(store), cases, events, as_of, rules=rules)
+    ev = events.loc[pd.to_datetime(events["event_date"]) <= pd.Timestamp(pd.Timestamp(as_of).date())]
+    ev = ev.sort_values(["case_id", "seq"])
+    last = ev.drop_duplicates("case_id", keep="last").set_index("case_id")
+    approved = ev.loc[ev["event"] == rules.procedure["approve"]].drop_duplicates("case_id", keep="last") \
+        .set_index("case_id")["event_date"]
+    warnings = current_warnings(store, as_of, rules=rules).drop_duplicates("parcel_id").set_index("parcel_id")
+    route = stages["route"].map(lambda r: get_layer("idle_assessment").field("route").label_of(r)
+                                if isinstance(r, str) else None)
+    out = pd.DataFrame({
+        "parcel_id": stages["parcel_id"], "town_code": stages["town_code"], "route": route,
+        "area_m2": stages["area_m2"], "case_id": stages["case_id"],
+        "stage_label": stages["stage"].map(STAGE_LABELS),
+        "last_event": stages["case_id"].map(last["event"]).map(lambda e: rules.label(e) if isinstance(e, str) else None),
+        "last_event_date": pd.to_datetime(lookup(stages["case_id"], last["event_date"])).dt.date,
+        "approved_on": pd.to_datetime(lookup(stages["case_id"], approved)).dt.date,
+        "completed_on": pd.to_datetime(stages["completed_on"]).dt.date,
+        "warning": stages["parcel_id"].map(warnings["level"]).map(LEVEL_LABELS),
+        "warning_detail": stages["parcel_id"].map(warnings["message"])})
+    if town:
+        out = out.loc[out["town_code"] == town]
+    return out.sort_values("parcel_id").rename(columns=LEDGER_HEADERS).reset_index(drop=True)
