@@ -9,8 +9,16 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from gis.cases import Attachment, allowed_events, case_events, case_stage, is_identified, open_case, \
-    record_event, STAGE_LABELS
+from gis.cases import (
+    STAGE_LABELS,
+    Attachment,
+    allowed_events,
+    case_events,
+    case_stage,
+    is_identified,
+    open_case,
+    record_event,
+)
 from gis.disposal_export import current_progress, current_warnings, write_warnings_xlsx
 from gis.disposal_rules import default_disposal_rules
 from gis.errors import LandRenewError

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .deadlines import _NAT as _NAT_DAY
-from .deadlines import _spells, deadline_arrays, lookup, prepare, str_isin
+from .deadlines import _spells, deadline_arrays, prepare, str_isin
 from .disposal_progress import stage_codes
 from .disposal_rules import DisposalRules, default_disposal_rules
 
