@@ -137,3 +137,42 @@ def disposal_ledger(store, as_of: Any, *, town: str | None = None, rules: Dispos
     if town:
         out = out.loc[out["town_code"] == town]
     return out.sort_values("parcel_id").rename(columns=LEDGER_HEADERS).reset_index(drop=True)
+
+
+def report_section(store, year: int, *, rules: DisposalRules | None = None) -> str:
+    """The annual report's disposal section (HTML): the year's movements and the progress per town at the
+    year's end (or today, for the current year)."""
+    import datetime as dt
+    import html
+
+    from .cases import read_cases
+    from .report import _kpis, _table
+
+    rules = rules or default_disposal_rules()
+    head = f"<section><h2>六、{year}年闲置土地处置（一地一策案件）</h2>"
+    if read_cases(store).empty:
+        return head + "<p>存储中尚无处置案件（landrenew case open）。</p></section>"
+    as_of = min(dt.date(year, 12, 31), dt.date.today())
+    mv = current_movements(store, as_of, rules=rules).set_index("year")
+    row = mv.loc[year] if year in mv.index else None
+    n = (lambda k: int(row[k]) if row is not None else 0)
+    ha = (lambda k: float(row[f"{k}_ha"]) if row is not None else 0.0)
+    prog = current_progress(store, as_of, by="town_code", rules=rules)
+    total = prog.iloc[-1]
+    kp = [("本年立案", f"{n('opened')} 宗 / {ha('opened'):.1f} 公顷"),
+          ("本年批准方案", f"{n('approved')} 宗 / {ha('approved'):.1f} 公顷"),
+          ("本年处置完成", f"{n('completed')} 宗 / {ha('completed'):.1f} 公顷"),
+          ("累计处置率", f"{total['rate']:.1%}（面积 {total['rate_area']:.1%}）")]
+    proj = total["projected_date"]
+    text = (f"截至 {as_of}，已认定 {int(total['identified'])} 宗（{total['identified_ha']:.1f} 公顷），已立案 "
+            f"{int(total['with_case'])} 宗，方案已批准 {int(total['approved'])} 宗，处置完成 {int(total['completed'])} 宗。"
+            f"近 {rules.rate_months} 个月平均每月完成 {total['monthly_rate']:.2f} 宗，按此速度预计"
+            + (f" {proj:%Y-%m-%d} " if pd.notna(proj) else "无法") + f"全部处置完成（目标 {rules.target_date}）。")
+    cols = {"town_code": "镇街代码", "identified": "已认定", "with_case": "已立案", "approved": "方案已批准",
+            "executing": "执行中", "completed": "处置完成", "completed_ha": "完成面积(公顷)", "rate": "处置率"}
+    table = prog[list(cols)].rename(columns=cols)
+    return (head + _kpis(kp) + f"<p>{html.escape(text)}</p>" + _table(table) + "<h3>各年度变动</h3>"
+            + _table(mv.reset_index().rename(columns={"year": "年度", "opened": "立案", "opened_ha": "立案面积(公顷)",
+                                                      "approved": "批准方案", "approved_ha": "批准面积(公顷)",
+                                                      "completed": "处置完成", "completed_ha": "完成面积(公顷)"}))
+            + "</section>")

@@ -190,3 +190,15 @@ def test_disposal_ledger_and_stage_fields_for_the_upper_level_exports(demo_cases
     assert fields.loc[done["parcel_id"], "disposal_stage"].eq("completed").all()
     mv = current_movements(store, AS_OF)
     assert mv["opened"].sum() == len(made) and mv["completed"].sum() == len(done)
+
+
+def test_annual_report_carries_the_years_disposal_movements(demo_cases_store):
+    from gis.report import report_html
+
+    store, made = demo_cases_store
+    html = report_html(store, year=2026)
+    section = html[html.index("六、2026年闲置土地处置"):]
+    section = section[:section.index("</section>")]
+    opened_2026 = int((read_cases(store)["opened_at"].dt.tz_convert("Asia/Shanghai").dt.year == 2026).sum())
+    assert f"本年立案<b>{opened_2026} 宗" in section and "各年度变动" in section
+    assert f"已立案 {len(made)} 宗" in section
