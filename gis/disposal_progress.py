@@ -189,7 +189,7 @@ def disposal_movements(
     (count and hectares)."""
     rules = rules or default_disposal_rules()
     area = stages.set_index("parcel_id")["area_m2"].astype("float64") / 10_000.0
-    opened = pd.DataFrame({"year": pd.to_datetime(cases["opened_at"], utc=True).dt.year,
+    opened = pd.DataFrame({"year": pd.to_datetime(cases["opened_at"], utc=True).dt.tz_convert("Asia/Shanghai").dt.year,
                            "parcel_id": cases["parcel_id"], "what": "opened"})
     parts = [opened]
     for what, code in (("approved", rules.procedure["approve"]), ("completed", rules.procedure["complete"])):
