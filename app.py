@@ -357,7 +357,7 @@ with tabs[1]:
         trend = dash.progress_trend(_layer(URL, VERSION, "villages"), _layer(URL, VERSION, "village_progress"))
         st.markdown("**全区改造进度趋势**")
         st.altair_chart(dash.trend_chart(trend), width="stretch")
-    disposal_dashboard(store, as_of_date)
+    disposal_dashboard(store, as_of_date, VERSION)
     tables = {"按路径统计": dash.route_counts(PARCELS), "按镇街与路径": by_town,
               "城中村按状态": by_status, "白名单项目": dash.whitelist_projects(PROJECTS)}
     for title, table in tables.items():

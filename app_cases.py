@@ -149,11 +149,30 @@ def _event_form(store, case: pd.Series, events: list[str], user, *, title: str) 
                 st.rerun()
 
 
-def disposal_dashboard(store, as_of: dt.date) -> None:
+@st.cache_data(show_spinner=False, max_entries=8)
+def _dashboard_data(url: str, version: str, n_cases: int, n_events: int, as_of: dt.date):
+    """Progress, warnings and the warnings workbook, cached per store state (cases and events counted, since
+    appending them leaves the layer counts of a PostGIS store unchanged)."""
+    import tempfile
+    from pathlib import Path
+
+    from gis.store import open_store
+
+    store = open_store(url)
+    by_town = current_progress(store, as_of, by="town_code")
+    w = current_warnings(store, as_of)
+    with tempfile.TemporaryDirectory() as tmp:
+        data = write_warnings_xlsx(w, Path(tmp) / "warnings.xlsx", as_of=as_of).read_bytes()
+    return by_town, w, data
+
+
+def disposal_dashboard(store, as_of: dt.date, version: str = "") -> None:
     """Disposal progress per town and route, the warnings (with an xlsx download)."""
     st.markdown("**闲置土地处置进展（一地一策案件）**")
     try:
-        by_town = current_progress(store, as_of, by="town_code")
+        n_cases = len(cases_store.read_cases(store))
+        n_events = len(cases_store.read_events(store))
+        by_town, w, data = _dashboard_data(store.url, version, n_cases, n_events, as_of)
     except LandRenewError as exc:
         st.error(str(exc))
         return
@@ -167,14 +186,8 @@ def disposal_dashboard(store, as_of: dt.date) -> None:
     st.caption(f"近 {RULES.rate_months} 个月平均每月完成 {total['monthly_rate']:.2f} 宗；按此速度预计 "
                + (f"{proj:%Y-%m-%d}" if pd.notna(proj) else "无法") + f" 全部处置完成（目标 {RULES.target_date}）")
     st.dataframe(by_town, hide_index=True, width="stretch")
-    w = current_warnings(store, as_of)
     counts = w["level_label"].value_counts()
     st.markdown("**处置预警**：" + ("，".join(f"{k} {v}" for k, v in counts.items()) or "无"))
     st.dataframe(w.loc[w["level"] != "no_case"], hide_index=True, width="stretch")
-    import tempfile
-    from pathlib import Path
-
-    with tempfile.TemporaryDirectory() as tmp:
-        data = write_warnings_xlsx(w, Path(tmp) / "warnings.xlsx", as_of=as_of).read_bytes()
     st.download_button("下载预警清单（xlsx）", data, file_name=f"处置预警_{as_of}.xlsx",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="dl_warnings")
