@@ -18,6 +18,7 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
+from app_cases import case_section, disposal_dashboard
 from gis import accounts
 from gis import dashboard as dash
 from gis.auth import ROLE_LABELS, ROLES, User, authenticate, record_event, session_expired, session_user
@@ -331,6 +332,7 @@ def _parcel_detail(pid: str) -> None:
         hist["sub_route"] = hist["sub_route"].map(lambda v: SUB_ROUTE.label_of(v) if isinstance(v, str) else "")
         st.table(dash.labelled(hist, "decisions", ["decided_at", "decided_by", "route", "sub_route", "note"]))
     _decision_form(pid, row)
+    case_section(store, pid, row, USER)
 
 
 def _decision_form(pid: str, row: pd.Series) -> None:
@@ -451,6 +453,7 @@ with tabs[1]:
         trend = dash.progress_trend(_layer(URL, VERSION, "villages"), _layer(URL, VERSION, "village_progress"))
         st.markdown("**全区改造进度趋势**")
         st.altair_chart(dash.trend_chart(trend), width="stretch")
+    disposal_dashboard(store, as_of_date, VERSION)
     tables = {"按路径统计": dash.route_counts(PARCELS), "按镇街与路径": by_town,
               "城中村按状态": by_status, "白名单项目": dash.whitelist_projects(PROJECTS)}
     for title, table in tables.items():

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from .deadlines import case_deadlines, lookup, visible_events
-from .disposal_progress import stages_of
+from .deadlines import _NAT as _NAT_DAY
+from .deadlines import _spells, deadline_arrays, prepare, str_isin
+from .disposal_progress import stage_codes
 from .disposal_rules import DisposalRules, default_disposal_rules
 
 __all__ = ["disposal_warnings", "parcel_warning_level", "LEVELS", "LEVEL_LABELS", "WARNING_COLUMNS"]
@@ -30,7 +32,25 @@ WARNING_COLUMNS = ["parcel_id", "town_code", "case_id", "level", "level_label", 
 def visible_cases(cases: pd.DataFrame, as_of: Any) -> pd.DataFrame:
     """Cases opened on or before ``as_of``."""
     opened = pd.to_datetime(cases["opened_at"], utc=True).dt.tz_localize(None).dt.normalize()
-    return cases.loc[opened <= pd.Timestamp(pd.Timestamp(as_of).date())]
+    return cases.loc[(opened <= pd.Timestamp(pd.Timestamp(as_of).date())).to_numpy()]
+
+
+def _dates(days: np.ndarray) -> np.ndarray:
+    return days.astype("datetime64[D]").astype("datetime64[ms]")
+
+
+def _ymd(days: np.ndarray) -> list[str]:
+    return np.datetime_as_string(days.astype("datetime64[D]")).tolist()
+
+
+def _obj(values: Any, n: int) -> np.ndarray:
+    if isinstance(values, np.ndarray) and values.dtype == object and len(values) == n:
+        return values
+    if isinstance(values, (list, np.ndarray, pd.Series)):
+        return np.asarray(values, dtype=object)
+    out = np.empty(n, dtype=object)
+    out[:] = values
+    return out
 
 
 def disposal_warnings(
@@ -41,7 +61,7 @@ def disposal_warnings(
     identified: pd.DataFrame | None = None,
     rules: DisposalRules | None = None,
 ) -> pd.DataFrame:
-    """The warnings as of a date, worst first (red, amber, stale, no_case; then most overdue).
+    """The warnings as of a date, worst first (red, amber, stale, no_case; then most overdue; then input order).
 
     Parameters
     ----------
@@ -50,75 +70,111 @@ def disposal_warnings(
     identified
         Parcels identified for disposal (``parcel_id``, ``town_code``; e.g. the assessment rows where
         :func:`gis.cases.is_identified`): those without any case get ``no_case``.
+
+    Returns
+    -------
+    DataFrame
+        :data:`WARNING_COLUMNS`; ``days`` = days overdue (red), left (amber) or without an event (stale).
     """
     rules = rules or default_disposal_rules()
     at = pd.Timestamp(pd.Timestamp(as_of).date())
     cases = visible_cases(cases, at)
-    ev = visible_events(events.loc[events["case_id"].isin(cases["case_id"])], at)
-    stage = cases["case_id"].map(stages_of(ev, rules)).fillna("case_open")
-    open_cases = cases.loc[~stage.isin(["completed", "closed"]).to_numpy()]
-    info = open_cases.set_index("case_id")[["parcel_id", "town_code"]]
-    parts = []
+    pp = prepare(events.loc[str_isin(events["case_id"], cases["case_id"])], at, rules)
+    case_ids = cases["case_id"].to_numpy(dtype=object)
+    case_pid = cases["parcel_id"].to_numpy(dtype=object)
+    case_town = cases["town_code"].to_numpy(dtype=object, na_value=None)
+    code_of = pd.Index(pp.case_ids, dtype=object).get_indexer(case_ids)  # case row -> event case code (-1: none)
+    n_ev = len(pp.case_ids)
+    row_of = np.full(n_ev, -1, dtype=np.int64)
+    has = code_of >= 0
+    row_of[code_of[has]] = np.flatnonzero(has)
+    stage = np.full(len(cases), "case_open", dtype=object)
+    stage[has] = stage_codes(pp, rules)[code_of[has]]
+    is_open = ~np.isin(stage, ["completed", "closed"])
+    cols = {c: [] for c in ("row", "level", "deadline_id", "deadline", "citation", "start", "due", "days", "message")}
 
-    dl = case_deadlines(ev, at, rules=rules)
-    dl = dl.loc[dl["case_id"].isin(open_cases["case_id"])]
-    live = dl.loc[~dl["met"]]
-    running = live.loc[~live["paused"]]
-    red = running.loc[running["days_left"] < 0]
-    amber = running.loc[(running["days_left"] >= 0) & (running["days_left"] <= rules.amber_days)]
-    for level, frame in (("red", red), ("amber", amber)):
-        if frame.empty:
+    def add(n, **values):
+        for k in cols:
+            cols[k].append(_obj(values[k], n) if k not in ("row", "start", "due", "days") else values[k])
+
+    a = deadline_arrays(pp, rules)
+    rows = row_of[a["cid"]] if len(a["cid"]) else np.zeros(0, np.int64)
+    live = is_open[rows] & ~a["met"] if len(rows) else np.zeros(0, bool)
+    run = live & ~a["paused"]
+    left = a["due"] - pp.at
+    dls = rules.deadlines
+    for level, mask in (("red", run & (left < 0)), ("amber", run & (left >= 0) & (left <= rules.amber_days))):
+        if not mask.any():
             continue
-        days = frame["days_left"]
-        msg = (frame["label"] + "：" + frame["due_date"].dt.strftime("%Y-%m-%d") +
-               (("到期，已逾期 " + (-days).astype(str) + " 天") if level == "red" else
-                ("到期，剩余 " + days.astype(str) + " 天")))
-        parts.append(pd.DataFrame({
-            "case_id": frame["case_id"], "level": level, "deadline_id": frame["deadline_id"],
-            "deadline": frame["label"], "citation": frame["citation"], "start_date": frame["start_date"],
-            "due_date": frame["due_date"], "days": -days if level == "red" else days, "message": msg}))
+        k, due = a["k"][mask], a["due"][mask]
+        days = -left[mask] if level == "red" else left[mask]
+        label = [dls[x].label for x in k]
+        msg = [f"{lb}：{ds}到期，" + (f"已逾期 {n} 天" if level == "red" else f"剩余 {n} 天")
+               for lb, ds, n in zip(label, _ymd(due), days.tolist())]
+        add(int(mask.sum()), row=rows[mask], level=level, deadline_id=[dls[x].id for x in k], deadline=label,
+            citation=[dls[x].citation for x in k], start=a["start"][mask], due=due, days=days, message=msg)
 
-    # stale: no event for N days, no deadline running or paused, no review pending
-    busy = set(live["case_id"])
-    last = ev.groupby("case_id")["event_date"].max()
-    opened = pd.to_datetime(open_cases["opened_at"], utc=True).dt.tz_localize(None).dt.normalize()
-    last_date = pd.to_datetime(lookup(open_cases["case_id"], last)).astype("datetime64[ms]").fillna(
-        opened.astype("datetime64[ms]"))
-    from .deadlines import pause_spells
+    # stale: an open case with no event for N days, no deadline running or paused, no review pending
+    last_day = np.full(n_ev, _NAT_DAY, dtype=np.int64)
+    if n_ev:
+        np.maximum.at(last_day, pp.cid, pp.day)
+    opened = (pd.to_datetime(cases["opened_at"], utc=True).dt.tz_localize(None).dt.normalize()
+              .to_numpy().astype("datetime64[D]").astype(np.int64))
+    last = opened.copy()
+    last[has] = last_day[code_of[has]]
+    sc, _, se = _spells(pp, rules)
+    quiet = np.ones(len(cases), bool)
+    quiet[row_of[sc[se == _NAT_DAY]]] = False            # a review pending
+    quiet[rows[live]] = False                            # a deadline running or paused
+    idle_days = pp.at - last
+    stale = is_open & quiet & (idle_days >= rules.stale_days)
+    if stale.any():
+        sd = last[stale]
+        add(int(stale.sum()), row=np.flatnonzero(stale), level="stale", deadline_id="stale", deadline="案件停滞",
+            citation="", start=sd, due=sd + rules.stale_days, days=idle_days[stale],
+            message=[f"{n} 天无新事项（自 {d}）" for n, d in zip(idle_days[stale].tolist(), _ymd(sd))])
 
-    spells = pause_spells(ev, rules)
-    pending = set(spells.loc[spells["end"].isna(), "case_id"])
-    idle_days = ((at - last_date) / pd.Timedelta(days=1)).astype("int64")
-    stale_mask = (idle_days >= rules.stale_days) & ~open_cases["case_id"].isin(busy | pending)
-    st = open_cases.loc[stale_mask.to_numpy()]
-    if len(st):
-        sd = last_date.loc[st.index]
-        parts.append(pd.DataFrame({
-            "case_id": st["case_id"], "level": "stale", "deadline_id": "stale", "deadline": "案件停滞",
-            "citation": "", "start_date": sd, "due_date": sd + pd.Timedelta(days=rules.stale_days),
-            "days": idle_days.loc[st.index], "message": idle_days.loc[st.index].astype(str) + " 天无新事项（自 " +
-            sd.dt.strftime("%Y-%m-%d") + "）"}))
-    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=WARNING_COLUMNS)
-    out["parcel_id"] = out["case_id"].map(info["parcel_id"])
-    out["town_code"] = out["case_id"].map(info["town_code"])
-
+    rows_all = np.concatenate(cols["row"]) if cols["row"] else np.zeros(0, np.int64)
+    parcel = case_pid[rows_all]
+    town = case_town[rows_all]
+    case = case_ids[rows_all]
+    extra = {k: (np.concatenate(v) if v else np.zeros(0, object if k not in ("start", "due", "days") else np.int64))
+             for k, v in cols.items() if k != "row"}
     if identified is not None and len(identified):
-        without = identified.loc[~identified["parcel_id"].isin(cases["parcel_id"])]
-        if len(without):
-            nc = pd.DataFrame({"parcel_id": without["parcel_id"].to_numpy(),
-                               "town_code": without["town_code"].to_numpy() if "town_code" in without else None,
-                               "case_id": None, "level": "no_case", "deadline_id": None, "deadline": None,
-                               "citation": "《闲置土地处置办法》第五条（市、县国土资源主管部门应当调查核实）",
-                               "start_date": pd.NaT, "due_date": pd.NaT, "days": pd.NA,
-                               "message": "已认定闲置或纳入处置，尚未立案"})
-            out = pd.concat([out, nc], ignore_index=True) if len(out) else nc
-    out["level_label"] = out["level"].map(LEVEL_LABELS)
-    order = out["level"].map({lv: i for i, lv in enumerate(LEVELS)})
-    out = out.assign(_o=order, _d=-pd.to_numeric(out["days"], errors="coerce").fillna(0))
-    out = out.sort_values(["_o", "_d", "parcel_id"], kind="stable").drop(columns=["_o", "_d"])
-    out["due_date"] = pd.to_datetime(out["due_date"])
-    out["start_date"] = pd.to_datetime(out["start_date"])
-    return out[WARNING_COLUMNS].reset_index(drop=True)
+        without = ~str_isin(identified["parcel_id"], cases["parcel_id"])
+        n = int(without.sum())
+        if n:
+            parcel = np.concatenate([parcel, identified["parcel_id"].to_numpy(dtype=object)[without]])
+            town = np.concatenate([town, identified["town_code"].to_numpy(dtype=object, na_value=None)[without]
+                                   if "town_code" in identified else _obj(None, n)])
+            case = np.concatenate([case, _obj(None, n)])
+            for k, v in (("level", "no_case"), ("deadline_id", None), ("deadline", None),
+                         ("citation", "《闲置土地处置办法》第五条（市、县国土资源主管部门应当调查核实）"),
+                         ("message", "已认定闲置或纳入处置，尚未立案")):
+                extra[k] = np.concatenate([extra[k], _obj(v, n)])
+            for k in ("start", "due", "days"):
+                extra[k] = np.concatenate([extra[k], np.full(n, _NAT_DAY, dtype=np.int64)])
+    level = extra["level"]
+    lv_codes, lv_names = pd.factorize(level)
+    order = np.array([LEVELS.index(x) for x in lv_names], dtype=np.int64)[lv_codes] if len(level) else lv_codes
+    days = extra["days"]
+    idx = np.lexsort((np.where(days == _NAT_DAY, 0, -days), order))  # stable: input order among equals
+
+    def date_col(d):
+        d = d[idx]
+        return pd.Series(np.where(d == _NAT_DAY, np.datetime64("NaT"), d.astype("datetime64[D]")).astype(
+            "datetime64[ms]"))
+
+    labels = np.array([LEVEL_LABELS[x] for x in lv_names], dtype=object)[lv_codes] if len(level) else level
+    obj = lambda v: pd.Series(v[idx], dtype=object)  # noqa: E731 (no string inference: fast)
+    out = pd.DataFrame({
+        "parcel_id": obj(parcel), "town_code": obj(town), "case_id": obj(case), "level": obj(level),
+        "level_label": obj(labels), "deadline_id": obj(extra["deadline_id"]), "deadline": obj(extra["deadline"]),
+        "citation": obj(extra["citation"]), "start_date": date_col(extra["start"]), "due_date": date_col(extra["due"]),
+        "days": pd.array(np.where(days[idx] == _NAT_DAY, None, days[idx]).tolist() if len(idx) else [],
+                         dtype="Int64"),
+        "message": obj(extra["message"])})
+    return out[WARNING_COLUMNS]
 
 
 def parcel_warning_level(warnings: pd.DataFrame) -> pd.Series:

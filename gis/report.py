@@ -355,6 +355,9 @@ def report_html(store: Store, *, year: int, generated_at: dt.datetime | None = N
                      + _decisions_table(dec) + "</section>")
     else:
         parts.append(f"<section><h2>五、{year}年审定记录</h2><p>本年度无审定记录。</p></section>")
+    from .disposal_export import report_section  # 六、闲置土地处置 (DISPOSAL.md §6)
+
+    parts.append(report_section(store, year))
     parts.append(f"<footer>由 landrenew 生成。图中坐标为 CGCS2000，面积按 EPSG:4549 计算。"
                  f"{html.escape(SYNTHETIC_NOTE) if synthetic else ''}</footer>")
     return ('<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'

@@ -11,15 +11,23 @@ import sqlite3
 import pandas as pd
 import pytest
 
-from gis.cases import Attachment, allowed_events, case_events, case_table, is_identified, open_case, \
-    read_cases, read_events, record_event
+from gis.cases import (
+    Attachment,
+    allowed_events,
+    case_events,
+    case_table,
+    is_identified,
+    open_case,
+    read_cases,
+    read_events,
+    record_event,
+)
 from gis.disposal_progress import disposal_movements, disposal_progress, parcel_stages
 from gis.disposal_rules import load_disposal_rules
 from gis.disposal_warnings import disposal_warnings
 from gis.errors import LandRenewError, PermissionDenied, RuleFileError
 from gis.procedure import OrderError
-from gis.store import GeoPackageStore
-from gis.store import cases_store
+from gis.store import GeoPackageStore, cases_store
 from tests import case_fixtures
 
 FRONT = ["survey_notice", "holder_response", "idle_determination", "public_notice", "plan_drafted", "plan_approved"]

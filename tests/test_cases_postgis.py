@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from tests.test_postgis, then used as parameters)
 """Disposal cases in PostGIS (revision 0004_cases): same rows and types as the GeoPackage, append-only for the
 application role and, by trigger, for the owner too."""
 from __future__ import annotations
@@ -17,7 +18,7 @@ from gis.store import GeoPackageStore, cases_store, migrations, postgis
 from gis.store.cases_store import case_metadata
 from gis.store.postgis import PostGISStore, normalize_url
 from tests import case_fixtures
-from tests.test_postgis import cluster, db, pg_admin, _admin_exec  # noqa: F401  (fixtures)
+from tests.test_postgis import _admin_exec, cluster, db, pg_admin  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.postgis
 TODAY = pd.Timestamp("2026-11-30").date()

@@ -55,6 +55,7 @@ def _docx_text(path) -> str:
     return "\n".join(parts)
 
 
+@pytest.mark.slow
 def test_plan_of_each_route_holds_the_facts_and_converts_to_pdf(demo_cases_store, tmp_path):
     store, _ = demo_cases_store
     table = case_table(read_cases(store), read_events(store))
@@ -172,3 +173,32 @@ def test_cli_case_open_event_show_list_plan_warnings(cli_store, tmp_path):
     assert sorted(r[0] for r in rows) == ["停滞"] + ["未立案"] * 11
     stale = next(r for r in rows if r[0] == "停滞")
     assert stale[1] == "P-continue_with_fee" and stale[8] == (today - dt.date(2026, 4, 20)).days
+
+
+def test_disposal_ledger_and_stage_fields_for_the_upper_level_exports(demo_cases_store):
+    from gis.disposal_export import LEDGER_HEADERS, current_movements, disposal_ledger, stage_fields
+
+    store, made = demo_cases_store
+    ledger = disposal_ledger(store, AS_OF)
+    assert list(ledger.columns) == list(LEDGER_HEADERS.values())
+    table = case_table(read_cases(store), read_events(store))
+    done = table.loc[table["stage"] == "completed"]
+    rows = ledger.set_index("宗地编号").loc[done["parcel_id"]]
+    assert (rows["处置阶段"] == "处置完成").all() and rows["处置完成日期"].notna().all()
+    assert (ledger["处置阶段"] == "未立案").sum() == (ledger["预警"] == "未立案").sum()
+    fields = stage_fields(store, AS_OF).set_index("parcel_id")
+    assert fields.loc[done["parcel_id"], "disposal_stage"].eq("completed").all()
+    mv = current_movements(store, AS_OF)
+    assert mv["opened"].sum() == len(made) and mv["completed"].sum() == len(done)
+
+
+def test_annual_report_carries_the_years_disposal_movements(demo_cases_store):
+    from gis.report import report_html
+
+    store, made = demo_cases_store
+    html = report_html(store, year=2026)
+    section = html[html.index("六、2026年闲置土地处置"):]
+    section = section[:section.index("</section>")]
+    opened_2026 = int((read_cases(store)["opened_at"].dt.tz_convert("Asia/Shanghai").dt.year == 2026).sum())
+    assert f"本年立案<b>{opened_2026} 宗" in section and "各年度变动" in section
+    assert f"已立案 {len(made)} 宗" in section

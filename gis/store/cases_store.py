@@ -273,7 +273,7 @@ def append_event(store, event: Mapping[str, Any], attachments: Sequence[Mapping[
 # -- reading --------------------------------------------------------------------------------------------------
 def _read(store, name: str, where: Mapping[str, Any] | None, columns: Sequence[str] | None = None) -> pd.DataFrame:
     cols = list(columns or [c for c, _ in TABLES[name]])
-    conds, params = [], []
+    conds = []
     for field, value in (where or {}).items():
         if field not in dict(TABLES[name]):
             raise KeyError(f"{name} has no column {field!r}")
