@@ -11,6 +11,7 @@ All four pairs were produced with the published GCJ-02 constants (Krasovsky a = 
 checked to 1e-9 degree (0.1 mm): the same formula with the WGS84 radius 6378137 m, a slip some ports make, is off
 by about 1e-7 degree and fails.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -44,8 +45,10 @@ def test_gcj02_to_wgs84_recovers_published_wgs84(wlon, wlat, glon, glat, tol, so
 
 def test_offset_is_hundreds_of_metres_not_zero():
     # the size of the shift the pairs above pin down (a few hundred metres in eastern China)
-    shifts = [np.hypot((glon - wlon) * 111_320 * np.cos(np.radians(wlat)), (glat - wlat) * 110_574)
-              for wlon, wlat, glon, glat, _, _ in PUBLISHED]
+    shifts = [
+        np.hypot((glon - wlon) * 111_320 * np.cos(np.radians(wlat)), (glat - wlat) * 110_574)
+        for wlon, wlat, glon, glat, _, _ in PUBLISHED
+    ]
     assert all(300 < s < 800 for s in shifts), shifts
 
 
