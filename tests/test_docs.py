@@ -16,22 +16,6 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import gen_docs  # noqa: E402
 
-# docs/rules.md is written with the rules-engine change; until it is in the tree its links are expected to dangle
-PENDING = {"docs/rules.md"}
-# files being rewritten in other branches at the time of writing; their references are fixed there
-PENDING_FILES = {
-    "gis/idle.py",
-    "gis/renewal.py",
-    "gis/parse.py",
-    "gis/maps.py",
-    "gis/decisions.py",
-    "layers/rules/idle.yaml",
-    "layers/rules/renewal.yaml",
-    "tests/test_idle.py",
-    "tests/test_renewal.py",
-}
-
-
 def test_data_contract_is_generated_from_layers():
     committed = (DOCS / "data-contract.md").read_text(encoding="utf-8")
     assert committed == gen_docs.render(), "docs/data-contract.md is stale: run `make docs`"
@@ -71,8 +55,6 @@ def _links() -> list[tuple[str, str]]:
 def test_relative_links_resolve(source, target):
     path = ((ROOT / source).parent / target).resolve()
     rel = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
-    if not path.exists() and rel in PENDING:
-        pytest.xfail(f"{rel} comes with the rules-engine change")
     assert path.exists(), f"{source} links to {target}, which is not in the repository"
 
 
@@ -100,7 +82,4 @@ def test_no_file_points_outside_the_repository():
         lines = [i for i, line in enumerate(text.splitlines(), 1) if OUTSIDE.search(line)]
         if lines:
             hits[rel] = lines
-    mine = {f: lines for f, lines in hits.items() if f not in PENDING_FILES}
-    assert not mine, f"point these at docs/ instead (file: line numbers): {mine}"
-    if hits:
-        pytest.xfail(f"references outside the repository remain in files rewritten elsewhere: {sorted(hits)}")
+    assert not hits, f"point these at docs/ instead (file: line numbers): {hits}"
