@@ -43,6 +43,10 @@ def command(store_url, n_parcels, seed, as_of, force, fmt, out, no_rasters) -> N
                                           on_progress=on_progress)
     for report in reports:
         click.echo(report.summary())
+    from gis.demo_cases import build_demo_cases
+
+    cases = build_demo_cases(store, parse_as_of(as_of))
+    click.echo(f"模拟处置案件：{len(cases)} 件（各阶段均有，部分已超期）")
     click.echo(f"演示库（模拟数据）已生成：{store.url}")
     for name, count in store.layer_counts().items():
         click.echo(f"  {name:<20}{count:>8}")
