@@ -72,6 +72,13 @@ _PUBLIC = {
     "build_report": ("report", "build_report"),
     "layer_qml": ("styles", "layer_qml"),
     "layer_sld": ("styles", "layer_sld"),
+    # the map: inline below the size threshold, vector tiles above
+    "map_from_layers": ("maps", "map_from_layers"),
+    "map_overlay": ("maps", "map_overlay"),
+    "build_tileset": ("tiles", "build_tileset"),
+    "ensure_tileset": ("tiles", "ensure_tileset"),
+    "TileSet": ("tiles", "TileSet"),
+    "tile_threshold": ("tiles", "tile_threshold"),
 }
 
 __all__ = sorted(_PUBLIC)
