@@ -34,6 +34,7 @@ import base64
 import gzip
 import hashlib
 import os
+import struct
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -254,9 +255,58 @@ def _streams(geoms: np.ndarray, anchors: np.ndarray, z: int, keep: np.ndarray) -
             "ok": start >= 0}
 
 
-def _values(frame: pd.DataFrame, fields: Sequence[str]) -> list[list[tuple[int, Any]]]:
-    """Per feature [(field index, value)] of the non-empty values (floats rounded to 1 decimal)."""
-    cols = []
+def _varint(v: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        if v:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _vsize(v: np.ndarray) -> np.ndarray:
+    """Bytes of the protobuf varint of each (non-negative) value."""
+    size = np.ones(len(v), dtype=np.int64)
+    for k in range(1, 10):
+        size += v >= (np.uint64(1) << np.uint64(7 * k))
+    return size
+
+
+def _varints(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All values varint-encoded back to back, and the byte offset of each value (plus the end)."""
+    v = v.astype(np.uint64)
+    size = _vsize(v)
+    pos = np.concatenate([[0], np.cumsum(size)])
+    out = np.zeros(int(pos[-1]), dtype=np.uint8)
+    for k in range(10):
+        m = size > k
+        if not m.any():
+            break
+        byte = (v[m] >> np.uint64(7 * k)) & np.uint64(0x7F)
+        byte |= np.where(size[m] > k + 1, np.uint64(0x80), np.uint64(0))
+        out[pos[:-1][m] + k] = byte.astype(np.uint8)
+    return out, pos
+
+
+def _value_message(v: Any) -> bytes:
+    """A ``Layer.values`` entry (field 4): string, double or bool ``Value``."""
+    if isinstance(v, (bool, np.bool_)):
+        inner = b"\x38" + (b"\x01" if v else b"\x00")
+    elif isinstance(v, (float, np.floating)):
+        inner = b"\x19" + struct.pack("<d", float(v))
+    else:
+        raw = str(v).encode("utf-8")
+        inner = b"\x0a" + _varint(len(raw)) + raw
+    return b"\x22" + _varint(len(inner)) + inner
+
+
+def _codes(frame: pd.DataFrame, fields: Sequence[str]) -> tuple[np.ndarray, list[list[bytes]]]:
+    """Per field the code of each row's value (-1 = empty) and the encoded ``Value`` of each code."""
+    codes = np.full((len(fields), len(frame)), -1, dtype=np.int64)
+    messages = []
     for j, f in enumerate(fields):
         s = frame[f]
         if pd.api.types.is_bool_dtype(s):
@@ -265,50 +315,88 @@ def _values(frame: pd.DataFrame, fields: Sequence[str]) -> list[list[tuple[int, 
             vals = s.astype("float64").round(1).astype(object).where(s.notna(), None)
         else:
             vals = s.astype(object).where(s.notna(), None).map(lambda v: None if v in (None, "") else str(v))
-        cols.append((j, vals.tolist()))
-    return [[(j, col[i]) for j, col in cols if col[i] is not None] for i in range(len(frame))]
+        c, uniques = pd.factorize(vals.astype(object), use_na_sentinel=True)
+        codes[j] = c
+        messages.append([_value_message(u) for u in uniques])
+    return codes, messages
 
 
-def _zz(v: int) -> int:
-    return (v << 1) ^ (v >> 63)
+def _encode_zoom(z: int, name: str, fields: Sequence[str], s: dict[str, np.ndarray], fid: np.ndarray,
+                 tx: np.ndarray, ty: np.ndarray, codes: np.ndarray, messages: list[list[bytes]]) -> dict[int, bytes]:
+    """Every tile of zoom z as gzip-compressed MVT bytes, {tile id: bytes}, encoded with numpy.
 
+    A feature message is a run of varints only (field tags below 128 are their own varint), so the
+    features of all tiles are built as one integer array and varint-encoded at once."""
+    from pmtiles.tile import zxy_to_tileid
 
-def _tile_bytes(pb, name: str, fields: Sequence[str], feats: list[int], tx: int, ty: int,
-                s: dict[str, Any], props: list) -> bytes:
-    tile = pb.tile()
-    layer = tile.layers.add()
-    layer.version, layer.name, layer.extent = 2, name, EXTENT
-    layer.keys.extend(fields)
-    index: dict[Any, int] = {}
-    values = []
-    ox, oy = tx * EXTENT, ty * EXTENT
-    cmd, start, end, fx, fy = s["cmd_list"], s["start_list"], s["end_list"], s["fx"], s["fy"]
-    add = layer.features.add
-    for fid in feats:
-        f = add()
-        f.id, f.type = fid, 3
-        tags = []
-        for j, v in props[fid]:
-            k = (j, v)
-            i = index.get(k)
-            if i is None:
-                i = index[k] = len(values)
-                values.append(v)
-            tags += (j, i)
-        f.tags.extend(tags)
-        g = cmd[start[fid]:end[fid]]
-        g[1] = _zz(fx[fid] - ox)
-        g[2] = _zz(fy[fid] - oy)
-        f.geometry.extend(g)
-    for v in values:
-        val = layer.values.add()
-        if isinstance(v, bool):
-            val.bool_value = v
-        elif isinstance(v, float):
-            val.double_value = v
-        else:
-            val.string_value = v
-    return gzip.compress(tile.SerializeToString(), compresslevel=6, mtime=0)
+    tile_key = ty.astype(np.int64) * (1 << z) + tx.astype(np.int64)
+    order = np.lexsort((fid, tile_key))
+    fid, tx, ty, tile_key = fid[order], tx[order], ty[order], tile_key[order]
+    tiles_u, tile_first, tile_of_pair = np.unique(tile_key, return_index=True, return_inverse=True)
+    n_pairs, n_tiles, n_fields = len(fid), len(tiles_u), len(fields)
+    # tags: per field, the value index within the tile's value table (values grouped by field)
+    tag_idx = np.full((n_pairs, n_fields), -1, dtype=np.int64)
+    offset = np.zeros(n_tiles, dtype=np.int64)
+    tile_values: list[list[tuple[int, np.ndarray]]] = [[] for _ in range(n_tiles)]
+    uniq_per_field = []
+    for j in range(n_fields):
+        c = codes[j][fid]
+        ok = c >= 0
+        width = int(codes[j].max()) + 1 if len(codes[j]) else 1
+        key = tile_of_pair[ok] * max(width, 1) + c[ok]
+        uk, inv = np.unique(key, return_inverse=True)
+        t_u = uk // max(width, 1)
+        first = np.searchsorted(t_u, t_u, side="left")
+        local = inv - first[inv]
+        tag_idx[ok, j] = offset[tile_of_pair[ok]] + local
+        counts = np.bincount(t_u, minlength=n_tiles)
+        offset += counts
+        uniq_per_field.append((uk % max(width, 1), np.concatenate([[0], np.cumsum(counts)])))
+    has = tag_idx >= 0
+    nt = 2 * has.sum(axis=1)
+    tags = np.column_stack([np.broadcast_to(np.arange(n_fields), tag_idx.shape), tag_idx]).reshape(
+        n_pairs, 2, n_fields).transpose(0, 2, 1)[has].ravel() if n_fields else np.zeros(0, dtype=np.int64)
+    # geometry of each pair, with the first MoveTo relative to the pair's tile
+    start, end = s["start"][fid], s["end"][fid]
+    ng = end - start
+    gpos = np.concatenate([[0], np.cumsum(ng)])
+    gidx = np.repeat(start - gpos[:-1], ng) + np.arange(int(gpos[-1]))
+    geom = s["cmd"][gidx].astype(np.uint64)
+    geom[gpos[:-1] + 1] = _zigzag(s["first"][fid, 0] - tx.astype(np.int64) * EXTENT)
+    geom[gpos[:-1] + 2] = _zigzag(s["first"][fid, 1] - ty.astype(np.int64) * EXTENT)
+    tpos = np.concatenate([[0], np.cumsum(nt)])
+    lt = np.add.reduceat(_vsize(tags.astype(np.uint64)), tpos[:-1]) if len(tags) else np.zeros(n_pairs, dtype=np.int64)
+    lt = np.where(nt > 0, lt, 0)
+    lg = np.add.reduceat(_vsize(geom), gpos[:-1])
+    fid_u = fid.astype(np.uint64)
+    lf = 1 + _vsize(fid_u) + 1 + _vsize(lt.astype(np.uint64)) + lt + 2 + 1 + _vsize(lg.astype(np.uint64)) + lg
+    # [0x12, lf, 8, fid, 0x12, lt, tags.., 0x18, 3, 0x22, lg, geom..] per pair
+    seq = 10 + nt + ng
+    base = np.concatenate([[0], np.cumsum(seq)])
+    flat = np.zeros(int(base[-1]), dtype=np.uint64)
+    b = base[:-1]
+    flat[b], flat[b + 1], flat[b + 2], flat[b + 3], flat[b + 4], flat[b + 5] = 0x12, lf, 8, fid_u, 0x12, lt
+    if len(tags):
+        flat[np.repeat(b + 6 - tpos[:-1], nt) + np.arange(len(tags))] = tags
+    after = b + 6 + nt
+    flat[after], flat[after + 1], flat[after + 2], flat[after + 3] = 0x18, 3, 0x22, lg
+    flat[np.repeat(after + 4 - gpos[:-1], ng) + np.arange(len(geom))] = geom
+    data, pos = _varints(flat)
+    pair_byte = pos[base]
+    tile_byte = np.concatenate([pair_byte[tile_first], [pair_byte[-1]]])
+    head = b"\x78\x02" + b"\x0a" + _varint(len(name.encode())) + name.encode()
+    keys = b"".join(b"\x1a" + _varint(len(f.encode())) + f.encode() for f in fields)
+    tail = b"\x28" + _varint(EXTENT)
+    raw = data.tobytes()
+    out = {}
+    for t in range(n_tiles):
+        values = b"".join(messages[j][c] for j, (uk, bounds) in enumerate(uniq_per_field)
+                          for c in uk[bounds[t]:bounds[t + 1]].tolist())
+        layer = head + raw[tile_byte[t]:tile_byte[t + 1]] + keys + values + tail
+        tile = b"\x1a" + _varint(len(layer)) + layer
+        key = int(tiles_u[t])
+        out[zxy_to_tileid(z, key % (1 << z), key // (1 << z))] = gzip.compress(tile, compresslevel=6, mtime=0)
+    return out
 
 
 def build_tileset(
@@ -343,8 +431,7 @@ def build_tileset(
     pixel
         Simplification tolerance in screen pixels at each zoom (coverage-preserving).
     """
-    from mapbox_vector_tile.Mapbox import vector_tile_pb2 as pb
-    from pmtiles.tile import Compression, TileType, zxy_to_tileid
+    from pmtiles.tile import Compression, TileType
     from pmtiles.writer import Writer
 
     if frame.crs is None:
@@ -369,7 +456,7 @@ def build_tileset(
         geoms = np.array([shapely.MultiPolygon([p for p in shapely.get_parts(g) if p.geom_type == "Polygon"])
                           if shapely.get_type_id(g) not in (3, 6) else g for g in geoms], dtype=object)
     anchors = shapely.get_coordinates(shapely.point_on_surface(geoms))
-    props = _values(sub, fields)
+    codes, messages = _codes(sub, fields)
     b = shapely.total_bounds(geoms)
     bounds = (float(b[0]), float(b[1]), float(b[2]), float(b[3]))
     tiles: dict[int, bytes] = {}
@@ -385,8 +472,6 @@ def build_tileset(
             current = np.where(shapely.is_empty(simplified), current, simplified)
             done_tol = tol
         s = _streams(current, anchors, z, keep_arr)
-        s.update(cmd_list=s["cmd"].tolist(), start_list=s["start"].tolist(), end_list=s["end"].tolist(),
-                 fx=s["first"][:, 0].tolist(), fy=s["first"][:, 1].tolist())
         present = np.flatnonzero(s["ok"])
         lo = (s["lo"][present] - _BUFFER) // EXTENT
         hi = (s["hi"][present] + _BUFFER) // EXTENT
@@ -396,10 +481,7 @@ def build_tileset(
         k = np.arange(int(cnt.sum())) - np.repeat(np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt)
         tx = np.repeat(lo[:, 0], cnt) + k % np.repeat(nx, cnt)
         ty = np.repeat(lo[:, 1], cnt) + k // np.repeat(nx, cnt)
-        pairs = pd.DataFrame({"fid": fid, "tx": tx, "ty": ty})
-        for (x, y), grp in pairs.groupby(["tx", "ty"], sort=False):
-            tiles[zxy_to_tileid(z, int(x), int(y))] = _tile_bytes(
-                pb, layer_name, fields, grp["fid"].tolist(), int(x), int(y), s, props)
+        tiles.update(_encode_zoom(z, layer_name, fields, s, fid, tx, ty, codes, messages))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp")
     try:
