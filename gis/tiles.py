@@ -465,9 +465,9 @@ def build_tileset(
     done_tol = 0.0
     for z in range(maxzoom, minzoom - 1, -1):
         tol = pixel * 360.0 / (2 ** z) / 512.0  # degrees of longitude per screen pixel (512 px data tile)
-        # simplify again when the tolerance has grown 4x (every second zoom); between, the snap to the
-        # tile grid of the zoom removes what is below a pixel
-        if coverage and len(current) and tol >= 3.9 * done_tol:
+        # simplify from zoom 12 down, again when the tolerance has grown 4x (every second zoom); between,
+        # and at 13-14 (a grid of 0.6-1.2 m), the snap to the tile grid removes what is below a pixel
+        if coverage and len(current) and z <= 12 and tol >= 3.9 * done_tol:
             simplified = shapely.coverage_simplify(current, tol, simplify_boundary=True)
             current = np.where(shapely.is_empty(simplified), current, simplified)
             done_tol = tol
