@@ -6,8 +6,10 @@ app's static folder (``static/mvt``, served by Streamlit's static serving, which
 requests), and the page draws them with the vendored protomaps-leaflet plugin (:mod:`gis.maps`).
 
 * zoom levels ``minzoom..maxzoom`` (8..14 by default; the plugin over-zooms past 14);
-* geometry simplified as a coverage per zoom (``shapely.coverage_simplify``: neighbours stay edge to
-  edge), about half a screen pixel at each zoom, then snapped to the 4096 grid of the tile;
+* geometry snapped to the 4096 grid of the tile at each zoom (shared vertices snap alike, so the
+  coverage stays a coverage), and from zoom 12 down simplified as a coverage every second zoom
+  (``shapely.coverage_simplify``, half a screen pixel: neighbours stay edge to edge, no gaps, no
+  slivers); at 13-14 the grid is 0.5-1 m and the outline is kept as surveyed;
 * only the fields the style and the tooltip need (the registry ``popup`` + ``style.by``), enum
   values as strings (one per tile in the value table);
 * the MVT feature id is the row of the feature in :attr:`TileSet.keys`, so the page filters and
@@ -16,9 +18,10 @@ requests), and the page draws them with the vendored protomaps-leaflet plugin (:
   collapses below the tile grid it is drawn as a one-pixel square at its interior point.  Others
   that collapse are left out at that zoom only.
 
-The protobuf messages are those of ``mapbox-vector-tile`` (its ``vector_tile_pb2``); the geometry
-command streams are computed with numpy for all features of a zoom at once, which is what keeps a
-10^5-parcel build in seconds (the library's per-feature ``encode`` takes ~1 ms a feature).
+The tiles follow the MVT 2.1 specification; they are encoded with numpy for all features of a zoom at
+once (geometry command streams and protobuf varints), because ``mapbox_vector_tile.encode`` takes about
+1 ms a feature (minutes for 10^5 parcels x 7 zooms).  The tests decode them with ``mapbox-vector-tile``
+and read the archive with ``pmtiles``' reader, both independent of this module.
 
 >>> import geopandas as gpd, shapely, tempfile, pathlib
 >>> f = gpd.GeoDataFrame({"parcel_id": ["A", "B"], "route": ["reclaim", "none"]},
