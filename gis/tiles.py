@@ -445,7 +445,8 @@ def build_tileset(
     valid = ~(frame.geometry.isna() | frame.geometry.is_empty).to_numpy()
     keys_all = frame[key].astype(str).to_numpy(dtype=object)
     if pd.Series(keys_all).duplicated().any():
-        raise LandRenewError(f"字段 {key} 有重复值，无法生成瓦片", detail=f"duplicate {key}", fix="检查编号唯一性")
+        raise LandRenewError(f"字段 {key} 有重复值，无法生成瓦片", detail=f"duplicate {key}",
+                             fix="检查编号唯一性")
     keep_all = np.ones(len(frame), dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
     order = np.argsort(keys_all[valid], kind="stable")
     sub = frame[valid].iloc[order]
@@ -518,7 +519,8 @@ def ensure_tileset(frame: gpd.GeoDataFrame, *, store_id: str, version: str, laye
     """
     folder = Path(folder or tile_dir())
     prefix = f"{hashlib.sha1(store_id.encode()).hexdigest()[:8]}-{layer}"
-    digest = hashlib.sha1(f"{version}|{TILE_FORMAT}|{','.join(fields)}|{sorted(kwargs.items())}".encode()).hexdigest()[:12]
+    recipe = f"{version}|{TILE_FORMAT}|{','.join(fields)}|{sorted(kwargs.items())}"
+    digest = hashlib.sha1(recipe.encode()).hexdigest()[:12]
     path = folder / f"{prefix}-{digest}.pmtiles"
     if path.exists():
         valid = ~(frame.geometry.isna() | frame.geometry.is_empty).to_numpy()
