@@ -468,7 +468,9 @@ def build_tileset(
     coverage = bool(len(geoms)) and bool(np.isin(shapely.get_type_id(geoms), (3, 6)).all())
     done_tol = 0.0
     for z in range(maxzoom, minzoom - 1, -1):
-        tol = pixel * 360.0 / (2 ** z) / 512.0  # degrees of longitude per screen pixel (512 px data tile)
+        # degrees of longitude per screen pixel (512 px data tile); a whole pixel below zoom 12, where the
+        # district is in view and every parcel is a few pixels wide
+        tol = (pixel if z >= 12 else 2 * pixel) * 360.0 / (2 ** z) / 512.0
         # simplify from zoom 12 down, again when the tolerance has grown 4x (every second zoom); between,
         # and at 13-14 (a grid of 0.6-1.2 m), the snap to the tile grid removes what is below a pixel
         if coverage and len(current) and z <= 12 and tol >= 3.9 * done_tol:
