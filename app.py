@@ -7,10 +7,13 @@ Store: ``$DATABASE_URL``, else ``$LANDRENEW_STORE``, else ``var/landrenew.gpkg``
 """
 from __future__ import annotations
 
+import contextlib
+import copy
 import datetime as dt
 import hashlib
 import json
 import os
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -25,12 +28,13 @@ from gis.auth import ROLE_LABELS, ROLES, User, authenticate, record_event, sessi
 from gis.cells import safe_frame
 from gis.decisions import decision_history, record_decision, sub_routes_of
 from gis.errors import ConflictError, LandRenewError
-from gis.maps import BASEMAPS, feature_target, map_from_layers
+from gis.maps import BASEMAPS, feature_target, map_from_layers, map_overlay, tile_fields, tile_keep
 from gis.schema import get_layer
 from gis.redact import mask_url
 from gis.settings import security_settings
 from gis.store import decision_version, default_store_url, open_store
 from gis.store.accounts import login_events
+from gis.tiles import ensure_tileset, key_at, tile_threshold
 
 st.set_page_config(page_title="柯桥区存量土地与城中村改造一张图", page_icon="🗺️", layout="wide")
 
@@ -56,15 +60,73 @@ def _version(store) -> str:
     return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def _layers_version(store) -> str:
+    """Changes when a layer other than ``decisions`` is written; a saved decision leaves it as it was, so
+    the layers, the tiles and the map stay cached.  A GeoPackage write replaces the file (new inode) and
+    GDAL stamps the layer's ``gpkg_contents.last_change``; a decision is an in-place insert."""
+    parts: dict = {"meta": store.meta(),
+                   "counts": {k: v for k, v in store.layer_counts().items() if k != "decisions"}}
+    path = getattr(store, "path", None)
+    if path is not None and Path(path).exists():
+        stat = Path(path).stat()
+        parts["file"] = [stat.st_dev, stat.st_ino]
+        with contextlib.suppress(sqlite3.Error), \
+                contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
+            parts["changes"] = con.execute("SELECT table_name, last_change FROM gpkg_contents "
+                                           "WHERE table_name != 'decisions' ORDER BY table_name").fetchall()
+    return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 @st.cache_data(show_spinner="读取图层…", max_entries=64)
 def _layer(url: str, version: str, name: str) -> pd.DataFrame:
     return _store(url).read_layer(name)
 
 
+def _read(name: str) -> pd.DataFrame:
+    """A layer of the store, cached until it is written (decisions by the full version, others by
+    :func:`_layers_version`)."""
+    return _layer(URL, VERSION if name == "decisions" else LAYERS_VERSION, name)
+
+
 @st.cache_data(show_spinner=False, max_entries=8)
-def _parcels(url: str, version: str) -> pd.DataFrame:
-    return dash.parcel_frame(_layer(url, version, "idle_assessment"), _layer(url, version, "parcels"),
+def _parcels(url: str, layers_version: str, version: str) -> pd.DataFrame:
+    return dash.parcel_frame(_layer(url, layers_version, "idle_assessment"), _layer(url, layers_version, "parcels"),
                              _layer(url, version, "decisions"))
+
+
+@st.cache_resource(show_spinner="生成矢量瓦片（每个数据版本一次）…", max_entries=2)
+def _tileset(url: str, layers_version: str):
+    """The PMTiles archive of the parcels for this store version (:mod:`gis.tiles`)."""
+    frame = _layer(url, layers_version, "idle_assessment")
+    return ensure_tileset(frame, store_id=url, version=layers_version, layer="idle_assessment", key="parcel_id",
+                          fields=tile_fields("idle_assessment"), keep=tile_keep(frame))
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _parcel_index(url: str, layers_version: str):
+    """Spatial index of the parcels (degrees) and their ids, for answering a map click."""
+    import shapely
+
+    frame = _layer(url, layers_version, "idle_assessment")
+    geoms = frame.geometry.to_crs("EPSG:4326").to_numpy() if frame.crs else frame.geometry.to_numpy()
+    return shapely.STRtree(geoms), frame["parcel_id"].astype(str).to_numpy(dtype=object)
+
+
+@st.cache_resource(show_spinner="绘制地图…", max_entries=16)
+def _map(url: str, layers_version: str, flt: dash.MapFilter, basemap: str, xyz_url: str | None, tiled: bool):
+    """The map for a store version and filter (shared by the sessions; each run draws a copy)."""
+    towns = _layer(url, layers_version, "towns")
+    parcels, villages = dash.apply_filter(
+        dash.parcel_frame(_layer(url, layers_version, "idle_assessment"), _layer(url, layers_version, "parcels")),
+        _layer(url, layers_version, "village_status"), flt)
+    layers = {"towns": towns, "village_status": villages, "projects": _layer(url, layers_version, "projects"),
+              "idle_assessment": parcels}
+    tiles = {"idle_assessment": _tileset(url, layers_version)} if tiled else None
+    try:
+        return map_from_layers(layers, basemap=basemap, tianditu_key=_secret("tianditu_key"), xyz_url=xyz_url,
+                               tiles=tiles), None
+    except LandRenewError as exc:
+        return map_from_layers(layers, tiles=tiles), str(exc)
 
 
 @st.cache_data(show_spinner="计算遥感指数…", max_entries=256)
@@ -91,6 +153,7 @@ def _opts(field, values=None) -> dict:
 URL = default_store_url()
 store = _store(URL)
 VERSION = _version(store)
+LAYERS_VERSION = _layers_version(store)
 META = store.meta()
 
 
@@ -220,7 +283,7 @@ with st.sidebar:
     basemap = st.selectbox("底图", list(BASEMAPS), format_func=BASEMAPS.get, key="basemap")
     xyz_url = st.text_input("本地瓦片地址", "/app/static/tiles/{z}/{x}/{y}.png") if basemap == "xyz" else None
     st.subheader("筛选")
-    towns = _layer(URL, VERSION, "towns")
+    towns = _read("towns")
     town_names = dict(zip(towns["town_code"].astype(str), towns["name"].astype(str)))
     flt_towns = st.multiselect("镇街", list(town_names), format_func=town_names.get, key="f_town", placeholder="全部")
     flt_routes = st.multiselect("推荐处置路径", **_opts(ROUTE), key="f_route", placeholder="全部")
@@ -235,10 +298,10 @@ FILTER = dash.MapFilter(towns=tuple(flt_towns), routes=tuple(flt_routes), sub_ro
                         idle_types=tuple(flt_idle), land_uses=tuple(flt_use),
                         idle_years=None if flt_years == (0.0, 20.0) else tuple(flt_years),
                         village_statuses=tuple(flt_status))
-ALL_PARCELS = _parcels(URL, VERSION)
-ALL_VILLAGES = _layer(URL, VERSION, "village_status")
+ALL_PARCELS = _parcels(URL, LAYERS_VERSION, VERSION)
+ALL_VILLAGES = _read("village_status")
 PARCELS, VILLAGES = dash.apply_filter(ALL_PARCELS, ALL_VILLAGES, FILTER)
-PROJECTS = _layer(URL, VERSION, "projects")
+PROJECTS = _read("projects")
 
 
 def _select(layer: str, key: str) -> None:
@@ -311,7 +374,7 @@ def _parcel_detail(pid: str) -> None:
         st.table(pd.DataFrame({"类别": ["备选路径"] * len(alts) + ["配套措施"] * len(measures),
                                "内容": [dash.list_text(a) for a in alts] + [dash.list_text(m) for m in measures]}
                               ).set_index("类别"))
-    series = _imagery(URL, VERSION, pid)
+    series = _imagery(URL, LAYERS_VERSION, pid)
     if len(series):
         st.markdown("**遥感指数变化**")
         st.altair_chart(dash.imagery_chart(series), width="stretch")
@@ -375,11 +438,11 @@ def _village_detail(vid: str) -> None:
     st.table(_kv_table(row, "village_status", ["status", "stage", "percent_complete", "monthly_rate",
                                                "required_monthly_rate", "projected_completion",
                                                "months_to_deadline", "households", "needs_resettlement_units"]))
-    villages = _layer(URL, VERSION, "villages")
-    burnup = dash.village_burnup(vid, villages, _layer(URL, VERSION, "village_progress"))
+    villages = _read("villages")
+    burnup = dash.village_burnup(vid, villages, _read("village_progress"))
     st.markdown("**改造进度（燃尽/累计图，对照完成期限）**")
     st.altair_chart(dash.burnup_chart(burnup), width="stretch")
-    sites = _layer(URL, VERSION, "resettlement_sites")
+    sites = _read("resettlement_sites")
     sites = sites[sites["village_id"] == vid]
     st.markdown("**安置房选址建议**")
     if sites.empty:
@@ -389,6 +452,47 @@ def _village_detail(vid: str) -> None:
                                                                "score", "reason"]))
     for note in row["notes"] or []:
         st.caption(str(note))
+
+
+# ------------------------------------------------------------------------------------- map clicks
+def _handle_map_click(value: dict | None, tiled: bool) -> None:
+    """Open what the planner clicked; runs before the map is drawn, so the map shows it highlighted.
+
+    Inline layers report the clicked feature (``last_active_drawing``).  Tiles report nothing but the
+    point: the parcel under it is found with the spatial index of the store's parcels, among those the
+    filters show; parcels lie above villages, as on the map."""
+    value = value or {}
+    point = None
+    for name in ("last_object_clicked", "last_clicked"):
+        v = value.get(name)
+        if v and v != st.session_state.get(f"prev_{name}"):
+            st.session_state[f"prev_{name}"] = v
+            point = v
+    props = (value.get("last_active_drawing") or {}).get("properties")
+    drawing_changed = bool(props) and props != st.session_state.get("last_click")
+    if drawing_changed:
+        st.session_state.last_click = props
+    if tiled and point is not None:
+        tree, keys = _parcel_index(URL, LAYERS_VERSION)
+        shown = np.isin(keys, PARCELS["parcel_id"].astype(str).to_numpy())
+        pid = key_at(tree, keys, point["lat"], point["lng"], shown=shown)
+        if pid is not None:
+            _select("idle_assessment", pid)
+            return
+    if drawing_changed:
+        target = feature_target(props)
+        if target and target[0] in ("idle_assessment", "village_status"):
+            _select(*target)
+
+
+def _selected_shape():
+    """The selected parcel or village as a one-row frame (for its outline on the map), or None."""
+    selected = st.session_state.get("selected")
+    if not selected:
+        return None
+    frame, key = (ALL_PARCELS, "parcel_id") if selected[0] == "idle_assessment" else (ALL_VILLAGES, "village_id")
+    rows = frame[frame[key] == selected[1]]
+    return rows if len(rows) else None
 
 
 # -------------------------------------------------------------------------------------------- tabs
@@ -403,23 +507,17 @@ with tabs[0]:
     st.markdown(f"地图显示 **{len(PARCELS)}** 宗地块（{area_ha:,.1f} 公顷）、**{len(VILLAGES)}** 个城中村")
     left, right = st.columns([3, 2])
     with left:
-        try:
-            fmap = map_from_layers({"towns": towns, "village_status": VILLAGES, "projects": PROJECTS,
-                                    "idle_assessment": PARCELS}, basemap=basemap,
-                                   tianditu_key=_secret("tianditu_key"), xyz_url=xyz_url)
-        except LandRenewError as exc:
-            st.error(str(exc))
-            fmap = map_from_layers({"towns": towns, "village_status": VILLAGES, "projects": PROJECTS,
-                                    "idle_assessment": PARCELS})
-        result = st_folium(fmap, key="map", height=620, use_container_width=True,
-                           returned_objects=["last_active_drawing"])
-        clicked = (result or {}).get("last_active_drawing")
-        props = (clicked or {}).get("properties")
-        if props and props != st.session_state.get("last_click"):
-            st.session_state.last_click = props
-            target = feature_target(props)
-            if target and target[0] in ("idle_assessment", "village_status"):
-                _select(*target)
+        tiled = len(ALL_PARCELS) > tile_threshold()
+        _handle_map_click(st.session_state.get("map"), tiled)
+        cached, map_error = _map(URL, LAYERS_VERSION, FILTER, basemap, xyz_url, tiled)
+        if map_error:
+            st.error(map_error)
+        fmap = copy.deepcopy(cached)
+        overlay = map_overlay({"idle_assessment": PARCELS},
+                              tiles={"idle_assessment": _tileset(URL, LAYERS_VERSION)} if tiled else None,
+                              selected=_selected_shape())
+        st_folium(fmap, key="map", height=620, use_container_width=True, feature_group_to_add=overlay,
+                  returned_objects=["last_active_drawing", "last_clicked", "last_object_clicked"])
         st.markdown("**按推荐处置路径统计（当前筛选）**")
         st.table(dash.route_counts(PARCELS).set_index("推荐处置路径"))
     with right:
@@ -450,7 +548,7 @@ with tabs[1]:
         st.markdown("**城中村按进展状态**")
         by_status = dash.villages_by_status(VILLAGES)
         st.altair_chart(dash.status_chart(by_status), width="stretch")
-        trend = dash.progress_trend(_layer(URL, VERSION, "villages"), _layer(URL, VERSION, "village_progress"))
+        trend = dash.progress_trend(_read("villages"), _read("village_progress"))
         st.markdown("**全区改造进度趋势**")
         st.altair_chart(dash.trend_chart(trend), width="stretch")
     disposal_dashboard(store, as_of_date, VERSION)

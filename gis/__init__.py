@@ -105,6 +105,13 @@ _PUBLIC = {
     "parcel_stages": ("disposal_progress", "parcel_stages"),
     "disposal_progress": ("disposal_progress", "disposal_progress"),
     "disposal_movements": ("disposal_progress", "disposal_movements"),
+    # the map: inline below the size threshold, vector tiles above
+    "map_from_layers": ("maps", "map_from_layers"),
+    "map_overlay": ("maps", "map_overlay"),
+    "build_tileset": ("tiles", "build_tileset"),
+    "ensure_tileset": ("tiles", "ensure_tileset"),
+    "TileSet": ("tiles", "TileSet"),
+    "tile_threshold": ("tiles", "tile_threshold"),
 }
 
 __all__ = sorted(_PUBLIC)

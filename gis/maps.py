@@ -37,14 +37,17 @@ import numpy as np
 import pandas as pd
 import shapely
 from branca.element import MacroElement
+from folium.elements import JSCSSMixin
 from folium.map import Layer as _FoliumLayer
 from jinja2 import Template
 
 from .assets import APP_STATIC_URL, use_local_assets
 from .errors import LandRenewError
 from .schema import get_layer
+from .tiles import TileSet
 
-__all__ = ["BASEMAPS", "MAP_LAYERS", "display_frame", "layer_payload", "map_from_layers", "feature_target"]
+__all__ = ["BASEMAPS", "MAP_LAYERS", "display_frame", "layer_payload", "map_from_layers", "map_overlay",
+           "feature_target", "tile_fields", "tile_keep"]
 
 #: Basemap choices: none (offline default), OpenStreetMap, Tianditu (needs a key), a local XYZ folder.
 BASEMAPS = {"none": "无底图", "osm": "OpenStreetMap", "tianditu": "天地图", "xyz": "本地瓦片"}
@@ -243,6 +246,155 @@ var {{ this.get_name() }} = (function () {
         self.spec = _json_for_script(spec)
 
 
+_TIP_JS = """
+  function tip(p) {
+    var box = document.createElement("div");
+    spec.tip.forEach(function (t) {
+      var v = p[t[0]];
+      if (v === null || v === undefined || v === "") { return; }
+      var row = document.createElement("div");
+      var k = document.createElement("b"); k.textContent = t[1] + "：";
+      var val = document.createElement("span");
+      val.textContent = (t[2] && t[2][v] !== undefined) ? t[2][v] : String(v);
+      row.appendChild(k); row.appendChild(val); box.appendChild(row);
+    });
+    return box;
+  }
+"""
+
+
+class _TileLayer(JSCSSMixin, _FoliumLayer):
+    """A layer drawn from a PMTiles archive by protomaps-leaflet (canvas tiles, local JS).
+
+    The page keeps one entry per tiled layer in ``window.__landrenewTiles[layer]`` with ``setMask``
+    (which features are shown, a base64 bitset by feature id, see :meth:`gis.tiles.TileSet.mask`) and
+    ``drawnKeys`` (keys of the features drawn so far).  Tiles sit in their own pane above the inline
+    layers; the pane lets clicks through to the map, and the page finds the parcel in the store.
+    """
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+var {{ this.get_name() }} = (function () {
+  var spec = {{ this.spec }};
+  var map = {{ this._parent.get_name() }};
+  [["landrenewTiles", 450], ["landrenewSelected", 460]].forEach(function (p) {
+    var pane = map.getPane(p[0]) || map.createPane(p[0]);
+    pane.style.zIndex = p[1]; pane.style.pointerEvents = "none";
+  });
+""" + _TIP_JS + """
+  function decode(b64) {
+    if (!b64) { return null; }
+    var s = atob(b64), a = new Uint8Array(s.length);
+    for (var i = 0; i < s.length; i++) { a[i] = s.charCodeAt(i); }
+    return a;
+  }
+  var pending = (window.__landrenewPending || {})[spec.layer];
+  var state = {text: pending || null, mask: decode(pending || null)};
+  function shown(id) { var m = state.mask; return !m || ((m[id >> 3] >> (id & 7)) & 1) === 1; }
+  var drawn = {};
+  function colour(f) { var v = spec.by ? f.props[spec.by] : null; return (v !== null && v !== undefined && spec.colors[v]) || spec.fill; }
+  var rules = [{
+    dataLayer: spec.layer,
+    filter: function (z, f) { if (!shown(f.id)) { return false; } drawn[f.id] = f.props[spec.key]; return true; },
+    symbolizer: new protomapsL.PolygonSymbolizer({
+      fill: function (z, f) { return colour(f); }, opacity: spec.opacity, stroke: spec.stroke,
+      width: function (z, f) { return z + 1 >= spec.outlineZoom ? spec.weight : 0; }, perFeature: true})
+  }];
+  var layer = protomapsL.leafletLayer({url: spec.url, paintRules: rules, labelRules: [], maxDataZoom: spec.maxzoom,
+    pane: "landrenewTiles", attribution: "", bounds: spec.bounds});
+  layer.on("load", function () {
+    if (!window.__landrenewTilesPainted) {
+      requestAnimationFrame(function () { window.__landrenewTilesPainted = performance.now(); });
+    }
+  });
+  var box = L.tooltip({sticky: true, direction: "top", offset: [0, -6], opacity: 0.95});
+  var queued = null;
+  function hover() {
+    var ll = queued; queued = null;
+    var hits = (layer.queryTileFeaturesDebug(ll.lng, ll.lat, 0).get("") || []).filter(function (h) {
+      return h.layerName === spec.layer && shown(h.feature.id); });
+    if (!hits.length) { if (map.hasLayer(box)) { map.closeTooltip(box); } return; }
+    box.setLatLng(ll).setContent(tip(hits[0].feature.props));
+    if (!map.hasLayer(box)) { map.openTooltip(box); }
+  }
+  map.on("mousemove", function (e) { if (queued === null) { requestAnimationFrame(hover); } queued = e.latlng; });
+  map.on("mouseout", function () { if (map.hasLayer(box)) { map.closeTooltip(box); } });
+  window.__landrenewTiles = window.__landrenewTiles || {};
+  window.__landrenewTiles[spec.layer] = {
+    layer: layer, spec: spec,
+    setMask: function (b64) {
+      if ((b64 || null) === state.text) { return; }
+      state.text = b64 || null; state.mask = decode(state.text); drawn = {}; layer.rerenderTiles();
+    },
+    drawnKeys: function () { return Object.keys(drawn).map(function (k) { return drawn[k]; }); }
+  };
+  return layer;
+})();
+{{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+{% endmacro %}
+""")
+
+    def __init__(self, tileset: TileSet, spec: dict, *, name: str, asset_base: str):
+        super().__init__(name=name, overlay=True, control=True, show=True)
+        self._name = "TileLayer"
+        self.default_js = [("protomaps_leaflet", f"{asset_base.rstrip('/')}/protomaps-leaflet/protomaps-leaflet.js")]
+        self.default_css = []
+        b = tileset.bounds
+        self.spec = _json_for_script({**spec, "url": tileset.url, "key": tileset.key, "maxzoom": tileset.maxzoom,
+                                      "bounds": [[b[1], b[0]], [b[3], b[2]]], "outlineZoom": 15})
+
+
+class _TileMasks(MacroElement):
+    """Which features of each tiled layer are shown (the filters): restyles the tiles, builds nothing."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+(function () {
+  var masks = {{ this.masks }};
+  window.__landrenewPending = masks;
+  var tiles = window.__landrenewTiles || {};
+  Object.keys(masks).forEach(function (k) { if (tiles[k]) { tiles[k].setMask(masks[k]); } });
+})();
+{% endmacro %}
+""")
+
+    def __init__(self, masks: dict):
+        super().__init__()
+        self._name = "TileMasks"
+        self.masks = _json_for_script(masks)
+
+
+class _Highlight(MacroElement):
+    """The outline of the selected feature, drawn above every layer and letting clicks through."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+(function () {
+  var group = {{ this._parent.get_name() }};
+  var map = (window.map && window.map.createPane) ? window.map : {{ this._parent._parent.get_name() }};
+  var pane = map.getPane("landrenewSelected") || map.createPane("landrenewSelected");
+  pane.style.zIndex = 460; pane.style.pointerEvents = "none";
+  L.polygon({{ this.latlngs }}, {pane: "landrenewSelected", renderer: L.svg({pane: "landrenewSelected"}),
+    interactive: false, color: "#00e5ff", weight: 3, opacity: 1, fill: false, className: "landrenew-selected"}).addTo(group);
+})();
+{% endmacro %}
+""")
+
+    def __init__(self, latlngs: list):
+        super().__init__()
+        self._name = "Highlight"
+        self.latlngs = _json_for_script(latlngs)
+
+
+def _latlngs(geom) -> list:
+    """Leaflet polygon rings ([[lat, lng], ...] per ring, per part) of a (multi)polygon in degrees."""
+    parts = []
+    for poly in shapely.get_parts(geom):
+        rings = [poly.exterior, *poly.interiors]
+        parts.append([[[round(y, 7), round(x, 7)] for x, y in np.asarray(r.coords)] for r in rings])
+    return parts[0] if len(parts) == 1 else parts
+
+
 class _Legend(MacroElement):
     """A legend control built with ``textContent`` (labels come from the registry)."""
 
@@ -366,6 +518,7 @@ def map_from_layers(
     tolerance_m: float = 2.0,
     bounds: Sequence[float] | None = None,
     height: str | int = "100%",
+    tiles: Mapping[str, TileSet] | None = None,
 ) -> folium.Map:
     """The map of the store's layers (一张图), offline and light.
 
@@ -385,6 +538,10 @@ def map_from_layers(
         Display simplification in metres (see :func:`display_frame`).
     bounds
         ``(minx, miny, maxx, maxy)`` in degrees to fit; default the extent of all drawn layers.
+    tiles
+        ``{layer name: TileSet}`` for the layers drawn from vector tiles (:mod:`gis.tiles`) instead of
+        inline; their frame in ``layers`` is not read here: which features are shown is set by
+        :func:`map_overlay`, so a filter changes only the overlay, not the map.
 
     Returns
     -------
@@ -402,7 +559,15 @@ def map_from_layers(
     _add_basemap(m, basemap, tianditu_key=tianditu_key, xyz_url=xyz_url)
     extent = []
     drawn = []
+    tiles = dict(tiles or {})
     for name in MAP_LAYERS:
+        if name in tiles:
+            ts = tiles[name]
+            spec = {**_layer_spec(name, list(ts.fields)), "layer": ts.layer}
+            _TileLayer(ts, spec, name=get_layer(name).label, asset_base=asset_base).add_to(m)
+            extent.append(np.asarray(ts.bounds))
+            drawn.append(name)
+            continue
         frame = layers.get(name)
         if frame is None or len(frame) == 0:
             continue
@@ -424,6 +589,56 @@ def map_from_layers(
         _Legend(groups).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     return m
+
+
+def tile_fields(layer_name: str) -> list[str]:
+    """The fields a tiled layer carries: those of its tooltip and style (see :func:`map_from_layers`)."""
+    return _map_fields(layer_name)
+
+
+def tile_keep(frame: pd.DataFrame) -> np.ndarray:
+    """Parcels that stay at every zoom of the tiles: every idle or in-scope parcel of an assessment."""
+    keep = np.zeros(len(frame), dtype=bool)
+    if "idle_type" in frame.columns:
+        keep |= frame["idle_type"].notna().to_numpy() & (frame["idle_type"] != "none").to_numpy()
+    if "in_stock_scope" in frame.columns:
+        keep |= frame["in_stock_scope"].fillna(False).astype(bool).to_numpy()
+    return keep
+
+
+def map_overlay(
+    layers: Mapping[str, gpd.GeoDataFrame] | None = None,
+    *,
+    tiles: Mapping[str, TileSet] | None = None,
+    selected: gpd.GeoDataFrame | None = None,
+) -> folium.FeatureGroup:
+    """What changes with the user's filters and selection, as one small feature group.
+
+    streamlit-folium redraws it (``st_folium(..., feature_group_to_add=...)``) without rebuilding the
+    map, so the view stays where the planner left it; a standalone page adds it to the map.
+
+    Parameters
+    ----------
+    layers
+        The filtered frames of the tiled layers (``{name: frame}``); a tiled layer absent here shows
+        everything.
+    tiles
+        The :class:`gis.tiles.TileSet` of each tiled layer.
+    selected
+        The selected feature(s) (any CRS): outlined above every layer.
+    """
+    group = folium.FeatureGroup(name="选中", control=False)
+    masks = {}
+    for name, ts in (tiles or {}).items():
+        frame = (layers or {}).get(name)
+        masks[ts.layer] = None if frame is None else ts.mask(frame[ts.key])
+    if masks:
+        _TileMasks(masks).add_to(group)
+    if selected is not None and len(selected):
+        geom = selected.geometry.to_crs("EPSG:4326").iloc[0] if selected.crs else selected.geometry.iloc[0]
+        if geom is not None and not geom.is_empty:
+            _Highlight(_latlngs(geom)).add_to(group)
+    return group
 
 
 def feature_target(properties: Mapping[str, Any] | None) -> tuple[str, str] | None:

@@ -245,3 +245,154 @@ def test_labelled_shows_chinese_labels_and_joins_lists():
     out = dash.labelled(frame, "idle_assessment", ["route", "alternatives", "as_of"])
     assert out.to_dict("records") == [{"推荐处置路径": "收回收购", "备选路径": "市场流通转让（合作开发）",
                                        "研判基准日": "2026-11-01"}]
+
+
+# ------------------------------------------------------------------------------------ vector tiles
+def _voronoi_parcels(n: int = 300, seed: int = 3) -> gpd.GeoDataFrame:
+    rng = np.random.default_rng(seed)
+    x0, y0, w, h = 120.45, 30.05, 0.02, 0.015
+    cells = shapely.get_parts(shapely.voronoi_polygons(
+        shapely.multipoints(shapely.points(x0 + rng.random(n) * w, y0 + rng.random(n) * h)),
+        extend_to=shapely.box(x0, y0, x0 + w, y0 + h)))
+    cells = shapely.intersection(cells, shapely.box(x0, y0, x0 + w, y0 + h))
+    routes = np.array(["reclaim", "transfer", "continue", "review", "none"])[rng.integers(0, 5, len(cells))]
+    return gpd.GeoDataFrame({
+        "parcel_id": [f"KQ-{i:04d}" for i in range(len(cells))], "route": routes,
+        "sub_route": np.where(routes == "reclaim", "negotiated_reclaim", None),
+        "idle_type": np.where(routes == "none", "none", "halted_idle"), "idle_years": rng.uniform(0, 8, len(cells)),
+        "holder": XSS}, geometry=cells, crs="EPSG:4490")
+
+
+def _decoded(path) -> dict[int, list[tuple[int, int, dict, object]]]:
+    """{zoom: [(feature id, key, properties, lon/lat geometry)]} read with the pmtiles reader and the
+    mapbox-vector-tile decoder (both independent of gis.tiles)."""
+    import gzip
+
+    import mapbox_vector_tile
+    from pmtiles.reader import MmapSource, Reader, all_tiles
+
+    out: dict[int, list] = {}
+    with open(path, "rb") as fh:
+        for (z, x, y), data in all_tiles(Reader(MmapSource(fh)).get_bytes):
+            layers = mapbox_vector_tile.decode(gzip.decompress(data), default_options={"y_coord_down": True})
+            n = 4096 * 2 ** z
+
+            def to_lonlat(xy, x=x, y=y, n=n):
+                lon = (xy[:, 0] + x * 4096) / n * 360 - 180
+                lat = np.degrees(np.arctan(np.sinh(np.pi * (1 - 2 * (xy[:, 1] + y * 4096) / n))))
+                return np.column_stack([lon, lat])
+
+            for layer in layers.values():
+                for f in layer["features"]:
+                    geom = shapely.transform(shapely.geometry.shape(f["geometry"]), to_lonlat)
+                    out.setdefault(z, []).append((f["id"], f["properties"], geom))
+    return out
+
+
+def test_tiles_decode_to_the_source_parcels_with_their_fields(tmp_path):
+    from gis.maps import tile_fields, tile_keep
+    from gis.tiles import build_tileset
+
+    frame = _voronoi_parcels()
+    ts = build_tileset(frame, tmp_path / "p.pmtiles", key="parcel_id", fields=tile_fields("idle_assessment"),
+                       layer_name="idle_assessment", keep=tile_keep(frame), minzoom=10, maxzoom=14)
+    tiles = _decoded(ts.path)
+    assert sorted(tiles) == [10, 11, 12, 13, 14]
+    src = frame.set_index("parcel_id")
+    for z, feats in tiles.items():
+        assert {ts.keys[i] for i, _, _ in feats} == set(frame["parcel_id"]), z  # every parcel at every zoom
+        for i, props, _ in feats:
+            row = src.loc[ts.keys[i]]
+            assert props["parcel_id"] == ts.keys[i] and props["route"] == row["route"]
+            assert props["idle_years"] == pytest.approx(round(row["idle_years"], 1))
+            assert ("sub_route" in props) == isinstance(row["sub_route"], str)
+            assert "holder" not in props  # only the tooltip and style fields travel
+    # at zoom 14 (no simplification) each decoded parcel is its source polygon snapped to the tile grid:
+    # no vertex further than one grid step (360 / 2^14 / 4096 degrees, about 0.5 m)
+    step = 360 / 2 ** 14 / 4096
+    for i, _, geom in tiles[14]:
+        assert shapely.hausdorff_distance(geom, src.loc[ts.keys[i]].geometry) < step
+
+
+def test_tiles_simplify_as_a_coverage_no_gaps_no_overlaps(tmp_path):
+    from gis.tiles import build_tileset
+
+    frame = _voronoi_parcels(400)
+    ts = build_tileset(frame, tmp_path / "p.pmtiles", key="parcel_id", fields=["parcel_id"], minzoom=11, maxzoom=12)
+    for z, feats in _decoded(ts.path).items():
+        by_id = {}
+        for i, _, geom in feats:  # a parcel split over two tiles is the same polygon in both
+            by_id.setdefault(i, geom)
+        geoms = np.array(list(by_id.values()))
+        assert shapely.get_num_coordinates(geoms).sum() < shapely.get_num_coordinates(frame.geometry.array).sum()
+        union = shapely.union_all(geoms)
+        outline = shapely.union_all(frame.geometry.array)
+        assert shapely.area(geoms).sum() == pytest.approx(union.area, rel=1e-3), z           # no overlaps
+        assert union.area == pytest.approx(outline.area, rel=2e-3), z                         # no gaps
+
+
+def test_idle_parcels_are_never_dropped_even_below_a_pixel(tmp_path):
+    from gis.maps import tile_keep
+    from gis.tiles import build_tileset
+
+    d = 1e-5  # about 1 m: far below a pixel at zoom 8-11
+    frame = gpd.GeoDataFrame({"parcel_id": ["IDLE", "DONE", "BIG"], "route": ["reclaim", "none", "none"],
+                              "idle_type": ["halted_idle", "none", "none"]},
+                             geometry=[shapely.box(120.5, 30.1, 120.5 + d, 30.1 + d),
+                                       shapely.box(120.51, 30.1, 120.51 + d, 30.1 + d),
+                                       shapely.box(120.52, 30.1, 120.53, 30.11)], crs="EPSG:4490")
+    ts = build_tileset(frame, tmp_path / "p.pmtiles", key="parcel_id", fields=["parcel_id"], keep=tile_keep(frame),
+                       minzoom=8, maxzoom=14)
+    tiles = _decoded(ts.path)
+    for z, feats in tiles.items():
+        shown = {ts.keys[i] for i, _, _ in feats}
+        assert {"IDLE", "BIG"} <= shown, z
+        if z <= 11:
+            assert "DONE" not in shown, z  # a finished parcel may vanish where it is below the tile grid
+    idle_at_8 = next(g for i, _, g in tiles[8] if ts.keys[i] == "IDLE")
+    assert idle_at_8.contains(shapely.Point(120.5 + d / 2, 30.1 + d / 2)) or \
+        idle_at_8.distance(shapely.Point(120.5, 30.1)) < 1e-3  # drawn where the parcel is
+    assert {ts.keys[i] for i, _, _ in tiles[14]} == {"IDLE", "DONE", "BIG"}
+
+
+def test_tile_mask_is_a_bitset_by_feature_id():
+    from gis.tiles import TileSet
+
+    ts = TileSet(path=None, url="u", layer="l", key="k", keys=np.array(["A", "B", "C", "D", "E", "F", "G", "H", "I"],
+                                                                         dtype=object),
+                 fields=(), bounds=(0, 0, 1, 1), minzoom=8, maxzoom=14)
+    import base64
+    assert base64.b64decode(ts.mask(["A", "C", "I", "nope"])) == bytes([0b101, 0b1])
+    assert ts.mask(list("ABCDEFGHI")) is None  # everything shown: no mask
+    assert ts.index_of("C") == 2 and ts.index_of("Z") is None
+
+
+def test_tile_threshold_setting(monkeypatch):
+    from gis.tiles import TILE_THRESHOLD, tile_threshold
+
+    monkeypatch.delenv("LANDRENEW_MAP_TILE_THRESHOLD", raising=False)
+    assert tile_threshold() == TILE_THRESHOLD == 20_000
+    monkeypatch.setenv("LANDRENEW_MAP_TILE_THRESHOLD", "500")
+    assert tile_threshold() == 500
+    monkeypatch.setenv("LANDRENEW_MAP_TILE_THRESHOLD", "很多")
+    with pytest.raises(LandRenewError, match="LANDRENEW_MAP_TILE_THRESHOLD 应为整数"):
+        tile_threshold()
+
+
+def test_a_tiled_map_carries_no_parcel_and_loads_only_local_files(tmp_path):
+    from gis.maps import map_overlay, tile_fields
+    from gis.tiles import build_tileset
+
+    frame = _voronoi_parcels(50)
+    ts = build_tileset(frame, tmp_path / "p.pmtiles", key="parcel_id", fields=tile_fields("idle_assessment"),
+                       layer_name="idle_assessment", url="/app/static/mvt/p.pmtiles", minzoom=12, maxzoom=13)
+    m = map_from_layers({"idle_assessment": frame}, tiles={"idle_assessment": ts})
+    shown = frame[frame["route"] == "reclaim"]
+    map_overlay({"idle_assessment": shown}, tiles={"idle_assessment": ts}, selected=frame.iloc[:1]).add_to(m)
+    html = m.get_root().render()
+    assert external_urls(html) == []
+    assert '<script src="/app/static/protomaps-leaflet/protomaps-leaflet.js"></script>' in html
+    assert "/app/static/mvt/p.pmtiles" in html
+    assert not any(pid in html for pid in frame["parcel_id"])  # the parcels come from the tiles only
+    assert XSS not in html and ts.mask(shown["parcel_id"]) in html
+    assert (STATIC_DIR / "protomaps-leaflet" / "LICENSE").exists()
