@@ -107,7 +107,7 @@ def _client() -> str:
         forwarded = (ctx.headers.get("X-Forwarded-For") or "").split(",")[0].strip()
         if forwarded:
             return forwarded
-    return str(getattr(ctx, "ip_address", None) or "unknown")
+    return str(getattr(ctx, "ip_address", None) or "localhost")  # Streamlit gives None for 127.0.0.1 / ::1
 
 
 def _sign_out(notice: str | None = None, outcome: str | None = None) -> None:
