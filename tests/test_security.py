@@ -288,7 +288,7 @@ def test_unknown_names_take_as_long_as_known_ones(gpkg, tmp_path):
     accounts.add_user(gpkg, "wang", "Wang-pass-2026", role="planner")
     times: dict[str, list[float]] = {"known": [], "unknown": []}
     rng = random.Random(14)
-    for i in range(30):
+    for i in range(20):
         order = ["known", "unknown"]
         rng.shuffle(order)
         for kind in order:
