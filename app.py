@@ -45,12 +45,17 @@ def _store(url: str):
 
 
 def _version(store) -> str:
-    """Changes whenever the store is written (counts, meta, and the file itself for a GeoPackage)."""
+    """Changes whenever a layer of the store is written (counts, meta, and for a GeoPackage the layers'
+    ``gpkg_contents.last_change``, which GDAL sets on every write — not the file's mtime, which also moves
+    when a sign-in is recorded in ``login_events`` and would empty every session's cache)."""
     parts: dict = {"meta": store.meta(), "counts": store.layer_counts()}
     path = getattr(store, "path", None)
     if path is not None and Path(path).exists():
-        stat = Path(path).stat()
-        parts["file"] = [stat.st_mtime_ns, stat.st_size]
+        import contextlib
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
+            parts["file"] = con.execute("SELECT table_name, last_change FROM gpkg_contents ORDER BY 1").fetchall()
     return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
