@@ -632,9 +632,9 @@ def _new_page(browser, server):
 
 
 def _login(page, name: str, password: str, *, expect_map: bool = True) -> None:
-    page.get_by_label("用户名").fill(name)
-    page.get_by_label("密码").fill(password)
-    page.get_by_role("button", name="登录").click()
+    page.get_by_label("用户名", exact=True).fill(name)  # exact: the old page's 当前密码 etc. may linger a moment
+    page.get_by_label("密码", exact=True).fill(password)
+    page.get_by_role("button", name="登录", exact=True).click()
     if expect_map:
         page.locator(MAP_IFRAME).wait_for()
 
