@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed
 TEST_VERSIONS ?= 3.12 3.13
 STORE ?= var/landrenew.gpkg
 PORT ?= 8501
+# the app listens on this address only (0.0.0.0: every interface; see README, Deployment and security)
+ADDRESS ?= 127.0.0.1
 # Debian packages the tests need: PostGIS server, Chromium for browser tests, GDAL's ogrinfo/ogr2ogr, CJK fonts,
 # LibreOffice Writer (plan .docx -> PDF) and poppler-utils (pdftotext, pdffonts)
 DEB_PACKAGES := postgresql-15-postgis-3 chromium gdal-bin fonts-noto-cjk libreoffice-writer-nogui poppler-utils
@@ -47,7 +49,7 @@ demo: $(STORE)
 
 run: setup demo $(ADMIN_PASSWORD_FILE)
 	@echo "登录 http://localhost:$(PORT) ：用户名 admin，密码 $$(cat $(ADMIN_PASSWORD_FILE))（保存在 $(ADMIN_PASSWORD_FILE)）"
-	LANDRENEW_STORE=$(STORE) $(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true
+	LANDRENEW_STORE=$(STORE) $(BIN)/streamlit run app.py --server.address $(ADDRESS) --server.port $(PORT) --server.headless true
 
 # lint first (fast, fails early), then the whole suite, then the fast suite on the other supported Pythons
 test: setup system-deps lint

@@ -51,12 +51,17 @@ def _store(url: str):
 
 
 def _version(store) -> str:
-    """Changes whenever the store is written (counts, meta, and the file itself for a GeoPackage)."""
+    """Changes whenever a layer of the store is written (counts, meta, and for a GeoPackage the layers'
+    ``gpkg_contents.last_change``, which GDAL sets on every write — not the file's mtime, which also moves
+    when a sign-in is recorded in ``login_events`` and would empty every session's cache)."""
     parts: dict = {"meta": store.meta(), "counts": store.layer_counts()}
     path = getattr(store, "path", None)
     if path is not None and Path(path).exists():
-        stat = Path(path).stat()
-        parts["file"] = [stat.st_mtime_ns, stat.st_size]
+        import contextlib
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
+            parts["file"] = con.execute("SELECT table_name, last_change FROM gpkg_contents ORDER BY 1").fetchall()
     return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -172,7 +177,7 @@ def _client() -> str:
         forwarded = (ctx.headers.get("X-Forwarded-For") or "").split(",")[0].strip()
         if forwarded:
             return forwarded
-    return str(getattr(ctx, "ip_address", None) or "unknown")
+    return str(getattr(ctx, "ip_address", None) or "localhost")  # Streamlit gives None for 127.0.0.1 / ::1
 
 
 def _sign_out(notice: str | None = None, outcome: str | None = None) -> None:
@@ -197,7 +202,7 @@ def _sso_claims() -> dict | None:
 def _login() -> None:
     """The login page: the title and the form, nothing else."""
     st.title("柯桥区存量土地处置与城中村改造一张图")
-    if notice := st.session_state.pop("login_notice", None):
+    if notice := st.session_state.get("login_notice"):  # kept until the next sign-in
         st.info(notice)
     with st.form("login"):
         name = st.text_input("用户名")
@@ -209,6 +214,7 @@ def _login() -> None:
                 st.error(str(exc))
             else:
                 st.session_state.user_name, st.session_state.last_seen = user.name, _now()
+                st.session_state.pop("login_notice", None)
                 st.rerun()
     if SETTINGS.sso_enabled and st.button("统一身份认证登录"):
         st.login(SETTINGS.sso_provider or None)
@@ -679,12 +685,11 @@ def _user_admin() -> None:
                 st.success(f"已完成：{who}")
             except LandRenewError as exc:
                 st.error(str(exc))
-    st.markdown("**登录审计**（最近 200 条）")
-    events = login_events(store, limit=200)
-    st.dataframe(pd.DataFrame({"时间": [f"{e['at'].astimezone(SHANGHAI):%Y-%m-%d %H:%M:%S}" for e in events],
-                               "用户名": [e["user_name"] for e in events], "客户端": [e["client"] for e in events],
-                               "结果": [_OUTCOMES.get(e["outcome"], e["outcome"]) for e in events]}),
-                 hide_index=True, width="stretch")
+    st.markdown("**登录审计**（最近 100 条；全部：landrenew users events）")
+    events = login_events(store, limit=100)
+    st.table(pd.DataFrame({"时间": [f"{e['at'].astimezone(SHANGHAI):%Y-%m-%d %H:%M:%S}" for e in events],
+                           "用户名": [e["user_name"] for e in events], "客户端": [e["client"] for e in events],
+                           "结果": [_OUTCOMES.get(e["outcome"], e["outcome"]) for e in events]}).set_index("时间"))
 
 
 if USER.can("run_pipelines"):
@@ -746,3 +751,6 @@ if USER.can("run_pipelines"):
                 st.caption(f"拒收清单文件：{rejects}")
         st.divider()
         _user_admin()
+
+
+st.session_state.last_seen = _now()  # idle time counts from the end of the last page run

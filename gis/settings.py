@@ -22,10 +22,10 @@ SETTINGS_ENV = "LANDRENEW_SECURITY"
 ROLE_CHOICES = frozenset({"viewer", "planner", "admin"})
 
 SPEC = {
-    "login.max_failures": ("int", (1, 1000)),
+    "login.max_failures": ("int", (1, 1_000_000)),
     "login.window_minutes": ("float", (0, 24 * 60)),
     "login.lockout_minutes": ("float", (0, 24 * 60)),
-    "login.client_max_failures": ("int", (1, 100000)),
+    "login.client_max_failures": ("int", (1, 1_000_000)),
     "login.trust_forwarded_for": ("bool", None),
     "session.idle_minutes": ("float", (0, 7 * 24 * 60)),
     "password.min_length": ("int", (10, 256)),

@@ -380,7 +380,8 @@ def test_a_viewer_sees_no_decision_form(new_page, demo):
     login(page, "viewer")
     search_parcel(page, demo.viewer_parcel)
     page.get_by_text("当前为浏览角色，不能审定。").wait_for()
-    assert page.locator("[data-testid='stForm']").count() == 0
+    forms = page.locator("[data-testid='stForm']")  # the side bar's own 修改密码 form aside
+    assert forms.count() == page.locator("[data-testid='stSidebar'] [data-testid='stForm']").count() == 1
     assert page.get_by_role("button", name="保存审定").count() == 0
     assert page.get_by_role("tab", name="数据管理").count() == 0
     assert decision_history(demo.store, demo.viewer_parcel).empty

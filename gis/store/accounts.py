@@ -81,9 +81,7 @@ def _is_postgis(store) -> bool:
 
 # -- GeoPackage -----------------------------------------------------------------------------------
 def _gpkg_ready(store) -> None:
-    """Create the file (an empty GeoPackage) and the tables when missing."""
-    if not store.path.exists():
-        store.write_layers({})
+    """Create the tables when missing (the store's lock is held; the file exists)."""
     with contextlib.closing(sqlite3.connect(store.path, timeout=30)) as con:
         if not con.execute(f"SELECT 1 FROM sqlite_master WHERE name = '{EVENTS_TABLE}' AND type = 'table'"
                            ).fetchone() or not con.execute(
@@ -94,6 +92,8 @@ def _gpkg_ready(store) -> None:
 
 @contextlib.contextmanager
 def _gpkg_write(store) -> Iterator[sqlite3.Connection]:
+    if not store.path.exists():  # an empty GeoPackage first (write_layers takes the lock itself)
+        store.write_layers({})
     with store._lock():
         _gpkg_ready(store)
         con = sqlite3.connect(store.path, isolation_level=None, timeout=30)
