@@ -6,8 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STORE ?= var/landrenew.gpkg
 PORT ?= 8501
-# Debian packages the tests need: PostGIS server, Chromium for browser tests, GDAL's ogrinfo/ogr2ogr, CJK fonts
-DEB_PACKAGES := postgresql-15-postgis-3 chromium gdal-bin fonts-noto-cjk
+# Debian packages the tests need: PostGIS server, its client (pg_dump/pg_restore for backups), Chromium for browser tests, GDAL's ogrinfo/ogr2ogr, CJK fonts
+DEB_PACKAGES := postgresql-15-postgis-3 postgresql-client-15 chromium gdal-bin fonts-noto-cjk
 
 .PHONY: setup system-deps demo run test test-fast bench clean
 
