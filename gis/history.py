@@ -116,14 +116,21 @@ def ledger_at(store, name: str, *, as_of: Any = None, known_at: Any = None) -> p
     else:
         day = _day(as_of)
         filters += [("valid_to", ">", day), ("valid_from", "<=", day)]
+    if known_at is not None and _nothing_recorded_after(store, _ts(known_at)):
+        known_at = None  # as known then = as known now (no batch since): the believed rows, by the index
     if known_at is None:
         filters.insert(0, ("superseded_at", "=", NEVER))
     else:
         t = _ts(known_at)
         filters += [("superseded_at", ">", t), ("recorded_at", "<=", t)]
     filters.append(("retired", "=", False))
-    frame = store.read_history(f"{name}_versions", filters=filters)
-    return conform(frame, layer).reset_index(drop=True)
+    return store.read_history(f"{name}_versions", filters=filters, columns=layer.field_names)
+
+
+def _nothing_recorded_after(store, t: pd.Timestamp) -> bool:
+    """No batch recorded after ``t``: then nothing was superseded after it either (only batches supersede)."""
+    later = store.read_history("batches", filters=[("recorded_at", ">", t)], columns=["batch_id"])
+    return later.empty
 
 
 def versions_of(store, name: str, keys: Iterable[Any] | None = None, *, believed: bool = True,
@@ -349,36 +356,45 @@ def plan_layer(store, name: str, frame: pd.DataFrame, *, mode: str, effective: p
 def parcel_history(store, parcel_id: str, *, layer: str = "parcels") -> list[dict]:
     """Every believed version of a row, oldest first, with the fields that changed from the one before.
 
-    Each item: ``valid_from``, ``valid_to`` (NaT = open), ``recorded_at``, ``batch_id``, ``change``,
-    ``retired``, ``reason``, ``diff`` (``[(field, old, new)]``), ``area_m2_delta`` (geometry), ``corrected``
-    (versions of that time that a later batch corrected, as ``[(batch_id, superseded_by)]``).
+    Each item: ``valid_from``, ``valid_to`` (None = since ever / still valid), ``recorded_at``, ``batch_id``,
+    ``change``, ``retired``, ``reason``, ``diff`` (``[(field, old, new)]``, the geometry as its area in m²),
+    ``area_m2_delta``, ``corrected`` (``[(batch_id, superseded_by)]`` of versions of that time a later batch
+    corrected).
     """
     lay = get_layer(layer)
-    all_versions = versions_of(store, layer, [parcel_id], believed=False)
-    if not len(all_versions):
+    key = lay.key_fields[0]
+    rows = store.history_rows(f"{layer}_versions", filters=[(key, "=", str(parcel_id))])
+    if not rows:
         return []
-    believed = all_versions[all_versions["superseded_at"] == NEVER].sort_values(["valid_from", "version_id"])
-    superseded = all_versions[all_versions["superseded_at"] != NEVER]
+    never = NEVER
+    believed = sorted((r for r in rows if r["superseded_at"] == never),
+                      key=lambda r: (r["valid_from"], r["version_id"]))
+    superseded = [r for r in rows if r["superseded_at"] != never]
+    areas = {}
+    if lay.is_spatial:
+        geoms = gpd.GeoSeries([r["geometry"] for r in believed], crs="EPSG:4490")
+        areas = dict(zip((r["version_id"] for r in believed), _areas(geoms).tolist()))
     out: list[dict] = []
     prev = None
-    for _, row in believed.iterrows():
+    for row in believed:
         diff = [] if prev is None or row["retired"] else field_diff(prev, row, lay)
         area_delta = None
-        if lay.is_spatial and prev is not None and not row["retired"] and prev["row_hash"] != row["row_hash"]:
-            a0, a1 = _area(prev.geometry), _area(row.geometry)
-            if a0 is not None and a1 is not None and not _same_geometry(prev.geometry, row.geometry):
+        if lay.is_spatial and prev is not None and not row["retired"] and \
+                not _same_geometry(prev["geometry"], row["geometry"]):
+            a0, a1 = areas[prev["version_id"]], areas[row["version_id"]]
+            if not (_isna(a0) or _isna(a1)):
                 area_delta = a1 - a0
                 diff.append(("geometry", round(a0, 1), round(a1, 1)))
-        corrected = superseded[(superseded["valid_from"] < row["valid_to"]) &
-                               (superseded["valid_to"] > row["valid_from"]) &
-                               (superseded["row_hash"] != row["row_hash"])]
+        corrected = sorted({(str(r["batch_id"]), str(r["superseded_by"])) for r in superseded
+                            if r["valid_from"] < row["valid_to"] and r["valid_to"] > row["valid_from"]
+                            and r["row_hash"] != row["row_hash"]})
         out.append({
             "version_id": int(row["version_id"]),
             "valid_from": None if row["valid_from"] == SINCE_EVER else row["valid_from"],
             "valid_to": None if row["valid_to"] == OPEN_END else row["valid_to"],
             "recorded_at": row["recorded_at"], "batch_id": row["batch_id"], "change": row["change"],
             "retired": bool(row["retired"]), "reason": row["reason"], "diff": diff, "area_m2_delta": area_delta,
-            "corrected": sorted({(str(b), str(s)) for b, s in zip(corrected["batch_id"], corrected["superseded_by"])}),
+            "corrected": corrected,
         })
         if not row["retired"]:
             prev = row
@@ -389,6 +405,13 @@ def _same_geometry(a, b) -> bool:
     if a is None or b is None:
         return a is b
     return bool(shapely.equals(a, b))
+
+
+def _areas(geoms: gpd.GeoSeries) -> pd.Series:
+    """Areas in m² (EPSG:4549) of many geometries in one transformation."""
+    if not len(geoms):
+        return pd.Series([], dtype="float64")
+    return gpd.GeoSeries(geoms, crs="EPSG:4490").to_crs(AREA_CRS).area.where(~geoms.is_empty & geoms.notna())
 
 
 def _area(geom) -> float | None:

@@ -123,6 +123,43 @@ def _gpkg_blobs(geoms: np.ndarray) -> list:
     return out
 
 
+def _from_gpkg_blob(blob: bytes | None):
+    if blob is None:
+        return None
+    kind = (blob[3] >> 1) & 0x07
+    return shapely.from_wkb(bytes(blob[8 + {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}.get(kind, 0):]))
+
+
+def normalize_row(layer: Layer, row: dict) -> dict:
+    """Plain values of either store -> the canonical Python values (Timestamp dates, bool, lists, None)."""
+    import json
+
+    out = {}
+    for f in layer.fields:
+        v = row.get(f.name)
+        if v is None:
+            out[f.name] = [] if f.type == "list" else None
+        elif f.type == "date":
+            out[f.name] = pd.Timestamp(v).normalize().tz_localize(None) if pd.Timestamp(v).tzinfo is None \
+                else pd.Timestamp(v).tz_localize(None).normalize()
+        elif f.type == "timestamp":
+            ts = pd.Timestamp(v)
+            out[f.name] = (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).floor("ms")
+        elif f.type == "bool":
+            out[f.name] = bool(v)
+        elif f.type == "list":
+            out[f.name] = json.loads(v) if isinstance(v, str) else list(v)
+        elif f.type in ("float", "ratio"):
+            out[f.name] = float(v)
+        elif f.type == "int":
+            out[f.name] = int(v)
+        else:
+            out[f.name] = str(v)
+    if "geometry" in row:
+        out["geometry"] = row["geometry"]
+    return out
+
+
 def _envelope(blob: bytes | None) -> tuple | None:
     if blob is None or len(blob) < 8 or blob[:2] != b"GP":
         return None
@@ -270,6 +307,7 @@ class GeoPackageHistory:
     @contextlib.contextmanager
     def _connect(self):
         con = sqlite3.connect(self.path, isolation_level=None, timeout=60)
+        con.execute("PRAGMA cache_size = -262144")  # 256 MiB: a large batch stays in memory until COMMIT
         _register_functions(con)
         try:
             con.execute("BEGIN IMMEDIATE")
@@ -326,6 +364,29 @@ class GeoPackageHistory:
         if columns is not None or not read_geometry:
             return _partial(frame, layer, columns, read_geometry)
         return conform(frame, layer).reset_index(drop=True)
+
+    def history_rows(self, table: str, *, filters: Sequence[tuple[str, str, Any]] = ()) -> list[dict]:
+        """A few rows of a history table as plain values (:func:`normalize_row`), straight from SQLite — for
+        small keyed reads (one parcel's versions) where opening the layer through GDAL would dominate."""
+        layer = history_layer(table)
+        if not self.path.exists():
+            return []
+        clause = sql_condition(layer, filters)
+        cols = [*layer.field_names, *([_GEOM] if layer.is_spatial else [])]
+        query = f'SELECT {", ".join(chr(34) + c + chr(34) for c in cols)} FROM "{table}"' + \
+            (f" WHERE {clause}" if clause else "") + " ORDER BY fid"
+        with contextlib.closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as con:
+            try:
+                rows = con.execute(query).fetchall()
+            except sqlite3.OperationalError:
+                return []
+        out = []
+        for r in rows:
+            item = dict(zip(cols, r))
+            if layer.is_spatial:
+                item["geometry"] = _from_gpkg_blob(item.pop(_GEOM))
+            out.append(normalize_row(layer, item))
+        return out
 
     # -- writing ------------------------------------------------------------------------------------
     def write_history(self, tx) -> None:
