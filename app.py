@@ -226,6 +226,7 @@ def _parcel_detail(pid: str) -> None:
     if len(linked_v):
         st.markdown("**涉及城中村**")
         st.table(dash.labelled(linked_v, "village_status", ["village_id", "name", "status", "percent_complete"]))
+    _parcel_versions(pid)
     st.markdown("**审定记录**")
     history = decision_history(store, pid)
     if history.empty:
@@ -365,8 +366,56 @@ with tabs[1]:
 
 
 
+# ----------------------------------------------------------------------------------------- history
+def _parcel_versions(pid: str) -> None:
+    """The parcel's ledger versions (HISTORY.md §2) and what its decisions were based on (§5)."""
+    from gis.decisions import decision_snapshots
+    from gis.history import parcel_history
+
+    versions = parcel_history(store, pid)
+    with st.expander(f"台账历史（{len(versions)} 个版本）"):
+        labels = get_layer("parcels")
+        def day(value, open_text: str) -> str:
+            return open_text if value is None else f"{value:%Y-%m-%d}"
+
+        st.table(pd.DataFrame([{
+            "有效期": f"{day(v['valid_from'], '自始')} — {day(v['valid_to'], '至今')}",
+            "变化": v["change"], "导入批次": v["batch_id"],
+            "变化内容": "；".join(f"{'图形面积' if f == 'geometry' else labels.field(f).label}：{_text(a)} -> {_text(b)}"
+                              for f, a, b in v["diff"])} for v in versions]))
+        snaps = decision_snapshots(store, pid)
+        if len(snaps) and "run_id" in snaps:
+            st.caption("审定依据：" + "；".join(f"{r['decided_by']} 依据研判批次 {r['run_id']}（当时建议 "
+                                              f"{ROUTE.label_of(r['seen_route'])}）"
+                                              for r in snaps.to_dict("records") if isinstance(r.get("run_id"), str)))
+
+
+def _history_panel() -> None:
+    """Import batches and kept runs (read-only), with the diff of two runs (HISTORY.md §1, §3)."""
+    from gis.batches import list_batches
+    from gis.runs import diff_runs, list_runs
+
+    with st.expander("导入批次"):
+        batches = list_batches(store)
+        st.dataframe(batches[["batch_id", "mode", "scope", "effective", "late", "imported_by", "same_as",
+                              "rejects_path"]], hide_index=True, width="stretch")
+    with st.expander("研判批次（保留的历次研判，只读）"):
+        runs = list_runs(store, kind="assess")
+        st.dataframe(runs[["run_id", "as_of", "rules_version", "current", "what_if", "created_by", "label"]],
+                     hide_index=True, width="stretch")
+        if len(runs) >= 2:
+            r1, r2 = st.columns(2)
+            a = r1.selectbox("批次 A", list(runs["run_id"]), index=0)
+            b = r2.selectbox("批次 B", list(runs["run_id"]), index=1)
+            diff = diff_runs(store, a, b)
+            st.caption(f"{len(diff)} 宗地的存量范围、闲置类型、路径、具体方式或闲置费不同")
+            st.dataframe(diff.assign(changed=diff["changed"].map("、".join))[
+                ["parcel_id", "changed", "route_a", "route_b", "idle_type_a", "idle_type_b"]],
+                hide_index=True, width="stretch")
+
+
 # ------------------------------------------------------------------------------------------- admin
-def _run_ingest(uploads: dict) -> None:
+def _run_ingest(uploads: dict, **batch) -> None:
     from gis.ingest import ingest_files
 
     folder = store.files_dir / "uploads" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -377,7 +426,8 @@ def _run_ingest(uploads: dict) -> None:
         target.write_bytes(up.getvalue())
         sources[layer] = target
     bar = st.progress(0.0, text="校验导入…")
-    reports = ingest_files(store, sources, meta={"ingested_at": dt.datetime.now(dt.timezone.utc).isoformat()})
+    reports = ingest_files(store, sources, meta={"ingested_at": dt.datetime.now(dt.timezone.utc).isoformat()},
+                           user=USER.name, **batch)  # mode / scope / effective / confirm: gis.batches
     bar.progress(1.0, text="导入完成")
     st.session_state.admin_result = ("导入", pd.DataFrame(
         [{"图层": get_layer(r.layer).label, "读取": r.read, "入库": r.stored, "修复": r.repaired, "拒收": r.rejected}
@@ -418,11 +468,18 @@ if USER.can("run_pipelines"):
             uploads = {name: st.file_uploader(f"{get_layer(name).label}（{name}）", key=f"up_{name}",
                                               type=["gpkg", "geojson", "json", "xlsx", "csv"]) for name in inputs}
             uploads = {k: v for k, v in uploads.items() if v is not None}
+            i1, i2, i3, i4 = st.columns(4)  # HISTORY.md §1: every import is a batch
+            mode = i1.selectbox("导入方式", ["replace", "upsert"],
+                                format_func={"replace": "替换（以文件为准）", "upsert": "新增或更新（按编号）"}.get)
+            scope = i2.text_input("范围（可选，如 town_code=330603001）")
+            effective = i3.date_input("台账日期", dt.date.today())
+            confirm = i4.checkbox("确认退出台账的记录")
             if st.button("导入", disabled=not uploads):
                 try:
-                    _run_ingest(uploads)
+                    _run_ingest(uploads, mode=mode, scope=scope or None, effective=effective, confirm=confirm)
                 except LandRenewError as exc:
                     st.error(str(exc))
+        _history_panel()
         b1, b2 = st.columns(2)
         try:
             if b1.button("运行闲置土地研判", type="primary"):
