@@ -208,7 +208,8 @@ def write_batch(
                                  batch_id=batch_id, at=at, scope=scope, next_version_id=ids.get(name, 1),
                                  retire_reason=reason or f"{batch_id} 替换导入时台账中已无此记录")
     if mode == "replace":
-        totals = {n: len(store.read_layer(n)) for n in plans if plans[n].retired}
+        counts_now = store.layer_counts()
+        totals = {n: counts_now.get(n, 0) for n in plans if plans[n].retired}
         _guard(store, plans, totals, share=history_rules()["max_retire_share"], confirm=confirm)
     tx = HistoryWrite()
     for name, plan in plans.items():

@@ -335,6 +335,7 @@ def plan_layer(store, name: str, frame: pd.DataFrame, *, mode: str, effective: p
                       reason=retire_reason or "台账中已无此记录", hash_=olds["row_hash"].to_numpy())
         new_parts.append(part)
         plan.retired = list(retire_keys)
+        plan.late += int((ends != OPEN_END).sum())
         current_delete += [str(k) for k, end in zip(retire_keys, ends) if end == OPEN_END]
 
     if new_parts:
@@ -347,7 +348,9 @@ def plan_layer(store, name: str, frame: pd.DataFrame, *, mode: str, effective: p
     plan.current_delete = current_delete
     plan.current_insert = conform(pd.concat(current_rows, ignore_index=True), layer) if current_rows else None
     # an unscoped replace: the current layer becomes exactly the file, in the file's order
-    plan.replace_whole = mode == "replace" and scope is None and bool(plan.changed or plan.added or plan.retired)
+    # (not for a late batch: the file is the ledger of a past day, the current layer stays the latest state)
+    plan.replace_whole = (mode == "replace" and scope is None and plan.late == 0
+                          and bool(plan.changed or plan.added or plan.retired))
     plan._next_id = next_id  # type: ignore[attr-defined]
     return plan
 
