@@ -15,7 +15,6 @@ True
 """
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +27,8 @@ import shapely
 from .crs import AREA_CRS
 from .frames import conform, to_json_list
 from .schema import Layer, get_layer
-from .store.history_schema import (LEDGER_LAYERS, NEVER, OPEN_END, SINCE_EVER, HistoryWrite, versions_layer)
+from .store.history_schema import (LEDGER_LAYERS, NEVER, OPEN_END, SINCE_EVER, HistoryWrite, conformed,
+                                   versions_layer)
 
 __all__ = ["row_hashes", "ledger_at", "plan_layer", "LayerPlan", "parcel_history", "changes_since",
            "current_pieces", "versions_of", "VERSION_COLUMNS"]
@@ -38,28 +38,20 @@ VERSION_COLUMNS = ("version_id", "valid_from", "valid_to", "recorded_at", "super
 
 
 # -- content hash ---------------------------------------------------------------------------------------
-def _text(series: pd.Series, ftype: str) -> pd.Series:
-    if ftype == "list":
-        return pd.Series([to_json_list(v) for v in series], index=series.index, dtype=object)
-    na = series.isna()
-    if ftype == "date":
-        s = series.dt.strftime("%Y-%m-%d")
-    elif ftype == "timestamp":
-        s = series.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S.%f")
-    elif ftype in ("float", "ratio"):
-        s = pd.Series([repr(float(v)) for v in series.to_numpy(dtype="float64", na_value=np.nan)],
-                      index=series.index)
-    else:
-        s = series.astype(object).astype(str)
-    return s.astype(object).where(~na, "\x00")
-
-
 def row_hashes(frame: pd.DataFrame, layer: Layer) -> np.ndarray:
-    """The content hash (MD5 hex) of each row: every field and the geometry (as a normalised MultiPolygon)."""
-    frame = conform(frame, layer)
+    """The content hash of each row (16 hex digits): every field in its canonical type and the geometry as a
+    normalised MultiPolygon's WKB, hashed by pandas' vectorised SipHash (``hash_pandas_object``, fixed key)."""
+    frame = conformed(frame, layer)
     if not len(frame):
         return np.array([], dtype=object)
-    parts = [_text(frame[f.name], f.type) for f in layer.fields]
+    cols: dict[str, Any] = {}
+    for f in layer.fields:
+        s = frame[f.name].reset_index(drop=True)
+        if f.type == "list":
+            s = pd.Series([to_json_list(v) for v in s], dtype=object)
+        elif f.type in ("str", "enum"):
+            s = s.astype(object).where(s.notna(), None)
+        cols[f.name] = s
     if layer.is_spatial:
         geoms = np.asarray(frame.geometry.array, dtype=object)
         single = shapely.get_type_id(geoms) == 3
@@ -67,11 +59,9 @@ def row_hashes(frame: pd.DataFrame, layer: Layer) -> np.ndarray:
             geoms = geoms.copy()
             geoms[single] = shapely.multipolygons(geoms[single], indices=np.arange(int(single.sum())))
         wkb = shapely.to_wkb(shapely.normalize(geoms), hex=True)
-        parts.append(pd.Series(wkb, index=frame.index, dtype=object).where(~shapely.is_missing(geoms), "\x00"))
-    joined = parts[0].astype(str)
-    for p in parts[1:]:
-        joined = joined + "\x1f" + p.astype(str)
-    return np.array([hashlib.md5(t.encode("utf-8")).hexdigest() for t in joined], dtype=object)
+        cols["__geometry"] = pd.Series(wkb, dtype=object).where(~shapely.is_missing(geoms), None)
+    hashed = pd.util.hash_pandas_object(pd.DataFrame(cols), index=False).to_numpy()
+    return np.array([f"{int(h):016x}" for h in hashed], dtype=object)
 
 
 # -- reading versions -----------------------------------------------------------------------------------
@@ -208,7 +198,7 @@ def plan_layer(store, name: str, frame: pd.DataFrame, *, mode: str, effective: p
     layer = get_layer(name)
     key = layer.key_fields[0]
     vlayer = versions_layer(name)
-    frame = conform(frame, layer).reset_index(drop=True)
+    frame = conformed(frame, layer).reset_index(drop=True)
     plan = LayerPlan(layer=name)
     e = _day(effective)
     keys = frame[key].astype(str).to_numpy()
@@ -346,7 +336,7 @@ def plan_layer(store, name: str, frame: pd.DataFrame, *, mode: str, effective: p
             merged = gpd.GeoDataFrame(merged, geometry="geometry", crs=frame.crs)
         plan.new_versions = conform(merged, vlayer)
     plan.current_delete = current_delete
-    plan.current_insert = conform(pd.concat(current_rows, ignore_index=True), layer) if current_rows else None
+    plan.current_insert = conformed(pd.concat(current_rows, ignore_index=True), layer) if current_rows else None
     # an unscoped replace: the current layer becomes exactly the file, in the file's order
     # (not for a late batch: the file is the ledger of a past day, the current layer stays the latest state)
     plan.replace_whole = (mode == "replace" and scope is None and plan.late == 0
