@@ -153,6 +153,7 @@ def main() -> None:
     parser.add_argument("--versions", type=int, default=24)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--skip-upsert", action="store_true")
+    parser.add_argument("--skip-reads", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -161,8 +162,9 @@ def main() -> None:
         print(f"demo parcels: {len(parcels)} built in {time.perf_counter() - t:.1f} s")
         if not args.skip_upsert:
             bench_upsert(parcels, tmp, args.repeat)
-        store = build_versions(parcels, tmp / "versions.gpkg", args.versions)
-        bench_reads(store, parcels, args.versions, args.repeat)
+        if not args.skip_reads:
+            store = build_versions(parcels, tmp / "versions.gpkg", args.versions)
+            bench_reads(store, parcels, args.versions, args.repeat)
 
 
 if __name__ == "__main__":
