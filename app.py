@@ -226,7 +226,6 @@ def _parcel_detail(pid: str) -> None:
     if len(linked_v):
         st.markdown("**涉及城中村**")
         st.table(dash.labelled(linked_v, "village_status", ["village_id", "name", "status", "percent_complete"]))
-    _parcel_versions(pid)
     st.markdown("**审定记录**")
     history = decision_history(store, pid)
     if history.empty:
@@ -367,29 +366,6 @@ with tabs[1]:
 
 
 # ----------------------------------------------------------------------------------------- history
-def _parcel_versions(pid: str) -> None:
-    """The parcel's ledger versions (HISTORY.md §2) and what its decisions were based on (§5)."""
-    from gis.decisions import decision_snapshots
-    from gis.history import parcel_history
-
-    versions = parcel_history(store, pid)
-    with st.expander(f"台账历史（{len(versions)} 个版本）"):
-        labels = get_layer("parcels")
-        def day(value, open_text: str) -> str:
-            return open_text if value is None else f"{value:%Y-%m-%d}"
-
-        st.table(pd.DataFrame([{
-            "有效期": f"{day(v['valid_from'], '自始')} — {day(v['valid_to'], '至今')}",
-            "变化": v["change"], "导入批次": v["batch_id"],
-            "变化内容": "；".join(f"{'图形面积' if f == 'geometry' else labels.field(f).label}：{_text(a)} -> {_text(b)}"
-                              for f, a, b in v["diff"])} for v in versions]))
-        snaps = decision_snapshots(store, pid)
-        if len(snaps) and "run_id" in snaps:
-            st.caption("审定依据：" + "；".join(f"{r['decided_by']} 依据研判批次 {r['run_id']}（当时建议 "
-                                              f"{ROUTE.label_of(r['seen_route'])}）"
-                                              for r in snaps.to_dict("records") if isinstance(r.get("run_id"), str)))
-
-
 def _history_panel() -> None:
     """Import batches and kept runs (read-only), with the diff of two runs (HISTORY.md §1, §3)."""
     from gis.batches import list_batches
