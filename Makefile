@@ -11,9 +11,9 @@ STORE ?= var/landrenew.gpkg
 PORT ?= 8501
 # the app listens on this address only (0.0.0.0: every interface; see README, Deployment and security)
 ADDRESS ?= 127.0.0.1
-# Debian packages the tests need: PostGIS server, Chromium for browser tests, GDAL's ogrinfo/ogr2ogr, CJK fonts,
+# Debian packages the tests need: PostGIS server, its client (pg_dump/pg_restore for backups), Chromium for browser tests, GDAL's ogrinfo/ogr2ogr, CJK fonts,
 # LibreOffice Writer (plan .docx -> PDF) and poppler-utils (pdftotext, pdffonts)
-DEB_PACKAGES := postgresql-15-postgis-3 chromium gdal-bin fonts-noto-cjk libreoffice-writer-nogui poppler-utils
+DEB_PACKAGES := postgresql-15-postgis-3 postgresql-client-15 chromium gdal-bin fonts-noto-cjk libreoffice-writer-nogui poppler-utils
 
 .PHONY: setup system-deps demo run test test-fast test-versions lint docs bench clean
 

@@ -568,6 +568,31 @@ with tabs[1]:
 
 
 
+# ----------------------------------------------------------------------------------------- history
+def _history_panel() -> None:
+    """Import batches and kept runs (read-only), with the diff of two runs (HISTORY.md §1, §3)."""
+    from gis.batches import list_batches
+    from gis.runs import diff_runs, list_runs
+
+    with st.expander("导入批次"):
+        batches = list_batches(store)
+        st.dataframe(batches[["batch_id", "mode", "scope", "effective", "late", "imported_by", "same_as",
+                              "rejects_path"]], hide_index=True, width="stretch")
+    with st.expander("研判批次（保留的历次研判，只读）"):
+        runs = list_runs(store, kind="assess")
+        st.dataframe(runs[["run_id", "as_of", "rules_version", "current", "what_if", "created_by", "label"]],
+                     hide_index=True, width="stretch")
+        if len(runs) >= 2:
+            r1, r2 = st.columns(2)
+            a = r1.selectbox("批次 A", list(runs["run_id"]), index=0)
+            b = r2.selectbox("批次 B", list(runs["run_id"]), index=1)
+            diff = diff_runs(store, a, b)
+            st.caption(f"{len(diff)} 宗地的存量范围、闲置类型、路径、具体方式或闲置费不同")
+            st.dataframe(diff.assign(changed=diff["changed"].map("、".join))[
+                ["parcel_id", "changed", "route_a", "route_b", "idle_type_a", "idle_type_b"]],
+                hide_index=True, width="stretch")
+
+
 # ------------------------------------------------------------------------------------------- admin
 #: what the data page accepts: vector layers (a zipped shapefile or FileGDB, KML/KMZ) and ledgers
 UPLOAD_TYPES = ["gpkg", "geojson", "json", "zip", "kml", "kmz", "xlsx", "xlsm", "xls", "et", "ods", "csv"]
@@ -595,12 +620,12 @@ def _save_uploads(uploads: dict) -> dict:
     return sources
 
 
-def _run_ingest(sources: dict, *, check: bool) -> None:
+def _run_ingest(sources: dict, *, check: bool, **batch) -> None:
     from gis.ingest import ingest_files, rejects_csv, rejects_frame
 
     bar = st.progress(0.0, text="读取、对应表头、校验…" if check else "校验导入…")
-    reports = ingest_files(store, sources, check=check,
-                           meta={"ingested_at": dt.datetime.now(dt.timezone.utc).isoformat()})
+    reports = ingest_files(store, sources, check=check, user=USER.name,  # mode / scope / effective: gis.batches
+                           meta={"ingested_at": dt.datetime.now(dt.timezone.utc).isoformat()}, **batch)
     bar.progress(1.0, text="检查完成（未入库）" if check else "导入完成")
     verb = "将入库" if check else "入库"
     st.session_state.admin_result = ("导入预览（未写入存储）" if check else "导入", pd.DataFrame(
@@ -707,19 +732,27 @@ if USER.can("run_pipelines"):
                 "宗地图形（台账为 Excel/CSV 时，按宗地编号连接的图形：.zip/.gpkg/.geojson/.kml）",
                 key="up_parcels_geometry", type=["gpkg", "geojson", "json", "zip", "kml", "kmz"])
             uploads = {k: v for k, v in uploads.items() if v is not None}
+            i1, i2, i3, i4 = st.columns(4)  # docs/history.md §1: every import is a batch
+            mode = i1.selectbox("导入方式", ["replace", "upsert"],
+                                format_func={"replace": "替换（以文件为准）", "upsert": "新增或更新（按编号）"}.get)
+            scope = i2.text_input("范围（可选，如 town_code=330603001）")
+            effective = i3.date_input("台账日期", dt.date.today())
+            confirm = i4.checkbox("确认退出台账的记录")
+            batch = {"mode": mode, "scope": scope or None, "effective": effective, "confirm": confirm}
             c1, c2 = st.columns(2)
             chosen = tuple(sorted((k, up.name, up.size) for k, up in uploads.items()))
             try:
                 if c1.button("预览（不入库）", disabled=not uploads):
-                    _run_ingest(_save_uploads(uploads), check=True)
+                    _run_ingest(_save_uploads(uploads), check=True, **batch)
                     st.session_state.ingest_previewed = chosen
                 # only what was previewed can be confirmed: a changed upload needs a new preview
                 pending = st.session_state.get("ingest_pending")
                 same = st.session_state.get("ingest_previewed") == chosen
                 if c2.button("确认导入", type="primary", disabled=not (pending and same)):
-                    _run_ingest(pending, check=False)
+                    _run_ingest(pending, check=False, **batch)
             except LandRenewError as exc:
                 st.error(str(exc))
+        _history_panel()
         b1, b2 = st.columns(2)
         try:
             if b1.button("运行闲置土地研判", type="primary"):

@@ -112,6 +112,22 @@ _PUBLIC = {
     "ensure_tileset": ("tiles", "ensure_tileset"),
     "TileSet": ("tiles", "TileSet"),
     "tile_threshold": ("tiles", "tile_threshold"),
+    # history: batches, versions, kept runs, backups (HISTORY.md)
+    "write_batch": ("batches", "write_batch"),
+    "list_batches": ("batches", "list_batches"),
+    "ImportRefused": ("batches", "ImportRefused"),
+    "ledger_at": ("history", "ledger_at"),
+    "parcel_history": ("history", "parcel_history"),
+    "changes_since": ("history", "changes_since"),
+    "list_runs": ("runs", "list_runs"),
+    "current_run": ("runs", "current_run"),
+    "read_run": ("runs", "read_run"),
+    "diff_runs": ("runs", "diff_runs"),
+    "reproduce_run": ("runs", "reproduce_run"),
+    "compute_assessment": ("workflow", "compute_assessment"),
+    "decision_snapshots": ("decisions", "decision_snapshots"),
+    "backup_store": ("backup", "backup_store"),
+    "restore_store": ("backup", "restore_store"),
 }
 
 __all__ = sorted(_PUBLIC)

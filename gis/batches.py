@@ -29,7 +29,7 @@ import yaml
 from .errors import LandRenewError, Problem
 from .frames import conform
 from .schema import get_layer
-from .store.history_schema import LEDGER_LAYERS, HistoryWrite, utc_now
+from .store.history_schema import LEDGER_LAYERS, HistoryWrite, conformed, utc_now
 
 __all__ = ["write_batch", "record_frames", "list_batches", "batch_files", "file_sha256", "ImportRefused",
            "parse_scope", "history_rules", "MODES"]
@@ -208,11 +208,12 @@ def write_batch(
                                  batch_id=batch_id, at=at, scope=scope, next_version_id=ids.get(name, 1),
                                  retire_reason=reason or f"{batch_id} 替换导入时台账中已无此记录")
     if mode == "replace":
-        totals = {n: len(store.read_layer(n)) for n in plans if plans[n].retired}
+        counts_now = store.layer_counts()
+        totals = {n: counts_now.get(n, 0) for n in plans if plans[n].retired}
         _guard(store, plans, totals, share=history_rules()["max_retire_share"], confirm=confirm)
     tx = HistoryWrite()
     for name, plan in plans.items():
-        plan.to_write(tx, at=at, batch_id=batch_id, store_current=conform(frames[name], name))
+        plan.to_write(tx, at=at, batch_id=batch_id, store_current=conformed(frames[name], get_layer(name)))
     progress_rows = 0
     for name, frame in frames.items():
         if name in LEDGER_LAYERS:

@@ -15,7 +15,6 @@ True
 """
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +27,8 @@ import shapely
 from .crs import AREA_CRS
 from .frames import conform, to_json_list
 from .schema import Layer, get_layer
-from .store.history_schema import (LEDGER_LAYERS, NEVER, OPEN_END, SINCE_EVER, HistoryWrite, versions_layer)
+from .store.history_schema import (LEDGER_LAYERS, NEVER, OPEN_END, SINCE_EVER, HistoryWrite, conformed,
+                                   versions_layer)
 
 __all__ = ["row_hashes", "ledger_at", "plan_layer", "LayerPlan", "parcel_history", "changes_since",
            "current_pieces", "versions_of", "VERSION_COLUMNS"]
@@ -38,28 +38,20 @@ VERSION_COLUMNS = ("version_id", "valid_from", "valid_to", "recorded_at", "super
 
 
 # -- content hash ---------------------------------------------------------------------------------------
-def _text(series: pd.Series, ftype: str) -> pd.Series:
-    if ftype == "list":
-        return pd.Series([to_json_list(v) for v in series], index=series.index, dtype=object)
-    na = series.isna()
-    if ftype == "date":
-        s = series.dt.strftime("%Y-%m-%d")
-    elif ftype == "timestamp":
-        s = series.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S.%f")
-    elif ftype in ("float", "ratio"):
-        s = pd.Series([repr(float(v)) for v in series.to_numpy(dtype="float64", na_value=np.nan)],
-                      index=series.index)
-    else:
-        s = series.astype(object).astype(str)
-    return s.astype(object).where(~na, "\x00")
-
-
 def row_hashes(frame: pd.DataFrame, layer: Layer) -> np.ndarray:
-    """The content hash (MD5 hex) of each row: every field and the geometry (as a normalised MultiPolygon)."""
-    frame = conform(frame, layer)
+    """The content hash of each row (16 hex digits): every field in its canonical type and the geometry as a
+    normalised MultiPolygon's WKB, hashed by pandas' vectorised SipHash (``hash_pandas_object``, fixed key)."""
+    frame = conformed(frame, layer)
     if not len(frame):
         return np.array([], dtype=object)
-    parts = [_text(frame[f.name], f.type) for f in layer.fields]
+    cols: dict[str, Any] = {}
+    for f in layer.fields:
+        s = frame[f.name].reset_index(drop=True)
+        if f.type == "list":
+            s = pd.Series([to_json_list(v) for v in s], dtype=object)
+        elif f.type in ("str", "enum"):
+            s = s.astype(object).where(s.notna(), None)
+        cols[f.name] = s
     if layer.is_spatial:
         geoms = np.asarray(frame.geometry.array, dtype=object)
         single = shapely.get_type_id(geoms) == 3
@@ -67,11 +59,9 @@ def row_hashes(frame: pd.DataFrame, layer: Layer) -> np.ndarray:
             geoms = geoms.copy()
             geoms[single] = shapely.multipolygons(geoms[single], indices=np.arange(int(single.sum())))
         wkb = shapely.to_wkb(shapely.normalize(geoms), hex=True)
-        parts.append(pd.Series(wkb, index=frame.index, dtype=object).where(~shapely.is_missing(geoms), "\x00"))
-    joined = parts[0].astype(str)
-    for p in parts[1:]:
-        joined = joined + "\x1f" + p.astype(str)
-    return np.array([hashlib.md5(t.encode("utf-8")).hexdigest() for t in joined], dtype=object)
+        cols["__geometry"] = pd.Series(wkb, dtype=object).where(~shapely.is_missing(geoms), None)
+    hashed = pd.util.hash_pandas_object(pd.DataFrame(cols), index=False).to_numpy()
+    return np.array([f"{int(h):016x}" for h in hashed], dtype=object)
 
 
 # -- reading versions -----------------------------------------------------------------------------------
@@ -116,14 +106,21 @@ def ledger_at(store, name: str, *, as_of: Any = None, known_at: Any = None) -> p
     else:
         day = _day(as_of)
         filters += [("valid_to", ">", day), ("valid_from", "<=", day)]
+    if known_at is not None and _nothing_recorded_after(store, _ts(known_at)):
+        known_at = None  # as known then = as known now (no batch since): the believed rows, by the index
     if known_at is None:
         filters.insert(0, ("superseded_at", "=", NEVER))
     else:
         t = _ts(known_at)
         filters += [("superseded_at", ">", t), ("recorded_at", "<=", t)]
     filters.append(("retired", "=", False))
-    frame = store.read_history(f"{name}_versions", filters=filters)
-    return conform(frame, layer).reset_index(drop=True)
+    return store.read_history(f"{name}_versions", filters=filters, columns=layer.field_names)
+
+
+def _nothing_recorded_after(store, t: pd.Timestamp) -> bool:
+    """No batch recorded after ``t``: then nothing was superseded after it either (only batches supersede)."""
+    later = store.read_history("batches", filters=[("recorded_at", ">", t)], columns=["batch_id"])
+    return later.empty
 
 
 def versions_of(store, name: str, keys: Iterable[Any] | None = None, *, believed: bool = True,
@@ -201,7 +198,7 @@ def plan_layer(store, name: str, frame: pd.DataFrame, *, mode: str, effective: p
     layer = get_layer(name)
     key = layer.key_fields[0]
     vlayer = versions_layer(name)
-    frame = conform(frame, layer).reset_index(drop=True)
+    frame = conformed(frame, layer).reset_index(drop=True)
     plan = LayerPlan(layer=name)
     e = _day(effective)
     keys = frame[key].astype(str).to_numpy()
@@ -328,6 +325,7 @@ def plan_layer(store, name: str, frame: pd.DataFrame, *, mode: str, effective: p
                       reason=retire_reason or "台账中已无此记录", hash_=olds["row_hash"].to_numpy())
         new_parts.append(part)
         plan.retired = list(retire_keys)
+        plan.late += int((ends != OPEN_END).sum())
         current_delete += [str(k) for k, end in zip(retire_keys, ends) if end == OPEN_END]
 
     if new_parts:
@@ -338,9 +336,11 @@ def plan_layer(store, name: str, frame: pd.DataFrame, *, mode: str, effective: p
             merged = gpd.GeoDataFrame(merged, geometry="geometry", crs=frame.crs)
         plan.new_versions = conform(merged, vlayer)
     plan.current_delete = current_delete
-    plan.current_insert = conform(pd.concat(current_rows, ignore_index=True), layer) if current_rows else None
+    plan.current_insert = conformed(pd.concat(current_rows, ignore_index=True), layer) if current_rows else None
     # an unscoped replace: the current layer becomes exactly the file, in the file's order
-    plan.replace_whole = mode == "replace" and scope is None and bool(plan.changed or plan.added or plan.retired)
+    # (not for a late batch: the file is the ledger of a past day, the current layer stays the latest state)
+    plan.replace_whole = (mode == "replace" and scope is None and plan.late == 0
+                          and bool(plan.changed or plan.added or plan.retired))
     plan._next_id = next_id  # type: ignore[attr-defined]
     return plan
 
@@ -349,36 +349,45 @@ def plan_layer(store, name: str, frame: pd.DataFrame, *, mode: str, effective: p
 def parcel_history(store, parcel_id: str, *, layer: str = "parcels") -> list[dict]:
     """Every believed version of a row, oldest first, with the fields that changed from the one before.
 
-    Each item: ``valid_from``, ``valid_to`` (NaT = open), ``recorded_at``, ``batch_id``, ``change``,
-    ``retired``, ``reason``, ``diff`` (``[(field, old, new)]``), ``area_m2_delta`` (geometry), ``corrected``
-    (versions of that time that a later batch corrected, as ``[(batch_id, superseded_by)]``).
+    Each item: ``valid_from``, ``valid_to`` (None = since ever / still valid), ``recorded_at``, ``batch_id``,
+    ``change``, ``retired``, ``reason``, ``diff`` (``[(field, old, new)]``, the geometry as its area in m²),
+    ``area_m2_delta``, ``corrected`` (``[(batch_id, superseded_by)]`` of versions of that time a later batch
+    corrected).
     """
     lay = get_layer(layer)
-    all_versions = versions_of(store, layer, [parcel_id], believed=False)
-    if not len(all_versions):
+    key = lay.key_fields[0]
+    rows = store.history_rows(f"{layer}_versions", filters=[(key, "=", str(parcel_id))])
+    if not rows:
         return []
-    believed = all_versions[all_versions["superseded_at"] == NEVER].sort_values(["valid_from", "version_id"])
-    superseded = all_versions[all_versions["superseded_at"] != NEVER]
+    never = NEVER
+    believed = sorted((r for r in rows if r["superseded_at"] == never),
+                      key=lambda r: (r["valid_from"], r["version_id"]))
+    superseded = [r for r in rows if r["superseded_at"] != never]
+    areas = {}
+    if lay.is_spatial:
+        geoms = gpd.GeoSeries([r["geometry"] for r in believed], crs="EPSG:4490")
+        areas = dict(zip((r["version_id"] for r in believed), _areas(geoms).tolist()))
     out: list[dict] = []
     prev = None
-    for _, row in believed.iterrows():
+    for row in believed:
         diff = [] if prev is None or row["retired"] else field_diff(prev, row, lay)
         area_delta = None
-        if lay.is_spatial and prev is not None and not row["retired"] and prev["row_hash"] != row["row_hash"]:
-            a0, a1 = _area(prev.geometry), _area(row.geometry)
-            if a0 is not None and a1 is not None and not _same_geometry(prev.geometry, row.geometry):
+        if lay.is_spatial and prev is not None and not row["retired"] and \
+                not _same_geometry(prev["geometry"], row["geometry"]):
+            a0, a1 = areas[prev["version_id"]], areas[row["version_id"]]
+            if not (_isna(a0) or _isna(a1)):
                 area_delta = a1 - a0
                 diff.append(("geometry", round(a0, 1), round(a1, 1)))
-        corrected = superseded[(superseded["valid_from"] < row["valid_to"]) &
-                               (superseded["valid_to"] > row["valid_from"]) &
-                               (superseded["row_hash"] != row["row_hash"])]
+        corrected = sorted({(str(r["batch_id"]), str(r["superseded_by"])) for r in superseded
+                            if r["valid_from"] < row["valid_to"] and r["valid_to"] > row["valid_from"]
+                            and r["row_hash"] != row["row_hash"]})
         out.append({
             "version_id": int(row["version_id"]),
             "valid_from": None if row["valid_from"] == SINCE_EVER else row["valid_from"],
             "valid_to": None if row["valid_to"] == OPEN_END else row["valid_to"],
             "recorded_at": row["recorded_at"], "batch_id": row["batch_id"], "change": row["change"],
             "retired": bool(row["retired"]), "reason": row["reason"], "diff": diff, "area_m2_delta": area_delta,
-            "corrected": sorted({(str(b), str(s)) for b, s in zip(corrected["batch_id"], corrected["superseded_by"])}),
+            "corrected": corrected,
         })
         if not row["retired"]:
             prev = row
@@ -389,6 +398,13 @@ def _same_geometry(a, b) -> bool:
     if a is None or b is None:
         return a is b
     return bool(shapely.equals(a, b))
+
+
+def _areas(geoms: gpd.GeoSeries) -> pd.Series:
+    """Areas in m² (EPSG:4549) of many geometries in one transformation."""
+    if not len(geoms):
+        return pd.Series([], dtype="float64")
+    return gpd.GeoSeries(geoms, crs="EPSG:4490").to_crs(AREA_CRS).area.where(~geoms.is_empty & geoms.notna())
 
 
 def _area(geom) -> float | None:

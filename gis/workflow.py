@@ -19,7 +19,8 @@ from .rules import RuleSet
 from .schema import get_layer
 from .store import Store, open_store
 
-__all__ = ["assess_store", "renewal_store", "compute_assessment", "build_demo_store", "DEMO_AS_OF"]
+__all__ = ["assess_store", "renewal_store", "compute_assessment", "demo_parcels_on", "DEMO_HISTORY", "build_demo_store",
+           "DEMO_AS_OF"]
 
 DEMO_AS_OF = dt.date(2026, 11, 1)
 Progress = Callable[[int, int, str], None]
@@ -139,6 +140,57 @@ def renewal_store(store: Store, *, as_of: dt.date, rules: RuleSet | None = None,
 
 
 # ---------------------------------------------------------------------------------------------- demo
+#: the demo ledger's history: a full ledger on the first date, then the rows that changed by each later date
+DEMO_HISTORY = (dt.date(2024, 3, 31), dt.date(2024, 9, 30), dt.date(2025, 3, 31), dt.date(2025, 9, 30),
+                dt.date(2026, 3, 31), dt.date(2026, 8, 31))
+
+
+def demo_parcels_on(parcels: gpd.GeoDataFrame, day: dt.date) -> gpd.GeoDataFrame:
+    """The synthetic ledger as a town would have sent it on ``day``: parcels supplied by then, with the starts,
+    completions and halts dated after it not yet reported (and the development ratios of then)."""
+    day = pd.Timestamp(day)
+    out = parcels[parcels["supply_date"].isna() | (parcels["supply_date"] <= day)].copy()
+    not_started = out["actual_start_date"] > day
+    not_done = out["actual_completion_date"] > day
+    out.loc[not_started, ["actual_start_date", "actual_completion_date"]] = pd.NaT
+    out.loc[not_started, ["developed_area_ratio", "invested_ratio"]] = 0.0
+    out.loc[not_done & ~not_started, "actual_completion_date"] = pd.NaT
+    for col in ("developed_area_ratio", "invested_ratio"):
+        out.loc[not_done & ~not_started, col] = (out.loc[not_done & ~not_started, col] * 0.6).round(2)
+    out.loc[out["halted_since"] > day, "halted_since"] = pd.NaT
+    return out.reset_index(drop=True)
+
+
+def _demo_history(store: Store, layers: dict, sources: dict, *, as_of: dt.date) -> None:
+    """Give the demo ledger a history through the real batch path: the full ledgers on the first date, then an
+    upsert of the parcels that changed by each later date (the final files follow, effective ``as_of``)."""
+    from .history import row_hashes
+
+    folder = Path(sources["parcels"]["path"]).parent / "history"
+    folder.mkdir(parents=True, exist_ok=True)
+    days = [d for d in DEMO_HISTORY if d < as_of]
+    if not days:
+        return
+    parcels = layers["parcels"]
+    layer = get_layer("parcels")
+    first = demo_parcels_on(parcels, days[0])
+    path = folder / f"宗地台账_{days[0]:%Y%m%d}.gpkg"
+    first.to_file(path, driver="GPKG")
+    early = {k: v for k, v in sources.items() if k not in ("parcels", "village_progress")}
+    ingest_files(store, {**early, "parcels": {"path": path}}, effective=days[0], user="demo")
+    previous = first
+    for day in days[1:]:
+        now = demo_parcels_on(parcels, day)
+        old = pd.Series(row_hashes(previous, layer), index=previous["parcel_id"].to_numpy())
+        new = pd.Series(row_hashes(now, layer), index=now["parcel_id"].to_numpy())
+        changed = now[(old.reindex(new.index).to_numpy() != new.to_numpy())]
+        if len(changed):
+            path = folder / f"宗地台账更新_{day:%Y%m%d}.gpkg"
+            changed.to_file(path, driver="GPKG")
+            ingest_files(store, {"parcels": {"path": path}}, mode="upsert", effective=day, user="demo")
+        previous = now
+
+
 def build_demo_store(url: str | Path | None = None, *, n_parcels: int = 5000, seed: int = 20240926,
                      as_of: dt.date = DEMO_AS_OF, on_progress: Progress | None = None
                      ) -> tuple[Store, list[IngestReport]]:
@@ -161,7 +213,8 @@ def build_demo_store(url: str | Path | None = None, *, n_parcels: int = 5000, se
                 {k: v if isinstance(v, (str, int, float, bool)) else str(v)
                  for k, v in layers.get("_meta", {}).items() if isinstance(v, (str, int, float, bool, dt.date, dict))},
                 ensure_ascii=False, default=str)}
-    reports = ingest_files(store, sources, meta=meta)
+    _demo_history(store, layers, sources, as_of=as_of)
+    reports = ingest_files(store, sources, meta=meta, effective=as_of)
     register_rasters(store, rasters)
     step(3, 5, "闲置土地研判")
     assess_store(store, as_of=as_of)

@@ -39,8 +39,14 @@ from .progress import progress_bar
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT", help="dask：使用已有的调度器（不启动本机集群）")
 @click.option("--partition-rows", type=click.IntRange(100), default=100_000, show_default=True,
               help="dask：重新分区时每个分区的宗地数")
+@click.option("--known-at", "known_at", default=None, metavar="YYYY-MM-DD[THH:MM]",
+              help="只用此时之前入库的数据（时间旅行）；默认：现在")
+@click.option("--what-if", "what_if", is_flag=True, help="假设分析：保留为非当前批次，不改变页面显示的结果")
+@click.option("--label", default=None, help="批次说明，如“45号口径 2024-11-07”")
+@click.option("--user", default=None, help="运行人（默认：当前系统用户）")
 def command(store_url, as_of, rules_path, parcels, parcel_geometry, enterprises, projects, villages, progress,
-            towns, rasters, crs, out, engine, workers, memory_limit, scheduler, partition_rows) -> None:
+            towns, rasters, crs, out, engine, workers, memory_limit, scheduler, partition_rows, known_at, what_if,
+            label, user) -> None:
     """闲置土地研判：存量范围、闲置认定、处置路径与依据、遥感证据。"""
     day = parse_as_of(as_of)
     rules = load_idle_rules(rules_path)
@@ -57,10 +63,16 @@ def command(store_url, as_of, rules_path, parcels, parcel_geometry, enterprises,
         if out:
             raise click.UsageError("--out 只用于文件模式（同时给出 --parcels 和 --enterprises）")
         store = get_store(store_url)
+        known = _known_at(known_at)
         with progress_bar("闲置土地研判") as on_progress:
-            result = assess_store(store, as_of=day, rules=rules, on_progress=on_progress)
+            result = assess_store(store, as_of=day, rules=rules, on_progress=on_progress, known_at=known,
+                                  what_if=what_if, label=label, user=_user(user))
         _summary(result)
-        click.echo(f"已写入 {store.url} 的 idle_assessment 图层")
+        run_id = result.attrs["run_id"]
+        if what_if:
+            click.echo(f"假设分析批次 {run_id} 已保留（非当前）；对比：landrenew diff <当前批次> {run_id}")
+        else:
+            click.echo(f"已写入 {store.url} 的 idle_assessment 图层（研判批次 {run_id}）")
         return
     if not enterprises or not out:
         raise click.UsageError("文件模式需要 --parcels、--enterprises 和 --out")
@@ -88,3 +100,23 @@ def _summary(result) -> None:
     route = get_layer("idle_assessment").field("route")
     counts = result["route"].value_counts()
     click.echo("处置路径：" + "，".join(f"{route.label_of(k)} {v}" for k, v in counts.items()))
+
+
+def _known_at(text):
+    if text is None:
+        return None
+    import pandas as pd
+
+    try:
+        ts = pd.Timestamp(text)
+    except ValueError:
+        raise click.BadParameter(f"“{text}” 不是时间，应写成 YYYY-MM-DD 或 YYYY-MM-DDTHH:MM", param_hint="--known-at")
+    if len(text) <= 10:  # a day: as known at the end of it (Shanghai)
+        ts = ts + pd.Timedelta(days=1) - pd.Timedelta(milliseconds=1)
+    return ts.tz_localize("Asia/Shanghai").tz_convert("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _user(user):
+    from gis.batches import _user as who
+
+    return who(user)

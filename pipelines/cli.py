@@ -9,7 +9,8 @@ import click
 from gis.errors import LandRenewError
 
 #: subcommand modules; each defines ``command`` (a click command), optionally ``extra_commands``
-SUBCOMMANDS = ("info", "ingest", "demo", "assess", "renewal", "export", "report", "users", "db", "cases")
+SUBCOMMANDS = ("info", "ingest", "demo", "assess", "renewal", "export", "report", "users", "db", "cases",
+               "history", "changes", "runs", "diff", "backup", "restore")
 
 
 class _Group(click.Group):

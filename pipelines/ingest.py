@@ -35,8 +35,16 @@ SOURCE = click.Path(exists=True, dir_okay=True)
 @click.option("--workers", type=click.IntRange(0), default=2, show_default=True,
               help="--format parquet：按希尔伯特曲线重新分区用的本机 dask worker 数（0：保持源文件顺序）")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT", help="--format parquet：已有的 dask 调度器")
+@click.option("--mode", type=click.Choice(["replace", "upsert"]), default="replace", show_default=True,
+              help="replace：图层（或 --scope 范围内）以文件为准；upsert：按编号新增或更新，文件外的记录不动")
+@click.option("--scope", default=None, metavar="字段=值", help="只替换范围内的记录，如 --scope town_code=330603001")
+@click.option("--effective", default=None, metavar="YYYY-MM-DD", help="台账日期（默认：导入当天）")
+@click.option("--confirm", is_flag=True, help="确认：允许退出有审定记录的宗地或超过规则比例的记录")
+@click.option("--reason", default=None, help="退出台账的原因（与 --confirm 一起）")
+@click.option("--user", default=None, help="导入人（默认：当前系统用户）")
 def command(store_url, towns, parcels, parcel_geometry, projects, enterprises, villages, progress, sheet,
-            source_layer, check, crs, from_gcj02, rasters, fmt, out, workers, scheduler) -> None:
+            source_layer, check, crs, from_gcj02, rasters, fmt, out, workers, scheduler, mode, scope, effective,
+            confirm, reason, user) -> None:
     """导入源数据：校验、映射中文表头、统一坐标系，拒收行写入拒收清单。"""
     if fmt == "parquet":
         from .ingest_parquet import run_parquet
@@ -60,7 +68,12 @@ def command(store_url, towns, parcels, parcel_geometry, projects, enterprises, v
     if not sources and not rasters:
         raise click.UsageError("没有给出要导入的文件；例如 landrenew ingest --parcels 宗地.gpkg")
     if sources:
-        reports = ingest_files(store, sources, crs=crs, from_gcj02=from_gcj02, check=check)
+        if effective is not None:
+            from .options import parse_as_of
+
+            effective = parse_as_of(effective)
+        reports = ingest_files(store, sources, crs=crs, from_gcj02=from_gcj02, check=check, mode=mode, scope=scope,
+                               effective=effective, confirm=confirm, reason=reason, user=user)
         for report in reports:
             if check:
                 click.echo(report.mapping_text())

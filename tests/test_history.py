@@ -310,3 +310,16 @@ def test_what_if_cutoff_diff_lists_changed_parcels_with_both_reasons(demo_store)
     assert runs.loc[what_if, "rules_version"].endswith("+whatif")
     # the layer the app shows is still the current run's
     assert set(demo_store.read_layer("idle_assessment")["rules_version"]) == {runs.loc[plan, "rules_version"]}
+
+
+def test_large_writes_through_the_file_copy_path_behave_the_same(demo_store, tmp_path, monkeypatch):
+    """Writes of many rows go through a copy of the file and GDAL's writer (gpkg_history.BULK_ROWS): the same
+    scenarios hold on that path."""
+    from gis.store import gpkg_history
+
+    monkeypatch.setattr(gpkg_history, "BULK_ROWS", 1)
+    for sub in ("u", "l", "s"):
+        (tmp_path / sub).mkdir()
+    scenario_upsert_versions(demo_store, tmp_path / "u")
+    scenario_late_correction_versions(demo_store, tmp_path / "l")
+    scenario_scoped_replace(demo_store, tmp_path / "s")

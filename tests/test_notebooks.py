@@ -43,7 +43,7 @@ def _execute(nb: nbformat.NotebookNode, kernel_dir: Path, cwd: Path) -> nbformat
 
 def test_notebooks_found_and_clean():
     assert [p.name for p in NOTEBOOKS] == ["01_idle_land.ipynb", "02_renewal_progress.ipynb",
-                                           "03_upper_level_package.ipynb"]
+                                           "03_upper_level_package.ipynb", "04_history.ipynb"]
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         nbformat.validate(nb)

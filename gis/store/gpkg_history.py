@@ -22,7 +22,7 @@ import shapely
 from ..errors import StoreError
 from ..frames import conform, decode_lists, empty_frame, to_json_list
 from ..schema import Layer, get_layer
-from .history_schema import (HISTORY_TABLES, LEDGER_LAYERS, NEVER, OPEN_END, SCHEMA_VERSION, SINCE_EVER,
+from .history_schema import (HISTORY_TABLES, conformed, LEDGER_LAYERS, NEVER, OPEN_END, SCHEMA_VERSION, SINCE_EVER,
                              history_layer, history_layers)
 
 __all__ = ["GeoPackageHistory", "sql_condition", "GPKG_SRID"]
@@ -123,6 +123,43 @@ def _gpkg_blobs(geoms: np.ndarray) -> list:
     return out
 
 
+def _from_gpkg_blob(blob: bytes | None):
+    if blob is None:
+        return None
+    kind = (blob[3] >> 1) & 0x07
+    return shapely.from_wkb(bytes(blob[8 + {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}.get(kind, 0):]))
+
+
+def normalize_row(layer: Layer, row: dict) -> dict:
+    """Plain values of either store -> the canonical Python values (Timestamp dates, bool, lists, None)."""
+    import json
+
+    out = {}
+    for f in layer.fields:
+        v = row.get(f.name)
+        if v is None:
+            out[f.name] = [] if f.type == "list" else None
+        elif f.type == "date":
+            out[f.name] = pd.Timestamp(v).normalize().tz_localize(None) if pd.Timestamp(v).tzinfo is None \
+                else pd.Timestamp(v).tz_localize(None).normalize()
+        elif f.type == "timestamp":
+            ts = pd.Timestamp(v)
+            out[f.name] = (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).floor("ms")
+        elif f.type == "bool":
+            out[f.name] = bool(v)
+        elif f.type == "list":
+            out[f.name] = json.loads(v) if isinstance(v, str) else list(v)
+        elif f.type in ("float", "ratio"):
+            out[f.name] = float(v)
+        elif f.type == "int":
+            out[f.name] = int(v)
+        else:
+            out[f.name] = str(v)
+    if "geometry" in row:
+        out["geometry"] = row["geometry"]
+    return out
+
+
 def _envelope(blob: bytes | None) -> tuple | None:
     if blob is None or len(blob) < 8 or blob[:2] != b"GP":
         return None
@@ -191,7 +228,9 @@ class GeoPackageHistory:
             cols = ['"fid" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL']
             if layer.is_spatial:
                 cols.append(f'"{_GEOM}" MULTIPOLYGON')
-            cols += [f'"{f.name}" {_SQL_TYPES[f.type]}' for f in layer.fields]
+            history = t in HISTORY_TABLES  # their times are text in one format, compared as text by the indexes
+            cols += [f'"{f.name}" {"TEXT" if history and f.type == "timestamp" else _SQL_TYPES[f.type]}'
+                     for f in layer.fields]
             con.execute(f'CREATE TABLE "{t}" ({", ".join(cols)})')
             con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id) "
                         "VALUES (?, ?, ?, '', ?)", (t, "features" if layer.is_spatial else "attributes", t,
@@ -270,6 +309,7 @@ class GeoPackageHistory:
     @contextlib.contextmanager
     def _connect(self):
         con = sqlite3.connect(self.path, isolation_level=None, timeout=60)
+        con.execute("PRAGMA cache_size = -262144")  # 256 MiB: a large batch stays in memory until COMMIT
         _register_functions(con)
         try:
             con.execute("BEGIN IMMEDIATE")
@@ -286,7 +326,7 @@ class GeoPackageHistory:
     def _insert(self, con: sqlite3.Connection, layer: Layer, frame: pd.DataFrame) -> None:
         if not len(frame):
             return
-        frame = conform(frame, layer)
+        frame = conformed(frame, layer)
         columns = [f.name for f in layer.fields]
         values = [_column_values(frame[f.name], f.type) for f in layer.fields]
         if layer.is_spatial:
@@ -327,10 +367,43 @@ class GeoPackageHistory:
             return _partial(frame, layer, columns, read_geometry)
         return conform(frame, layer).reset_index(drop=True)
 
+    def history_rows(self, table: str, *, filters: Sequence[tuple[str, str, Any]] = ()) -> list[dict]:
+        """A few rows of a history table as plain values (:func:`normalize_row`), straight from SQLite — for
+        small keyed reads (one parcel's versions) where opening the layer through GDAL would dominate."""
+        layer = history_layer(table)
+        if not self.path.exists():
+            return []
+        clause = sql_condition(layer, filters)
+        cols = [*layer.field_names, *([_GEOM] if layer.is_spatial else [])]
+        query = f'SELECT {", ".join(chr(34) + c + chr(34) for c in cols)} FROM "{table}"' + \
+            (f" WHERE {clause}" if clause else "") + " ORDER BY fid"
+        with contextlib.closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as con:
+            try:
+                rows = con.execute(query).fetchall()
+            except sqlite3.OperationalError:
+                return []
+        out = []
+        for r in rows:
+            item = dict(zip(cols, r))
+            if layer.is_spatial:
+                item["geometry"] = _from_gpkg_blob(item.pop(_GEOM))
+            out.append(normalize_row(layer, item))
+        return out
+
     # -- writing ------------------------------------------------------------------------------------
     def write_history(self, tx) -> None:
-        """Apply a :class:`gis.store.history_schema.HistoryWrite` in one SQLite transaction (all or nothing)."""
+        """Apply a :class:`gis.store.history_schema.HistoryWrite` in one SQLite transaction (all or nothing).
+
+        A large write (:data:`BULK_ROWS` rows or more, e.g. a full import) goes to a copy of the file instead —
+        SQL for the updates, GDAL's Arrow writer for the rows — which then replaces the file atomically.
+        """
         self.upgrade_history()
+        rows = (sum(len(f) for f in tx.append.values()) + sum(len(f) for f in tx.layer_replace.values())
+                + sum(len(f) for _, f in tx.layer_rows.values() if f is not None)
+                + sum(len(f) for f in tx.layer_append.values()))
+        if rows >= BULK_ROWS:
+            self._write_history_bulk(tx)
+            return
         with self._lock():
             needed = [get_layer(n) for n in (*tx.layer_rows, *tx.layer_replace, *tx.layer_append)]
             with self._connect() as con:
@@ -368,7 +441,81 @@ class GeoPackageHistory:
                 con.execute("COMMIT")
 
 
+    def _write_history_bulk(self, tx) -> None:
+        import os
+        import shutil
+        import uuid
+
+        with self._lock():
+            tmp = self.path.with_name(f".{self.path.stem}.{uuid.uuid4().hex[:8]}.tmp.gpkg")
+            try:
+                shutil.copy2(self.path, tmp)
+                needed = [get_layer(n) for n in (*tx.layer_rows, *tx.layer_append)]
+                con = sqlite3.connect(tmp, isolation_level=None, timeout=60)
+                _register_functions(con)
+                try:
+                    con.execute("BEGIN IMMEDIATE")
+                    self._create_tables(con, needed, rtree=True)
+                    for table, (ids, at, batch_id) in tx.supersede.items():
+                        for chunk in _chunks(ids):
+                            con.execute(f'UPDATE "{table}" SET superseded_at = ?, superseded_by = ? '
+                                        f'WHERE version_id IN ({",".join("?" * len(chunk))})',
+                                        (_ts_text(at), batch_id, *map(int, chunk)))
+                    for table, hashes in tx.row_hashes.items():
+                        con.executemany(f'UPDATE "{table}" SET row_hash = ? WHERE version_id = ?',
+                                        [(h, int(i)) for i, h in hashes.items()])
+                    for name, (keys, _frame) in tx.layer_rows.items():
+                        key = get_layer(name).key_fields[0]
+                        for chunk in _chunks(list(keys)):
+                            con.execute(f'DELETE FROM "{name}" WHERE "{key}" IN ({",".join("?" * len(chunk))})',
+                                        tuple(map(str, chunk)))
+                    small = {t: f for t, f in tx.append.items() if len(f) < 1000}
+                    for table, frame in small.items():
+                        self._insert(con, history_layer(table), frame)
+                    if tx.meta:
+                        _set_meta(con, tx.meta)
+                    self._fix_counts(con, [*small, *([_META] if tx.meta else [])])
+                    con.execute("COMMIT")
+                finally:
+                    con.close()
+                for table, frame in tx.append.items():
+                    if table not in small:
+                        _gdal_append(tmp, history_layer(table), frame)
+                for name, frame in tx.layer_replace.items():
+                    self._write_frame(tmp, name, frame, append=False)
+                for name, (_keys, frame) in tx.layer_rows.items():
+                    if frame is not None and len(frame):
+                        _gdal_append(tmp, get_layer(name), frame)
+                for name, frame in tx.layer_append.items():
+                    if len(frame):
+                        _gdal_append(tmp, get_layer(name), frame)
+                with open(tmp, "rb+") as fh:
+                    os.fsync(fh.fileno())
+                os.replace(tmp, self.path)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+
+
+def _gdal_append(path, layer: Layer, frame: pd.DataFrame) -> None:
+    """Append rows with GDAL's Arrow writer; a history table's times as text in the one format of the store."""
+    from ..frames import encode_lists
+
+    frame = encode_lists(conformed(frame, layer), layer)
+    for f in layer.fields:
+        if f.type == "date":
+            frame[f.name] = frame[f.name].astype("date32[pyarrow]")
+        elif f.type == "timestamp" and layer.name in HISTORY_TABLES:
+            frame[f.name] = pd.Series(_column_values(frame[f.name], "timestamp"), index=frame.index, dtype="string")
+    kwargs: dict[str, Any] = {"layer": layer.name, "driver": "GPKG", "use_arrow": True, "append": True}
+    if layer.is_spatial:
+        kwargs.update(promote_to_multi=True, geometry_type="MultiPolygon")
+    pyogrio.write_dataframe(frame, path, **kwargs)
+
 _META = "store_meta"
+
+#: from this many rows a history write goes through a copy of the file and GDAL's Arrow writer
+BULK_ROWS = 20_000
 
 _APPEND_ONLY = """CREATE TRIGGER IF NOT EXISTS decisions_no_update BEFORE UPDATE ON decisions
 BEGIN SELECT RAISE(ABORT, '审定记录只能追加，不能修改 (decisions are append-only)'); END;

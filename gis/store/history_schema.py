@@ -200,3 +200,16 @@ class HistoryWrite:
             self.append[table] = pd.concat([self.append[table], frame], ignore_index=True)
         else:
             self.append[table] = frame
+
+
+def conformed(frame: pd.DataFrame, layer) -> pd.DataFrame:
+    """``gis.frames.conform`` unless the frame already has the layer's columns, order and canonical dtypes (the
+    frames the history code passes along were conformed once; conform again costs a cast per column)."""
+    from ..frames import conform, empty_frame
+
+    expected = empty_frame(layer)
+    if list(frame.columns) == list(expected.columns) and all(
+            frame[c].dtype == expected[c].dtype for c in expected.columns if c != "geometry"):
+        if not layer.is_spatial or (getattr(frame, "crs", None) is not None and frame.crs == expected.crs):
+            return frame
+    return conform(frame, layer)

@@ -137,6 +137,34 @@ class PostGISHistory:
                              fix="检查数据库账号是否有读取权限，或运行 landrenew db upgrade") from exc
         return _csv_to_frame(buf.getvalue(), layer, wkb)
 
+    def history_rows(self, table: str, *, filters: Sequence[tuple[str, str, Any]] = ()) -> list[dict]:
+        """A few rows of a history table as plain values (same as the GeoPackage store's)."""
+        import shapely
+
+        from .gpkg_history import normalize_row
+        from .models import GEOMETRY_COLUMN, ORDER_COLUMN
+
+        layer = history_layer(table)
+        conds = _conditions(layer, filters)
+        if conds is None:
+            return []
+        cols = [sql.Identifier(c) for c in layer.field_names]
+        if layer.is_spatial:
+            cols.append(sql.SQL("ST_AsBinary({})").format(sql.Identifier(GEOMETRY_COLUMN)))
+        query = sql.SQL("SELECT {} FROM {}{} ORDER BY {}").format(
+            sql.SQL(", ").join(cols), sql.Identifier(table),
+            sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conds) if conds else sql.SQL(""), sql.Identifier(ORDER_COLUMN))
+        with self._cursor(write=False) as cur:
+            rows = cur.execute(query).fetchall()
+        out = []
+        for r in rows:
+            item = dict(zip(layer.field_names, r))
+            if layer.is_spatial:
+                blob = r[-1]
+                item["geometry"] = None if blob is None else shapely.from_wkb(bytes(blob))
+            out.append(normalize_row(layer, item))
+        return out
+
     def write_history(self, tx) -> None:
         """Apply a :class:`gis.store.history_schema.HistoryWrite` in one transaction (all or nothing)."""
         from .postgis import _ASSESSMENT_LOCK, _db_message, _masked
