@@ -411,6 +411,7 @@ class PartitionedRun:
     result: gpd.GeoDataFrame | None = None
     shuffled: bool = False
     shuffle_seconds: float = 0.0
+    run_id: str | None = None  # the kept run, in store mode (docs/history.md §3)
 
     @property
     def rows(self) -> int:
@@ -554,22 +555,26 @@ def assess_store_partitioned(store, *, as_of: dt.date, rules: RuleSet | None = N
     """:func:`gis.workflow.assess_store` on the cluster: the store's parcels are spatially shuffled into
     partitions, assessed there, gathered back in the store's parcel order with the latest decisions, and
     written with the store's own ``write_layers`` — one transaction (all or nothing, as the in-memory job)."""
-    from .imagery import list_rasters
-    from .workflow import _latest_decisions, _now  # the in-memory job's own helpers: the same decision column
+    from .idle import load_idle_rules
+    from .runs import ledger_inputs
+    from .store.history_schema import utc_now
+    from .workflow import decision_column, keep_assessment  # the in-memory job's own steps: same run, same column
 
-    parcels = store.read_layer("parcels")
+    rules = load_idle_rules() if rules is None else rules
+    store.upgrade_history()
+    known_at = utc_now()
+    inputs = ledger_inputs(store, as_of=as_of, known_at=known_at)  # the ledger valid on as_of (docs/history.md §4)
+    parcels = inputs["parcels"]
     run = assess_partitioned(
-        parcels, enterprises=store.read_layer("enterprises"), projects=store.read_layer("projects"),
-        villages=store.read_layer("villages"), progress=store.read_layer("village_progress"),
-        towns=store.read_layer("towns"), rasters=list_rasters(store), as_of=as_of, rules=rules, out=None,
-        client=client, rows_per_partition=rows_per_partition, shuffle=True, on_progress=on_progress)
+        parcels, enterprises=inputs["enterprises"], projects=inputs["projects"], villages=inputs["villages"],
+        progress=inputs["village_progress"], towns=inputs["towns"], rasters=inputs["rasters"], as_of=as_of,
+        rules=rules, out=None, client=client, rows_per_partition=rows_per_partition, shuffle=True,
+        on_progress=on_progress)
     result = run.result
     order = pd.Index(parcels["parcel_id"]).get_indexer(result["parcel_id"])
     result = result.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
-    result["decision"] = result["parcel_id"].map(_latest_decisions(store)).astype("string")
-    version = str(result["rules_version"].iloc[0]) if len(result) else ""
-    store.write_layers({"idle_assessment": result},
-                       meta={"assessed_at": _now(), "assess_as_of": as_of.isoformat(), "idle_rules_version": version,
-                             "assess_engine": f"dask ({len(run.partitions)} partitions)"})
+    result["decision"] = decision_column(store, result["parcel_id"], known_at=known_at)
+    run.run_id = keep_assessment(store, result, as_of=as_of, known_at=known_at, rules=rules,
+                                 meta={"assess_engine": f"dask ({len(run.partitions)} partitions)"})
     run.result = result
     return run

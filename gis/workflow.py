@@ -19,7 +19,7 @@ from .rules import RuleSet
 from .schema import get_layer
 from .store import Store, open_store
 
-__all__ = ["assess_store", "renewal_store", "compute_assessment", "demo_parcels_on", "DEMO_HISTORY", "build_demo_store",
+__all__ = ["assess_store", "renewal_store", "compute_assessment", "decision_column", "keep_assessment", "demo_parcels_on", "DEMO_HISTORY", "build_demo_store",
            "DEMO_AS_OF"]
 
 DEMO_AS_OF = dt.date(2026, 11, 1)
@@ -67,11 +67,37 @@ def compute_assessment(store: Store, *, as_of: dt.date, known_at=None, rules: Ru
         rules=rules,
         on_progress=on_progress,
     )
+    result["decision"] = decision_column(store, result["parcel_id"], known_at=known_at)
+    return result
+
+
+def decision_column(store: Store, parcel_ids: pd.Series, *, known_at) -> pd.Series:
+    """The latest decision on each parcel recorded by ``known_at`` (the assessment's ``decision`` field)."""
     decisions = store.read_layer("decisions")
     if len(decisions):
         decisions = decisions[decisions["decided_at"] <= known_at]
-    result["decision"] = result["parcel_id"].map(_latest_decisions(decisions)).astype("string")
-    return result
+    return parcel_ids.map(_latest_decisions(decisions)).astype("string")
+
+
+def keep_assessment(store: Store, result: gpd.GeoDataFrame, *, as_of: dt.date, known_at, rules: RuleSet,
+                    what_if: bool = False, user: str | None = None, label: str | None = None,
+                    meta: dict | None = None) -> str:
+    """Keep ``result`` as a run (docs/history.md §3); unless ``what_if`` it becomes the current run and replaces
+    the ``idle_assessment`` layer — one transaction.  Returns the run id."""
+    from .runs import keep_run, new_run_id
+    from .store.history_schema import HistoryWrite
+
+    version = str(result["rules_version"].iloc[0]) if len(result) else rules.version
+    run_id = new_run_id("assess")
+    tx = HistoryWrite()
+    keep_run(store, tx, run_id=run_id, kind="assess", as_of=as_of, known_at=known_at, rules=rules,
+             outputs={"idle_assessment": result}, what_if=what_if, user=user, label=label)
+    if not what_if:
+        tx.layer_replace["idle_assessment"] = result
+        tx.meta.update({"assessed_at": _now(), "assess_as_of": as_of.isoformat(), "idle_rules_version": version,
+                        "assess_run": run_id, **(meta or {})})
+    store.write_history(tx)
+    return run_id
 
 
 def assess_store(store: Store, *, as_of: dt.date, rules: RuleSet | None = None,
@@ -83,24 +109,14 @@ def assess_store(store: Store, *, as_of: dt.date, rules: RuleSet | None = None,
     ``result.attrs["run_id"]`` names the kept run.
     """
     from .idle import load_idle_rules
-    from .runs import keep_run, new_run_id
-    from .store.history_schema import HistoryWrite, utc_now
+    from .store.history_schema import utc_now
 
     rules = load_idle_rules() if rules is None else rules
     store.upgrade_history()
     known_at = utc_now() if known_at is None else pd.Timestamp(known_at)
     result = compute_assessment(store, as_of=as_of, known_at=known_at, rules=rules, on_progress=on_progress)
-    version = str(result["rules_version"].iloc[0]) if len(result) else rules.version
-    run_id = new_run_id("assess")
-    tx = HistoryWrite()
-    keep_run(store, tx, run_id=run_id, kind="assess", as_of=as_of, known_at=known_at, rules=rules,
-             outputs={"idle_assessment": result}, what_if=what_if, user=user, label=label)
-    if not what_if:
-        tx.layer_replace["idle_assessment"] = result
-        tx.meta.update({"assessed_at": _now(), "assess_as_of": as_of.isoformat(), "idle_rules_version": version,
-                        "assess_run": run_id})
-    store.write_history(tx)
-    result.attrs["run_id"] = run_id
+    result.attrs["run_id"] = keep_assessment(store, result, as_of=as_of, known_at=known_at, rules=rules,
+                                             what_if=what_if, user=user, label=label)
     return result
 
 
