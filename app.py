@@ -570,7 +570,7 @@ with tabs[1]:
 
 # ----------------------------------------------------------------------------------------- history
 def _history_panel() -> None:
-    """Import batches and kept runs (read-only), with the diff of two runs (HISTORY.md §1, §3)."""
+    """Import batches and kept runs (read-only), with the diff of two runs (docs/history.md §1, §3)."""
     from gis.batches import list_batches
     from gis.runs import diff_runs, list_runs
 

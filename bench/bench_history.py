@@ -1,4 +1,4 @@
-"""History benchmarks (issue 12, HISTORY.md), GeoPackage store, each side by side with its reference in one run.
+"""History benchmarks (issue 12, docs/history.md), GeoPackage store, each side by side with its reference in one run.
 
     .venv/bin/python bench/bench_history.py [--n 100000] [--versions 24] [--repeat 2]
 

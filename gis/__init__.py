@@ -94,7 +94,7 @@ _PUBLIC = {
     "mask_url": ("redact", "mask_url"),
     "security_settings": ("settings", "security_settings"),
     "check_uploads": ("uploads", "check_uploads"),
-    # disposal cases (DISPOSAL.md)
+    # disposal cases (docs/disposal.md)
     "load_disposal_rules": ("disposal_rules", "load_disposal_rules"),
     "open_case": ("cases", "open_case"),
     "record_event": ("cases", "record_event"),
@@ -112,7 +112,7 @@ _PUBLIC = {
     "ensure_tileset": ("tiles", "ensure_tileset"),
     "TileSet": ("tiles", "TileSet"),
     "tile_threshold": ("tiles", "tile_threshold"),
-    # history: batches, versions, kept runs, backups (HISTORY.md)
+    # history: batches, versions, kept runs, backups (docs/history.md)
     "write_batch": ("batches", "write_batch"),
     "list_batches": ("batches", "list_batches"),
     "ImportRefused": ("batches", "ImportRefused"),

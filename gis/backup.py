@@ -1,4 +1,4 @@
-"""Backups of a store (HISTORY.md §6): a consistent copy, and its restore into an empty store.
+"""Backups of a store (docs/history.md §6): a consistent copy, and its restore into an empty store.
 
 GeoPackage
     SQLite's online backup API under the store's write lock: a consistent copy of the one file (layers, history,

@@ -1,4 +1,4 @@
-"""Import batches (HISTORY.md §1): how the rows an ingest read go into the store.
+"""Import batches (docs/history.md §1): how the rows an ingest read go into the store.
 
 Every ingest is a batch — its files (name, size, SHA-256), who, when, the mode and scope, the ledger's own date
 (``effective``) and the counts — and writes in one transaction: the new versions (:mod:`gis.history`), the

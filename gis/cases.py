@@ -1,12 +1,12 @@
 """Disposal cases (处置案件): open a case from an assessment, record its events in the procedure's order.
 
 A case is opened for a parcel whose assessment is idle, or in stock scope with a route other than ``none``
-(DISPOSAL.md §2).  It records the route/sub_route adopted — a reason is required when it differs from the
+(docs/disposal.md §2).  It records the route/sub_route adopted — a reason is required when it differs from the
 recommendation — the assessment run it was based on (``run_id``, optional until runs exist), a snapshot of the
 recommendation, and who opened it.  One open case per parcel; a case closed another way may be reopened or a
 new one opened.
 
-Events (DISPOSAL.md §1) are appended, never edited, in the order of the rule file
+Events (docs/disposal.md §1) are appended, never edited, in the order of the rule file
 (:mod:`gis.procedure`); an event out of order is refused with the reason.  The plan is approved or returned
 by an approver other than the one who drafted it: self-approval is refused here, not only hidden in the page.
 
@@ -89,7 +89,7 @@ def _require(rules: DisposalRules, user: str, role: str, action: str) -> None:
 
 
 def is_identified(assessment: pd.DataFrame) -> pd.Series:
-    """Identified for disposal (DISPOSAL.md §2, §6): idle, or in stock scope with a route other than none."""
+    """Identified for disposal (docs/disposal.md §2, §6): idle, or in stock scope with a route other than none."""
     idle = assessment["idle_type"].astype("string").fillna("none").isin(["not_started_idle", "halted_idle"])
     scope = assessment["in_stock_scope"].astype("boolean").fillna(False).astype(bool)
     route = assessment["route"].astype("string").fillna("none")
@@ -373,7 +373,7 @@ def allowed_events(store, case_id: str, *, rules: DisposalRules | None = None) -
 
 
 def case_stage(rules: DisposalRules, events: Sequence[str]) -> str:
-    """The disposal stage (DISPOSAL.md §6) after a case's events: case_open, approved, executing, completed,
+    """The disposal stage (docs/disposal.md §6) after a case's events: case_open, approved, executing, completed,
     closed (another way) — :func:`gis.disposal_progress.stages_of` for one case."""
     from .disposal_progress import stages_of
 

@@ -1,4 +1,4 @@
-"""Statutory deadlines of cases as of a date (DISPOSAL.md §1, §5), vectorised over all cases.
+"""Statutory deadlines of cases as of a date (docs/disposal.md §1, §5), vectorised over all cases.
 
 A deadline of the rule file starts at a case's latest ``after`` event — from its date of service (送达日期,
 the event date when none was recorded), its event date, or a date it carries (``field:new_start_date``) —

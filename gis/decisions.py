@@ -126,7 +126,7 @@ def record_decision(
 
 
 def decision_snapshot(store, decision: dict, assessed: pd.Series) -> dict:
-    """What a decision was based on (HISTORY.md §5): the current run and the row's route, sub_route,
+    """What a decision was based on (docs/history.md §5): the current run and the row's route, sub_route,
     alternatives, reasons as the planner saw them — kept with the decision, in its transaction."""
     from .runs import current_run
 

@@ -1,4 +1,4 @@
-"""Disposal progress (DISPOSAL.md §6): what goes up the chain, per town or route, and the year's movements.
+"""Disposal progress (docs/disposal.md §6): what goes up the chain, per town or route, and the year's movements.
 
 Per group: parcels and hectares identified (idle or in scope, or with a case), with a case, with an approved
 plan, executing (approved, not completed), completed; the disposal rate (completed / identified, by count and

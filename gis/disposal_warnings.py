@@ -1,4 +1,4 @@
-"""Warnings (预警) as of a date (DISPOSAL.md §5), with the deadline that caused each.
+"""Warnings (预警) as of a date (docs/disposal.md §5), with the deadline that caused each.
 
 * ``red`` — a statutory deadline passed without the event that meets it (from the day after the due date);
 * ``amber`` — within ``warnings.amber_days`` of one (the due date itself included);

@@ -1,4 +1,4 @@
-"""Versions of the ledger with two times (HISTORY.md §2): valid time (when the ledger says a state held) and
+"""Versions of the ledger with two times (docs/history.md §2): valid time (when the ledger says a state held) and
 transaction time (when the platform learned it).
 
 Each version row is a piece of a key's timeline ``[valid_from, valid_to)`` believed from ``recorded_at`` until

@@ -773,7 +773,7 @@ def ingest_files(
     if check:
         write_rejects(reports, store.reports_dir, stamp=dt.datetime.now().strftime("%Y%m%dT%H%M%S") + "-check")
         return reports
-    # the batch layer (gis.batches, HISTORY.md §1) decides how the rows go in: mode, scope, effective, guard
+    # the batch layer (gis.batches, docs/history.md §1) decides how the rows go in: mode, scope, effective, guard
     from .batches import write_batch
 
     write_batch(store, frames, reports, sources=sources, append=tuple(a for a in append if a in frames),

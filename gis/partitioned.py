@@ -1,6 +1,6 @@
 """The partitioned assessment: the same rules as :func:`gis.assess.assess_idle_land`, past one machine's memory.
 
-How it runs (DESIGN.md "partitioned assessment"; README "Which engine"):
+How it runs (docs/architecture.md; README "Which engine"):
 
 1. **Parcels** are GeoParquet partitions ordered along a Hilbert curve.  A dataset written by
    :func:`spatial_partition` (or by ``landrenew demo --format parquet`` / the partitioned ingest) carries a

@@ -1,4 +1,4 @@
-"""The 一地一策 plan document (DISPOSAL.md §4): one .docx per parcel from an editable template.
+"""The 一地一策 plan document (docs/disposal.md §4): one .docx per parcel from an editable template.
 
 The template ``layers/templates/plan.docx`` (built by ``scripts/build_plan_template.py``, edited by a district
 in WPS or Word) holds docxtpl/Jinja tags; :func:`plan_context` gives the values:

@@ -1,4 +1,4 @@
-"""The order of a case's events (DISPOSAL.md §1): which event may come next, and why another may not.
+"""The order of a case's events (docs/disposal.md §1): which event may come next, and why another may not.
 
 Pure functions over the rule file's sequences (:mod:`gis.disposal_rules`) and a case's events so far.  Besides
 the route's sequence (with optional groups such as the hearing), any open case may be paused by a review or

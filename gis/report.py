@@ -355,7 +355,7 @@ def report_html(store: Store, *, year: int, generated_at: dt.datetime | None = N
                      + _decisions_table(dec) + "</section>")
     else:
         parts.append(f"<section><h2>五、{year}年审定记录</h2><p>本年度无审定记录。</p></section>")
-    from .disposal_export import report_section  # 六、闲置土地处置 (DISPOSAL.md §6)
+    from .disposal_export import report_section  # 六、闲置土地处置 (docs/disposal.md §6)
 
     parts.append(report_section(store, year))
     parts.append(f"<footer>由 landrenew 生成。图中坐标为 CGCS2000，面积按 EPSG:4549 计算。"

@@ -1,4 +1,4 @@
-"""Kept runs and time travel (HISTORY.md §3–§4).
+"""Kept runs and time travel (docs/history.md §3–§4).
 
 Every assessment and renewal run is kept: ``run_id``, ``as_of``, ``known_at`` (its creation time), the rule
 file's version, SHA-256 and text, the batches known to it, who ran it, and whether it is a what-if; its rows go to
@@ -30,7 +30,7 @@ from .store.history_schema import HistoryWrite, runs_layer, utc_now
 __all__ = ["ledger_inputs", "list_runs", "current_run", "get_run", "read_run", "diff_runs", "reproduce_run",
            "rules_text", "rules_from_text", "new_run_id", "keep_run", "DIFF_FIELDS"]
 
-#: what a run diff compares (HISTORY.md §3)
+#: what a run diff compares (docs/history.md §3)
 DIFF_FIELDS = ("in_stock_scope", "idle_type", "route", "sub_route", "idle_fee_wan")
 
 

@@ -49,7 +49,7 @@ def _latest_decisions(decisions: pd.DataFrame) -> pd.Series:
 def compute_assessment(store: Store, *, as_of: dt.date, known_at=None, rules: RuleSet | None = None,
                        on_progress: Progress | None = None) -> gpd.GeoDataFrame:
     """The assessment of the store's ledger as valid on ``as_of`` and as known at ``known_at`` (default: now),
-    with rasters dated on or before ``as_of`` (HISTORY.md §4); nothing is written."""
+    with rasters dated on or before ``as_of`` (docs/history.md §4); nothing is written."""
     from .runs import ledger_inputs
     from .store.history_schema import utc_now
 
@@ -103,7 +103,7 @@ def keep_assessment(store: Store, result: gpd.GeoDataFrame, *, as_of: dt.date, k
 def assess_store(store: Store, *, as_of: dt.date, rules: RuleSet | None = None,
                  on_progress: Progress | None = None, known_at=None, what_if: bool = False,
                  user: str | None = None, label: str | None = None) -> gpd.GeoDataFrame:
-    """Assess every parcel as of ``as_of`` and keep the run (HISTORY.md §3); unless ``what_if``, it becomes the
+    """Assess every parcel as of ``as_of`` and keep the run (docs/history.md §3); unless ``what_if``, it becomes the
     current run and replaces the ``idle_assessment`` layer — all in one transaction.
 
     ``result.attrs["run_id"]`` names the kept run.

@@ -1,5 +1,5 @@
 """Disposal cases (gis.cases, gis.procedure, gis.deadlines, gis.disposal_warnings, gis.disposal_progress) on a
-real GeoPackage store.  Expected orders, dates and counts are worked by hand from DISPOSAL.md, not read from
+real GeoPackage store.  Expected orders, dates and counts are worked by hand from docs/disposal.md, not read from
 the rule file."""
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from gis.store import GeoPackageStore, cases_store
 from tests import case_fixtures
 
 FRONT = ["survey_notice", "holder_response", "idle_determination", "public_notice", "plan_drafted", "plan_approved"]
-# DISPOSAL.md §1: the procedure of each sub-route, worked out by hand (hearing left out: optional)
+# docs/disposal.md §1: the procedure of each sub-route, worked out by hand (hearing left out: optional)
 EXPECTED = {
     ("continue", "on_schedule"): ["plan_drafted", "plan_approved", "completed"],
     ("continue", "extend_start"): [*FRONT, "supplementary_agreement", "completed"],

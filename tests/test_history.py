@@ -1,4 +1,4 @@
-"""Import batches and versions (HISTORY.md §1–§2) on the GeoPackage store; the same scenarios run on PostGIS in
+"""Import batches and versions (docs/history.md §1–§2) on the GeoPackage store; the same scenarios run on PostGIS in
 ``tests/test_history_postgis.py`` through the shared functions here.
 
 Expected values are worked out from the rows the test itself changes (which parcels, which fields), never from
@@ -180,7 +180,7 @@ def test_late_correction_changes_the_past_not_the_present(demo_store, tmp_path):
     scenario_late_correction_versions(demo_store, tmp_path)
 
 
-# -- runs, time travel, decisions (HISTORY.md §3–§5) ----------------------------------------------------------
+# -- runs, time travel, decisions (docs/history.md §3–§5) ----------------------------------------------------------
 def _idle_parcel(store, run_id: str) -> str:
     from gis.runs import read_run
 

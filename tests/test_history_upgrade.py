@@ -1,4 +1,4 @@
-"""Upgrades and backups (HISTORY.md §6): an old GeoPackage store upgrades in place, a populated 0001 PostGIS
+"""Upgrades and backups (docs/history.md §6): an old GeoPackage store upgrades in place, a populated 0001 PostGIS
 database upgrades through Alembic with its data, and ``backup``/``restore`` round-trip both stores exactly."""
 from __future__ import annotations
 

@@ -111,7 +111,7 @@ class Store(abc.ABC):
     def meta(self) -> dict[str, str]:
         """Key/value metadata (e.g. ``synthetic``, last run times)."""
 
-    # -- history (HISTORY.md; gis.store.gpkg_history / gis.store.postgis_history) ------------------
+    # -- history (docs/history.md; gis.store.gpkg_history / gis.store.postgis_history) ------------------
     @abc.abstractmethod
     def upgrade_history(self) -> bool:
         """Make sure the history tables exist (GeoPackage: upgrade in place; PostGIS: Alembic revision)."""

@@ -194,7 +194,7 @@ class GeoPackageStore(GeoPackageHistory, Store):
         meta: Mapping[str, str] | None = None,
     ) -> None:
         self._check_writable(frames)
-        if any(n in LEDGER_LAYERS and n not in append for n in frames):  # versions follow (HISTORY.md §2)
+        if any(n in LEDGER_LAYERS and n not in append for n in frames):  # versions follow (docs/history.md §2)
             from ..batches import record_frames
 
             record_frames(self, frames, append=append, meta=meta)
@@ -267,7 +267,7 @@ class GeoPackageStore(GeoPackageHistory, Store):
                     "decided_at, based_on_version, rules_version) VALUES (?,?,?,?,?,?,?,?,?)",
                     (*values, decided_at, str(row["based_on_version"]),
                      None if pd.isna(row["rules_version"]) else str(row["rules_version"])))
-                if snapshot is not None:  # what the decision was based on (HISTORY.md §5), same transaction
+                if snapshot is not None:  # what the decision was based on (docs/history.md §5), same transaction
                     self._insert(con, history_layer("decision_snapshots"), pd.DataFrame([dict(snapshot)]))
                 con.execute("COMMIT")
             except BaseException:
@@ -281,7 +281,7 @@ class GeoPackageStore(GeoPackageHistory, Store):
     def files_dir(self) -> Path:
         return self.path.parent
 
-    # -- history counters (HISTORY.md) ------------------------------------------------------------
+    # -- history counters (docs/history.md) ------------------------------------------------------------
     def history_counts(self) -> dict[str, int]:
         tables = self._tables()
         return {name: tables[name] for name in HISTORY_TABLES if name in tables}

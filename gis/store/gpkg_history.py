@@ -1,4 +1,4 @@
-"""History (HISTORY.md) in the GeoPackage store: versions, batches, kept runs — written in place, in one SQLite
+"""History (docs/history.md) in the GeoPackage store: versions, batches, kept runs — written in place, in one SQLite
 transaction, so an upsert of a few rows costs a few rows (no copy of the file).
 
 The tables are real GeoPackage tables (created by GDAL, so QGIS opens them; the versions tables have no spatial

@@ -1,4 +1,4 @@
-"""The tables of the store's history (HISTORY.md), as :class:`gis.schema.Layer` objects built from the registry.
+"""The tables of the store's history (docs/history.md), as :class:`gis.schema.Layer` objects built from the registry.
 
 They are not contract layers (``layer_names()`` does not list them): both stores create them beside the layers
 so the same conform / COPY / GeoPackage code handles them.

@@ -105,7 +105,7 @@ def build_metadata(*, history: bool = False) -> sa.MetaData:
     return md
 
 
-# -- history (HISTORY.md; revision 0003_history) ------------------------------------------------------------
+# -- history (docs/history.md; revision 0003_history) ------------------------------------------------------------
 def add_history_tables(md: sa.MetaData) -> list[sa.Table]:
     """The versions / batches / runs tables of :mod:`gis.store.history_schema`, with their indexes."""
     from .history_schema import LEDGER_LAYERS, history_layers

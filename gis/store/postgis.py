@@ -365,7 +365,7 @@ class PostGISStore(PostGISHistory, Store):
         meta: Mapping[str, str] | None = None,
     ) -> None:
         self._check_writable(frames)
-        if any(n in LEDGER_LAYERS and n not in append for n in frames):  # versions follow (HISTORY.md §2)
+        if any(n in LEDGER_LAYERS and n not in append for n in frames):  # versions follow (docs/history.md §2)
             from ..batches import record_frames
 
             record_frames(self, frames, append=append, meta=meta)
@@ -427,7 +427,7 @@ class PostGISStore(PostGISHistory, Store):
                 current = self._current_version(cur, parcel_id)  # a fresh snapshot, taken after the locks
                 self._check_version(parcel_id, current, row["based_on_version"])
                 self._insert_decision(cur, values)
-                if snapshot is not None:  # what the decision was based on (HISTORY.md §5), same transaction
+                if snapshot is not None:  # what the decision was based on (docs/history.md §5), same transaction
                     self._copy_frame(cur, "decision_snapshots", pd.DataFrame([dict(snapshot)]))
         except (psycopg.Error, sa.exc.DBAPIError) as exc:
             orig = getattr(exc, "orig", exc)

@@ -1,4 +1,4 @@
-"""History (HISTORY.md) in the PostGIS store: the same tables as the GeoPackage store (Alembic revision
+"""History (docs/history.md) in the PostGIS store: the same tables as the GeoPackage store (Alembic revision
 ``0003_history``), written in one transaction with ``COPY`` and one ``UPDATE`` of the superseded versions.
 
 Privileges: the application role may INSERT and SELECT the history tables and UPDATE only

@@ -1,4 +1,4 @@
-"""History (HISTORY.md): versions of the ledger layers with valid and transaction time, import batches and their
+"""History (docs/history.md): versions of the ledger layers with valid and transaction time, import batches and their
 files, kept runs and their rows, decision snapshots, progress recording times.
 
 The rows already in the ledger layers become their first versions — valid since ever, recorded at the upgrade,

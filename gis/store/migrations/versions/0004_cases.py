@@ -1,4 +1,4 @@
-"""Disposal cases: append-only tables ``cases``, ``case_events`` and ``attachments`` (DISPOSAL.md §2).
+"""Disposal cases: append-only tables ``cases``, ``case_events`` and ``attachments`` (docs/disposal.md §2).
 
 The tables come from :func:`gis.store.cases_store.build_case_metadata` (one column list for both stores); a
 statement trigger refuses UPDATE, DELETE and TRUNCATE on each for every role, as for ``decisions``.
