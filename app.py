@@ -5,6 +5,7 @@ and charts (:mod:`gis.dashboard`), decisions (:mod:`gis.decisions`), users (:mod
 Per-user state lives in ``st.session_state``; loaders are cached by store URL + store version.
 Store: ``$DATABASE_URL``, else ``$LANDRENEW_STORE``, else ``var/landrenew.gpkg``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -29,8 +30,8 @@ from gis.cells import safe_frame
 from gis.decisions import decision_history, record_decision, sub_routes_of
 from gis.errors import ConflictError, LandRenewError
 from gis.maps import BASEMAPS, feature_target, map_from_layers, map_overlay, tile_fields, tile_keep
-from gis.schema import get_layer
 from gis.redact import mask_url
+from gis.schema import get_layer
 from gis.settings import security_settings
 from gis.store import decision_version, default_store_url, open_store
 from gis.store.accounts import login_events
@@ -69,16 +70,18 @@ def _layers_version(store) -> str:
     """Changes when a layer other than ``decisions`` is written; a saved decision leaves it as it was, so
     the layers, the tiles and the map stay cached.  A GeoPackage write replaces the file (new inode) and
     GDAL stamps the layer's ``gpkg_contents.last_change``; a decision is an in-place insert."""
-    parts: dict = {"meta": store.meta(),
-                   "counts": {k: v for k, v in store.layer_counts().items() if k != "decisions"}}
+    parts: dict = {"meta": store.meta(), "counts": {k: v for k, v in store.layer_counts().items() if k != "decisions"}}
     path = getattr(store, "path", None)
     if path is not None and Path(path).exists():
         stat = Path(path).stat()
         parts["file"] = [stat.st_dev, stat.st_ino]
-        with contextlib.suppress(sqlite3.Error), \
-                contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
-            parts["changes"] = con.execute("SELECT table_name, last_change FROM gpkg_contents "
-                                           "WHERE table_name != 'decisions' ORDER BY table_name").fetchall()
+        with (
+            contextlib.suppress(sqlite3.Error),
+            contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con,
+        ):
+            parts["changes"] = con.execute(
+                "SELECT table_name, last_change FROM gpkg_contents WHERE table_name != 'decisions' ORDER BY table_name"
+            ).fetchall()
     return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -95,16 +98,26 @@ def _read(name: str) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _parcels(url: str, layers_version: str, version: str) -> pd.DataFrame:
-    return dash.parcel_frame(_layer(url, layers_version, "idle_assessment"), _layer(url, layers_version, "parcels"),
-                             _layer(url, version, "decisions"))
+    return dash.parcel_frame(
+        _layer(url, layers_version, "idle_assessment"),
+        _layer(url, layers_version, "parcels"),
+        _layer(url, version, "decisions"),
+    )
 
 
 @st.cache_resource(show_spinner="生成矢量瓦片（每个数据版本一次）…", max_entries=2)
 def _tileset(url: str, layers_version: str):
     """The PMTiles archive of the parcels for this store version (:mod:`gis.tiles`)."""
     frame = _layer(url, layers_version, "idle_assessment")
-    return ensure_tileset(frame, store_id=url, version=layers_version, layer="idle_assessment", key="parcel_id",
-                          fields=tile_fields("idle_assessment"), keep=tile_keep(frame))
+    return ensure_tileset(
+        frame,
+        store_id=url,
+        version=layers_version,
+        layer="idle_assessment",
+        key="parcel_id",
+        fields=tile_fields("idle_assessment"),
+        keep=tile_keep(frame),
+    )
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
@@ -123,13 +136,20 @@ def _map(url: str, layers_version: str, flt: dash.MapFilter, basemap: str, xyz_u
     towns = _layer(url, layers_version, "towns")
     parcels, villages = dash.apply_filter(
         dash.parcel_frame(_layer(url, layers_version, "idle_assessment"), _layer(url, layers_version, "parcels")),
-        _layer(url, layers_version, "village_status"), flt)
-    layers = {"towns": towns, "village_status": villages, "projects": _layer(url, layers_version, "projects"),
-              "idle_assessment": parcels}
+        _layer(url, layers_version, "village_status"),
+        flt,
+    )
+    layers = {
+        "towns": towns,
+        "village_status": villages,
+        "projects": _layer(url, layers_version, "projects"),
+        "idle_assessment": parcels,
+    }
     tiles = {"idle_assessment": _tileset(url, layers_version)} if tiled else None
     try:
-        return map_from_layers(layers, basemap=basemap, tianditu_key=_secret("tianditu_key"), xyz_url=xyz_url,
-                               tiles=tiles), None
+        return map_from_layers(
+            layers, basemap=basemap, tianditu_key=_secret("tianditu_key"), xyz_url=xyz_url, tiles=tiles
+        ), None
     except LandRenewError as exc:
         return map_from_layers(layers, tiles=tiles), str(exc)
 
@@ -167,7 +187,7 @@ SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _client() -> str:
@@ -295,15 +315,22 @@ with st.sidebar:
     flt_routes = st.multiselect("推荐处置路径", **_opts(ROUTE), key="f_route", placeholder="全部")
     flt_subs = st.multiselect("具体方式", **_opts(SUB_ROUTE), key="f_sub", placeholder="全部")
     flt_idle = st.multiselect("闲置类型", **_opts(ASSESS.field("idle_type")), key="f_idle", placeholder="全部")
-    flt_use = st.multiselect("土地用途", **_opts(get_layer("parcels").field("land_use")), key="f_use", placeholder="全部")
+    flt_use = st.multiselect(
+        "土地用途", **_opts(get_layer("parcels").field("land_use")), key="f_use", placeholder="全部"
+    )
     flt_years = st.slider("闲置年限（年）", 0.0, 20.0, (0.0, 20.0), 0.5, key="f_years")
     flt_status = st.multiselect("城中村进展状态", **_opts(STATUS.field("status")), key="f_status", placeholder="全部")
     search = st.text_input("宗地编号查询", key="search", placeholder="输入宗地编号后回车")
 
-FILTER = dash.MapFilter(towns=tuple(flt_towns), routes=tuple(flt_routes), sub_routes=tuple(flt_subs),
-                        idle_types=tuple(flt_idle), land_uses=tuple(flt_use),
-                        idle_years=None if flt_years == (0.0, 20.0) else tuple(flt_years),
-                        village_statuses=tuple(flt_status))
+FILTER = dash.MapFilter(
+    towns=tuple(flt_towns),
+    routes=tuple(flt_routes),
+    sub_routes=tuple(flt_subs),
+    idle_types=tuple(flt_idle),
+    land_uses=tuple(flt_use),
+    idle_years=None if flt_years == (0.0, 20.0) else tuple(flt_years),
+    village_statuses=tuple(flt_status),
+)
 ALL_PARCELS = _parcels(URL, LAYERS_VERSION, VERSION)
 ALL_VILLAGES = _read("village_status")
 PARCELS, VILLAGES = dash.apply_filter(ALL_PARCELS, ALL_VILLAGES, FILTER)
@@ -357,29 +384,57 @@ def _parcel_detail(pid: str) -> None:
         return
     row = rows.iloc[0]
     st.subheader(f"宗地 {pid}")
-    rec = ROUTE.label_of(row["route"]) + (f"／{SUB_ROUTE.label_of(row['sub_route'])}"
-                                           if isinstance(row["sub_route"], str) else "")
+    rec = ROUTE.label_of(row["route"]) + (
+        f"／{SUB_ROUTE.label_of(row['sub_route'])}" if isinstance(row["sub_route"], str) else ""
+    )
     if isinstance(row["decided_route"], str):
-        dec = ROUTE.label_of(row["decided_route"]) + (f"／{SUB_ROUTE.label_of(row['decided_sub_route'])}"
-                                                      if isinstance(row["decided_sub_route"], str) else "")
+        dec = ROUTE.label_of(row["decided_route"]) + (
+            f"／{SUB_ROUTE.label_of(row['decided_sub_route'])}" if isinstance(row["decided_sub_route"], str) else ""
+        )
         dec += f"（审定人 {row['decided_by']}）"
     else:
         dec = "未审定"
     st.table(pd.DataFrame({"项目": ["推荐处置路径", "审定结果"], "内容": [rec, dec]}).set_index("项目"))
-    fields = ["parcel_id", "holder", "land_use", "area_m2", "town_code", "dev_status", "idle_type", "idle_since",
-              "idle_years", "cause", "idle_fee_wan", "activity_index", "evidence_conflict", "rules_version", "as_of"]
+    fields = [
+        "parcel_id",
+        "holder",
+        "land_use",
+        "area_m2",
+        "town_code",
+        "dev_status",
+        "idle_type",
+        "idle_since",
+        "idle_years",
+        "cause",
+        "idle_fee_wan",
+        "activity_index",
+        "evidence_conflict",
+        "rules_version",
+        "as_of",
+    ]
     st.table(_kv_table(row, "idle_assessment", fields))
     st.markdown("**研判依据**")
     reasons = row["reasons"] or []
-    st.table(pd.DataFrame({"规则": [r.get("rule_id", "") for r in reasons],
-                           "依据": [r.get("text", "") for r in reasons],
-                           "出处": [r.get("citation", "") for r in reasons]}).set_index("规则"))
+    st.table(
+        pd.DataFrame(
+            {
+                "规则": [r.get("rule_id", "") for r in reasons],
+                "依据": [r.get("text", "") for r in reasons],
+                "出处": [r.get("citation", "") for r in reasons],
+            }
+        ).set_index("规则")
+    )
     alts, measures = row["alternatives"] or [], row["measures"] or []
     if alts or measures:
         st.markdown("**备选路径与配套措施**")
-        st.table(pd.DataFrame({"类别": ["备选路径"] * len(alts) + ["配套措施"] * len(measures),
-                               "内容": [dash.list_text(a) for a in alts] + [dash.list_text(m) for m in measures]}
-                              ).set_index("类别"))
+        st.table(
+            pd.DataFrame(
+                {
+                    "类别": ["备选路径"] * len(alts) + ["配套措施"] * len(measures),
+                    "内容": [dash.list_text(a) for a in alts] + [dash.list_text(m) for m in measures],
+                }
+            ).set_index("类别")
+        )
     series = _imagery(URL, LAYERS_VERSION, pid)
     if len(series):
         st.markdown("**遥感指数变化**")
@@ -397,7 +452,9 @@ def _parcel_detail(pid: str) -> None:
     if history.empty:
         st.caption("尚无审定记录")
     else:
-        hist = history.assign(decided_at=history["decided_at"].dt.tz_convert("Asia/Shanghai").dt.strftime("%Y-%m-%d %H:%M"))
+        hist = history.assign(
+            decided_at=history["decided_at"].dt.tz_convert("Asia/Shanghai").dt.strftime("%Y-%m-%d %H:%M")
+        )
         hist["sub_route"] = hist["sub_route"].map(lambda v: SUB_ROUTE.label_of(v) if isinstance(v, str) else "")
         st.table(dash.labelled(hist, "decisions", ["decided_at", "decided_by", "route", "sub_route", "note"]))
     _decision_form(pid, row)
@@ -414,16 +471,35 @@ def _decision_form(pid: str, row: pd.Series) -> None:
     subs = [""] + [s for r in ROUTE.values for s in sub_routes_of(r)]
     with st.form(f"decide_{pid}", clear_on_submit=True):
         st.markdown("**记录审定结果**")
-        route = st.selectbox("审定路径", list(ROUTE.values), format_func=ROUTE.label_of,
-                             index=list(ROUTE.values).index(row["route"]) if row["route"] in ROUTE.values else 0)
-        sub = st.selectbox("具体方式", subs, format_func=lambda s: "（无）" if not s else
-                           f"{ROUTE.label_of(dict((x, r) for r in ROUTE.values for x in sub_routes_of(r))[s])}／"
-                           f"{SUB_ROUTE.label_of(s)}")
+        route = st.selectbox(
+            "审定路径",
+            list(ROUTE.values),
+            format_func=ROUTE.label_of,
+            index=list(ROUTE.values).index(row["route"]) if row["route"] in ROUTE.values else 0,
+        )
+        sub = st.selectbox(
+            "具体方式",
+            subs,
+            format_func=lambda s: (
+                "（无）"
+                if not s
+                else f"{ROUTE.label_of(dict((x, r) for r in ROUTE.values for x in sub_routes_of(r))[s])}／"
+                f"{SUB_ROUTE.label_of(s)}"
+            ),
+        )
         note = st.text_area("说明")
         if st.form_submit_button("保存审定", type="primary"):
             try:
-                saved = record_decision(store, parcel_id=pid, route=route, sub_route=sub or None, note=note,
-                                        decided_by=USER.name, role=USER.role, based_on_version=versions[pid])
+                saved = record_decision(
+                    store,
+                    parcel_id=pid,
+                    route=route,
+                    sub_route=sub or None,
+                    note=note,
+                    decided_by=USER.name,
+                    role=USER.role,
+                    based_on_version=versions[pid],
+                )
             except ConflictError as exc:
                 st.error(str(exc))
             except LandRenewError as exc:
@@ -441,9 +517,23 @@ def _village_detail(vid: str) -> None:
         return
     row = rows.iloc[0]
     st.subheader(f"城中村 {row['name']}（{vid}）")
-    st.table(_kv_table(row, "village_status", ["status", "stage", "percent_complete", "monthly_rate",
-                                               "required_monthly_rate", "projected_completion",
-                                               "months_to_deadline", "households", "needs_resettlement_units"]))
+    st.table(
+        _kv_table(
+            row,
+            "village_status",
+            [
+                "status",
+                "stage",
+                "percent_complete",
+                "monthly_rate",
+                "required_monthly_rate",
+                "projected_completion",
+                "months_to_deadline",
+                "households",
+                "needs_resettlement_units",
+            ],
+        )
+    )
     villages = _read("villages")
     burnup = dash.village_burnup(vid, villages, _read("village_progress"))
     st.markdown("**改造进度（燃尽/累计图，对照完成期限）**")
@@ -454,8 +544,11 @@ def _village_detail(vid: str) -> None:
     if sites.empty:
         st.caption("无建议（不需要安置房，或附近没有合适的闲置地块）")
     else:
-        st.table(dash.labelled(sites, "resettlement_sites", ["rank", "parcel_id", "distance_m", "area_m2", "fit",
-                                                               "score", "reason"]))
+        st.table(
+            dash.labelled(
+                sites, "resettlement_sites", ["rank", "parcel_id", "distance_m", "area_m2", "fit", "score", "reason"]
+            )
+        )
     for note in row["notes"] or []:
         st.caption(str(note))
 
@@ -519,11 +612,19 @@ with tabs[0]:
         if map_error:
             st.error(map_error)
         fmap = copy.deepcopy(cached)
-        overlay = map_overlay({"idle_assessment": PARCELS},
-                              tiles={"idle_assessment": _tileset(URL, LAYERS_VERSION)} if tiled else None,
-                              selected=_selected_shape())
-        st_folium(fmap, key="map", height=620, use_container_width=True, feature_group_to_add=overlay,
-                  returned_objects=["last_active_drawing", "last_clicked", "last_object_clicked"])
+        overlay = map_overlay(
+            {"idle_assessment": PARCELS},
+            tiles={"idle_assessment": _tileset(URL, LAYERS_VERSION)} if tiled else None,
+            selected=_selected_shape(),
+        )
+        st_folium(
+            fmap,
+            key="map",
+            height=620,
+            use_container_width=True,
+            feature_group_to_add=overlay,
+            returned_objects=["last_active_drawing", "last_clicked", "last_object_clicked"],
+        )
         st.markdown("**按推荐处置路径统计（当前筛选）**")
         st.table(dash.route_counts(PARCELS).set_index("推荐处置路径"))
     with right:
@@ -540,7 +641,11 @@ with tabs[1]:
     as_of_date = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
     cd = dash.countdown(as_of_date)
     m1, m2, m3, m4 = st.columns(4)
-    m1.metric(f"距 {cd['deadline'].year} 年底期限", f"{cd['days']} 天", help=f"约 {cd['months']} 个月（期限 {cd['deadline']:%Y-%m-%d}）")
+    m1.metric(
+        f"距 {cd['deadline'].year} 年底期限",
+        f"{cd['days']} 天",
+        help=f"约 {cd['months']} 个月（期限 {cd['deadline']:%Y-%m-%d}）",
+    )
     m2.metric("闲置/研判宗地（当前筛选）", f"{len(PARCELS)}")
     m3.metric("城中村（当前筛选）", f"{len(VILLAGES)}")
     m4.metric("已审定宗地", f"{int(ALL_PARCELS['decided_route'].notna().sum())}")
@@ -558,14 +663,22 @@ with tabs[1]:
         st.markdown("**全区改造进度趋势**")
         st.altair_chart(dash.trend_chart(trend), width="stretch")
     disposal_dashboard(store, as_of_date, VERSION)
-    tables = {"按路径统计": dash.route_counts(PARCELS), "按镇街与路径": by_town,
-              "城中村按状态": by_status, "白名单项目": dash.whitelist_projects(PROJECTS)}
+    tables = {
+        "按路径统计": dash.route_counts(PARCELS),
+        "按镇街与路径": by_town,
+        "城中村按状态": by_status,
+        "白名单项目": dash.whitelist_projects(PROJECTS),
+    }
     for title, table in tables.items():
         with st.expander(title, expanded=title == "白名单项目"):
             st.dataframe(table, hide_index=True, width="stretch")
-            st.download_button(f"下载“{title}”（CSV）", safe_frame(table).to_csv(index=False).encode("utf-8-sig"),
-                               file_name=f"{title}.csv", mime="text/csv", key=f"dl_{title}")
-
+            st.download_button(
+                f"下载“{title}”（CSV）",
+                safe_frame(table).to_csv(index=False).encode("utf-8-sig"),
+                file_name=f"{title}.csv",
+                mime="text/csv",
+                key=f"dl_{title}",
+            )
 
 
 # ----------------------------------------------------------------------------------------- history
@@ -576,27 +689,36 @@ def _history_panel() -> None:
 
     with st.expander("导入批次"):
         batches = list_batches(store)
-        st.dataframe(batches[["batch_id", "mode", "scope", "effective", "late", "imported_by", "same_as",
-                              "rejects_path"]], hide_index=True, width="stretch")
+        st.dataframe(
+            batches[["batch_id", "mode", "scope", "effective", "late", "imported_by", "same_as", "rejects_path"]],
+            hide_index=True,
+            width="stretch",
+        )
     with st.expander("研判批次（保留的历次研判，只读）"):
         runs = list_runs(store, kind="assess")
-        st.dataframe(runs[["run_id", "as_of", "rules_version", "current", "what_if", "created_by", "label"]],
-                     hide_index=True, width="stretch")
+        st.dataframe(
+            runs[["run_id", "as_of", "rules_version", "current", "what_if", "created_by", "label"]],
+            hide_index=True,
+            width="stretch",
+        )
         if len(runs) >= 2:
             r1, r2 = st.columns(2)
             a = r1.selectbox("批次 A", list(runs["run_id"]), index=0)
             b = r2.selectbox("批次 B", list(runs["run_id"]), index=1)
             diff = diff_runs(store, a, b)
             st.caption(f"{len(diff)} 宗地的存量范围、闲置类型、路径、具体方式或闲置费不同")
-            st.dataframe(diff.assign(changed=diff["changed"].map("、".join))[
-                ["parcel_id", "changed", "route_a", "route_b", "idle_type_a", "idle_type_b"]],
-                hide_index=True, width="stretch")
+            st.dataframe(
+                diff.assign(changed=diff["changed"].map("、".join))[
+                    ["parcel_id", "changed", "route_a", "route_b", "idle_type_a", "idle_type_b"]
+                ],
+                hide_index=True,
+                width="stretch",
+            )
 
 
 # ------------------------------------------------------------------------------------------- admin
 #: what the data page accepts: vector layers (a zipped shapefile or FileGDB, KML/KMZ) and ledgers
 UPLOAD_TYPES = ["gpkg", "geojson", "json", "zip", "kml", "kmz", "xlsx", "xlsm", "xls", "et", "ods", "csv"]
-
 
 
 def _save_uploads(uploads: dict) -> dict:
@@ -615,8 +737,10 @@ def _save_uploads(uploads: dict) -> dict:
         sources.setdefault(layer, {})["geometry" if part == "geometry" else "path"] = str(target)
     for layer, spec in sources.items():
         if "path" not in spec:
-            raise LandRenewError(f"只上传了{get_layer(layer).label}的图形文件，缺少台账",
-                                 fix=f"同时上传{get_layer(layer).label}台账（.xlsx/.xls/.et/.csv）")
+            raise LandRenewError(
+                f"只上传了{get_layer(layer).label}的图形文件，缺少台账",
+                fix=f"同时上传{get_layer(layer).label}台账（.xlsx/.xls/.et/.csv）",
+            )
     return sources
 
 
@@ -624,19 +748,46 @@ def _run_ingest(sources: dict, *, check: bool, **batch) -> None:
     from gis.ingest import ingest_files, rejects_csv, rejects_frame
 
     bar = st.progress(0.0, text="读取、对应表头、校验…" if check else "校验导入…")
-    reports = ingest_files(store, sources, check=check, user=USER.name,  # mode / scope / effective: gis.batches
-                           meta={"ingested_at": dt.datetime.now(dt.timezone.utc).isoformat()}, **batch)
+    reports = ingest_files(
+        store,
+        sources,
+        check=check,
+        user=USER.name,  # mode / scope / effective: gis.batches
+        meta={"ingested_at": dt.datetime.now(dt.UTC).isoformat()},
+        **batch,
+    )
     bar.progress(1.0, text="检查完成（未入库）" if check else "导入完成")
     verb = "将入库" if check else "入库"
-    st.session_state.admin_result = ("导入预览（未写入存储）" if check else "导入", pd.DataFrame(
-        [{"图层": get_layer(r.layer).label, "读取": r.read, verb: r.stored, "修复": r.repaired, "拒收": r.rejected,
-          "跳过": r.skipped} for r in reports]), rejects_frame(reports),
-        next((str(r.rejects_path) for r in reports if r.rejects_path), None))
+    st.session_state.admin_result = (
+        "导入预览（未写入存储）" if check else "导入",
+        pd.DataFrame(
+            [
+                {
+                    "图层": get_layer(r.layer).label,
+                    "读取": r.read,
+                    verb: r.stored,
+                    "修复": r.repaired,
+                    "拒收": r.rejected,
+                    "跳过": r.skipped,
+                }
+                for r in reports
+            ]
+        ),
+        rejects_frame(reports),
+        next((str(r.rejects_path) for r in reports if r.rejects_path), None),
+    )
     st.session_state.ingest_extra = {
-        "mapping": pd.DataFrame([{"文件": file, "源列": col, "字段": name, "中文名": label, "单位换算": conv}
-                                 for r in reports for file, cols in r.mapping.items()
-                                 for col, name, label, conv in cols]),
-        "unmapped": [f"{file}：{'、'.join(cols)}" for r in reports for file, cols in r.unmapped_columns.items() if cols],
+        "mapping": pd.DataFrame(
+            [
+                {"文件": file, "源列": col, "字段": name, "中文名": label, "单位换算": conv}
+                for r in reports
+                for file, cols in r.mapping.items()
+                for col, name, label, conv in cols
+            ]
+        ),
+        "unmapped": [
+            f"{file}：{'、'.join(cols)}" for r in reports for file, cols in r.unmapped_columns.items() if cols
+        ],
         "notes": [n for r in reports for n in r.notes],
         "csv": rejects_csv(reports) if any(r.problems for r in reports) else None,
     }
@@ -653,8 +804,12 @@ def _run_assess(as_of: dt.date) -> None:
 
     result = assess_store(store, as_of=as_of, on_progress=step)
     bar.progress(1.0, text="研判完成")
-    st.session_state.admin_result = ("研判", dash.route_counts(dash.parcel_frame(result, store.read_layer("parcels"))),
-                                     pd.DataFrame(), None)
+    st.session_state.admin_result = (
+        "研判",
+        dash.route_counts(dash.parcel_frame(result, store.read_layer("parcels"))),
+        pd.DataFrame(),
+        None,
+    )
 
 
 def _run_renewal(as_of: dt.date) -> None:
@@ -666,9 +821,17 @@ def _run_renewal(as_of: dt.date) -> None:
     st.session_state.admin_result = ("城中村改造进展", dash.villages_by_status(status), pd.DataFrame(), None)
 
 
-_OUTCOMES = {"success": "登录成功", "failure": "失败", "locked": "已锁定", "disabled": "账号停用",
-             "sso": "统一身份认证", "sso_denied": "统一认证无权限", "password_changed": "修改密码",
-             "logout": "退出", "expired": "超时退出"}
+_OUTCOMES = {
+    "success": "登录成功",
+    "failure": "失败",
+    "locked": "已锁定",
+    "disabled": "账号停用",
+    "sso": "统一身份认证",
+    "sso_denied": "统一认证无权限",
+    "password_changed": "修改密码",
+    "logout": "退出",
+    "expired": "超时退出",
+}
 
 
 def _user_admin() -> None:
@@ -677,10 +840,18 @@ def _user_admin() -> None:
         return
     st.markdown("**用户管理**")
     users = accounts.list_users(store)
-    st.dataframe(pd.DataFrame({"用户名": [u.name for u in users], "角色": [ROLE_LABELS[u.role] for u in users],
-                               "状态": ["停用" if u.disabled else "启用" for u in users],
-                               "更新时间": [f"{u.updated_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}" for u in users]}),
-                 hide_index=True, width="stretch")
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "用户名": [u.name for u in users],
+                "角色": [ROLE_LABELS[u.role] for u in users],
+                "状态": ["停用" if u.disabled else "启用" for u in users],
+                "更新时间": [f"{u.updated_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}" for u in users],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+    )
     c1, c2 = st.columns(2)
     with c1, st.form("add_user", clear_on_submit=True):
         new_name = st.text_input("新用户名")
@@ -694,47 +865,76 @@ def _user_admin() -> None:
                 st.error(str(exc))
     with c2, st.form("edit_user", clear_on_submit=True):
         who = st.selectbox("用户", [u.name for u in users])
-        action = st.selectbox("操作", ["role", "disable", "enable", "reset", "delete"], format_func={
-            "role": "修改角色", "disable": "停用", "enable": "启用", "reset": "重设密码", "delete": "删除"}.get)
+        action = st.selectbox(
+            "操作",
+            ["role", "disable", "enable", "reset", "delete"],
+            format_func={
+                "role": "修改角色",
+                "disable": "停用",
+                "enable": "启用",
+                "reset": "重设密码",
+                "delete": "删除",
+            }.get,
+        )
         role = st.selectbox("新角色（修改角色时）", list(ROLES), format_func=ROLE_LABELS.get)
         pwd = st.text_input("新密码（重设密码时）", type="password")
         if st.form_submit_button("执行"):
             try:
                 if who == USER.name and action in ("role", "disable", "delete"):
                     raise LandRenewError("不能修改、停用或删除自己的管理员账号", fix="请另一位管理员操作")
-                {"role": lambda: accounts.set_role(store, who, role),
-                 "disable": lambda: accounts.set_disabled(store, who, True),
-                 "enable": lambda: accounts.set_disabled(store, who, False),
-                 "reset": lambda: accounts.reset_password(store, who, pwd, settings=SETTINGS),
-                 "delete": lambda: accounts.delete_user(store, who)}[action]()
+                {
+                    "role": lambda: accounts.set_role(store, who, role),
+                    "disable": lambda: accounts.set_disabled(store, who, True),
+                    "enable": lambda: accounts.set_disabled(store, who, False),
+                    "reset": lambda: accounts.reset_password(store, who, pwd, settings=SETTINGS),
+                    "delete": lambda: accounts.delete_user(store, who),
+                }[action]()
                 st.success(f"已完成：{who}")
             except LandRenewError as exc:
                 st.error(str(exc))
     st.markdown("**登录审计**（最近 100 条；全部：landrenew users events）")
     events = login_events(store, limit=100)
-    st.table(pd.DataFrame({"时间": [f"{e['at'].astimezone(SHANGHAI):%Y-%m-%d %H:%M:%S}" for e in events],
-                           "用户名": [e["user_name"] for e in events], "客户端": [e["client"] for e in events],
-                           "结果": [_OUTCOMES.get(e["outcome"], e["outcome"]) for e in events]}).set_index("时间"))
+    st.table(
+        pd.DataFrame(
+            {
+                "时间": [f"{e['at'].astimezone(SHANGHAI):%Y-%m-%d %H:%M:%S}" for e in events],
+                "用户名": [e["user_name"] for e in events],
+                "客户端": [e["client"] for e in events],
+                "结果": [_OUTCOMES.get(e["outcome"], e["outcome"]) for e in events],
+            }
+        ).set_index("时间")
+    )
 
 
 if USER.can("run_pipelines"):
     with tabs[2]:
         st.markdown("**运行数据流程**（结果写入存储，一次事务，失败则不改动）")
         default_as_of = META.get("assess_as_of")
-        run_as_of = st.date_input("研判基准日", dt.date.fromisoformat(default_as_of) if default_as_of else dt.date.today())
+        run_as_of = st.date_input(
+            "研判基准日", dt.date.fromisoformat(default_as_of) if default_as_of else dt.date.today()
+        )
         inputs = ("towns", "enterprises", "parcels", "projects", "villages", "village_progress")
         with st.expander("导入源文件（GeoPackage / Shapefile 压缩包 / FileGDB 压缩包 / KML / Excel / WPS / CSV）"):
-            st.caption("先“预览”：显示表头对应、单位换算和将入库/拒收/跳过的行数（不写入存储），确认无误后再“确认导入”。"
-                       "Shapefile 请把 .shp/.shx/.dbf/.prj 压缩为一个 .zip 上传。")
-            uploads = {name: st.file_uploader(f"{get_layer(name).label}（{name}）", key=f"up_{name}",
-                                              type=UPLOAD_TYPES) for name in inputs}
+            st.caption(
+                "先“预览”：显示表头对应、单位换算和将入库/拒收/跳过的行数（不写入存储），确认无误后再“确认导入”。"
+                "Shapefile 请把 .shp/.shx/.dbf/.prj 压缩为一个 .zip 上传。"
+            )
+            uploads = {
+                name: st.file_uploader(f"{get_layer(name).label}（{name}）", key=f"up_{name}", type=UPLOAD_TYPES)
+                for name in inputs
+            }
             uploads["parcels:geometry"] = st.file_uploader(
                 "宗地图形（台账为 Excel/CSV 时，按宗地编号连接的图形：.zip/.gpkg/.geojson/.kml）",
-                key="up_parcels_geometry", type=["gpkg", "geojson", "json", "zip", "kml", "kmz"])
+                key="up_parcels_geometry",
+                type=["gpkg", "geojson", "json", "zip", "kml", "kmz"],
+            )
             uploads = {k: v for k, v in uploads.items() if v is not None}
             i1, i2, i3, i4 = st.columns(4)  # docs/history.md §1: every import is a batch
-            mode = i1.selectbox("导入方式", ["replace", "upsert"],
-                                format_func={"replace": "替换（以文件为准）", "upsert": "新增或更新（按编号）"}.get)
+            mode = i1.selectbox(
+                "导入方式",
+                ["replace", "upsert"],
+                format_func={"replace": "替换（以文件为准）", "upsert": "新增或更新（按编号）"}.get,
+            )
             scope = i2.text_input("范围（可选，如 town_code=330603001）")
             effective = i3.date_input("台账日期", dt.date.today())
             confirm = i4.checkbox("确认退出台账的记录")
@@ -778,8 +978,13 @@ if USER.can("run_pipelines"):
                 for line in extra["unmapped"]:
                     st.warning(f"未能对应的列（不导入）：{line}")
                 if extra["csv"]:
-                    st.download_button("下载拒收/修复清单（CSV）", extra["csv"], file_name="拒收清单.csv",
-                                       mime="text/csv", key="dl_rejects")
+                    st.download_button(
+                        "下载拒收/修复清单（CSV）",
+                        extra["csv"],
+                        file_name="拒收清单.csv",
+                        mime="text/csv",
+                        key="dl_rejects",
+                    )
             if rejects:
                 st.caption(f"拒收清单文件：{rejects}")
         st.divider()

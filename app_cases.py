@@ -2,6 +2,7 @@
 section of the dashboard.  Called from ``app.py``; all rules live in the library (:mod:`gis.cases`): the page
 only offers what :func:`gis.cases.allowed_events` allows and shows the library's refusal when there is one.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -43,21 +44,35 @@ def case_section(store, pid: str, row: pd.Series, user) -> None:
     for _, case in cases.iloc[::-1].iterrows():
         ev = case_events(store, case["case_id"])
         stage = case_stage(RULES, ev["event"].tolist())
-        st.caption(f"案件 {case['case_id']}：{_route_text(case['route'], case['sub_route'])}，"
-                   f"{STAGE_LABELS[stage]}（立案 {pd.Timestamp(case['opened_at']).tz_convert('Asia/Shanghai'):%Y-%m-%d}，"
-                   f"{case['opened_by']}）")
+        st.caption(
+            f"案件 {case['case_id']}：{_route_text(case['route'], case['sub_route'])}，"
+            f"{STAGE_LABELS[stage]}（立案 {pd.Timestamp(case['opened_at']).tz_convert('Asia/Shanghai'):%Y-%m-%d}，"
+            f"{case['opened_by']}）"
+        )
         if len(ev):
-            st.table(pd.DataFrame({
-                "序号": ev["seq"].astype(int), "事项": [RULES.label(e) for e in ev["event"]],
-                "日期": ev["event_date"].dt.strftime("%Y-%m-%d"),
-                "送达日期": ev["service_date"].dt.strftime("%Y-%m-%d").fillna(""),
-                "文号": ev["doc_no"].fillna(""), "说明": ev["note"].fillna(""), "登记人": ev["recorded_by"]})
-                .set_index("序号"))
+            st.table(
+                pd.DataFrame(
+                    {
+                        "序号": ev["seq"].astype(int),
+                        "事项": [RULES.label(e) for e in ev["event"]],
+                        "日期": ev["event_date"].dt.strftime("%Y-%m-%d"),
+                        "送达日期": ev["service_date"].dt.strftime("%Y-%m-%d").fillna(""),
+                        "文号": ev["doc_no"].fillna(""),
+                        "说明": ev["note"].fillna(""),
+                        "登记人": ev["recorded_by"],
+                    }
+                ).set_index("序号")
+            )
         att = cases_store.read_attachments(store, where={"case_id": case["case_id"]})
         for _, a in att.iterrows():
             data = cases_store.read_attachment_content(store, a["attachment_id"])
-            st.download_button(f"附件：{a['filename']}（{a['size_bytes']} 字节，SHA-256 {a['sha256'][:12]}…）", data,
-                               file_name=a["filename"], mime=a["media_type"], key=f"att_{a['attachment_id']}")
+            st.download_button(
+                f"附件：{a['filename']}（{a['size_bytes']} 字节，SHA-256 {a['sha256'][:12]}…）",
+                data,
+                file_name=a["filename"],
+                mime=a["media_type"],
+                key=f"att_{a['attachment_id']}",
+            )
         if current is None and stage not in ("completed", "closed"):
             current = case
     if cases.empty:
@@ -71,9 +86,13 @@ def case_section(store, pid: str, row: pd.Series, user) -> None:
 
             with tempfile.TemporaryDirectory() as tmp:
                 doc = write_plan(store, pid, Path(tmp) / f"{pid}.docx").read_bytes()
-            st.download_button("下载处置方案", doc, file_name=f"{pid}_处置方案.docx",
-                               mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                               key=f"plan_dl_{pid}")
+            st.download_button(
+                "下载处置方案",
+                doc,
+                file_name=f"{pid}_处置方案.docx",
+                mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                key=f"plan_dl_{pid}",
+            )
     if not may_record:
         st.info("当前为浏览角色，不能立案或登记处置事项。")
         return
@@ -100,13 +119,24 @@ def _open_form(store, pid: str, row: pd.Series, user) -> None:
     rec = (row["route"], row["sub_route"] if isinstance(row["sub_route"], str) else None)
     with st.form(f"open_{pid}", clear_on_submit=True):
         st.markdown("**立案**")
-        choice = st.selectbox("采用的处置路径", routes, index=routes.index(rec) if rec in routes else 0,
-                              format_func=lambda rs: _route_text(*rs))
+        choice = st.selectbox(
+            "采用的处置路径",
+            routes,
+            index=routes.index(rec) if rec in routes else 0,
+            format_func=lambda rs: _route_text(*rs),
+        )
         reason = st.text_area("理由（与推荐路径不同时必填）")
         if st.form_submit_button("立案", type="primary"):
             try:
-                case = open_case(store, parcel_id=pid, route=choice[0], sub_route=choice[1], reason=reason,
-                                 opened_by=user.name, role=user.role)
+                case = open_case(
+                    store,
+                    parcel_id=pid,
+                    route=choice[0],
+                    sub_route=choice[1],
+                    reason=reason,
+                    opened_by=user.name,
+                    role=user.role,
+                )
             except LandRenewError as exc:
                 st.error(str(exc))
             else:
@@ -132,16 +162,28 @@ def _event_form(store, case: pd.Series, events: list[str], user, *, title: str) 
                 fields[name] = st.number_input(label, value=None, min_value=0.0)
             else:
                 fields[name] = st.text_input(label)
-        files = st.file_uploader("附件（PDF、图片、docx、xlsx）", accept_multiple_files=True,
-                                 type=["pdf", "png", "jpg", "jpeg", "tif", "tiff", "docx", "xlsx"])
+        files = st.file_uploader(
+            "附件（PDF、图片、docx、xlsx）",
+            accept_multiple_files=True,
+            type=["pdf", "png", "jpg", "jpeg", "tif", "tiff", "docx", "xlsx"],
+        )
         if st.form_submit_button("保存", type="primary"):
-            own = set((RULES.events[event].get("fields") or {}))
+            own = set(RULES.events[event].get("fields") or {})
             data = {k: v for k, v in fields.items() if k in own and v not in (None, "")}
             try:
-                saved = record_event(store, case_id=case["case_id"], event=event, event_date=day,
-                                     service_date=served, doc_no=doc_no, note=note, data=data,
-                                     attachments=[Attachment(f.name, f.getvalue()) for f in files or []],
-                                     recorded_by=user.name, role=user.role)
+                saved = record_event(
+                    store,
+                    case_id=case["case_id"],
+                    event=event,
+                    event_date=day,
+                    service_date=served,
+                    doc_no=doc_no,
+                    note=note,
+                    data=data,
+                    attachments=[Attachment(f.name, f.getvalue()) for f in files or []],
+                    recorded_by=user.name,
+                    role=user.role,
+                )
             except LandRenewError as exc:
                 st.error(str(exc))
             else:
@@ -183,11 +225,19 @@ def disposal_dashboard(store, as_of: dt.date, version: str = "") -> None:
     m3.metric("方案已批准", f"{int(total['approved'])}")
     m4.metric("处置完成", f"{int(total['completed'])}（{total['rate']:.1%}）" if total["identified"] else "0")
     proj = total["projected_date"]
-    st.caption(f"近 {RULES.rate_months} 个月平均每月完成 {total['monthly_rate']:.2f} 宗；按此速度预计 "
-               + (f"{proj:%Y-%m-%d}" if pd.notna(proj) else "无法") + f" 全部处置完成（目标 {RULES.target_date}）")
+    st.caption(
+        f"近 {RULES.rate_months} 个月平均每月完成 {total['monthly_rate']:.2f} 宗；按此速度预计 "
+        + (f"{proj:%Y-%m-%d}" if pd.notna(proj) else "无法")
+        + f" 全部处置完成（目标 {RULES.target_date}）"
+    )
     st.dataframe(by_town, hide_index=True, width="stretch")
     counts = w["level_label"].value_counts()
     st.markdown("**处置预警**：" + ("，".join(f"{k} {v}" for k, v in counts.items()) or "无"))
     st.dataframe(w.loc[w["level"] != "no_case"], hide_index=True, width="stretch")
-    st.download_button("下载预警清单（xlsx）", data, file_name=f"处置预警_{as_of}.xlsx",
-                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="dl_warnings")
+    st.download_button(
+        "下载预警清单（xlsx）",
+        data,
+        file_name=f"处置预警_{as_of}.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key="dl_warnings",
+    )

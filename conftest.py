@@ -1,5 +1,6 @@
 """Shared fixtures: a small synthetic demo store built once per session through the real pipeline
 (source files -> ingest -> assess -> renewal), and a fresh copy of it for each test that writes."""
+
 from __future__ import annotations
 
 import shutil
@@ -54,8 +55,10 @@ def _skipping_postgis() -> bool:
 
 def pytest_report_header(config):
     if _skipping_postgis():
-        return ["!!! LANDRENEW_SKIP_POSTGIS=1: the PostGIS tests will be SKIPPED, not run — "
-                "this run does not test the PostGIS store !!!"]
+        return [
+            "!!! LANDRENEW_SKIP_POSTGIS=1: the PostGIS tests will be SKIPPED, not run — "
+            "this run does not test the PostGIS store !!!"
+        ]
     return []
 
 

@@ -5,6 +5,7 @@
 
 Target: under 20 s for 10^5 parcels with rasters on the 2-core machine.  Prints the time of each stage.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,7 +31,9 @@ def main() -> None:
         layers = build_demo_layers(n_parcels=args.n)
         layers = {k: (conform(v, k) if not k.startswith("_") else v) for k, v in layers.items()}
         rasters = write_demo_rasters(layers["parcels"], Path(tmp) / "rasters")
-        print(f"data: {len(layers['parcels'])} parcels, {len(rasters)} rasters, built in {time.perf_counter() - t:.1f} s")
+        print(
+            f"data: {len(layers['parcels'])} parcels, {len(rasters)} rasters, built in {time.perf_counter() - t:.1f} s"
+        )
         stages = []
         last = [time.perf_counter()]
 
@@ -41,9 +44,16 @@ def main() -> None:
 
         t = time.perf_counter()
         out = assess_idle_land(
-            layers["parcels"], enterprises=layers["enterprises"], projects=layers["projects"],
-            villages=layers["villages"], progress=layers["village_progress"], towns=layers["towns"],
-            rasters=rasters, as_of=dt.date(2026, 11, 1), on_progress=on_progress)
+            layers["parcels"],
+            enterprises=layers["enterprises"],
+            projects=layers["projects"],
+            villages=layers["villages"],
+            progress=layers["village_progress"],
+            towns=layers["towns"],
+            rasters=rasters,
+            as_of=dt.date(2026, 11, 1),
+            on_progress=on_progress,
+        )
         total = time.perf_counter() - t
         for (label, _), (_, seconds) in zip(stages, stages[1:]):
             print(f"  {label:<24}{seconds:>8.2f} s")

@@ -7,6 +7,7 @@ same run, a naive reference: the same deadlines and stages computed per case in 
 (replaying each case's events, the way one would write it first).  Checks that both find the same red/amber
 warnings.  Cases and events are synthetic (模拟数据), in a valid order of the rule file.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,17 +32,33 @@ def synthetic(n_parcels: int, n_cases: int, n_events: int = 8, seed: int = 0):
     rng = np.random.default_rng(seed)
     rules = default_disposal_rules()
     pid = np.char.add("P", np.arange(n_parcels).astype(str))
-    identified = pd.DataFrame({"parcel_id": pid, "town_code": rng.choice([f"T{i:02d}" for i in range(16)], n_parcels),
-                               "route": rng.choice(["continue", "transfer", "reclaim"], n_parcels),
-                               "area_m2": rng.uniform(2000, 80000, n_parcels)})
-    routes = [("continue", "continue_with_fee"), ("continue", "extend_start"), ("reclaim", "negotiated_reclaim"),
-              ("reclaim", "reclaim_without_compensation"), ("transfer", "whole_transfer")]
+    identified = pd.DataFrame(
+        {
+            "parcel_id": pid,
+            "town_code": rng.choice([f"T{i:02d}" for i in range(16)], n_parcels),
+            "route": rng.choice(["continue", "transfer", "reclaim"], n_parcels),
+            "area_m2": rng.uniform(2000, 80000, n_parcels),
+        }
+    )
+    routes = [
+        ("continue", "continue_with_fee"),
+        ("continue", "extend_start"),
+        ("reclaim", "negotiated_reclaim"),
+        ("reclaim", "reclaim_without_compensation"),
+        ("transfer", "whole_transfer"),
+    ]
     ci = rng.choice(n_parcels, n_cases, replace=False)
     pick = rng.integers(0, len(routes), n_cases)
-    cases = pd.DataFrame({"case_id": np.char.add("C", np.arange(n_cases).astype(str)), "parcel_id": pid[ci],
-                          "town_code": identified["town_code"].to_numpy()[ci],
-                          "route": [routes[k][0] for k in pick], "sub_route": [routes[k][1] for k in pick],
-                          "opened_at": pd.Timestamp("2024-06-01", tz="UTC")})
+    cases = pd.DataFrame(
+        {
+            "case_id": np.char.add("C", np.arange(n_cases).astype(str)),
+            "parcel_id": pid[ci],
+            "town_code": identified["town_code"].to_numpy()[ci],
+            "route": [routes[k][0] for k in pick],
+            "sub_route": [routes[k][1] for k in pick],
+            "opened_at": pd.Timestamp("2024-06-01", tz="UTC"),
+        }
+    )
     rows = []
     starts = AS_OF - pd.to_timedelta(rng.integers(200, 800, n_cases), unit="D")
     for c in range(n_cases):
@@ -59,9 +76,19 @@ def synthetic(n_parcels: int, n_cases: int, n_events: int = 8, seed: int = 0):
                 data = {"new_start_date": str((day + pd.Timedelta(days=int(rng.integers(100, 360)))).date())}
             elif e == "reclaim_agreement":
                 data = {"price_wan": 100.0, "due_date": str((day + pd.Timedelta(days=60)).date())}
-            rows.append((cases["case_id"].iat[c], cases["parcel_id"].iat[c], j + 1, e, day,
-                         day + pd.Timedelta(days=3) if e in ("survey_notice", "fee_decision", "reclaim_decision")
-                         else pd.NaT, data))
+            rows.append(
+                (
+                    cases["case_id"].iat[c],
+                    cases["parcel_id"].iat[c],
+                    j + 1,
+                    e,
+                    day,
+                    day + pd.Timedelta(days=3)
+                    if e in ("survey_notice", "fee_decision", "reclaim_decision")
+                    else pd.NaT,
+                    data,
+                )
+            )
     events = pd.DataFrame(rows, columns=["case_id", "parcel_id", "seq", "event", "event_date", "service_date", "data"])
     return identified, cases, events
 
@@ -101,13 +128,13 @@ def reference(cases, events):
                 start = row["event_date"]
             else:
                 start = pd.Timestamp((row["data"] or {}).get(dl.start.removeprefix("field:")))
-            if dl.until in codes[i + 1:]:
+            if dl.until in codes[i + 1 :]:
                 continue
             due = start + pd.Timedelta(days=dl.days)
             paused = False
             for b, e in spells + ([(pending, None)] if pending is not None else []):
                 if b >= start and b <= due:
-                    due += ((e if e is not None else AS_OF) - b)
+                    due += (e if e is not None else AS_OF) - b
                     paused = paused or e is None
             if paused:
                 continue
@@ -127,8 +154,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     identified, cases, events = synthetic(args.parcels, args.cases, args.events)
-    print(f"{len(identified)} parcels, {len(cases)} cases, {len(events)} events "
-          f"({len(events) / len(cases):.1f} per case)")
+    print(
+        f"{len(identified)} parcels, {len(cases)} cases, {len(events)} events ({len(events) / len(cases):.1f} per case)"
+    )
     t_ours, t_ref, cpu_ours = [], [], []
     for _ in range(args.repeat):  # interleaved, best of N each
         t, c = time.perf_counter(), time.process_time()
@@ -138,8 +166,14 @@ def main() -> None:
         t = time.perf_counter()
         ref = reference(cases, events)
         t_ref.append(time.perf_counter() - t)
-    got = sorted(map(tuple, w.loc[w["level"].isin(["red", "amber"]), ["case_id", "deadline_id", "level"]]
-                     .itertuples(index=False, name=None)))
+    got = sorted(
+        map(
+            tuple,
+            w.loc[w["level"].isin(["red", "amber"]), ["case_id", "deadline_id", "level"]].itertuples(
+                index=False, name=None
+            ),
+        )
+    )
     assert got == sorted(ref), f"{len(got)} vs {len(ref)} red/amber warnings differ"
     print(f"warnings {w['level'].value_counts().to_dict()}; district rate {progress['rate'].iloc[-1]:.3f}")
     print(f"ours (warnings + stages + progress): {min(t_ours):.2f} s wall, {min(cpu_ours):.2f} s CPU  (target < 2 s)")

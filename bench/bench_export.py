@@ -12,6 +12,7 @@ filled like the real output) in a GeoPackage store, then times, in one run:
 
 Prints the best-of-``repeat`` seconds and the ratio (ours / ogr2ogr; below 1 = faster).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,9 +49,11 @@ def _parcels(n: int):
         y = rng.uniform(29.80, 30.20, n)
         s = rng.uniform(0.0005, 0.002, n)
         geoms = shapely.box(x, y, x + s, y + s * rng.uniform(0.6, 1.4, n))
-        return gpd.GeoDataFrame({"parcel_id": [f"P{i:07d}" for i in range(n)],
-                                 "town_code": rng.choice(["330603001", "330603002"], n)},
-                                geometry=geoms, crs="EPSG:4490")
+        return gpd.GeoDataFrame(
+            {"parcel_id": [f"P{i:07d}" for i in range(n)], "town_code": rng.choice(["330603001", "330603002"], n)},
+            geometry=geoms,
+            crs="EPSG:4490",
+        )
 
 
 def build_layer(n: int) -> pd.DataFrame:
@@ -58,40 +61,48 @@ def build_layer(n: int) -> pd.DataFrame:
     parcels = _parcels(n)
     n = len(parcels)
     rng = np.random.default_rng(7)
-    routes = rng.choice(["none", "continue", "transfer", "reclaim", "review"], n, p=[.5, .2, .12, .1, .08])
-    sub = np.select([routes == "continue", routes == "transfer", routes == "reclaim"],
-                    ["extend_start", "whole_transfer", "negotiated_reclaim"], None).astype(object)
-    reason = {"rule_id": "I1", "text": "超过约定动工日期满一年未动工（约定动工日期 2022-03-01）",
-              "citation": "《闲置土地处置办法》第二条第一款"}
+    routes = rng.choice(["none", "continue", "transfer", "reclaim", "review"], n, p=[0.5, 0.2, 0.12, 0.1, 0.08])
+    sub = np.select(
+        [routes == "continue", routes == "transfer", routes == "reclaim"],
+        ["extend_start", "whole_transfer", "negotiated_reclaim"],
+        None,
+    ).astype(object)
+    reason = {
+        "rule_id": "I1",
+        "text": "超过约定动工日期满一年未动工（约定动工日期 2022-03-01）",
+        "citation": "《闲置土地处置办法》第二条第一款",
+    }
     scope = {"rule_id": "S1", "text": "供地日期 2021-06-01 不晚于 2024-03-31，未竣工", "citation": "方案 §二(三)"}
-    frame = pd.DataFrame({
-        "parcel_id": parcels["parcel_id"].to_numpy(),
-        "town_code": parcels["town_code"].to_numpy(),
-        "as_of": pd.Timestamp("2026-11-01"),
-        "rules_version": "2024.1",
-        "in_stock_scope": routes != "none",
-        "dev_status": rng.choice(["not_started", "started", "completed"], n),
-        "idle_type": rng.choice(["none", "not_started_idle", "halted_idle"], n),
-        "idle_discretionary": rng.random(n) < 0.1,
-        "idle_since": pd.Timestamp("2023-03-01") + pd.to_timedelta(rng.integers(0, 900, n), unit="D"),
-        "idle_years": np.round(rng.uniform(0, 5, n), 3),
-        "cause": rng.choice(["government", "enterprise", "unknown"], n),
-        "route": routes,
-        "sub_route": sub,
-        "alternatives": [[{"route": "transfer", "sub_route": "whole_transfer"}] if r == "continue" else []
-                         for r in routes],
-        "measures": [["督促动工"] if r != "none" else [] for r in routes],
-        "reasons": [[scope, reason] if r != "none" else [scope] for r in routes],
-        "idle_fee_wan": np.round(rng.uniform(0, 500, n), 2),
-        "activity_index": np.round(rng.uniform(0, 0.3, n), 4),
-        "evidence_conflict": rng.random(n) < 0.05,
-        "project_ids": [[] for _ in range(n)],
-        "village_ids": [[] for _ in range(n)],
-    })
+    frame = pd.DataFrame(
+        {
+            "parcel_id": parcels["parcel_id"].to_numpy(),
+            "town_code": parcels["town_code"].to_numpy(),
+            "as_of": pd.Timestamp("2026-11-01"),
+            "rules_version": "2024.1",
+            "in_stock_scope": routes != "none",
+            "dev_status": rng.choice(["not_started", "started", "completed"], n),
+            "idle_type": rng.choice(["none", "not_started_idle", "halted_idle"], n),
+            "idle_discretionary": rng.random(n) < 0.1,
+            "idle_since": pd.Timestamp("2023-03-01") + pd.to_timedelta(rng.integers(0, 900, n), unit="D"),
+            "idle_years": np.round(rng.uniform(0, 5, n), 3),
+            "cause": rng.choice(["government", "enterprise", "unknown"], n),
+            "route": routes,
+            "sub_route": sub,
+            "alternatives": [
+                [{"route": "transfer", "sub_route": "whole_transfer"}] if r == "continue" else [] for r in routes
+            ],
+            "measures": [["督促动工"] if r != "none" else [] for r in routes],
+            "reasons": [[scope, reason] if r != "none" else [scope] for r in routes],
+            "idle_fee_wan": np.round(rng.uniform(0, 500, n), 2),
+            "activity_index": np.round(rng.uniform(0, 0.3, n), 4),
+            "evidence_conflict": rng.random(n) < 0.05,
+            "project_ids": [[] for _ in range(n)],
+            "village_ids": [[] for _ in range(n)],
+        }
+    )
     import geopandas as gpd
 
-    return conform(gpd.GeoDataFrame(frame, geometry=parcels.geometry.to_numpy(), crs=parcels.crs),
-                   "idle_assessment")
+    return conform(gpd.GeoDataFrame(frame, geometry=parcels.geometry.to_numpy(), crs=parcels.crs), "idle_assessment")
 
 
 def _best(fn, repeat: int) -> float:
@@ -125,8 +136,21 @@ def main() -> None:
 
         def gdal() -> None:
             gdal_out.unlink(missing_ok=True)
-            subprocess.run(["ogr2ogr", "-f", "GeoJSON", "-lco", "RFC7946=YES", "-lco", "COORDINATE_PRECISION=6",
-                            str(gdal_out), str(store.path), "idle_assessment"], check=True)
+            subprocess.run(
+                [
+                    "ogr2ogr",
+                    "-f",
+                    "GeoJSON",
+                    "-lco",
+                    "RFC7946=YES",
+                    "-lco",
+                    "COORDINATE_PRECISION=6",
+                    str(gdal_out),
+                    str(store.path),
+                    "idle_assessment",
+                ],
+                check=True,
+            )
 
         t_gdal = _best(gdal, args.repeat)
         t_ours = _best(ours, args.repeat)
@@ -134,12 +158,15 @@ def main() -> None:
         a = json.loads(ours_out.read_text(encoding="utf-8"))["features"]
         b = json.loads(gdal_out.read_text(encoding="utf-8"))["features"]
         assert len(a) == len(b) == n
-        same = np.mean([fa["geometry"]["coordinates"] == fb["geometry"]["coordinates"]
-                        for fa, fb in zip(a[:1000], b[:1000])])
+        same = np.mean(
+            [fa["geometry"]["coordinates"] == fb["geometry"]["coordinates"] for fa, fb in zip(a[:1000], b[:1000])]
+        )
         print(f"ours    (gis.export.export_geojson): {t_ours:6.2f} s  {ours_out.stat().st_size / 1e6:7.1f} MB")
         print(f"ogr2ogr (GDAL RFC7946, precision 6): {t_gdal:6.2f} s  {gdal_out.stat().st_size / 1e6:7.1f} MB")
-        print(f"ratio ours/ogr2ogr: {t_ours / t_gdal:.2f}  (best of {args.repeat}; identical coordinates in "
-              f"{same:.0%} of the first 1000 features)  [{dt.date.today()}]")
+        print(
+            f"ratio ours/ogr2ogr: {t_ours / t_gdal:.2f}  (best of {args.repeat}; identical coordinates in "
+            f"{same:.0%} of the first 1000 features)  [{dt.date.today()}]"
+        )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@
 The N x V versions: the first month through the store's own history write, the others copied by SQLite (see
 ``build_versions``) — the rows V monthly batches that change every parcel leave behind.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -105,20 +106,34 @@ def build_versions(parcels: pd.DataFrame, path: Path, versions: int) -> GeoPacka
     with sqlite3.connect(store.path) as con:
         for m in range(1, versions):
             end = months[m + 1].strftime("%Y-%m-%d") if m < versions - 1 else OPEN_END.strftime("%Y-%m-%d")
-            select = [{"version_id": f"version_id + {m * n}", "land_price_wan": f"land_price_wan + {m}",
-                       "valid_from": f"'{months[m]:%Y-%m-%d}'", "valid_to": f"'{end}'",
-                       "batch_id": f"'bench-{m:02d}'", "change": "'changed'"}.get(c, f'"{c}"') for c in cols]
-            con.execute(f'INSERT INTO parcels_versions ({", ".join(chr(34) + c + chr(34) for c in cols)}) '
-                        f'SELECT {", ".join(select)} FROM parcels_versions WHERE batch_id = \'bench-00\'')
-        con.execute("UPDATE gpkg_ogr_contents SET feature_count = (SELECT count(*) FROM parcels_versions) "
-                    "WHERE table_name = 'parcels_versions'")
+            select = [
+                {
+                    "version_id": f"version_id + {m * n}",
+                    "land_price_wan": f"land_price_wan + {m}",
+                    "valid_from": f"'{months[m]:%Y-%m-%d}'",
+                    "valid_to": f"'{end}'",
+                    "batch_id": f"'bench-{m:02d}'",
+                    "change": "'changed'",
+                }.get(c, f'"{c}"')
+                for c in cols
+            ]
+            con.execute(
+                f"INSERT INTO parcels_versions ({', '.join(chr(34) + c + chr(34) for c in cols)}) "
+                f"SELECT {', '.join(select)} FROM parcels_versions WHERE batch_id = 'bench-00'"
+            )
+        con.execute(
+            "UPDATE gpkg_ogr_contents SET feature_count = (SELECT count(*) FROM parcels_versions) "
+            "WHERE table_name = 'parcels_versions'"
+        )
     last = parcels.copy()
     last["land_price_wan"] = last["land_price_wan"] + (versions - 1)
     tx = HistoryWrite()
     tx.layer_replace["parcels"] = last
     store.write_history(tx)
-    print(f"{n} x {versions} versions written in {time.perf_counter() - t:.0f} s "
-          f"({store.history_counts()['parcels_versions']} rows)")
+    print(
+        f"{n} x {versions} versions written in {time.perf_counter() - t:.0f} s "
+        f"({store.history_counts()['parcels_versions']} rows)"
+    )
     return store
 
 
@@ -139,8 +154,10 @@ def bench_reads(store: GeoPackageStore, parcels: pd.DataFrame, versions: int, re
         asof.append(time.perf_counter() - t)
     assert len(then) == len(current) == len(parcels)
     month = pd.date_range("2024-01-01", periods=versions, freq="MS").searchsorted(pd.Timestamp(day), side="right") - 1
-    assert np.allclose(then.sort_values("parcel_id")["land_price_wan"].to_numpy(),
-                       parcels.sort_values("parcel_id")["land_price_wan"].to_numpy() + month)
+    assert np.allclose(
+        then.sort_values("parcel_id")["land_price_wan"].to_numpy(),
+        parcels.sort_values("parcel_id")["land_price_wan"].to_numpy() + month,
+    )
     c, a = min(cur), min(asof)
     print(f"{'read the current layer':<50}{c:>8.2f} s")
     print(f"{'ledger as known on ' + day + ' (valid + known at)':<50}{a:>8.2f} s")

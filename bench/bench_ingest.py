@@ -11,6 +11,7 @@ write of the same data, side by side in one run.
 
 Target: validated ingest within 3x the bare read + write, in both cases.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,9 +27,9 @@ import pandas as pd  # noqa: E402
 import pyogrio  # noqa: E402
 
 from gis.demo import build_demo_layers  # noqa: E402
+from gis.demo import to_labels as _to_labels  # noqa: E402
 from gis.ingest import read_layer_file  # noqa: E402
 from gis.store import GeoPackageStore  # noqa: E402
-from gis.demo import to_labels as _to_labels  # noqa: E402
 
 
 def write_titled_xlsx(labelled: pd.DataFrame, path: Path) -> None:
@@ -54,16 +55,18 @@ def bench_xlsx(parcels: gpd.GeoDataFrame, tmp: Path, repeat: int) -> tuple[float
     t = time.perf_counter()
     write_titled_xlsx(labelled, ledger)
     geom = tmp / "宗地图形.gpkg"
-    gpd.GeoDataFrame({"宗地编号": labelled["宗地编号"]}, geometry=parcels.geometry.to_numpy(),
-                     crs=parcels.crs).to_file(geom, driver="GPKG")
+    gpd.GeoDataFrame({"宗地编号": labelled["宗地编号"]}, geometry=parcels.geometry.to_numpy(), crs=parcels.crs).to_file(
+        geom, driver="GPKG"
+    )
     print(f"titled xlsx ({ledger.stat().st_size / 1e6:.1f} MB) + geometry written in {time.perf_counter() - t:.1f} s")
     bare, ours = [], []
     for i in range(repeat):
         t = time.perf_counter()
         table = pd.read_excel(ledger, engine="calamine", header=2, dtype=object)
         shapes = pyogrio.read_dataframe(geom, use_arrow=True)
-        joined = gpd.GeoDataFrame(table.merge(pd.DataFrame(shapes), on="宗地编号", how="left"), geometry="geometry",
-                                  crs=shapes.crs)
+        joined = gpd.GeoDataFrame(
+            table.merge(pd.DataFrame(shapes), on="宗地编号", how="left"), geometry="geometry", crs=shapes.crs
+        )
         joined = joined.drop(columns=["序号"]).astype({c: str for c in table.columns if c != "序号"})
         pyogrio.write_dataframe(joined, tmp / f"xbare{i}.gpkg", layer="parcels", promote_to_multi=True)
         bare.append(time.perf_counter() - t)
@@ -80,8 +83,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--xlsx-n", type=int, default=20_000,
-                        help="parcels in the titled xlsx case (writing the xlsx with openpyxl is the slow part)")
+    parser.add_argument(
+        "--xlsx-n",
+        type=int,
+        default=20_000,
+        help="parcels in the titled xlsx case (writing the xlsx with openpyxl is the slow part)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -89,14 +96,16 @@ def main() -> None:
         parcels = build_demo_layers(n_parcels=args.n)["parcels"]
         print(f"demo parcels: {len(parcels)} built in {time.perf_counter() - t:.1f} s")
         source = tmp / "parcels_source.gpkg"
-        gpd.GeoDataFrame(_to_labels(parcels, "parcels"), geometry=parcels.geometry.to_numpy(),
-                         crs=parcels.crs).to_file(source, driver="GPKG")
+        gpd.GeoDataFrame(_to_labels(parcels, "parcels"), geometry=parcels.geometry.to_numpy(), crs=parcels.crs).to_file(
+            source, driver="GPKG"
+        )
         bare, ours = [], []
         for i in range(args.repeat):
             t = time.perf_counter()
             frame = pyogrio.read_dataframe(source, use_arrow=True)
-            pyogrio.write_dataframe(frame, tmp / f"bare{i}.gpkg", layer="parcels", promote_to_multi=True,
-                                    use_arrow=True)
+            pyogrio.write_dataframe(
+                frame, tmp / f"bare{i}.gpkg", layer="parcels", promote_to_multi=True, use_arrow=True
+            )
             bare.append(time.perf_counter() - t)
             t = time.perf_counter()
             store = GeoPackageStore(tmp / f"store{i}.gpkg")

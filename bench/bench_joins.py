@@ -20,6 +20,7 @@ Run: ``.venv/bin/python bench/bench_joins.py [--n 100000] [--repeat 2] [--no-duc
 DuckDB's spatial extension comes from the PyPI wheel ``duckdb-extension-spatial`` (needs the duckdb version it
 was built for, e.g. duckdb==1.5.5 with duckdb-extension-spatial==1.5.5); without it (c1), (c2) are skipped.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -88,8 +89,10 @@ def make_data(n: int, seed: int = 0) -> dict[str, gpd.GeoDataFrame]:
         geometry=shapely.box(b[:, 0] + dx, b[:, 1], b[:, 2] + dx, b[:, 3]),
         crs=AREA_CRS,
     )
-    return {k: v.to_crs(STORE_CRS) for k, v in
-            {"parcels": parcels, "towns": towns, "villages": villages, "projects": projects}.items()}
+    return {
+        k: v.to_crs(STORE_CRS)
+        for k, v in {"parcels": parcels, "towns": towns, "villages": villages, "projects": projects}.items()
+    }
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -116,8 +119,9 @@ def overlay_attribution(d: dict[str, gpd.GeoDataFrame]) -> pd.DataFrame:
     lists = ov.sort_values("village_id").groupby("parcel_id")["village_id"].agg(list)
     out["village_ids"] = parcels["parcel_id"].map(lists)
 
-    near = gpd.sjoin(parcels[["parcel_id", "geometry"]], villages[["village_id", "geometry"]],
-                     predicate="dwithin", distance=NEED_M)
+    near = gpd.sjoin(
+        parcels[["parcel_id", "geometry"]], villages[["village_id", "geometry"]], predicate="dwithin", distance=NEED_M
+    )
     lists = near.sort_values("village_id").groupby("parcel_id")["village_id"].agg(list)
     out["near_village_ids"] = parcels["parcel_id"].map(lists)
 
@@ -142,7 +146,12 @@ def duckdb_connect():
         return None, f"not installed ({exc.name})"
     con = duckdb.connect()
     version = con.sql("PRAGMA version").fetchone()[0]
-    path = Path(str(importlib.resources.files(duckdb_extension_spatial))) / "extensions" / version / "spatial.duckdb_extension"
+    path = (
+        Path(str(importlib.resources.files(duckdb_extension_spatial)))
+        / "extensions"
+        / version
+        / "spatial.duckdb_extension"
+    )
     if not path.exists():
         return None, f"duckdb {version}: wheel has no {path.parent.name}/spatial.duckdb_extension"
     con.execute(f"LOAD '{path}'")
@@ -206,24 +215,41 @@ def main(argv: list[str] | None = None) -> None:
 
     t = time.perf_counter()
     d = make_data(args.n, args.seed)
-    print(f"data: {args.n} parcels, {len(d['towns'])} towns "
-          f"({shapely.get_num_coordinates(d['towns'].geometry.values).mean():.0f} vertices each), "
-          f"{len(d['villages'])} villages, {len(d['projects'])} projects; built in {time.perf_counter() - t:.1f} s")
+    print(
+        f"data: {args.n} parcels, {len(d['towns'])} towns "
+        f"({shapely.get_num_coordinates(d['towns'].geometry.values).mean():.0f} vertices each), "
+        f"{len(d['villages'])} villages, {len(d['projects'])} projects; built in {time.perf_counter() - t:.1f} s"
+    )
 
     rows = []
-    t_a, ours = _best_of(args.repeat, lambda: attribute_parcels(
-        d["parcels"], towns=d["towns"], projects=d["projects"], villages=d["villages"], need_distance_m=NEED_M))
+    t_a, ours = _best_of(
+        args.repeat,
+        lambda: attribute_parcels(
+            d["parcels"], towns=d["towns"], projects=d["projects"], villages=d["villages"], need_distance_m=NEED_M
+        ),
+    )
     t_b, ref = _best_of(args.repeat, lambda: overlay_attribution(d))
-    bad = {c: int((ours[c].astype(object).where(ours[c].notna(), None).to_numpy()
-                   != ref[c].astype(object).where(ref[c].notna(), None).to_numpy()).sum())
-           if c == "town_code" else int(sum(x != y for x, y in zip(ours[c], ref[c])))
-           for c in ("town_code", "village_ids", "near_village_ids", "project_ids")}
+    bad = {
+        c: int(
+            (
+                ours[c].astype(object).where(ours[c].notna(), None).to_numpy()
+                != ref[c].astype(object).where(ref[c].notna(), None).to_numpy()
+            ).sum()
+        )
+        if c == "town_code"
+        else int(sum(x != y for x, y in zip(ours[c], ref[c])))
+        for c in ("town_code", "village_ids", "near_village_ids", "project_ids")
+    }
     rows.append(("(a) attribute_parcels (gis.joins)", t_a, ""))
     rows.append(("(b) overlay + groupby idxmax (+ sjoin dwithin)", t_b, f"rows differing from (a): {bad}"))
 
     t_a1, town_a = _best_of(args.repeat, lambda: largest_overlap(d["parcels"], d["towns"], right_key="town_code"))
-    t_b1, town_b = _best_of(args.repeat, lambda: d["parcels"]["parcel_id"].map(_overlay_largest(
-        d["parcels"].to_crs(AREA_CRS), "parcel_id", d["towns"].to_crs(AREA_CRS), "town_code")))
+    t_b1, town_b = _best_of(
+        args.repeat,
+        lambda: d["parcels"]["parcel_id"].map(
+            _overlay_largest(d["parcels"].to_crs(AREA_CRS), "parcel_id", d["towns"].to_crs(AREA_CRS), "town_code")
+        ),
+    )
     rows.append(("(a1) largest_overlap parcels->towns", t_a1, ""))
     rows.append(("(b1) overlay, towns only", t_b1, f"differ from (a1): {_same(town_a, town_b)}"))
 
@@ -234,23 +260,38 @@ def main(argv: list[str] | None = None) -> None:
             rows.append(("(c1) DuckDB spatial + ST_Covers, towns only", None, f"skipped: {how}"))
         else:
             t = time.perf_counter()
-            parcel_wkb = pd.DataFrame({"pid": d["parcels"]["parcel_id"].astype(object),
-                                       "wkb": d["parcels"].to_crs(AREA_CRS).geometry.to_wkb()})
-            town_wkb = pd.DataFrame({"code": d["towns"]["town_code"].astype(object),
-                                     "wkb": d["towns"].to_crs(AREA_CRS).geometry.to_wkb()})
+            parcel_wkb = pd.DataFrame(
+                {
+                    "pid": d["parcels"]["parcel_id"].astype(object),
+                    "wkb": d["parcels"].to_crs(AREA_CRS).geometry.to_wkb(),
+                }
+            )
+            town_wkb = pd.DataFrame(
+                {"code": d["towns"]["town_code"].astype(object), "wkb": d["towns"].to_crs(AREA_CRS).geometry.to_wkb()}
+            )
             t_wkb = time.perf_counter() - t
             con.register("parcel_wkb", parcel_wkb)
             con.register("town_wkb", town_wkb)
             threads = con.sql("SELECT current_setting('threads')").fetchone()[0]
             t_c1, town_c = _best_of(args.repeat, lambda: duckdb_largest(con, parcel_wkb, town_wkb, DUCKDB_SQL_COVERS))
             town_c = d["parcels"]["parcel_id"].map(town_c)
-            rows.append(("(c1) DuckDB + ST_Covers shortcut, towns only", t_c1,
-                         f"differ from (a1): {_same(town_a, town_c)}; {threads} threads; "
-                         f"+{t_wkb:.2f} s WKB export not counted; {how}"))
+            rows.append(
+                (
+                    "(c1) DuckDB + ST_Covers shortcut, towns only",
+                    t_c1,
+                    f"differ from (a1): {_same(town_a, town_c)}; {threads} threads; "
+                    f"+{t_wkb:.2f} s WKB export not counted; {how}",
+                )
+            )
             t_c2, town_c2 = _best_of(args.repeat, lambda: duckdb_largest(con, parcel_wkb, town_wkb, DUCKDB_SQL))
             town_c2 = d["parcels"]["parcel_id"].map(town_c2)
-            rows.append(("(c2) DuckDB naive, towns only", t_c2,
-                         f"differ from (a1): {_same(town_a, town_c2)} (for information, not the target)"))
+            rows.append(
+                (
+                    "(c2) DuckDB naive, towns only",
+                    t_c2,
+                    f"differ from (a1): {_same(town_a, town_c2)} (for information, not the target)",
+                )
+            )
 
     print(f"\n{'method':<50} {'seconds':>8}  note")
     for name, sec, note in rows:
@@ -261,8 +302,10 @@ def main(argv: list[str] | None = None) -> None:
     if t_c1:
         print(f"  (a1) / (c1) largest_overlap / DuckDB+Covers  = {t_a1 / t_c1:.3f}   <- the DuckDB target")
         print(f"  (a1) / (c2) largest_overlap / DuckDB naive   = {t_a1 / t_c2:.3f}   (for information)")
-    print(f"python {sys.version.split()[0]}, geopandas {gpd.__version__}, shapely {shapely.__version__} "
-          f"(GEOS {shapely.geos_version_string}), pandas {pd.__version__}")
+    print(
+        f"python {sys.version.split()[0]}, geopandas {gpd.__version__}, shapely {shapely.__version__} "
+        f"(GEOS {shapely.geos_version_string}), pandas {pd.__version__}"
+    )
 
 
 if __name__ == "__main__":

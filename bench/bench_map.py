@@ -26,6 +26,7 @@ All four use the same local Leaflet and load nothing from outside (checked).  Ch
 response bytes of every request made until then (HTML, JS, CSS, tile ranges).
 Targets (issue 16, 10^5 parcels): tiles paint < 2 s with < 5 MB, >= 5x faster than the fair reference.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,8 +53,15 @@ from gis.tiles import ensure_tileset  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "map"
 PAGES = ("tiles", "inline", "fair", "plain")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
 PROBE = """<script>
 window.addEventListener("load", function () {
   requestAnimationFrame(function () { requestAnimationFrame(function () { window.__loaded = performance.now(); }); });
@@ -103,31 +111,47 @@ def parcel_layer(n: int, seed: int = 1) -> gpd.GeoDataFrame:
     routes = np.array(get_layer("idle_assessment").field("route").values)
     subs = np.array(["negotiated_reclaim", "whole_transfer", "extend_start", None, None], dtype=object)
     k = rng.integers(0, len(routes), len(cells))
-    return gpd.GeoDataFrame({
-        "parcel_id": [f"KQ-{i:06d}" for i in range(len(cells))],
-        "town_code": rng.choice(["330603001", "330603002", "330603101"], len(cells)),
-        "holder": [f"绍兴柯桥测试置业有限公司{i % 997:03d}" for i in range(len(cells))],
-        "land_use": rng.choice(["住宅用地", "工业用地", "商服用地"], len(cells)),
-        "area_m2": rng.uniform(5_000, 60_000, len(cells)),
-        "route": routes[k], "sub_route": subs[k % len(subs)],
-        "idle_type": np.where(routes[k] == "none", "none", rng.choice(["not_started_idle", "halted_idle"], len(cells))),
-        "idle_years": rng.uniform(0, 8, len(cells)),
-        "cause": rng.choice(["government", "enterprise", "unknown"], len(cells)),
-        "rules_version": "2024.09-r1", "activity_index": rng.normal(0, 0.05, len(cells)),
-    }, geometry=cells, crs="EPSG:4490")
+    return gpd.GeoDataFrame(
+        {
+            "parcel_id": [f"KQ-{i:06d}" for i in range(len(cells))],
+            "town_code": rng.choice(["330603001", "330603002", "330603101"], len(cells)),
+            "holder": [f"绍兴柯桥测试置业有限公司{i % 997:03d}" for i in range(len(cells))],
+            "land_use": rng.choice(["住宅用地", "工业用地", "商服用地"], len(cells)),
+            "area_m2": rng.uniform(5_000, 60_000, len(cells)),
+            "route": routes[k],
+            "sub_route": subs[k % len(subs)],
+            "idle_type": np.where(
+                routes[k] == "none", "none", rng.choice(["not_started_idle", "halted_idle"], len(cells))
+            ),
+            "idle_years": rng.uniform(0, 8, len(cells)),
+            "cause": rng.choice(["government", "enterprise", "unknown"], len(cells)),
+            "rules_version": "2024.09-r1",
+            "activity_index": rng.normal(0, 0.05, len(cells)),
+        },
+        geometry=cells,
+        crs="EPSG:4490",
+    )
 
 
 def _style(colors: dict):
-    return lambda f: {"color": "#444444", "weight": 0.6, "fillColor": colors.get(f["properties"]["route"], "#999999"),
-                      "fillOpacity": 0.65}
+    return lambda f: {
+        "color": "#444444",
+        "weight": 0.6,
+        "fillColor": colors.get(f["properties"]["route"], "#999999"),
+        "fillOpacity": 0.65,
+    }
 
 
 def folium_map(frame: gpd.GeoDataFrame, *, canvas: bool) -> folium.Map:
     layer = get_layer("idle_assessment")
     m = folium.Map(location=[30.05, 120.5], zoom_start=11, tiles=None, prefer_canvas=canvas)
     use_local_assets(m, "static")  # same local Leaflet; only the layer differs
-    folium.GeoJson(frame, name=layer.label, style_function=_style(layer.style["colors"]),
-                   tooltip=folium.GeoJsonTooltip(fields=list(layer.popup))).add_to(m)
+    folium.GeoJson(
+        frame,
+        name=layer.label,
+        style_function=_style(layer.style["colors"]),
+        tooltip=folium.GeoJsonTooltip(fields=list(layer.popup)),
+    ).add_to(m)
     m.fit_bounds([[29.95, 120.35], [30.15, 120.65]])
     return m
 
@@ -150,8 +174,14 @@ def serve(folder: Path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(Starlette(routes=[Mount("/", StaticFiles(directory=str(folder)))]),
-                                           host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            Starlette(routes=[Mount("/", StaticFiles(directory=str(folder)))]),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
+    )
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.05)
@@ -204,24 +234,35 @@ def main() -> None:
     t = time.perf_counter()
     frame = parcel_layer(args.parcels)
     n_vertices = len(shapely.get_coordinates(frame.geometry.array))
-    print(f"layer: {len(frame)} parcels, {n_vertices} vertices ({n_vertices / len(frame):.1f} a parcel), "
-          f"{frame.shape[1] - 1} attributes (built in {time.perf_counter() - t:.1f} s)")
+    print(
+        f"layer: {len(frame)} parcels, {n_vertices} vertices ({n_vertices / len(frame):.1f} a parcel), "
+        f"{frame.shape[1] - 1} attributes (built in {time.perf_counter() - t:.1f} s)"
+    )
     pages: dict[str, tuple[Path, float]] = {}
     if "tiles" not in args.skip:
         t = time.perf_counter()
         for old in (OUT / "mvt").glob("*.pmtiles"):
             old.unlink()
-        ts = ensure_tileset(frame, store_id="bench", version=f"{args.parcels}-{time.time()}", layer="idle_assessment",
-                            key="parcel_id", fields=tile_fields("idle_assessment"), keep=tile_keep(frame),
-                            folder=OUT / "mvt")
+        ts = ensure_tileset(
+            frame,
+            store_id="bench",
+            version=f"{args.parcels}-{time.time()}",
+            layer="idle_assessment",
+            key="parcel_id",
+            fields=tile_fields("idle_assessment"),
+            keep=tile_keep(frame),
+            folder=OUT / "mvt",
+        )
         tiles_build = time.perf_counter() - t
         ts = dataclasses.replace(ts, url=f"mvt/{ts.path.name}")  # the page is served from OUT
         m = map_from_layers({"idle_assessment": frame}, tiles={"idle_assessment": ts}, asset_base="static")
         map_overlay({"idle_assessment": frame}, tiles={"idle_assessment": ts}).add_to(m)
         path, build = write(m, "tiles")
         pages["tiles"] = (path, build + tiles_build)
-        print(f"tiles: archive {ts.path.stat().st_size / 1e6:.1f} MB built in {tiles_build:.1f} s (once per store "
-              f"version)")
+        print(
+            f"tiles: archive {ts.path.stat().st_size / 1e6:.1f} MB built in {tiles_build:.1f} s (once per store "
+            f"version)"
+        )
     if "inline" not in args.skip:
         t = time.perf_counter()
         m = map_from_layers({"idle_assessment": frame}, asset_base="static")
@@ -250,8 +291,10 @@ def main() -> None:
             browser.close()
     finally:
         server.should_exit = True
-    print(f"{'map':<7} {'first paint (median)':>21} {'runs':>22} {'features':>9} {'payload':>10} {'HTML':>10} "
-          f"{'python build':>13}")
+    print(
+        f"{'map':<7} {'first paint (median)':>21} {'runs':>22} {'features':>9} {'payload':>10} {'HTML':>10} "
+        f"{'python build':>13}"
+    )
     med = {}
 
     def secs(v: float) -> str:
@@ -261,14 +304,18 @@ def main() -> None:
         paint = statistics.median(r[0] for r in runs[name])
         med[name] = min(paint, args.timeout)
         payload = runs[name][0][2]
-        print(f"{name:<7} {secs(paint):>19} s {' '.join(secs(r[0]) for r in runs[name]):>22} {runs[name][0][1]:>9} "
-              f"{payload / 1e6:>7.2f} MB {path.stat().st_size / 1e6:>7.2f} MB {build:>11.1f} s")
+        print(
+            f"{name:<7} {secs(paint):>19} s {' '.join(secs(r[0]) for r in runs[name]):>22} {runs[name][0][1]:>9} "
+            f"{payload / 1e6:>7.2f} MB {path.stat().st_size / 1e6:>7.2f} MB {build:>11.1f} s"
+        )
     if "tiles" in med:
         for ref in ("inline", "fair", "plain"):
             if ref in med:
                 bound = ">= " if med[ref] >= args.timeout else ""
-                print(f"tiles vs {ref}: {bound}{med[ref] / med['tiles']:.1f}x faster to first paint, "
-                      f"{runs[ref][0][2] / runs['tiles'][0][2]:.1f}x fewer bytes")
+                print(
+                    f"tiles vs {ref}: {bound}{med[ref] / med['tiles']:.1f}x faster to first paint, "
+                    f"{runs[ref][0][2] / runs['tiles'][0][2]:.1f}x fewer bytes"
+                )
         ok = med["tiles"] < 2 and runs["tiles"][0][2] < 5e6 and ("fair" not in med or med["fair"] / med["tiles"] >= 5)
         print(f"targets (tiles: < 2 s, < 5 MB, >= 5x faster than fair): {'OK' if ok else 'MISSED'}")
     for ours in ("inline",):

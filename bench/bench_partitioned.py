@@ -17,6 +17,7 @@ partitions are independent, so with P partitions of measured cost c_i (seconds i
 serial part O = wall - sum(c_i)/workers (the project-link pass, scatter, scheduling, reading small layers)
 stays and the rest divides: T(k cores) ~ O + max(sum(c_i)/k, max c_i).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,7 +59,7 @@ class PeakRSS:
             self.peak = max(self.peak, self._sample())
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> "PeakRSS":
+    def __enter__(self) -> PeakRSS:
         self._thread.start()
         return self
 
@@ -77,8 +78,11 @@ def inputs(folder: Path, n: int) -> tuple[dict, float]:
 
     marker = folder / "parcels" / MARKER
     if marker.exists() and json.loads(marker.read_text())["rows"] == n:
-        paths = {"parcels": folder / "parcels", "rasters": folder / "rasters",
-                 **{name: folder / f"{name}.parquet" for name in SMALL}}
+        paths = {
+            "parcels": folder / "parcels",
+            "rasters": folder / "rasters",
+            **{name: folder / f"{name}.parquet" for name in SMALL},
+        }
         return paths, 0.0
     from gis.scale_demo import write_scale_demo
 
@@ -89,6 +93,7 @@ def inputs(folder: Path, n: int) -> tuple[dict, float]:
 
 def run_in_memory(paths: dict, out: Path) -> dict:
     import geopandas as gpd  # noqa: F401
+
     from gis.assess import assess_idle_land
     from gis.partitioned import read_partitioned
 
@@ -98,15 +103,28 @@ def run_in_memory(paths: dict, out: Path) -> dict:
         small = {name: read_partitioned(paths[name], name) for name in SMALL}
         rasters = sorted(Path(paths["rasters"]).glob("*.vrt"))
         t_read = time.perf_counter() - t0
-        result = assess_idle_land(parcels, enterprises=small["enterprises"], projects=small["projects"],
-                                  villages=small["villages"], progress=small["village_progress"],
-                                  towns=small["towns"], rasters=rasters, as_of=AS_OF)
+        result = assess_idle_land(
+            parcels,
+            enterprises=small["enterprises"],
+            projects=small["projects"],
+            villages=small["villages"],
+            progress=small["village_progress"],
+            towns=small["towns"],
+            rasters=rasters,
+            as_of=AS_OF,
+        )
         t_assess = time.perf_counter() - t0 - t_read
         out.parent.mkdir(parents=True, exist_ok=True)
         result.to_parquet(out, index=False)  # the same GeoParquet (native lists) as each dask partition
         wall = time.perf_counter() - t0
-    return {"engine": "in-memory", "rows": len(result), "seconds": round(wall, 1), "read_s": round(t_read, 1),
-            "assess_s": round(t_assess, 1), "peak_rss_gib": _gib(mem.peak)}
+    return {
+        "engine": "in-memory",
+        "rows": len(result),
+        "seconds": round(wall, 1),
+        "read_s": round(t_read, 1),
+        "assess_s": round(t_assess, 1),
+        "peak_rss_gib": _gib(mem.peak),
+    }
 
 
 class Deadline(Exception):
@@ -131,34 +149,59 @@ def run_dask(paths: dict, out: Path, workers: int, memory_limit: str, deadline: 
                     marks["done"], marks["total"] = i, total
                     if i and (i == total or i % max(1, total // 20) == 0):
                         print(f"  {label}  {time.perf_counter() - t0:.0f}s  rss {_gib(mem.peak)} GiB", flush=True)
-                    if deadline and dt.datetime.now(dt.timezone.utc) > deadline:
+                    if deadline and dt.datetime.now(dt.UTC) > deadline:
                         raise Deadline(f"stopped at the deadline after {i}/{total} partitions")
 
-                run = assess_partitioned(paths["parcels"], enterprises=small["enterprises"],
-                                         projects=small["projects"], villages=small["villages"],
-                                         progress=small["village_progress"], towns=small["towns"],
-                                         rasters=sorted(Path(paths["rasters"]).glob("*.vrt")),
-                                         as_of=AS_OF, out=out, client=client, on_progress=progress)
+                run = assess_partitioned(
+                    paths["parcels"],
+                    enterprises=small["enterprises"],
+                    projects=small["projects"],
+                    villages=small["villages"],
+                    progress=small["village_progress"],
+                    towns=small["towns"],
+                    rasters=sorted(Path(paths["rasters"]).glob("*.vrt")),
+                    as_of=AS_OF,
+                    out=out,
+                    client=client,
+                    on_progress=progress,
+                )
         except Deadline as exc:
             wall = time.perf_counter() - t0
             done, total, start = marks["done"], marks["total"], marks["map_start"] or 0.0
             per = (wall - start) * workers / max(done, 1)  # worker-seconds per partition, measured
-            return {"engine": f"dask {workers} workers", "finished": False, "note": str(exc),
-                    "partitions_done": done, "partitions": total, "seconds_so_far": round(wall, 1),
-                    "serial_s_before_partitions": round(start, 1), "per_partition_worker_s": round(per, 1),
-                    "extrapolated_s_by_cores": {k: round(start + total * per / k, 0) for k in (workers, 8, 32)},
-                    "peak_rss_gib": _gib(mem.peak)}
+            return {
+                "engine": f"dask {workers} workers",
+                "finished": False,
+                "note": str(exc),
+                "partitions_done": done,
+                "partitions": total,
+                "seconds_so_far": round(wall, 1),
+                "serial_s_before_partitions": round(start, 1),
+                "per_partition_worker_s": round(per, 1),
+                "extrapolated_s_by_cores": {k: round(start + total * per / k, 0) for k in (workers, 8, 32)},
+                "peak_rss_gib": _gib(mem.peak),
+            }
         wall = time.perf_counter() - t0
     c = run.partitions["seconds"]
     serial = max(0.0, run.seconds - c.sum() / workers)
     extrapolate = {k: round(serial + max(c.sum() / k, c.max()), 1) for k in (workers, 8, 32)}
-    return {"engine": f"dask {workers} workers", "finished": True, "rows": run.rows, "partitions": len(c),
-            "seconds": round(wall, 1), "cluster_start_s": round(t_start, 1), "assess_s": round(run.seconds, 1),
-            "serial_s_before_partitions": round(marks["map_start"] or 0.0, 1),
-            "per_partition_s_median": round(float(c.median()), 2), "per_partition_s_max": round(float(c.max()), 2),
-            "sum_partition_s": round(float(c.sum()), 1), "serial_s": round(serial, 1),
-            "per_1e5_parcels_s": round(float(c.sum() / run.rows * 1e5), 2),
-            "extrapolated_s_by_cores": extrapolate, "peak_rss_gib": _gib(mem.peak)}
+    return {
+        "engine": f"dask {workers} workers",
+        "finished": True,
+        "rows": run.rows,
+        "partitions": len(c),
+        "seconds": round(wall, 1),
+        "cluster_start_s": round(t_start, 1),
+        "assess_s": round(run.seconds, 1),
+        "serial_s_before_partitions": round(marks["map_start"] or 0.0, 1),
+        "per_partition_s_median": round(float(c.median()), 2),
+        "per_partition_s_max": round(float(c.max()), 2),
+        "sum_partition_s": round(float(c.sum()), 1),
+        "serial_s": round(serial, 1),
+        "per_1e5_parcels_s": round(float(c.sum() / run.rows * 1e5), 2),
+        "extrapolated_s_by_cores": extrapolate,
+        "peak_rss_gib": _gib(mem.peak),
+    }
 
 
 def main() -> None:
@@ -182,7 +225,7 @@ def main() -> None:
     deadline = None
     if args.deadline:
         hh, mm = map(int, args.deadline.split(":"))
-        deadline = dt.datetime.now(dt.timezone.utc).replace(hour=hh, minute=mm, second=0, microsecond=0)
+        deadline = dt.datetime.now(dt.UTC).replace(hour=hh, minute=mm, second=0, microsecond=0)
     results.append(run_dask(paths, folder / "assessed_dask", args.workers, args.memory_limit, deadline))
     print(json.dumps(results[-1], ensure_ascii=False), flush=True)
     if not args.skip_memory:
@@ -190,10 +233,17 @@ def main() -> None:
         results.append(run_in_memory(paths, folder / "assessed_memory.parquet"))
         print(json.dumps(results[-1], ensure_ascii=False), flush=True)
         if results[0].get("finished"):
-            print(f"ratio dask/in-memory (wall, inputs on disk -> results on disk): "
-                  f"{results[0]['seconds'] / results[1]['seconds']:.2f}", flush=True)
-    print(json.dumps({"n": args.n, "generate_s": round(t_gen, 1), "load": os.getloadavg(), "results": results},
-                     ensure_ascii=False))
+            print(
+                f"ratio dask/in-memory (wall, inputs on disk -> results on disk): "
+                f"{results[0]['seconds'] / results[1]['seconds']:.2f}",
+                flush=True,
+            )
+    print(
+        json.dumps(
+            {"n": args.n, "generate_s": round(t_gen, 1), "load": os.getloadavg(), "results": results},
+            ensure_ascii=False,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Times the vectorised ``village_status`` (target < 2 s) and, in the same run, a n
 rate / projection / status arithmetic written as a per-village Python loop over a ``groupby`` (the way one
 would write it first).  Prints both timings, the ratio, and checks the two agree on status.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,13 +33,19 @@ def synthetic(n_villages: int, n_reports: int, seed: int = 0) -> tuple[gpd.GeoDa
     households = rng.integers(50, 1500, n_villages)
     x = 500_000 + rng.uniform(-20_000, 20_000, n_villages)
     y = 3_320_000 + rng.uniform(-20_000, 20_000, n_villages)
-    villages = gpd.GeoDataFrame({
-        "village_id": ids, "name": np.char.add(ids, "村"),
-        "town_code": rng.choice([f"T{i:02d}" for i in range(16)], n_villages),
-        "mode": modes, "households": households,
-        "planned_demolition_m2": households * rng.uniform(80, 150, n_villages),
-        "planned_resettlement_units": (households * rng.uniform(0.8, 1.5, n_villages)).round(),
-    }, geometry=shapely.box(x, y, x + 400, y + 400), crs="EPSG:4549").to_crs("EPSG:4490")
+    villages = gpd.GeoDataFrame(
+        {
+            "village_id": ids,
+            "name": np.char.add(ids, "村"),
+            "town_code": rng.choice([f"T{i:02d}" for i in range(16)], n_villages),
+            "mode": modes,
+            "households": households,
+            "planned_demolition_m2": households * rng.uniform(80, 150, n_villages),
+            "planned_resettlement_units": (households * rng.uniform(0.8, 1.5, n_villages)).round(),
+        },
+        geometry=shapely.box(x, y, x + 400, y + 400),
+        crs="EPSG:4549",
+    ).to_crs("EPSG:4490")
 
     months = pd.date_range(end="2025-12-31", periods=n_reports, freq="ME")
     vi = np.repeat(np.arange(n_villages), n_reports)
@@ -47,16 +54,18 @@ def synthetic(n_villages: int, n_reports: int, seed: int = 0) -> tuple[gpd.GeoDa
     f = np.clip(t * speed + rng.normal(0, 0.01, vi.size), 0, 1)
     f = np.maximum.accumulate(f.reshape(n_villages, n_reports), axis=1).ravel()  # monotone per village
     hh = households[vi]
-    progress = pd.DataFrame({
-        "village_id": ids[vi],
-        "report_date": np.tile(months.to_numpy(), n_villages),
-        "stage": np.where(f >= 1, "done", np.where(modes[vi] == "整治提升", "works", "signing")),
-        "signed_households": np.minimum(hh, np.round(hh * np.minimum(1, f * 2))),
-        "relocated_households": np.minimum(hh, np.round(hh * np.minimum(1, f * 1.5))),
-        "demolished_m2": villages["planned_demolition_m2"].to_numpy()[vi] * np.minimum(1, f * 1.2),
-        "resettlement_units_delivered": np.round(villages["planned_resettlement_units"].to_numpy()[vi] * f),
-        "works_progress": f,
-    })
+    progress = pd.DataFrame(
+        {
+            "village_id": ids[vi],
+            "report_date": np.tile(months.to_numpy(), n_villages),
+            "stage": np.where(f >= 1, "done", np.where(modes[vi] == "整治提升", "works", "signing")),
+            "signed_households": np.minimum(hh, np.round(hh * np.minimum(1, f * 2))),
+            "relocated_households": np.minimum(hh, np.round(hh * np.minimum(1, f * 1.5))),
+            "demolished_m2": villages["planned_demolition_m2"].to_numpy()[vi] * np.minimum(1, f * 1.2),
+            "resettlement_units_delivered": np.round(villages["planned_resettlement_units"].to_numpy()[vi] * f),
+            "works_progress": f,
+        }
+    )
     return villages, progress
 
 
@@ -79,7 +88,9 @@ def naive_status(villages: pd.DataFrame, progress: pd.DataFrame, as_of: dt.date,
         base = before.iloc[-1] if len(before) else grp.iloc[0]
         months_left = (deadline - asof).days / DAYS_PER_MONTH
         if base["d"] == last["d"]:
-            out[vid] = "at_risk" if (1 - p) / months_left > rules["status.single_report_max_required_rate"] else "on_track"
+            out[vid] = (
+                "at_risk" if (1 - p) / months_left > rules["status.single_report_max_required_rate"] else "on_track"
+            )
             continue
         rate = (p - base["p"]) / ((last["d"] - base["d"]).days / DAYS_PER_MONTH)
         if rate <= rules["status.stall_min_progress"]:
@@ -112,8 +123,10 @@ def main() -> None:
         status = village_status(villages, progress, as_of=as_of, rules=rules)
         times.append(time.perf_counter() - t0)
     ours = min(times)
-    print(f"village_status (vectorised): {ours:.3f} s (best of {args.repeat}; target < 2 s) "
-          f"{'OK' if ours < 2 else 'SLOW'}")
+    print(
+        f"village_status (vectorised): {ours:.3f} s (best of {args.repeat}; target < 2 s) "
+        f"{'OK' if ours < 2 else 'SLOW'}"
+    )
     print("status counts:", status["status"].value_counts().to_dict())
 
     t0 = time.perf_counter()

@@ -9,6 +9,7 @@ transaction), ``assess_store`` (read the inputs, assess, write ``idle_assessment
 (``tests/pg_cluster.py``); a fresh database is created for the run and dropped after it.
 Target (issue #6): PostGIS within 1.5x of GeoPackage.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,11 +73,13 @@ def run(store, sources: dict[str, Path], *, assess: bool) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parcels", type=int, default=100_000)
-    parser.add_argument("--repeat", type=int, default=2,
-                        help="best of N runs per store (runs after the first replace existing layers)")
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="best of N runs per store (runs after the first replace existing layers)"
+    )
     args = parser.parse_args()
     try:
         from gis import workflow  # noqa: F401
+
         assess = True
     except ImportError:
         assess = False

@@ -9,6 +9,7 @@ with ``strategy="raster-sequential"``.  Both compute the coverage-weighted mean 
 
 Run: ``.venv/bin/python bench/bench_zonal.py [--n 10000] [--size 3000] [--repeat 3] [--method coverage]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,9 +68,19 @@ def make_rasters(folder: Path, size: int, rng: np.random.Generator) -> list[Path
             r, c = rng.integers(0, size - 200, 2)
             data[r : r + 150, c : c + 200] = -9999
         path = folder / f"ndvi_{day}.tif"
-        profile = dict(driver="GTiff", height=size, width=size, count=1, dtype="float32", crs="EPSG:4549",
-                       transform=from_origin(X0, Y0, PIXEL, PIXEL), nodata=-9999, tiled=True,
-                       blockxsize=256, blockysize=256)
+        profile = dict(
+            driver="GTiff",
+            height=size,
+            width=size,
+            count=1,
+            dtype="float32",
+            crs="EPSG:4549",
+            transform=from_origin(X0, Y0, PIXEL, PIXEL),
+            nodata=-9999,
+            tiled=True,
+            blockxsize=256,
+            blockysize=256,
+        )
         with rasterio.open(path, "w", **profile) as dst:
             dst.write(data, 1)
         paths.append(path)
@@ -91,8 +102,9 @@ def main(argv: list[str] | None = None) -> None:
     stored = parcels.to_crs("EPSG:4490")
     with tempfile.TemporaryDirectory() as tmp:
         paths = make_rasters(Path(tmp), args.size, rng)
-        print(f"{args.n} parcels, 4 rasters of {args.size}x{args.size} px ({PIXEL:g} m), EPSG:4549, "
-              f"method={args.method}")
+        print(
+            f"{args.n} parcels, 4 rasters of {args.size}x{args.size} px ({PIXEL:g} m), EPSG:4549, method={args.method}"
+        )
 
         ours_t, ref_t = [], []
         for _run in range(args.repeat + 1):  # run 0 warms up (imports, PROJ/GDAL init, page cache)
@@ -100,8 +112,14 @@ def main(argv: list[str] | None = None) -> None:
             ours = zonal_means(stored, paths, method=args.method)
             ours_t.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            ref = exact_extract([str(p) for p in paths], parcels, "mean", strategy="raster-sequential",
-                                output="pandas", include_cols=["parcel_id"])
+            ref = exact_extract(
+                [str(p) for p in paths],
+                parcels,
+                "mean",
+                strategy="raster-sequential",
+                output="pandas",
+                include_cols=["parcel_id"],
+            )
             ref_t.append(time.perf_counter() - t0)
         ours_t, ref_t = ours_t[1:], ref_t[1:]
 
@@ -119,12 +137,16 @@ def main(argv: list[str] | None = None) -> None:
     print(f"ours  zonal_means           : {a:7.2f} s  (runs: {', '.join(f'{t:.2f}' for t in ours_t)})")
     print(f"exactextract raster-seq.    : {b:7.2f} s  (runs: {', '.join(f'{t:.2f}' for t in ref_t)})")
     print(f"ratio ours / exactextract   : {a / b:7.3f}  (target <= 0.333)")
-    print(f"max rel. difference, parcels of 4+ px: {np.nanmax(rel[big & ~both_nan.all(axis=1)]):.2e}"
-          f"  (p99 {np.nanpercentile(rel[big], 99):.2e}; target <= 1e-2)")
+    print(
+        f"max rel. difference, parcels of 4+ px: {np.nanmax(rel[big & ~both_nan.all(axis=1)]):.2e}"
+        f"  (p99 {np.nanpercentile(rel[big], 99):.2e}; target <= 1e-2)"
+    )
     print(f"max rel. difference, all parcels     : {np.nanmax(rel):.2e}")
-    print(f"parcels with a value: ours {int((~np.isnan(ours.to_numpy())).any(axis=1).sum())}, "
-          f"exactextract {int((~np.isnan(ref.to_numpy())).any(axis=1).sum())} of {args.n}; "
-          f"NaN mismatches {mismatched_nan}")
+    print(
+        f"parcels with a value: ours {int((~np.isnan(ours.to_numpy())).any(axis=1).sum())}, "
+        f"exactextract {int((~np.isnan(ref.to_numpy())).any(axis=1).sum())} of {args.n}; "
+        f"NaN mismatches {mismatched_nan}"
+    )
 
 
 if __name__ == "__main__":

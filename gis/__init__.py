@@ -7,6 +7,7 @@ lazily (PEP 562) so that ``import gis`` stays cheap for the command line and the
 >>> gis.get_layer("parcels").label
 '宗地'
 """
+
 from __future__ import annotations
 
 import importlib

@@ -5,6 +5,7 @@ Passwords are stored as Argon2id hashes (``argon2-cffi``) and must pass :func:`c
 ``password.min_length`` (10) characters and ``min_distinct`` different ones, not the user name, not in the
 short list of common passwords (``gis/data/common_passwords.txt``).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,9 +22,26 @@ from .errors import LandRenewError
 from .settings import security_settings
 from .store import accounts as rows
 
-__all__ = ["ROLES", "ROLE_LABELS", "UserInfo", "check_password", "check_name", "hash_password",
-           "verify_password", "add_user", "set_role", "set_disabled", "reset_password", "change_password",
-           "delete_user", "list_users", "get_user", "import_users_yaml", "ImportReport", "LEGACY_USERS_FILE"]
+__all__ = [
+    "ROLES",
+    "ROLE_LABELS",
+    "UserInfo",
+    "check_password",
+    "check_name",
+    "hash_password",
+    "verify_password",
+    "add_user",
+    "set_role",
+    "set_disabled",
+    "reset_password",
+    "change_password",
+    "delete_user",
+    "list_users",
+    "get_user",
+    "import_users_yaml",
+    "ImportReport",
+    "LEGACY_USERS_FILE",
+]
 
 ROLES = ("viewer", "planner", "approver", "admin")
 ROLE_LABELS = {"viewer": "浏览", "planner": "规划审定", "approver": "审批（分管领导）", "admin": "管理员"}
@@ -49,7 +67,7 @@ def _info(row: dict) -> UserInfo:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 @cache
@@ -60,15 +78,21 @@ def _common() -> frozenset[str]:
 
 def check_name(name: str) -> str:
     if not _NAME.match(name or ""):
-        raise LandRenewError(f"用户名“{name}”不合规", detail=f"bad user name {name!r}",
-                             fix="用户名为 1-64 个字母、数字、汉字或 . - _ @，不含空格")
+        raise LandRenewError(
+            f"用户名“{name}”不合规",
+            detail=f"bad user name {name!r}",
+            fix="用户名为 1-64 个字母、数字、汉字或 . - _ @，不含空格",
+        )
     return name
 
 
 def check_role(role: str) -> str:
     if role not in ROLES:
-        raise LandRenewError(f"未知角色“{role}”", detail=f"role {role!r} not in {ROLES}",
-                             fix=f"可选：{'、'.join(f'{r}（{ROLE_LABELS[r]}）' for r in ROLES)}")
+        raise LandRenewError(
+            f"未知角色“{role}”",
+            detail=f"role {role!r} not in {ROLES}",
+            fix=f"可选：{'、'.join(f'{r}（{ROLE_LABELS[r]}）' for r in ROLES)}",
+        )
     return role
 
 
@@ -83,8 +107,9 @@ def check_password(password: str, name: str, *, settings=None) -> None:
     if name and low in (name.lower(), name.lower()[::-1]):
         raise LandRenewError("密码不能与用户名相同", detail="password equals the user name", fix=fix)
     if len(set(password)) < s.min_password_distinct:
-        raise LandRenewError(f"密码至少要有 {s.min_password_distinct} 个不同的字符", detail="too few distinct characters",
-                             fix=fix)
+        raise LandRenewError(
+            f"密码至少要有 {s.min_password_distinct} 个不同的字符", detail="too few distinct characters", fix=fix
+        )
     if low in _common():
         raise LandRenewError("密码过于常见，容易被猜中", detail="password in the common-password list", fix=fix)
 
@@ -122,8 +147,14 @@ def add_user(store, name: str, password: str, *, role: str, replace: bool = Fals
     check_name(name)
     check_password(password, name, settings=settings)
     now = _now()
-    new = {"name": name, "role": role, "password_hash": hash_password(password), "disabled": False,
-           "created_at": now, "updated_at": now}
+    new = {
+        "name": name,
+        "role": role,
+        "password_hash": hash_password(password),
+        "disabled": False,
+        "created_at": now,
+        "updated_at": now,
+    }
     if not replace:
         rows.insert_user(store, new)
         return _info(new)
@@ -164,8 +195,9 @@ def change_password(store, name: str, current: str, new: str, *, settings=None) 
     if row is None or not verify_password(row["password_hash"], current):
         raise PermissionDenied("当前密码不正确", detail="current password does not match", fix="请重新输入当前密码")
     if new == current:
-        raise LandRenewError("新密码不能与当前密码相同", detail="new password equals the current one",
-                             fix="请换一个新密码")
+        raise LandRenewError(
+            "新密码不能与当前密码相同", detail="new password equals the current one", fix="请换一个新密码"
+        )
     return reset_password(store, name, new, settings=settings)
 
 
@@ -214,8 +246,11 @@ def import_users_yaml(store, path: str | Path, *, replace: bool = False) -> Impo
         raise LandRenewError(f"用户文件 {path} 不是合法的 YAML", detail=str(exc), fix="检查文件内容") from exc
     users = raw.get("users") if isinstance(raw, dict) else None
     if not isinstance(users, dict):
-        raise LandRenewError(f"用户文件格式错误：{path}", detail="'users' is not a mapping",
-                             fix="文件应为 users: {用户名: {role: …, password_hash: …}}")
+        raise LandRenewError(
+            f"用户文件格式错误：{path}",
+            detail="'users' is not a mapping",
+            fix="文件应为 users: {用户名: {role: …, password_hash: …}}",
+        )
     report, good, now = ImportReport(), [], _now()
     for name, entry in users.items():
         name = str(name)
@@ -230,8 +265,16 @@ def import_users_yaml(store, path: str | Path, *, replace: bool = False) -> Impo
         except (LandRenewError, InvalidHashError) as exc:
             report.refused.append((name, str(exc) if isinstance(exc, LandRenewError) else "口令散列无法解析"))
             continue
-        good.append({"name": name, "role": role, "password_hash": hashed,
-                     "disabled": bool(entry.get("disabled", False)), "created_at": now, "updated_at": now})
+        good.append(
+            {
+                "name": name,
+                "role": role,
+                "password_hash": hashed,
+                "disabled": bool(entry.get("disabled", False)),
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
     if good:
         report.imported, report.kept = rows.import_user_rows(store, good, replace=replace)
     return report

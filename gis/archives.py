@@ -7,6 +7,7 @@ compared with a limit (a "zip bomb" of a few kB can unpack to many GB).  The lim
 ``max_bytes`` argument.  Member names written by Chinese Windows tools without the UTF-8 flag are decoded as
 GB18030, so ``宗地.shp`` keeps its name.
 """
+
 from __future__ import annotations
 
 import os
@@ -50,25 +51,28 @@ def check_zip(path: Path, *, max_bytes: int | None = None) -> list[tuple[zipfile
     try:
         zf = zipfile.ZipFile(path)
     except zipfile.BadZipFile as exc:
-        raise InputFileError(f"{path.name} 不是有效的 zip 压缩文件", detail=f"{path}: {exc}",
-                             fix="重新压缩后上传（.zip 格式）") from exc
+        raise InputFileError(
+            f"{path.name} 不是有效的 zip 压缩文件", detail=f"{path}: {exc}", fix="重新压缩后上传（.zip 格式）"
+        ) from exc
     with zf:
         members = [(info, _member_name(info)) for info in zf.infolist()]
-    for info, name in members:
+    for _info, name in members:
         unified = name.replace("\\", "/")
         parts = PurePosixPath(unified).parts
         if unified.startswith("/") or _DRIVE.match(unified) or ".." in parts:
             raise InputFileError(
                 f"压缩文件 {path.name} 中的文件名“{name}”指向解压目录之外（绝对路径或含 ..），已拒绝整个压缩文件",
                 detail=f"{path}: unsafe member name {name!r}",
-                fix="请用常规方式重新压缩（文件放在压缩包内的普通文件夹中），不要包含绝对路径或 ..")
+                fix="请用常规方式重新压缩（文件放在压缩包内的普通文件夹中），不要包含绝对路径或 ..",
+            )
     total = sum(info.file_size for info, _ in members)
     if total > limit:
         raise InputFileError(
             f"压缩文件 {path.name} 解压后共 {total / 1024 / 1024:,.1f} MB，超过上限 {limit / 1024 / 1024:,.0f} MB，"
             "未解压",
             detail=f"{path}: uncompressed size {total} > limit {limit}",
-            fix="只压缩需要导入的图层文件；确需更大文件请管理员调高 LANDRENEW_MAX_UNZIPPED_MB")
+            fix="只压缩需要导入的图层文件；确需更大文件请管理员调高 LANDRENEW_MAX_UNZIPPED_MB",
+        )
     return members
 
 
@@ -100,6 +104,7 @@ def safe_extract(path: Path, target: Path, *, max_bytes: int | None = None) -> P
                         raise InputFileError(
                             f"压缩文件 {Path(path).name} 解压后超过上限 {limit / 1024 / 1024:,.0f} MB，已停止解压",
                             detail=f"{path}: more than {limit} bytes written",
-                            fix="只压缩需要导入的图层文件")
+                            fix="只压缩需要导入的图层文件",
+                        )
                     out.write(chunk)
     return target

@@ -2,6 +2,7 @@
 
 One output row per input parcel, nothing dropped (docs/rules.md §1–§6, docs/data-contract.md ``idle_assessment``).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -24,8 +25,7 @@ __all__ = ["assess_idle_land", "villages_needing_units"]
 Progress = Callable[[int, int, str], None]
 
 
-def villages_needing_units(villages: pd.DataFrame | None, progress: pd.DataFrame | None, *,
-                           as_of: dt.date) -> set[str]:
+def villages_needing_units(villages: pd.DataFrame | None, progress: pd.DataFrame | None, *, as_of: dt.date) -> set[str]:
     """Villages that still need resettlement units as of a date (planned minus delivered > 0)."""
     if villages is None or len(villages) == 0:
         return set()
@@ -101,8 +101,12 @@ def assess_idle_land(
     parcels = parcels.reset_index(drop=True)
     step(0, total, "空间关联：镇街、项目、城中村")
     joined = attribute_parcels(
-        parcels, towns=towns, projects=projects, villages=villages,
-        need_distance_m=float(rules["reclaim.purchase_by_demand_distance_m"]))
+        parcels,
+        towns=towns,
+        projects=projects,
+        villages=villages,
+        need_distance_m=float(rules["reclaim.purchase_by_demand_distance_m"]),
+    )
     frame = pd.DataFrame(parcels.drop(columns="geometry"))
     frame["town_code"] = joined["town_code"]
     frame["project_ids"] = joined["project_ids"]

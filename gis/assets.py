@@ -9,6 +9,7 @@ top-level ``static`` link); a standalone HTML file refers to a copy beside it (:
 >>> external_urls('<script src="https://cdn.jsdelivr.net/npm/leaflet.js"></script>')
 ['https://cdn.jsdelivr.net/npm/leaflet.js']
 """
+
 from __future__ import annotations
 
 import re

@@ -20,6 +20,7 @@ are read from the store again on every page action (:func:`session_user`), so a 
 >>> can("viewer", "decide"), can("planner", "decide"), can("admin", "run_pipelines")
 (False, True, True)
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,11 +33,29 @@ from .login_guard import Lock, lock_for, session_expired
 from .settings import security_settings
 from .store import accounts as rows
 
-__all__ = ["ROLES", "ROLE_LABELS", "PERMISSIONS", "User", "LoginLocked", "authenticate", "session_user",
-           "record_event", "can", "require", "session_expired", "BAD_LOGIN"]
+__all__ = [
+    "ROLES",
+    "ROLE_LABELS",
+    "PERMISSIONS",
+    "User",
+    "LoginLocked",
+    "authenticate",
+    "session_user",
+    "record_event",
+    "can",
+    "require",
+    "session_expired",
+    "BAD_LOGIN",
+]
 
-_ACTION_LABELS = {"read": "查看", "export": "导出", "decide": "审定", "manage_users": "管理用户",
-                  "run_pipelines": "运行数据流程", "approve": "审批处置方案"}
+_ACTION_LABELS = {
+    "read": "查看",
+    "export": "导出",
+    "decide": "审定",
+    "manage_users": "管理用户",
+    "run_pipelines": "运行数据流程",
+    "approve": "审批处置方案",
+}
 PERMISSIONS: dict[str, frozenset[str]] = {
     "viewer": frozenset({"read", "export"}),
     "planner": frozenset({"read", "export", "decide"}),
@@ -76,9 +95,11 @@ def require(user: User | None, action: str) -> None:
     if role is None or not can(role, action):
         who = f"用户 {user.name}（{ROLE_LABELS.get(role, role)}）" if user is not None else "未登录用户"
         needed = [ROLE_LABELS[r] for r in ROLES if can(r, action)]
-        raise PermissionDenied(f"{who}无权{_ACTION_LABELS[action]}",
-                               detail=f"role {role!r} may not {action}",
-                               fix=f"请由{'或'.join(needed)}角色的用户操作，或请管理员调整角色")
+        raise PermissionDenied(
+            f"{who}无权{_ACTION_LABELS[action]}",
+            detail=f"role {role!r} may not {action}",
+            fix=f"请由{'或'.join(needed)}角色的用户操作，或请管理员调整角色",
+        )
 
 
 def record_event(store, user_name: str, client: str, outcome: str, *, now: dt.datetime | None = None) -> None:
@@ -86,8 +107,9 @@ def record_event(store, user_name: str, client: str, outcome: str, *, now: dt.da
     rows.append_login_event(store, user_name=user_name, client=client, outcome=outcome, at=now)
 
 
-def authenticate(store, name: str, password: str, *, client: str = "unknown", now: dt.datetime | None = None,
-                 settings=None) -> User:
+def authenticate(
+    store, name: str, password: str, *, client: str = "unknown", now: dt.datetime | None = None, settings=None
+) -> User:
     """The user when the name is not locked, the password matches and the account is enabled.
 
     Raises
@@ -98,7 +120,7 @@ def authenticate(store, name: str, password: str, *, client: str = "unknown", no
         Unknown user or wrong password (one message for both), or a disabled account.
     """
     s = settings or security_settings()
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     name = (name or "").strip()[:200]
     client = (client or "unknown")[:200]
     lock: Lock | None = lock_for(store, name, client, now=now, settings=s)
@@ -107,13 +129,18 @@ def authenticate(store, name: str, password: str, *, client: str = "unknown", no
     if lock is not None:
         record_event(store, name, client, "locked", now=now)
         who = "该用户名" if lock.scope == "user" else "本机地址"
-        raise LoginLocked(f"{who}登录失败次数过多，已暂时锁定，请 {lock.minutes_left(now)} 分钟后再试",
-                          detail=f"{lock.scope} locked until {lock.until:%Y-%m-%dT%H:%M:%SZ}",
-                          fix="忘记密码请联系管理员重设（landrenew users reset）")
+        raise LoginLocked(
+            f"{who}登录失败次数过多，已暂时锁定，请 {lock.minutes_left(now)} 分钟后再试",
+            detail=f"{lock.scope} locked until {lock.until:%Y-%m-%dT%H:%M:%SZ}",
+            fix="忘记密码请联系管理员重设（landrenew users reset）",
+        )
     if row is None or not ok:
         record_event(store, name, client, "failure", now=now)
-        raise PermissionDenied(BAD_LOGIN, detail="authentication failed",
-                               fix="检查用户名和密码；忘记密码请管理员用 landrenew users reset 重设")
+        raise PermissionDenied(
+            BAD_LOGIN,
+            detail="authentication failed",
+            fix="检查用户名和密码；忘记密码请管理员用 landrenew users reset 重设",
+        )
     if row["disabled"]:
         record_event(store, name, client, "disabled", now=now)
         raise PermissionDenied("该账号已停用", detail=f"user {name!r} is disabled", fix="请联系管理员启用")
@@ -131,5 +158,3 @@ def session_user(store, name: str | None) -> User | None:
     if row is None or row["disabled"] or row["role"] not in ROLES:
         return None
     return User(name, row["role"])
-
-

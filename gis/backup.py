@@ -10,6 +10,7 @@ PostGIS
     is not part of the copy (the target has it, created by an administrator), nor are privileges: run
     ``landrenew db grant-app-role`` on the restored database.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -29,19 +30,26 @@ def _libpq_url(url: str) -> str:
 
 
 def _tool(name: str) -> str:
-    path = shutil.which(name) or (f"/usr/lib/postgresql/15/bin/{name}"
-                                  if Path(f"/usr/lib/postgresql/15/bin/{name}").exists() else None)
+    path = shutil.which(name) or (
+        f"/usr/lib/postgresql/15/bin/{name}" if Path(f"/usr/lib/postgresql/15/bin/{name}").exists() else None
+    )
     if path is None:
-        raise StoreError(f"找不到 {name}", detail=f"{name} not on PATH",
-                         fix="安装 PostgreSQL 客户端：apt-get install postgresql-client-15")
+        raise StoreError(
+            f"找不到 {name}",
+            detail=f"{name} not on PATH",
+            fix="安装 PostgreSQL 客户端：apt-get install postgresql-client-15",
+        )
     return path
 
 
 def _run(args: list[str], what: str) -> str:
     proc = subprocess.run(args, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise StoreError(f"{what}失败：{proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}",
-                         detail=proc.stderr.strip()[-2000:], fix="检查数据库地址、账号权限与磁盘空间")
+        raise StoreError(
+            f"{what}失败：{proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}",
+            detail=proc.stderr.strip()[-2000:],
+            fix="检查数据库地址、账号权限与磁盘空间",
+        )
     return proc.stdout
 
 
@@ -58,8 +66,10 @@ def backup_store(store, dest: str | Path) -> Path:
             raise StoreError("备份文件不能就是存储本身", fix="换一个备份路径")
         tmp = dest.with_name(dest.name + ".part")
         with store._lock():
-            with contextlib.closing(sqlite3.connect(f"file:{store.path}?mode=ro", uri=True)) as src, \
-                    contextlib.closing(sqlite3.connect(tmp)) as out:
+            with (
+                contextlib.closing(sqlite3.connect(f"file:{store.path}?mode=ro", uri=True)) as src,
+                contextlib.closing(sqlite3.connect(tmp)) as out,
+            ):
                 src.backup(out)
         tmp.replace(dest)
         rasters = store.rasters_dir
@@ -69,9 +79,19 @@ def backup_store(store, dest: str | Path) -> Path:
             shutil.copytree(rasters, target)
         return dest
     store.upgrade_history()
-    _run([_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges",
-          "--exclude-table-data=spatial_ref_sys", "--file", str(dest),
-          _libpq_url(store.url)], "备份数据库（需用数据库所有者账号）")
+    _run(
+        [
+            _tool("pg_dump"),
+            "--format=custom",
+            "--no-owner",
+            "--no-privileges",
+            "--exclude-table-data=spatial_ref_sys",
+            "--file",
+            str(dest),
+            _libpq_url(store.url),
+        ],
+        "备份数据库（需用数据库所有者账号）",
+    )
     return dest
 
 
@@ -102,18 +122,36 @@ def restore_store(store, source: str | Path, *, force: bool = False) -> None:
     from .store import migrations
 
     if migrations.current_revision(store.engine) is not None:
-        raise StoreError("目标数据库已有平台表结构，恢复只能进入空数据库",
-                         fix="新建一个空数据库（CREATE DATABASE ...; CREATE EXTENSION postgis）后再恢复")
+        raise StoreError(
+            "目标数据库已有平台表结构，恢复只能进入空数据库",
+            fix="新建一个空数据库（CREATE DATABASE ...; CREATE EXTENSION postgis）后再恢复",
+        )
     pg_restore = _tool("pg_restore")
     listing = _run([pg_restore, "--list", str(source)], "读取备份目录")
-    keep = [line for line in listing.splitlines()
-            if not any(k in line for k in (" EXTENSION ", "SCHEMA - public", " SCHEMA public ", "spatial_ref_sys"))]
+    keep = [
+        line
+        for line in listing.splitlines()
+        if not any(k in line for k in (" EXTENSION ", "SCHEMA - public", " SCHEMA public ", "spatial_ref_sys"))
+    ]
     with tempfile.NamedTemporaryFile("w", suffix=".list", delete=False, encoding="utf-8") as fh:
         fh.write("\n".join(keep) + "\n")
         listfile = fh.name
     try:
-        _run([pg_restore, "--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error",
-              "--use-list", listfile, "--dbname", _libpq_url(store.url), str(source)], "恢复数据库")
+        _run(
+            [
+                pg_restore,
+                "--no-owner",
+                "--no-privileges",
+                "--single-transaction",
+                "--exit-on-error",
+                "--use-list",
+                listfile,
+                "--dbname",
+                _libpq_url(store.url),
+                str(source),
+            ],
+            "恢复数据库",
+        )
     finally:
         Path(listfile).unlink(missing_ok=True)
     store.engine.dispose()

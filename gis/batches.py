@@ -11,6 +11,7 @@ current layers that follow them, the batch record.  Modes per layer:
               is rejected (rejects report) with the reason.
 ``upsert``    rows are added or updated by key; absent keys are untouched.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,12 +28,20 @@ import pandas as pd
 import yaml
 
 from .errors import LandRenewError, Problem
-from .frames import conform
 from .schema import get_layer
 from .store.history_schema import LEDGER_LAYERS, HistoryWrite, conformed, utc_now
 
-__all__ = ["write_batch", "record_frames", "list_batches", "batch_files", "file_sha256", "ImportRefused",
-           "parse_scope", "history_rules", "MODES"]
+__all__ = [
+    "write_batch",
+    "record_frames",
+    "list_batches",
+    "batch_files",
+    "file_sha256",
+    "ImportRefused",
+    "parse_scope",
+    "history_rules",
+    "MODES",
+]
 
 MODES = ("replace", "upsert")
 RULES_FILE = Path(__file__).resolve().parent.parent / "layers" / "rules" / "history.yaml"
@@ -47,8 +56,10 @@ def history_rules(path: str | Path | None = None) -> dict:
     raw = yaml.safe_load(Path(path or RULES_FILE).read_text(encoding="utf-8")) or {}
     share = float(raw.get("max_retire_share", 0.2))
     if not 0 <= share <= 1:
-        raise LandRenewError(f"规则文件 {path or RULES_FILE} 的 max_retire_share={share} 不在 0–1 之间",
-                             fix="写成 0 到 1 之间的小数，如 0.2")
+        raise LandRenewError(
+            f"规则文件 {path or RULES_FILE} 的 max_retire_share={share} 不在 0–1 之间",
+            fix="写成 0 到 1 之间的小数，如 0.2",
+        )
     return {"max_retire_share": share, "version": str(raw.get("version", ""))}
 
 
@@ -65,8 +76,9 @@ def parse_scope(text: str | None) -> tuple[str, str] | None:
     if not text:
         return None
     if "=" not in text:
-        raise LandRenewError(f"范围“{text}”应写成 字段=值", detail=f"--scope {text!r}",
-                             fix="例如 --scope town_code=330603001")
+        raise LandRenewError(
+            f"范围“{text}”应写成 字段=值", detail=f"--scope {text!r}", fix="例如 --scope town_code=330603001"
+        )
     field_name, value = (s.strip() for s in text.split("=", 1))
     return field_name, value
 
@@ -109,18 +121,27 @@ def _reject_out_of_scope(frame: pd.DataFrame, report, scope: tuple[str, str]) ->
     field_name, value = scope
     layer = get_layer(report.layer)
     if field_name not in layer.field_names:
-        raise LandRenewError(f"{layer.label}没有字段 {field_name}，不能按它限定范围",
-                             detail=f"scope field {field_name!r} not in {layer.field_names}",
-                             fix=f"可用字段：{', '.join(layer.field_names)}")
+        raise LandRenewError(
+            f"{layer.label}没有字段 {field_name}，不能按它限定范围",
+            detail=f"scope field {field_name!r} not in {layer.field_names}",
+            fix=f"可用字段：{', '.join(layer.field_names)}",
+        )
     outside = (frame[field_name].astype("string") != value).fillna(True).to_numpy()
     label = layer.field(field_name).label
     for pos in outside.nonzero()[0]:
         rid = frame[layer.key_fields[0]].iloc[pos]
-        report.problems.append(Problem(
-            file=Path(report.files[0]).name, row=None, record_id=None if pd.isna(rid) else str(rid), field=label,
-            value=None if pd.isna(frame[field_name].iloc[pos]) else str(frame[field_name].iloc[pos]),
-            reason=f"不在本次导入范围（{label}={value}）内", fix=f"分开导入该{label}的台账，或去掉 --scope",
-            severity="reject"))
+        report.problems.append(
+            Problem(
+                file=Path(report.files[0]).name,
+                row=None,
+                record_id=None if pd.isna(rid) else str(rid),
+                field=label,
+                value=None if pd.isna(frame[field_name].iloc[pos]) else str(frame[field_name].iloc[pos]),
+                reason=f"不在本次导入范围（{label}={value}）内",
+                fix=f"分开导入该{label}的台账，或去掉 --scope",
+                severity="reject",
+            )
+        )
     n = int(outside.sum())
     report.rejected += n
     report.stored -= n
@@ -139,18 +160,23 @@ def _guard(store, plans: dict, totals: dict[str, int], *, share: float, confirm:
             decided = set(store.read_layer("decisions")["parcel_id"].dropna().astype(str))
             hit = [k for k in plan.retired if k in decided]
             if hit:
-                problems.append(f"{len(hit)} 宗已有审定记录的宗地将退出台账：{'、'.join(hit[:30])}"
-                                + ("……" if len(hit) > 30 else ""))
+                problems.append(
+                    f"{len(hit)} 宗已有审定记录的宗地将退出台账：{'、'.join(hit[:30])}"
+                    + ("……" if len(hit) > 30 else "")
+                )
         total = totals.get(name, 0)
         if total and len(plan.retired) / total > share:
-            problems.append(f"{label}将退出 {len(plan.retired)} / {total} 条（{len(plan.retired) / total:.0%}，"
-                            f"超过规则上限 {share:.0%}）：{'、'.join(plan.retired[:30])}"
-                            + ("……" if len(plan.retired) > 30 else ""))
+            problems.append(
+                f"{label}将退出 {len(plan.retired)} / {total} 条（{len(plan.retired) / total:.0%}，"
+                f"超过规则上限 {share:.0%}）：{'、'.join(plan.retired[:30])}" + ("……" if len(plan.retired) > 30 else "")
+            )
     if problems:
-        raise ImportRefused("替换导入未执行：" + "；".join(problems),
-                            detail=f"replace would retire: { {n: len(p.retired) for n, p in plans.items()} }",
-                            fix="核对台账是否完整；确需退出这些记录请加 --confirm（并用 --reason 说明原因），"
-                                "只更新部分记录请用 --mode upsert 或 --scope")
+        raise ImportRefused(
+            "替换导入未执行：" + "；".join(problems),
+            detail=f"replace would retire: { {n: len(p.retired) for n, p in plans.items()} }",
+            fix="核对台账是否完整；确需退出这些记录请加 --confirm（并用 --reason 说明原因），"
+            "只更新部分记录请用 --mode upsert 或 --scope",
+        )
 
 
 def _next_ids(store) -> dict[str, int]:
@@ -204,9 +230,19 @@ def write_batch(
     ids = store.next_version_ids()
     plans = {}
     for name in [n for n in LEDGER_LAYERS if n in frames]:
-        plans[name] = plan_layer(store, name, frames[name], mode=mode, effective=eff, effective_given=given,
-                                 batch_id=batch_id, at=at, scope=scope, next_version_id=ids.get(name, 1),
-                                 retire_reason=reason or f"{batch_id} 替换导入时台账中已无此记录")
+        plans[name] = plan_layer(
+            store,
+            name,
+            frames[name],
+            mode=mode,
+            effective=eff,
+            effective_given=given,
+            batch_id=batch_id,
+            at=at,
+            scope=scope,
+            next_version_id=ids.get(name, 1),
+            retire_reason=reason or f"{batch_id} 替换导入时台账中已无此记录",
+        )
     if mode == "replace":
         counts_now = store.layer_counts()
         totals = {n: counts_now.get(n, 0) for n in plans if plans[n].retired}
@@ -221,25 +257,50 @@ def write_batch(
         if name in append:
             tx.layer_append[name] = frame
             if name == "village_progress" and len(frame):
-                tx.add("progress_recorded", pd.DataFrame({
-                    "village_id": frame["village_id"].to_numpy(), "report_date": frame["report_date"].to_numpy(),
-                    "batch_id": batch_id, "recorded_at": at}))
+                tx.add(
+                    "progress_recorded",
+                    pd.DataFrame(
+                        {
+                            "village_id": frame["village_id"].to_numpy(),
+                            "report_date": frame["report_date"].to_numpy(),
+                            "batch_id": batch_id,
+                            "recorded_at": at,
+                        }
+                    ),
+                )
                 progress_rows = len(frame)
         else:
             tx.layer_replace[name] = frame
     rejects = write_rejects(list(reports), store.reports_dir) if write_rejects_report and reports else None
-    counts = {name: {**plan.counts, **({k: getattr(by_layer[name], k) for k in ("read", "stored", "repaired",
-                                                                                 "rejected")}
-                                      if name in by_layer else {})} for name, plan in plans.items()}
+    counts = {
+        name: {
+            **plan.counts,
+            **(
+                {k: getattr(by_layer[name], k) for k in ("read", "stored", "repaired", "rejected")}
+                if name in by_layer
+                else {}
+            ),
+        }
+        for name, plan in plans.items()
+    }
     if progress_rows:
         counts["village_progress"] = {"added": progress_rows}
     late = any(p.late for p in plans.values())
     record = {
-        "batch_id": batch_id, "started_at": started, "recorded_at": at, "imported_by": _user(user), "mode": mode,
-        "scope": None if scope is None else f"{scope[0]}={scope[1]}", "effective": eff.normalize(),
-        "effective_given": given, "late": late, "layers": sorted(frames), "counts": json.dumps(counts,
-                                                                                             ensure_ascii=False),
-        "rejects_path": None if rejects is None else str(rejects), "same_as": same, "note": note,
+        "batch_id": batch_id,
+        "started_at": started,
+        "recorded_at": at,
+        "imported_by": _user(user),
+        "mode": mode,
+        "scope": None if scope is None else f"{scope[0]}={scope[1]}",
+        "effective": eff.normalize(),
+        "effective_given": given,
+        "late": late,
+        "layers": sorted(frames),
+        "counts": json.dumps(counts, ensure_ascii=False),
+        "rejects_path": None if rejects is None else str(rejects),
+        "same_as": same,
+        "note": note,
     }
     tx.add("batches", pd.DataFrame([record]))
     if files:
@@ -251,22 +312,39 @@ def write_batch(
         plan = plans.get(name)
         if plan is not None:
             c = plan.counts
-            report.notes.append(f"批次 {batch_id}（{mode}{'，范围 ' + record['scope'] if scope else ''}，"
-                                f"台账日期 {eff:%Y-%m-%d}）：新增 {c['added']}，变更 {c['changed']}，"
-                                f"退出 {c['retired']}，未变 {c['unchanged']}"
-                                + (f"，其中迟到更正 {c['late']}" if c["late"] else ""))
+            report.notes.append(
+                f"批次 {batch_id}（{mode}{'，范围 ' + record['scope'] if scope else ''}，"
+                f"台账日期 {eff:%Y-%m-%d}）：新增 {c['added']}，变更 {c['changed']}，"
+                f"退出 {c['retired']}，未变 {c['unchanged']}" + (f"，其中迟到更正 {c['late']}" if c["late"] else "")
+            )
         if same:
             report.notes.append(f"与批次 {same} 导入的文件相同（SHA-256 一致）")
         report.batch_id = batch_id
     return {**record, "counts": counts, "plans": plans}
 
 
-def record_frames(store, frames: Mapping[str, pd.DataFrame], *, append: Sequence[str] = (),
-                  meta: Mapping[str, str] | None = None, note: str = "write_layers") -> dict:
+def record_frames(
+    store,
+    frames: Mapping[str, pd.DataFrame],
+    *,
+    append: Sequence[str] = (),
+    meta: Mapping[str, str] | None = None,
+    note: str = "write_layers",
+) -> dict:
     """Layers written by code (``Store.write_layers``), not files: a confirmed replace batch effective today,
     all layers in its one transaction."""
-    return write_batch(store, frames, (), mode="replace", confirm=True, user="landrenew", note=note,
-                       append=append, meta=meta, write_rejects_report=False)
+    return write_batch(
+        store,
+        frames,
+        (),
+        mode="replace",
+        confirm=True,
+        user="landrenew",
+        note=note,
+        append=append,
+        meta=meta,
+        write_rejects_report=False,
+    )
 
 
 def list_batches(store) -> pd.DataFrame:

@@ -14,6 +14,7 @@ by an approver other than the one who drafted it: self-approval is refused here,
 >>> case_stage(default_disposal_rules(), ["survey_notice", "holder_response"])
 'case_open'
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,16 +33,40 @@ from .errors import LandRenewError, PermissionDenied
 from .procedure import check_next, next_events, replay
 from .store import cases_store
 
-__all__ = ["Attachment", "open_case", "record_event", "read_cases", "read_events", "case_events",
-           "open_case_of", "allowed_events", "case_stage", "case_table", "is_identified", "STAGES",
-           "STAGE_LABELS", "ALLOWED_MEDIA_TYPES", "MAX_ATTACHMENT_BYTES"]
+__all__ = [
+    "Attachment",
+    "open_case",
+    "record_event",
+    "read_cases",
+    "read_events",
+    "case_events",
+    "open_case_of",
+    "allowed_events",
+    "case_stage",
+    "case_table",
+    "is_identified",
+    "STAGES",
+    "STAGE_LABELS",
+    "ALLOWED_MEDIA_TYPES",
+    "MAX_ATTACHMENT_BYTES",
+]
 
 STAGES = ("none", "case_open", "approved", "executing", "completed", "closed")
-STAGE_LABELS = {"none": "未立案", "case_open": "已立案", "approved": "方案已批准", "executing": "执行中",
-                "completed": "处置完成", "closed": "其他方式结案"}
+STAGE_LABELS = {
+    "none": "未立案",
+    "case_open": "已立案",
+    "approved": "方案已批准",
+    "executing": "执行中",
+    "completed": "处置完成",
+    "closed": "其他方式结案",
+}
 ALLOWED_MEDIA_TYPES = {
-    ".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
-    ".tif": "image/tiff", ".tiff": "image/tiff",
+    ".pdf": "application/pdf",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".tif": "image/tiff",
+    ".tiff": "image/tiff",
     ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
@@ -57,35 +82,41 @@ class Attachment:
     media_type: str | None = None
 
     @classmethod
-    def from_path(cls, path: str | Path) -> "Attachment":
+    def from_path(cls, path: str | Path) -> Attachment:
         path = Path(path)
         return cls(path.name, path.read_bytes())
 
 
 def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip()) or (
-        not isinstance(value, (str, bytes, dict, list)) and pd.isna(value))
+    return (
+        value is None
+        or (isinstance(value, str) and not value.strip())
+        or (not isinstance(value, (str, bytes, dict, list)) and pd.isna(value))
+    )
 
 
 def _date(value: Any, what: str) -> dt.date:
     try:
         return pd.Timestamp(value).date()
     except (ValueError, TypeError):
-        raise LandRenewError(f"{what}“{value}”不是日期", detail=f"bad date {value!r}",
-                             fix="写成 YYYY-MM-DD，例如 2026-03-31") from None
+        raise LandRenewError(
+            f"{what}“{value}”不是日期", detail=f"bad date {value!r}", fix="写成 YYYY-MM-DD，例如 2026-03-31"
+        ) from None
 
 
 def _now() -> pd.Timestamp:
-    return pd.Timestamp(dt.datetime.now(dt.timezone.utc)).floor("ms")
+    return pd.Timestamp(dt.datetime.now(dt.UTC)).floor("ms")
 
 
 def _require(rules: DisposalRules, user: str, role: str, action: str) -> None:
     allowed = rules.roles(action)
     if _blank(user) or role not in allowed:
         what = {"record": "立案或登记处置事项", "approve": "审批处置方案"}[action]
-        raise PermissionDenied(f"用户 {user or '（未登录）'}（角色 {role}）无权{what}",
-                               detail=f"role {role!r} may not {action}; allowed {allowed}",
-                               fix=f"请由 {'、'.join(allowed)} 角色的用户操作")
+        raise PermissionDenied(
+            f"用户 {user or '（未登录）'}（角色 {role}）无权{what}",
+            detail=f"role {role!r} may not {action}; allowed {allowed}",
+            fix=f"请由 {'、'.join(allowed)} 角色的用户操作",
+        )
 
 
 def is_identified(assessment: pd.DataFrame) -> pd.Series:
@@ -114,8 +145,9 @@ def case_events(store, case_id: str) -> pd.DataFrame:
 def _get_case(store, case_id: str) -> pd.Series:
     frame = cases_store.read_cases(store, where={"case_id": case_id})
     if frame.empty:
-        raise LandRenewError(f"找不到案件 {case_id}", detail=f"no case {case_id!r}",
-                             fix="用 landrenew case list 查看案件编号")
+        raise LandRenewError(
+            f"找不到案件 {case_id}", detail=f"no case {case_id!r}", fix="用 landrenew case list 查看案件编号"
+        )
     return frame.iloc[0]
 
 
@@ -166,24 +198,33 @@ def open_case(
     sub_route = None if _blank(sub_route) else str(sub_route)
     if not rules.has_route(route, sub_route):
         options = "、".join(f"{r}/{s}" for r, s in rules.routes())
-        raise LandRenewError(f"处置路径“{route}/{sub_route}”没有处置程序，不能立案",
-                             detail=f"no sequence for {route}/{sub_route}", fix=f"可选：{options}")
+        raise LandRenewError(
+            f"处置路径“{route}/{sub_route}”没有处置程序，不能立案",
+            detail=f"no sequence for {route}/{sub_route}",
+            fix=f"可选：{options}",
+        )
     assessed = store.read_layer("idle_assessment", where={"parcel_id": parcel_id})
     if assessed.empty:
-        raise LandRenewError(f"宗地 {parcel_id} 没有研判结果，不能立案", detail=f"no assessment for {parcel_id!r}",
-                             fix="检查宗地编号，或先运行 landrenew assess")
+        raise LandRenewError(
+            f"宗地 {parcel_id} 没有研判结果，不能立案",
+            detail=f"no assessment for {parcel_id!r}",
+            fix="检查宗地编号，或先运行 landrenew assess",
+        )
     row = assessed.iloc[0]
     if not bool(is_identified(assessed).iloc[0]):
-        raise LandRenewError(f"宗地 {parcel_id} 未认定为闲置、也不属纳入处置的存量土地，不能立案",
-                             detail=f"{parcel_id}: idle_type={row['idle_type']}, route={row['route']}",
-                             fix="先复核研判结果；确需处置的，修正台账后重新研判")
+        raise LandRenewError(
+            f"宗地 {parcel_id} 未认定为闲置、也不属纳入处置的存量土地，不能立案",
+            detail=f"{parcel_id}: idle_type={row['idle_type']}, route={row['route']}",
+            fix="先复核研判结果；确需处置的，修正台账后重新研判",
+        )
     rec_route = None if _blank(row["route"]) else str(row["route"])
     rec_sub = None if _blank(row.get("sub_route")) else str(row["sub_route"])
     if (route, sub_route) != (rec_route, rec_sub) and _blank(reason):
         raise LandRenewError(
             f"宗地 {parcel_id} 采用的路径“{route}/{sub_route}”与推荐路径“{rec_route}/{rec_sub}”不同，须填写理由",
             detail="reason required when the adopted route differs from the recommendation",
-            fix="在“理由”中写明采用该路径的原因（例如 集体研究意见）")
+            fix="在“理由”中写明采用该路径的原因（例如 集体研究意见）",
+        )
     snapshot = {k: (None if _blank(row.get(k)) else row.get(k)) for k in ("route", "sub_route", "idle_type")}
     for k in ("alternatives", "reasons"):
         v = row.get(k)
@@ -194,8 +235,10 @@ def open_case(
         "case_id": f"C-{uuid.uuid4().hex[:12]}",
         "parcel_id": str(parcel_id),
         "town_code": None if _blank(row.get("town_code")) else str(row["town_code"]),
-        "route": route, "sub_route": sub_route,
-        "recommended_route": rec_route, "recommended_sub_route": rec_sub,
+        "route": route,
+        "sub_route": sub_route,
+        "recommended_route": rec_route,
+        "recommended_sub_route": rec_sub,
         "reason": None if _blank(reason) else str(reason).strip(),
         "run_id": None if _blank(run_id) else str(run_id),
         "snapshot": snapshot,
@@ -211,9 +254,11 @@ def open_case(
         for _, c in existing.iterrows():
             codes = events.loc[events["case_id"] == c["case_id"]].sort_values("seq")["event"].tolist()
             if _is_open(rules, c["route"], c["sub_route"], codes):
-                raise LandRenewError(f"宗地 {parcel_id} 已有未结案件 {c['case_id']}，不能重复立案",
-                                     detail=f"open case {c['case_id']} exists",
-                                     fix="在该案件中继续登记事项，或先以“其他方式结案”结束它")
+                raise LandRenewError(
+                    f"宗地 {parcel_id} 已有未结案件 {c['case_id']}，不能重复立案",
+                    detail=f"open case {c['case_id']} exists",
+                    fix="在该案件中继续登记事项，或先以“其他方式结案”结束它",
+                )
 
     cases_store.append_case(store, case, check=one_open_case)
     return case
@@ -222,10 +267,17 @@ def open_case(
 def _media_type(att: Attachment) -> str:
     ext = Path(att.filename).suffix.lower()
     if ext not in ALLOWED_MEDIA_TYPES:
-        raise LandRenewError(f"附件“{att.filename}”的类型不支持", detail=f"extension {ext!r} not allowed",
-                             fix=f"可上传：{'、'.join(sorted(ALLOWED_MEDIA_TYPES))}")
-    return att.media_type or ALLOWED_MEDIA_TYPES.get(ext) or mimetypes.guess_type(att.filename)[0] or \
-        "application/octet-stream"
+        raise LandRenewError(
+            f"附件“{att.filename}”的类型不支持",
+            detail=f"extension {ext!r} not allowed",
+            fix=f"可上传：{'、'.join(sorted(ALLOWED_MEDIA_TYPES))}",
+        )
+    return (
+        att.media_type
+        or ALLOWED_MEDIA_TYPES.get(ext)
+        or mimetypes.guess_type(att.filename)[0]
+        or "application/octet-stream"
+    )
 
 
 def _event_data(rules: DisposalRules, event: str, data: Mapping[str, Any] | None, event_date: dt.date) -> dict:
@@ -233,17 +285,20 @@ def _event_data(rules: DisposalRules, event: str, data: Mapping[str, Any] | None
     data = dict(data or {})
     unknown = set(data) - set(spec)
     if unknown:
-        raise LandRenewError(f"事项“{rules.label(event)}”没有字段 {'、'.join(sorted(unknown))}",
-                             detail=f"unknown fields {sorted(unknown)} for {event}",
-                             fix="可填：" + ("、".join(f"{k}（{v.get('label', k)}）" for k, v in spec.items()) or "无"))
+        raise LandRenewError(
+            f"事项“{rules.label(event)}”没有字段 {'、'.join(sorted(unknown))}",
+            detail=f"unknown fields {sorted(unknown)} for {event}",
+            fix="可填：" + ("、".join(f"{k}（{v.get('label', k)}）" for k, v in spec.items()) or "无"),
+        )
     out: dict[str, Any] = {}
     for name, fs in spec.items():
         label = fs.get("label", name)
         value = data.get(name)
         if _blank(value):
             if fs.get("required"):
-                raise LandRenewError(f"事项“{rules.label(event)}”须填写{label}",
-                                     detail=f"{event}.{name} is required", fix=f"填写{label}")
+                raise LandRenewError(
+                    f"事项“{rules.label(event)}”须填写{label}", detail=f"{event}.{name} is required", fix=f"填写{label}"
+                )
             continue
         if fs["type"] == "date":
             d = _date(value, label)
@@ -256,14 +311,17 @@ def _event_data(rules: DisposalRules, event: str, data: Mapping[str, Any] | None
                 if d > limit:
                     raise LandRenewError(
                         f"{label} {d} 超出法定期限：距{rules.label(event)}日期 {event_date} 不得超过 {years} 年（至 {limit}）",
-                        detail=f"{event}.{name} {d} > {limit}", fix=f"改为 {limit} 或之前的日期")
+                        detail=f"{event}.{name} {d} > {limit}",
+                        fix=f"改为 {limit} 或之前的日期",
+                    )
             out[name] = d.isoformat()
         elif fs["type"] == "float":
             try:
                 out[name] = float(value)
             except (TypeError, ValueError):
-                raise LandRenewError(f"{label}“{value}”不是数值", detail=f"{event}.{name}={value!r}",
-                                     fix="填写数字，例如 120.5") from None
+                raise LandRenewError(
+                    f"{label}“{value}”不是数值", detail=f"{event}.{name}={value!r}", fix="填写数字，例如 120.5"
+                ) from None
         else:
             out[name] = str(value)
     return out
@@ -311,15 +369,20 @@ def record_event(
     today = today or dt.date.today()
     event_date = _date(event_date, "事项日期")
     if event_date > today:
-        raise LandRenewError(f"事项日期 {event_date} 晚于今天 {today}", detail="event date in the future",
-                             fix="填写事项实际发生的日期")
+        raise LandRenewError(
+            f"事项日期 {event_date} 晚于今天 {today}", detail="event date in the future", fix="填写事项实际发生的日期"
+        )
     service = None if _blank(service_date) else _date(service_date, "送达日期")
     if service is not None and not event_date <= service <= today:
-        raise LandRenewError(f"送达日期 {service} 应在事项日期 {event_date} 与今天之间",
-                             detail=f"service {service} outside [{event_date}, {today}]", fix="核对送达回证上的日期")
+        raise LandRenewError(
+            f"送达日期 {service} 应在事项日期 {event_date} 与今天之间",
+            detail=f"service {service} outside [{event_date}, {today}]",
+            fix="核对送达回证上的日期",
+        )
     if rules.events[event].get("note_required") and _blank(note):
-        raise LandRenewError(f"事项“{rules.label(event)}”须填写说明（原因）", detail=f"{event} needs a note",
-                             fix="在“说明”中写明原因")
+        raise LandRenewError(
+            f"事项“{rules.label(event)}”须填写说明（原因）", detail=f"{event} needs a note", fix="在“说明”中写明原因"
+        )
     values = _event_data(rules, event, data, event_date)
     files = []
     event_id = f"E-{uuid.uuid4().hex[:12]}"
@@ -329,16 +392,40 @@ def record_event(
         if not content:
             raise LandRenewError(f"附件“{att.filename}”为空文件", detail="empty attachment", fix="重新选择文件")
         if len(content) > MAX_ATTACHMENT_BYTES:
-            raise LandRenewError(f"附件“{att.filename}”超过 {MAX_ATTACHMENT_BYTES // 2**20} MB",
-                                 detail=f"{len(content)} bytes", fix="压缩或拆分后上传")
-        files.append({"attachment_id": f"F-{uuid.uuid4().hex[:12]}", "case_id": case_id, "event_id": event_id,
-                      "filename": Path(att.filename).name, "media_type": _media_type(att),
-                      "size_bytes": len(content), "sha256": hashlib.sha256(content).hexdigest(),
-                      "content": content, "uploaded_by": recorded_by, "uploaded_at": now})
-    row = {"event_id": event_id, "case_id": case_id, "parcel_id": case["parcel_id"], "seq": None, "event": event,
-           "event_date": event_date, "service_date": service, "doc_no": None if _blank(doc_no) else str(doc_no).strip(),
-           "note": None if _blank(note) else str(note).strip(), "data": values or None,
-           "recorded_by": recorded_by, "role": role, "recorded_at": now}
+            raise LandRenewError(
+                f"附件“{att.filename}”超过 {MAX_ATTACHMENT_BYTES // 2**20} MB",
+                detail=f"{len(content)} bytes",
+                fix="压缩或拆分后上传",
+            )
+        files.append(
+            {
+                "attachment_id": f"F-{uuid.uuid4().hex[:12]}",
+                "case_id": case_id,
+                "event_id": event_id,
+                "filename": Path(att.filename).name,
+                "media_type": _media_type(att),
+                "size_bytes": len(content),
+                "sha256": hashlib.sha256(content).hexdigest(),
+                "content": content,
+                "uploaded_by": recorded_by,
+                "uploaded_at": now,
+            }
+        )
+    row = {
+        "event_id": event_id,
+        "case_id": case_id,
+        "parcel_id": case["parcel_id"],
+        "seq": None,
+        "event": event,
+        "event_date": event_date,
+        "service_date": service,
+        "doc_no": None if _blank(doc_no) else str(doc_no).strip(),
+        "note": None if _blank(note) else str(note).strip(),
+        "data": values or None,
+        "recorded_by": recorded_by,
+        "role": role,
+        "recorded_at": now,
+    }
 
     def in_order(existing: pd.DataFrame) -> None:
         existing = existing.sort_values("seq")
@@ -349,14 +436,18 @@ def record_event(
             if event_date < last:
                 raise LandRenewError(
                     f"事项日期 {event_date} 早于上一事项“{rules.label(codes[-1])}”的日期 {last}",
-                    detail=f"event date {event_date} < {last}", fix="按发生先后登记事项；日期有误的请核对")
+                    detail=f"event date {event_date} < {last}",
+                    fix="按发生先后登记事项；日期有误的请核对",
+                )
         if approving:
             drafts = existing.loc[existing["event"] == p["draft"]]
             drafter = drafts["recorded_by"].iloc[-1] if len(drafts) else None
             if drafter == recorded_by:
                 raise PermissionDenied(
                     f"处置方案由 {recorded_by} 拟定，不能由本人{rules.label(event)}",
-                    detail="self-approval refused", fix="请由拟定人以外的审批人（分管领导）审批或退回")
+                    detail="self-approval refused",
+                    fix="请由拟定人以外的审批人（分管领导）审批或退回",
+                )
         row["seq"] = int(existing["seq"].max()) + 1 if len(existing) else 1
 
     cases_store.append_event(store, row, files, check=in_order)

@@ -12,6 +12,7 @@ writes goes through this module:
 >>> safe_cell("=1+2"), safe_cell("-"), safe_cell("绍兴某公司"), safe_cell(-5)
 ("'=1+2", "'-", '绍兴某公司', -5)
 """
+
 from __future__ import annotations
 
 from typing import Any

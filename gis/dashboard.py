@@ -4,6 +4,7 @@ Tables come back with Chinese column headers (ready to show and to download); ch
 (Vega is bundled with Streamlit, so they work offline); colours and labels come from the layer
 registry (``layers/*.yaml``).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,10 +23,26 @@ from .errors import LandRenewError
 from .renewal import renewal_deadline
 from .schema import get_layer
 
-__all__ = ["MapFilter", "parcel_frame", "apply_filter", "route_counts", "route_by_town", "route_chart",
-           "countdown", "villages_by_status", "status_chart", "whitelist_projects", "progress_trend",
-           "trend_chart", "village_burnup", "burnup_chart", "parcel_imagery", "imagery_chart",
-           "labelled", "list_text"]
+__all__ = [
+    "MapFilter",
+    "parcel_frame",
+    "apply_filter",
+    "route_counts",
+    "route_by_town",
+    "route_chart",
+    "countdown",
+    "villages_by_status",
+    "status_chart",
+    "whitelist_projects",
+    "progress_trend",
+    "trend_chart",
+    "village_burnup",
+    "burnup_chart",
+    "parcel_imagery",
+    "imagery_chart",
+    "labelled",
+    "list_text",
+]
 
 _ROUTE = get_layer("idle_assessment").field("route")
 _STATUS = get_layer("village_status").field("status")
@@ -36,9 +53,13 @@ def _labels(layer: str, field_name: str) -> dict[str, str]:
 
 
 #: Filter attribute -> (layer, field) whose registry values it takes.
-_FILTER_ENUMS = {"routes": ("idle_assessment", "route"), "sub_routes": ("idle_assessment", "sub_route"),
-                 "idle_types": ("idle_assessment", "idle_type"), "land_uses": ("parcels", "land_use"),
-                 "village_statuses": ("village_status", "status")}
+_FILTER_ENUMS = {
+    "routes": ("idle_assessment", "route"),
+    "sub_routes": ("idle_assessment", "sub_route"),
+    "idle_types": ("idle_assessment", "idle_type"),
+    "land_uses": ("parcels", "land_use"),
+    "village_statuses": ("village_status", "status"),
+}
 
 
 @dataclass(frozen=True)
@@ -62,22 +83,26 @@ class MapFilter:
             f = get_layer(layer).field(name)
             bad = [v for v in getattr(self, attr) if v not in f.values]
             if bad:
-                raise LandRenewError(f"筛选条件“{f.label}”的取值无效：{'、'.join(map(str, bad))}",
-                                     detail=f"{attr}: {bad} not in {f.values}", fix=f"可选：{'、'.join(f.values)}")
+                raise LandRenewError(
+                    f"筛选条件“{f.label}”的取值无效：{'、'.join(map(str, bad))}",
+                    detail=f"{attr}: {bad} not in {f.values}",
+                    fix=f"可选：{'、'.join(f.values)}",
+                )
         if self.idle_years is not None and self.idle_years[0] > self.idle_years[1]:
-            raise LandRenewError("闲置年限下限大于上限", detail=f"idle_years={self.idle_years}",
-                                 fix="调整闲置年限范围")
+            raise LandRenewError("闲置年限下限大于上限", detail=f"idle_years={self.idle_years}", fix="调整闲置年限范围")
 
 
-def parcel_frame(assessment: gpd.GeoDataFrame, parcels: pd.DataFrame,
-                 decisions: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
+def parcel_frame(
+    assessment: gpd.GeoDataFrame, parcels: pd.DataFrame, decisions: pd.DataFrame | None = None
+) -> gpd.GeoDataFrame:
     """The assessment with the parcel fields the map and tables need (holder, land use, area) and
     the latest decision (``decided_route``, ``decided_sub_route``, ``decided_by``)."""
     extra = parcels[["parcel_id", "holder", "land_use", "area_m2"]]
     out = assessment.merge(extra, on="parcel_id", how="left")
     if decisions is not None and len(decisions):
         last = latest_decisions(decisions)[["parcel_id", "route", "sub_route", "decided_by"]].rename(
-            columns={"route": "decided_route", "sub_route": "decided_sub_route"})
+            columns={"route": "decided_route", "sub_route": "decided_sub_route"}
+        )
         out = out.merge(last, on="parcel_id", how="left")
     else:
         for c in ("decided_route", "decided_sub_route", "decided_by"):
@@ -89,13 +114,18 @@ def _isin(series: pd.Series, values: tuple) -> np.ndarray:
     return series.isin(list(values)).fillna(False).to_numpy(dtype=bool) if values else np.ones(len(series), bool)
 
 
-def apply_filter(parcels: gpd.GeoDataFrame, villages: gpd.GeoDataFrame, flt: MapFilter
-                 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+def apply_filter(
+    parcels: gpd.GeoDataFrame, villages: gpd.GeoDataFrame, flt: MapFilter
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Parcels and villages that pass the filter (town applies to both, village status to villages,
     the other fields to parcels)."""
-    keep = (_isin(parcels["town_code"], flt.towns) & _isin(parcels["route"], flt.routes)
-            & _isin(parcels["sub_route"], flt.sub_routes) & _isin(parcels["idle_type"], flt.idle_types)
-            & _isin(parcels["land_use"], flt.land_uses))
+    keep = (
+        _isin(parcels["town_code"], flt.towns)
+        & _isin(parcels["route"], flt.routes)
+        & _isin(parcels["sub_route"], flt.sub_routes)
+        & _isin(parcels["idle_type"], flt.idle_types)
+        & _isin(parcels["land_use"], flt.land_uses)
+    )
     if flt.idle_years is not None:
         years = parcels["idle_years"].astype(float).fillna(0.0).to_numpy()
         keep &= (years >= flt.idle_years[0]) & (years <= flt.idle_years[1])
@@ -120,8 +150,9 @@ def labelled(frame: pd.DataFrame, layer: str, columns: list[str] | None = None) 
                 s = s.dt.strftime("%Y-%m-%d").astype(object).where(s.notna(), None)
             elif f.type == "bool":
                 s = s.map(lambda v: None if pd.isna(v) else ("是" if v else "否"))
-            out[f.label] = s.astype(object).where(s.notna(), "") if s.dtype == object or f.type in (
-                "str", "enum") else s
+            out[f.label] = (
+                s.astype(object).where(s.notna(), "") if s.dtype == object or f.type in ("str", "enum") else s
+            )
         else:
             out[c] = s
     return out.reset_index(drop=True)
@@ -151,13 +182,21 @@ def route_counts(parcels: pd.DataFrame) -> pd.DataFrame:
 def route_by_town(parcels: pd.DataFrame, towns: pd.DataFrame) -> pd.DataFrame:
     """Count and area (公顷) per town and route (long form, for the stacked chart and the table)."""
     names = dict(zip(towns["town_code"].astype(str), towns["name"].astype(str))) if len(towns) else {}
-    df = pd.DataFrame({"town": parcels["town_code"].astype(object).map(lambda c: names.get(c, c) if isinstance(c, str) else "未分配"),
-                       "route": parcels["route"].astype(str),
-                       "area": parcels["area_m2"].astype(float).fillna(0.0) / 10_000})
+    df = pd.DataFrame(
+        {
+            "town": parcels["town_code"]
+            .astype(object)
+            .map(lambda c: names.get(c, c) if isinstance(c, str) else "未分配"),
+            "route": parcels["route"].astype(str),
+            "area": parcels["area_m2"].astype(float).fillna(0.0) / 10_000,
+        }
+    )
     grp = df.groupby(["town", "route"], sort=True)
     out = pd.DataFrame({"宗数": grp.size(), "面积(公顷)": grp["area"].sum().round(2)}).reset_index()
     out["推荐处置路径"] = out["route"].map(_ROUTE.label_of)
-    return out.rename(columns={"town": "镇街", "route": "路径代码"})[["镇街", "路径代码", "推荐处置路径", "宗数", "面积(公顷)"]]
+    return out.rename(columns={"town": "镇街", "route": "路径代码"})[
+        ["镇街", "路径代码", "推荐处置路径", "宗数", "面积(公顷)"]
+    ]
 
 
 def _scale(field_obj) -> alt.Scale:
@@ -167,10 +206,17 @@ def _scale(field_obj) -> alt.Scale:
 
 def route_chart(by_town: pd.DataFrame, *, measure: str = "面积(公顷)") -> alt.Chart:
     """Stacked bars: idle area (or count) per town, coloured by route (registry colours)."""
-    return alt.Chart(by_town).mark_bar().encode(
-        x=alt.X(f"{measure}:Q", title=measure), y=alt.Y("镇街:N", sort="-x", title=None),
-        color=alt.Color("推荐处置路径:N", scale=_scale(_ROUTE), title="推荐处置路径"),
-        tooltip=["镇街", "推荐处置路径", "宗数", "面积(公顷)"]).properties(height=alt.Step(22))
+    return (
+        alt.Chart(by_town)
+        .mark_bar()
+        .encode(
+            x=alt.X(f"{measure}:Q", title=measure),
+            y=alt.Y("镇街:N", sort="-x", title=None),
+            color=alt.Color("推荐处置路径:N", scale=_scale(_ROUTE), title="推荐处置路径"),
+            tooltip=["镇街", "推荐处置路径", "宗数", "面积(公顷)"],
+        )
+        .properties(height=alt.Step(22))
+    )
 
 
 def countdown(as_of: dt.date, *, deadline: dt.date | None = None) -> dict[str, Any]:
@@ -198,9 +244,16 @@ def villages_by_status(status: pd.DataFrame) -> pd.DataFrame:
 
 def status_chart(by_status: pd.DataFrame) -> alt.Chart:
     """Bars: villages per renewal status (registry colours)."""
-    return alt.Chart(by_status).mark_bar().encode(
-        x=alt.X("进展状态:N", sort=None, title=None), y=alt.Y("村数:Q"),
-        color=alt.Color("进展状态:N", scale=_scale(_STATUS), legend=None), tooltip=["进展状态", "村数", "户数"])
+    return (
+        alt.Chart(by_status)
+        .mark_bar()
+        .encode(
+            x=alt.X("进展状态:N", sort=None, title=None),
+            y=alt.Y("村数:Q"),
+            color=alt.Color("进展状态:N", scale=_scale(_STATUS), legend=None),
+            tooltip=["进展状态", "村数", "户数"],
+        )
+    )
 
 
 def whitelist_projects(projects: pd.DataFrame) -> pd.DataFrame:
@@ -208,8 +261,11 @@ def whitelist_projects(projects: pd.DataFrame) -> pd.DataFrame:
     sel = projects[projects["whitelist"].astype(str).isin(["pushed", "approved", "disbursed"]).to_numpy(bool)]
     order = {"disbursed": 0, "approved": 1, "pushed": 2}
     sel = sel.assign(_o=sel["whitelist"].astype(str).map(order)).sort_values(["_o", "project_id"])
-    return labelled(sel, "projects", ["project_id", "name", "parcel_id", "status", "whitelist", "total_units",
-                                      "presold_units", "delivery_due"])
+    return labelled(
+        sel,
+        "projects",
+        ["project_id", "name", "parcel_id", "status", "whitelist", "total_units", "presold_units", "delivery_due"],
+    )
 
 
 def _percent_history(villages: pd.DataFrame, progress: pd.DataFrame) -> pd.DataFrame:
@@ -218,8 +274,9 @@ def _percent_history(villages: pd.DataFrame, progress: pd.DataFrame) -> pd.DataF
     if progress.empty:
         return pd.DataFrame(columns=["village_id", "report_date", "percent"])
     pct = percent_complete(villages, progress)
-    return pd.DataFrame({"village_id": progress["village_id"].astype(str), "report_date": progress["report_date"],
-                         "percent": pct}).dropna()
+    return pd.DataFrame(
+        {"village_id": progress["village_id"].astype(str), "report_date": progress["report_date"], "percent": pct}
+    ).dropna()
 
 
 def progress_trend(villages: pd.DataFrame, progress: pd.DataFrame) -> pd.DataFrame:
@@ -238,10 +295,15 @@ def progress_trend(villages: pd.DataFrame, progress: pd.DataFrame) -> pd.DataFra
 
 def trend_chart(trend: pd.DataFrame) -> alt.Chart:
     """Line: district progress over report dates."""
-    return alt.Chart(trend).mark_line(point=True).encode(
-        x=alt.X("填报日期:T", title="填报日期", axis=alt.Axis(format="%Y-%m")), y=alt.Y("全区完成比例:Q", axis=alt.Axis(format="%"),
-                                                       scale=alt.Scale(domain=[0, 1])),
-        tooltip=[alt.Tooltip("填报日期:T"), alt.Tooltip("全区完成比例:Q", format=".1%")])
+    return (
+        alt.Chart(trend)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("填报日期:T", title="填报日期", axis=alt.Axis(format="%Y-%m")),
+            y=alt.Y("全区完成比例:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+            tooltip=[alt.Tooltip("填报日期:T"), alt.Tooltip("全区完成比例:Q", format=".1%")],
+        )
+    )
 
 
 def village_burnup(village_id: str, villages: pd.DataFrame, progress: pd.DataFrame) -> pd.DataFrame:
@@ -255,8 +317,9 @@ def village_burnup(village_id: str, villages: pd.DataFrame, progress: pd.DataFra
     """
     one = villages[villages["village_id"].astype(str) == str(village_id)]
     if one.empty:
-        raise LandRenewError(f"没有编号为 {village_id} 的城中村", detail=f"unknown village {village_id!r}",
-                             fix="检查村编号")
+        raise LandRenewError(
+            f"没有编号为 {village_id} 的城中村", detail=f"unknown village {village_id!r}", fix="检查村编号"
+        )
     hist = _percent_history(villages, progress[progress["village_id"].astype(str) == str(village_id)])
     hist = hist.sort_values("report_date")
     deadline = one["deadline"].iloc[0] if "deadline" in one and pd.notna(one["deadline"].iloc[0]) else None
@@ -264,19 +327,33 @@ def village_burnup(village_id: str, villages: pd.DataFrame, progress: pd.DataFra
     actual = pd.DataFrame({"日期": hist["report_date"], "序列": "实际完成", "完成比例": hist["percent"].round(4)})
     start = hist["report_date"].iloc[0] if len(hist) else None
     start_pct = float(hist["percent"].iloc[0]) if len(hist) else 0.0
-    target = pd.DataFrame({"日期": [start, deadline] if start is not None else [deadline],
-                           "序列": "按期完成所需", "完成比例": [start_pct, 1.0] if start is not None else [1.0]})
+    target = pd.DataFrame(
+        {
+            "日期": [start, deadline] if start is not None else [deadline],
+            "序列": "按期完成所需",
+            "完成比例": [start_pct, 1.0] if start is not None else [1.0],
+        }
+    )
     return pd.concat([actual, target], ignore_index=True)
 
 
 def burnup_chart(burnup: pd.DataFrame) -> alt.Chart:
     """Lines: actual progress against the line that reaches 100 % at the deadline."""
-    return alt.Chart(burnup).mark_line(point=True).encode(
-        x=alt.X("日期:T", axis=alt.Axis(format="%Y-%m")), y=alt.Y("完成比例:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("序列:N", scale=alt.Scale(domain=["实际完成", "按期完成所需"], range=["#1a9850", "#d73027"])),
-        strokeDash=alt.StrokeDash("序列:N", scale=alt.Scale(domain=["实际完成", "按期完成所需"],
-                                                            range=[[1, 0], [5, 4]]), legend=None),
-        tooltip=[alt.Tooltip("日期:T"), "序列", alt.Tooltip("完成比例:Q", format=".1%")])
+    return (
+        alt.Chart(burnup)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("日期:T", axis=alt.Axis(format="%Y-%m")),
+            y=alt.Y("完成比例:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+            color=alt.Color(
+                "序列:N", scale=alt.Scale(domain=["实际完成", "按期完成所需"], range=["#1a9850", "#d73027"])
+            ),
+            strokeDash=alt.StrokeDash(
+                "序列:N", scale=alt.Scale(domain=["实际完成", "按期完成所需"], range=[[1, 0], [5, 4]]), legend=None
+            ),
+            tooltip=[alt.Tooltip("日期:T"), "序列", alt.Tooltip("完成比例:Q", format=".1%")],
+        )
+    )
 
 
 def parcel_imagery(parcel: gpd.GeoDataFrame, rasters: Sequence[str | Path]) -> pd.DataFrame:
@@ -300,5 +377,12 @@ def parcel_imagery(parcel: gpd.GeoDataFrame, rasters: Sequence[str | Path]) -> p
 
 def imagery_chart(series: pd.DataFrame) -> alt.Chart:
     """Line: the parcel's imagery index over the dates."""
-    return alt.Chart(series).mark_line(point=True).encode(
-        x=alt.X("日期:T", axis=alt.Axis(format="%Y-%m")), y=alt.Y("遥感指数:Q"), tooltip=[alt.Tooltip("日期:T"), alt.Tooltip("遥感指数:Q", format=".3f")])
+    return (
+        alt.Chart(series)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("日期:T", axis=alt.Axis(format="%Y-%m")),
+            y=alt.Y("遥感指数:Q"),
+            tooltip=[alt.Tooltip("日期:T"), alt.Tooltip("遥感指数:Q", format=".3f")],
+        )
+    )

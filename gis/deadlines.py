@@ -18,6 +18,7 @@ so 10^4 cases x 8 events take tens of milliseconds.
 >>> d[["deadline_id", "due_date", "days_left"]].to_dict("records")  # 3 March + 30 days
 [{'deadline_id': 'holder_answer', 'due_date': Timestamp('2026-04-02 00:00:00'), 'days_left': -8}]
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,29 +29,54 @@ import pandas as pd
 
 from .disposal_rules import DisposalRules, default_disposal_rules
 
-__all__ = ["case_deadlines", "pause_spells", "prepare", "Prepared", "lookup", "joint_codes", "str_isin", "visible_events", "DEADLINE_COLUMNS"]
+__all__ = [
+    "case_deadlines",
+    "pause_spells",
+    "prepare",
+    "Prepared",
+    "lookup",
+    "joint_codes",
+    "str_isin",
+    "visible_events",
+    "DEADLINE_COLUMNS",
+]
 
-DEADLINE_COLUMNS = ["case_id", "deadline_id", "label", "citation", "after_event", "start_date", "due_date",
-                    "paused_days", "paused", "met", "days_left"]
+DEADLINE_COLUMNS = [
+    "case_id",
+    "deadline_id",
+    "label",
+    "citation",
+    "after_event",
+    "start_date",
+    "due_date",
+    "paused_days",
+    "paused",
+    "met",
+    "days_left",
+]
 _NAT = np.iinfo(np.int64).min
 
 
 def lookup(keys: pd.Series, mapping: pd.Series) -> pd.Series:
     """``keys.map(mapping)`` for a uniquely indexed ``mapping`` of any dtype (pandas' ``map`` fails on an empty
     datetime mapping)."""
-    return pd.Series(mapping.reindex(keys.to_numpy()).to_numpy(), index=keys.index,
-                     dtype=mapping.dtype if len(mapping) else None)
+    return pd.Series(
+        mapping.reindex(keys.to_numpy()).to_numpy(), index=keys.index, dtype=mapping.dtype if len(mapping) else None
+    )
 
 
 def joint_codes(*columns: Any) -> tuple[list[np.ndarray], np.ndarray]:
     """Integer codes of several string columns over their union (one ``factorize``: fast where ``isin`` and
     ``merge`` on pandas' string dtype are slow), and the union's values."""
     lengths = [len(c) for c in columns]
-    codes, uniques = pd.factorize(np.concatenate([
-        c.to_numpy(dtype=object) if isinstance(c, pd.Series) else np.asarray(c, dtype=object) for c in columns]))
+    codes, uniques = pd.factorize(
+        np.concatenate(
+            [c.to_numpy(dtype=object) if isinstance(c, pd.Series) else np.asarray(c, dtype=object) for c in columns]
+        )
+    )
     out, start = [], 0
     for n in lengths:
-        out.append(codes[start:start + n])
+        out.append(codes[start : start + n])
         start += n
     return out, np.asarray(uniques, dtype=object)
 
@@ -81,15 +107,15 @@ def visible_events(events: pd.DataFrame, as_of: Any) -> pd.DataFrame:
 class Prepared:
     """The events dated on or before ``at`` as arrays sorted by (case, seq)."""
 
-    at: int                  # as-of day (days since epoch)
-    case_ids: np.ndarray     # code -> case_id
-    cid: np.ndarray          # case code per event
+    at: int  # as-of day (days since epoch)
+    case_ids: np.ndarray  # code -> case_id
+    cid: np.ndarray  # case code per event
     seq: np.ndarray
-    code: np.ndarray         # event code (index into codes)
+    code: np.ndarray  # event code (index into codes)
     codes: list[str]
-    day: np.ndarray          # event date (days)
-    served: np.ndarray       # service date (days) or _NAT
-    data: np.ndarray         # the events' data dicts (object)
+    day: np.ndarray  # event date (days)
+    served: np.ndarray  # service date (days) or _NAT
+    data: np.ndarray  # the events' data dicts (object)
 
     def is_(self, *events: str) -> np.ndarray:
         wanted = [self.codes.index(e) for e in events if e in self.codes]
@@ -116,8 +142,9 @@ def prepare(events: pd.DataFrame, as_of: Any, rules: DisposalRules) -> Prepared:
     at = int(np.datetime64(_as_of(as_of).date(), "D").astype(np.int64))
     day = _days(events["event_date"]) if len(events) else np.zeros(0, np.int64)
     keep = (day <= at) & (day != _NAT)
-    cid, case_ids = pd.factorize(events["case_id"].reset_index(drop=True)[keep] if len(events)
-                                 else np.array([], object))
+    cid, case_ids = pd.factorize(
+        events["case_id"].reset_index(drop=True)[keep] if len(events) else np.array([], object)
+    )
     seq = events["seq"].to_numpy()[keep].astype(np.int64) if len(events) else np.zeros(0, np.int64)
     codes = list(rules.events)
     if len(events):
@@ -128,8 +155,17 @@ def prepare(events: pd.DataFrame, as_of: Any, rules: DisposalRules) -> Prepared:
     order = np.lexsort((seq, cid))
     served = _days(events["service_date"])[keep] if len(events) else np.zeros(0, np.int64)
     data = events["data"].to_numpy()[keep] if len(events) else np.zeros(0, object)
-    return Prepared(at, np.asarray(case_ids, dtype=object), cid[order].astype(np.int64), seq[order], code[order],
-                    codes, day[keep][order], served[order], data[order])
+    return Prepared(
+        at,
+        np.asarray(case_ids, dtype=object),
+        cid[order].astype(np.int64),
+        seq[order],
+        code[order],
+        codes,
+        day[keep][order],
+        served[order],
+        data[order],
+    )
 
 
 def _spells(pp: Prepared, rules: DisposalRules) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -163,10 +199,19 @@ def pause_spells(events: pd.DataFrame, rules: DisposalRules | None = None, *, as
     rules = rules or default_disposal_rules()
     pp = prepare(events, as_of if as_of is not None else "2262-01-01", rules)
     c, s, e = _spells(pp, rules)
-    to_ts = lambda d: pd.to_datetime(np.where(d == _NAT, np.datetime64("NaT"),  # noqa: E731
-                                              d.astype("datetime64[D]")).astype("datetime64[ms]"))
-    return pd.DataFrame({"case_id": pp.case_ids[c] if len(c) else np.array([], object), "start": to_ts(s),
-                         "end": to_ts(e)})
+
+    def to_ts(d):
+        return pd.to_datetime(
+            np.where(
+                d == _NAT,
+                np.datetime64("NaT"),
+                d.astype("datetime64[D]"),
+            ).astype("datetime64[ms]")
+        )
+
+    return pd.DataFrame(
+        {"case_id": pp.case_ids[c] if len(c) else np.array([], object), "start": to_ts(s), "end": to_ts(e)}
+    )
 
 
 def deadline_arrays(pp: Prepared, rules: DisposalRules) -> dict[str, np.ndarray]:
@@ -210,11 +255,20 @@ def deadline_arrays(pp: Prepared, rules: DisposalRules) -> dict[str, np.ndarray]
                 extra[idx[inside]] += length[inside]
                 paused[idx[inside & pending]] = True
                 rank += 1
-        for key, val in (("cid", c), ("k", np.full(len(c), k)), ("start", start), ("due", due + extra),
-                         ("extra", extra), ("paused", paused), ("met", met)):
+        for key, val in (
+            ("cid", c),
+            ("k", np.full(len(c), k)),
+            ("start", start),
+            ("due", due + extra),
+            ("extra", extra),
+            ("paused", paused),
+            ("met", met),
+        ):
             out[key].append(val)
-    return {k: (np.concatenate(v) if v else np.zeros(0, bool if k in ("paused", "met") else np.int64))
-            for k, v in out.items()}
+    return {
+        k: (np.concatenate(v) if v else np.zeros(0, bool if k in ("paused", "met") else np.int64))
+        for k, v in out.items()
+    }
 
 
 def _ts(days: np.ndarray) -> pd.Series:
@@ -231,11 +285,18 @@ def case_deadlines(events: pd.DataFrame, as_of: Any, *, rules: DisposalRules | N
     pp = prepare(events, as_of, rules)
     a = deadline_arrays(pp, rules)
     dls = rules.deadlines
-    return pd.DataFrame({
-        "case_id": pp.case_ids[a["cid"]] if len(a["cid"]) else np.array([], object),
-        "deadline_id": np.array([dls[k].id for k in a["k"]], dtype=object),
-        "label": np.array([dls[k].label for k in a["k"]], dtype=object),
-        "citation": np.array([dls[k].citation for k in a["k"]], dtype=object),
-        "after_event": np.array([dls[k].after for k in a["k"]], dtype=object),
-        "start_date": _ts(a["start"]), "due_date": _ts(a["due"]), "paused_days": a["extra"],
-        "paused": a["paused"], "met": a["met"], "days_left": a["due"] - pp.at})[DEADLINE_COLUMNS]
+    return pd.DataFrame(
+        {
+            "case_id": pp.case_ids[a["cid"]] if len(a["cid"]) else np.array([], object),
+            "deadline_id": np.array([dls[k].id for k in a["k"]], dtype=object),
+            "label": np.array([dls[k].label for k in a["k"]], dtype=object),
+            "citation": np.array([dls[k].citation for k in a["k"]], dtype=object),
+            "after_event": np.array([dls[k].after for k in a["k"]], dtype=object),
+            "start_date": _ts(a["start"]),
+            "due_date": _ts(a["due"]),
+            "paused_days": a["extra"],
+            "paused": a["paused"],
+            "met": a["met"],
+            "days_left": a["due"] - pp.at,
+        }
+    )[DEADLINE_COLUMNS]

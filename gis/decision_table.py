@@ -14,6 +14,7 @@ A text is a template: literal text with ``{placeholder}`` names (``{label.supply
 missing or unknown keys are refused with :class:`~gis.errors.RuleFileError` naming the table, the row and the key.
 See docs/rules.md for the tables of the default rule files.
 """
+
 from __future__ import annotations
 
 import string
@@ -25,9 +26,23 @@ import numpy as np
 
 from .errors import RuleFileError
 
-__all__ = ["Clause", "Template", "TextRow", "TextTable", "Vocabulary", "Evaluator", "RowError",
-           "parse_when", "parse_template", "parse_text_rows", "parse_text_table", "first_match", "holding",
-           "join_texts", "check_no_cycles"]
+__all__ = [
+    "Clause",
+    "Template",
+    "TextRow",
+    "TextTable",
+    "Vocabulary",
+    "Evaluator",
+    "RowError",
+    "parse_when",
+    "parse_template",
+    "parse_text_rows",
+    "parse_text_table",
+    "first_match",
+    "holding",
+    "join_texts",
+    "check_no_cycles",
+]
 
 #: Fields whose decided value a condition may test (``route=...``), per table that allows it.
 VALUE_TESTS = ("route", "sub_route")
@@ -55,8 +70,9 @@ class RowError:
         where = f"规则文件 {self.path} 的 “{self.table}”"
         if self.row is not None:
             where += f" 第 {self.row} 行" + (f"（{self.what}）" if self.what else "")
-        return RuleFileError(f"{where}的键 “{key}” {problem}",
-                             detail=detail or f"{self.table}[{self.row}].{key}: {problem}", fix=fix)
+        return RuleFileError(
+            f"{where}的键 “{key}” {problem}", detail=detail or f"{self.table}[{self.row}].{key}: {problem}", fix=fix
+        )
 
 
 # --------------------------------------------------------------------------------------------- clauses
@@ -92,14 +108,19 @@ def _parse_clause(item: Any, where: RowError, vocab: Vocabulary) -> Clause:
             raise where.error("when", f"含未知的取值检验 “{text}”", f"此表可检验的字段：{allowed}")
         bad = [v for v in vals if v not in vocab.value_tests[name]]
         if bad or not vals:
-            raise where.error("when", f"的检验 “{text}” 含未知取值 {bad}",
-                              f"{name} 只能取 {', '.join(vocab.value_tests[name])}")
+            raise where.error(
+                "when", f"的检验 “{text}” 含未知取值 {bad}", f"{name} 只能取 {', '.join(vocab.value_tests[name])}"
+            )
         return Clause(name, negate, vals)
     negate = text.startswith("not ")
     name = text[4:].strip() if negate else text
     if name not in vocab.conditions:
-        raise where.error("when", f"含未知条件 “{name}”", f"可用的条件：{', '.join(sorted(vocab.conditions))}",
-                          detail=f"{where.table}[{where.row}].when: unknown condition {name!r}")
+        raise where.error(
+            "when",
+            f"含未知条件 “{name}”",
+            f"可用的条件：{', '.join(sorted(vocab.conditions))}",
+            detail=f"{where.table}[{where.row}].when: unknown condition {name!r}",
+        )
     return Clause(name, negate)
 
 
@@ -142,8 +163,12 @@ def parse_template(value: Any, where: RowError, key: str, known: Iterable[str]) 
         if name is None:
             continue
         if spec or conv or name not in known:
-            raise where.error(key, f"含未知占位符 “{{{name}}}”", f"可用的占位符：{', '.join(sorted(known))}",
-                              detail=f"{where.table}[{where.row}].{key}: unknown placeholder {name!r}")
+            raise where.error(
+                key,
+                f"含未知占位符 “{{{name}}}”",
+                f"可用的占位符：{', '.join(sorted(known))}",
+                detail=f"{where.table}[{where.row}].{key}: unknown placeholder {name!r}",
+            )
         parts.append((True, name))
     return Template(value, tuple(parts))
 
@@ -173,17 +198,32 @@ def _check_keys(raw: Any, where: RowError, required: Sequence[str], optional: Se
         raise where.error("(行)", f"应为键值映射，现为 {raw!r}", f"每行写成 {{{', '.join(required)}: …}}")
     for key in required:
         if key not in raw:
-            raise where.error(key, "缺失", f"每行须有键 {', '.join(required)}",
-                              detail=f"{where.table}[{where.row}]: missing key {key!r}")
+            raise where.error(
+                key,
+                "缺失",
+                f"每行须有键 {', '.join(required)}",
+                detail=f"{where.table}[{where.row}]: missing key {key!r}",
+            )
     unknown = [k for k in raw if k not in (*required, *optional)]
     if unknown:
-        raise where.error(unknown[0], "不是此表的键", f"此表的行只能有 {', '.join((*required, *optional))}",
-                          detail=f"{where.table}[{where.row}]: unknown key {unknown[0]!r}")
+        raise where.error(
+            unknown[0],
+            "不是此表的键",
+            f"此表的行只能有 {', '.join((*required, *optional))}",
+            detail=f"{where.table}[{where.row}]: unknown key {unknown[0]!r}",
+        )
     return raw
 
 
-def parse_text_rows(raw: Any, path: str, table: str, vocab: Vocabulary, known_texts: Iterable[str], *,
-                    rule_ids: Iterable[str] | None = None) -> tuple[TextRow, ...]:
+def parse_text_rows(
+    raw: Any,
+    path: str,
+    table: str,
+    vocab: Vocabulary,
+    known_texts: Iterable[str],
+    *,
+    rule_ids: Iterable[str] | None = None,
+) -> tuple[TextRow, ...]:
     """Rows ``{when, text[, rule]}``; ``rule`` only where ``rule_ids`` is given (and then one of them)."""
     if not isinstance(raw, list) or not raw:
         raise RowError(path, table).error("rows", "应为非空的行列表", "参照默认规则文件写出各行")
@@ -195,8 +235,13 @@ def parse_text_rows(raw: Any, path: str, table: str, vocab: Vocabulary, known_te
         rule = row.get("rule")
         if rule is not None and rule not in set(rule_ids or ()):
             raise where.error("rule", f"的规则编号 “{rule}” 不在 citations 中", "先在 citations 中写出该编号的出处")
-        out.append(TextRow(parse_when(row.get("when"), where, vocab),
-                           parse_template(row["text"], where, "text", placeholders), rule))
+        out.append(
+            TextRow(
+                parse_when(row.get("when"), where, vocab),
+                parse_template(row["text"], where, "text", placeholders),
+                rule,
+            )
+        )
     return tuple(out)
 
 
@@ -222,7 +267,7 @@ def check_no_cycles(texts: Mapping[str, TextTable], path: str) -> None:
         if state.get(name) == 2:
             return
         if state.get(name) == 1:
-            loop = " -> ".join([*trail[trail.index(name):], name])
+            loop = " -> ".join([*trail[trail.index(name) :], name])
             raise RowError(path, f"texts.{name}").error("text", f"循环引用：{loop}", "去掉其中一处引用")
         state[name] = 1
         for other in sorted(uses[name]):
@@ -249,8 +294,13 @@ class Evaluator:
         Named text tables, usable as placeholders.
     """
 
-    def __init__(self, n: int, condition: Callable[[str], np.ndarray],
-                 placeholder: Callable[[str, np.ndarray], Any], texts: Mapping[str, TextTable] | None = None):
+    def __init__(
+        self,
+        n: int,
+        condition: Callable[[str], np.ndarray],
+        placeholder: Callable[[str, np.ndarray], Any],
+        texts: Mapping[str, TextTable] | None = None,
+    ):
         self.n = n
         self._condition = condition
         self._placeholder = placeholder

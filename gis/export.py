@@ -8,6 +8,7 @@ registry's Chinese labels (keys and enum values) with ``labels="zh"``.  The text
 Every exported file gets ``<name>.meta.json``: as-of date, rule version, counts by route/status, source store,
 generation time, and ``synthetic: true`` with a Chinese note when the store holds demo data.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -70,20 +71,27 @@ def read_export_layer(store: Store, name: str, *, town: str | None = None) -> pd
     """
     layer = get_layer(name)
     if not store.has_layer(name):
-        raise LandRenewError(f"存储中没有图层 “{name}”（{layer.label}），无法导出",
-                             detail=f"layer {name!r} is empty or absent in {store.url}",
-                             fix="先运行 landrenew assess / landrenew renewal，或检查 --store")
+        raise LandRenewError(
+            f"存储中没有图层 “{name}”（{layer.label}），无法导出",
+            detail=f"layer {name!r} is empty or absent in {store.url}",
+            fix="先运行 landrenew assess / landrenew renewal，或检查 --store",
+        )
     if town is None:
         return store.read_layer(name)
     if "town_code" not in layer.field_names:
-        raise LandRenewError(f"图层 “{name}” 没有镇街代码字段，不能按镇街导出",
-                             detail=f"layer {name!r} has no town_code", fix="去掉 --town，或换一个图层")
+        raise LandRenewError(
+            f"图层 “{name}” 没有镇街代码字段，不能按镇街导出",
+            detail=f"layer {name!r} has no town_code",
+            fix="去掉 --town，或换一个图层",
+        )
     frame = store.read_layer(name, where={"town_code": town})
     if frame.empty:
         known = _known_towns(store, name)
-        raise LandRenewError(f"镇街代码 “{town}” 在图层 “{name}” 中没有记录",
-                             detail=f"no rows with town_code={town!r} in {name}",
-                             fix=f"可用镇街代码：{'、'.join(known) if known else '（无）'}")
+        raise LandRenewError(
+            f"镇街代码 “{town}” 在图层 “{name}” 中没有记录",
+            detail=f"no rows with town_code={town!r} in {name}",
+            fix=f"可用镇街代码：{'、'.join(known) if known else '（无）'}",
+        )
     return frame
 
 
@@ -139,11 +147,11 @@ def labelled_frame(frame: pd.DataFrame, layer: Layer | str) -> pd.DataFrame:
         if f.type == "enum" and f.value_labels:
             out[f.name] = out[f.name].map(f.value_labels).fillna(out[f.name]).astype("string")
         elif f.name == "alternatives":
-            out[f.name] = pd.Series([[_alternative_zh(i) for i in v] for v in out[f.name]], index=out.index,
-                                    dtype=object)
+            out[f.name] = pd.Series(
+                [[_alternative_zh(i) for i in v] for v in out[f.name]], index=out.index, dtype=object
+            )
         elif f.name == "reasons":
-            out[f.name] = pd.Series([[_reason_zh(i) for i in v] for v in out[f.name]], index=out.index,
-                                    dtype=object)
+            out[f.name] = pd.Series([[_reason_zh(i) for i in v] for v in out[f.name]], index=out.index, dtype=object)
     return out.rename(columns={f.name: f.label for f in layer.fields})
 
 
@@ -154,8 +162,9 @@ def _rfc7946_geometries(geoseries: gpd.GeoSeries, precision: int) -> np.ndarray:
     A single-part MultiPolygon (how GeoPackage stores a polygon layer) is written as a Polygon.
     """
     if geoseries.crs is None:
-        raise LandRenewError("几何没有坐标系，无法导出 GeoJSON", detail="geometry without CRS",
-                             fix="图层应来自存储（EPSG:4490）")
+        raise LandRenewError(
+            "几何没有坐标系，无法导出 GeoJSON", detail="geometry without CRS", fix="图层应来自存储（EPSG:4490）"
+        )
     geoms = np.asarray(geoseries.array, dtype=object)
     # EPSG:4490 (CGCS2000) -> EPSG:4326 (WGS84) is a no-op (null) transformation at this precision, but we
     # still go through the CRS transformation so any other input CRS is handled correctly.  Reprojection and
@@ -188,7 +197,7 @@ def _fragments(series: pd.Series, key: str) -> list[str]:
     text = frame.to_json(orient="records", force_ascii=False, double_precision=10)
     if "\\/" in text:  # pandas escapes "/" as "\/" (valid JSON); other writers keep a plain "/"
         text = text.replace("\\/", "/")
-    body = text[len('[{"' + _SENTINEL + '":0,'):-2]
+    body = text[len('[{"' + _SENTINEL + '":0,') : -2]
     return body.split(_SPLIT)
 
 
@@ -204,8 +213,7 @@ def _property_column(frame: pd.DataFrame, f: Field, labels: Labels) -> tuple[pd.
     if f.type == "list":
         raw = s.dtype != object or any(isinstance(v, str) for v in s.head(50).tolist())
         if raw and labels == "zh" and f.name in ("alternatives", "reasons"):
-            s = pd.Series([json.loads(v) if isinstance(v, str) and v else [] for v in s], index=s.index,
-                          dtype=object)
+            s = pd.Series([json.loads(v) if isinstance(v, str) and v else [] for v in s], index=s.index, dtype=object)
             raw = False
         if labels == "zh" and f.name in ("alternatives", "reasons"):
             item = _alternative_zh if f.name == "alternatives" else _reason_zh
@@ -250,8 +258,7 @@ def _column_fragments(values: pd.Series, key: str, ftype: str, raw: bool) -> lis
     return _fragments(values, key)
 
 
-def geojson_text(frame: pd.DataFrame, layer: Layer | str, *, labels: Labels = "en",
-                 precision: int = PRECISION) -> str:
+def geojson_text(frame: pd.DataFrame, layer: Layer | str, *, labels: Labels = "en", precision: int = PRECISION) -> str:
     """An RFC 7946 FeatureCollection of a layer frame (canonical types, as read from a store).
 
     Parameters
@@ -291,12 +298,17 @@ def geojson_text(frame: pd.DataFrame, layer: Layer | str, *, labels: Labels = "e
         geoms = ["null"] * n
     features = [f'{{"type":"Feature","properties":{p},"geometry":{g}}}' for p, g in zip(props, geoms)]
     name = json.dumps(layer.label if labels == "zh" else layer.name, ensure_ascii=False)
-    return ('{"type":"FeatureCollection","name":' + name + ',"features":[\n'
-            + ",\n".join(features) + "\n]}\n")
+    return '{"type":"FeatureCollection","name":' + name + ',"features":[\n' + ",\n".join(features) + "\n]}\n"
 
 
-def to_geojson(frame: pd.DataFrame, path: str | os.PathLike, layer: Layer | str, *, labels: Labels = "en",
-               precision: int = PRECISION) -> Path:
+def to_geojson(
+    frame: pd.DataFrame,
+    path: str | os.PathLike,
+    layer: Layer | str,
+    *,
+    labels: Labels = "en",
+    precision: int = PRECISION,
+) -> Path:
     """Write :func:`geojson_text` to ``path`` (UTF-8) and return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -311,9 +323,15 @@ def _safe_url(url: str) -> str:
     return re.sub(r"(://[^:/@]+):[^@]*@", r"\1@", str(url))
 
 
-def export_metadata(store: Store, frames: dict[str, pd.DataFrame], *, town: str | None = None,
-                    labels: Labels = "en", fmt: str = "geojson",
-                    generated_at: dt.datetime | None = None) -> dict[str, Any]:
+def export_metadata(
+    store: Store,
+    frames: dict[str, pd.DataFrame],
+    *,
+    town: str | None = None,
+    labels: Labels = "en",
+    fmt: str = "geojson",
+    generated_at: dt.datetime | None = None,
+) -> dict[str, Any]:
     """The sidecar content of an export (``<name>.meta.json``).
 
     Parameters
@@ -331,7 +349,7 @@ def export_metadata(store: Store, frames: dict[str, pd.DataFrame], *, town: str 
     """
     meta = store.meta()
     synthetic = str(meta.get("synthetic", "")).lower() == "true"
-    generated_at = generated_at or dt.datetime.now(dt.timezone.utc)
+    generated_at = generated_at or dt.datetime.now(dt.UTC)
     layers: dict[str, Any] = {}
     for name, frame in frames.items():
         layer = get_layer(name)
@@ -351,8 +369,7 @@ def export_metadata(store: Store, frames: dict[str, pd.DataFrame], *, town: str 
         layers[name] = entry
     out: dict[str, Any] = {
         "format": fmt,
-        "generated_at": generated_at.astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00",
-                                                                                                        "Z"),
+        "generated_at": generated_at.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "generator": "landrenew",
         "source_store": _safe_url(store.url),
         "town": town,
@@ -403,8 +420,15 @@ def with_ledger_facts(store: Store, frame: pd.DataFrame) -> tuple[pd.DataFrame, 
     return out, replace(layer, fields=layer.fields + tuple(extra))
 
 
-def export_geojson(store: Store, out: str | os.PathLike, *, layers: Sequence[str] | None = None,
-                   town: str | None = None, labels: Labels = "en", with_ledger: bool = False) -> list[Path]:
+def export_geojson(
+    store: Store,
+    out: str | os.PathLike,
+    *,
+    layers: Sequence[str] | None = None,
+    town: str | None = None,
+    labels: Labels = "en",
+    with_ledger: bool = False,
+) -> list[Path]:
     """Export layers from the store as RFC 7946 GeoJSON, each with a ``.meta.json`` sidecar.
 
     Parameters
@@ -443,13 +467,19 @@ def export_geojson(store: Store, out: str | os.PathLike, *, layers: Sequence[str
     names = _layer_names(layers)
     for n in names:
         if not get_layer(n).is_spatial:
-            raise LandRenewError(f"图层 “{n}” 没有几何，不能导出为 GeoJSON",
-                                 detail=f"{n} is not spatial", fix="改用 --format xlsx 或 gpkg")
+            raise LandRenewError(
+                f"图层 “{n}” 没有几何，不能导出为 GeoJSON",
+                detail=f"{n} is not spatial",
+                fix="改用 --format xlsx 或 gpkg",
+            )
     out = Path(out)
     single_file = out.suffix.lower() in (".geojson", ".json")
     if single_file and len(names) > 1:
-        raise LandRenewError("导出多个图层时 --out 应为文件夹", detail=f"{len(names)} layers to one file {out}",
-                             fix="用 --layer 只选一个图层，或把 --out 设为文件夹")
+        raise LandRenewError(
+            "导出多个图层时 --out 应为文件夹",
+            detail=f"{len(names)} layers to one file {out}",
+            fix="用 --layer 只选一个图层，或把 --out 设为文件夹",
+        )
     written = []
     for name in names:
         frame = _read_for_json(store, name, town=town)
@@ -484,8 +514,14 @@ def _gpkg_frame(frame: pd.DataFrame, layer: Layer) -> pd.DataFrame:
     return out
 
 
-def export_gpkg(store: Store, out: str | os.PathLike, *, layers: Sequence[str] | None = None,
-                town: str | None = None, with_towns: bool = True) -> Path:
+def export_gpkg(
+    store: Store,
+    out: str | os.PathLike,
+    *,
+    layers: Sequence[str] | None = None,
+    town: str | None = None,
+    with_towns: bool = True,
+) -> Path:
     """Export layers to a GeoPackage that opens in QGIS styled like the app.
 
     The layers are written with pyogrio (EPSG:4490, list fields as JSON text as in the store), and QGIS's
@@ -510,8 +546,11 @@ def export_gpkg(store: Store, out: str | os.PathLike, *, layers: Sequence[str] |
         names.append("towns")
     out = Path(out)
     if out.suffix.lower() != ".gpkg":
-        raise LandRenewError(f"GeoPackage 输出文件应以 .gpkg 结尾：{out}", detail=f"bad suffix {out.suffix!r}",
-                             fix="例如 --out 柯桥区闲置土地.gpkg")
+        raise LandRenewError(
+            f"GeoPackage 输出文件应以 .gpkg 结尾：{out}",
+            detail=f"bad suffix {out.suffix!r}",
+            fix="例如 --out 柯桥区闲置土地.gpkg",
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.unlink(missing_ok=True)
     frames: dict[str, pd.DataFrame] = {}
@@ -534,7 +573,8 @@ def export_gpkg(store: Store, out: str | os.PathLike, *, layers: Sequence[str] |
         pyogrio.write_dataframe(_gpkg_frame(frame, layer), out, **kwargs)
     spatial = [n for n in names if get_layer(n).is_spatial]
     if spatial:
-        pyogrio.write_dataframe(layer_styles_frame(spatial), out, layer="layer_styles", driver="GPKG",
-                                layer_options={"FID": "id"})
+        pyogrio.write_dataframe(
+            layer_styles_frame(spatial), out, layer="layer_styles", driver="GPKG", layer_options={"FID": "id"}
+        )
     _write_meta(_meta_path(out), export_metadata(store, frames, town=town, fmt="gpkg"))
     return out

@@ -5,6 +5,7 @@ expects: the contract's parcel fields from ``parcels`` (受让人, 电子监管�
 出让价款 ...), the area also in 亩 and the enterprise's name from ``enterprises``.  Used by the Excel 台账 and by
 ``landrenew export --with-ledger`` (GeoJSON).
 """
+
 from __future__ import annotations
 
 import geopandas as gpd
@@ -38,8 +39,9 @@ def fact_fields() -> list[Field]:
     return out
 
 
-def ledger_facts(assessment: pd.DataFrame, parcels: pd.DataFrame | None,
-                 enterprises: pd.DataFrame | None = None) -> pd.DataFrame:
+def ledger_facts(
+    assessment: pd.DataFrame, parcels: pd.DataFrame | None, enterprises: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """One row of facts per assessment row (same index), columns :func:`fact_fields` in order.
 
     ``parcel_id`` and ``town_code`` are the assessment's (the town as assessed); the rest come from the ledger
@@ -48,8 +50,9 @@ def ledger_facts(assessment: pd.DataFrame, parcels: pd.DataFrame | None,
     fields = fact_fields()
     pid = assessment["parcel_id"].astype("string").to_numpy()
     if parcels is not None and len(parcels):
-        ledger = pd.DataFrame(parcels.drop(columns=[parcels.geometry.name]) if isinstance(parcels, gpd.GeoDataFrame)
-                              else parcels)
+        ledger = pd.DataFrame(
+            parcels.drop(columns=[parcels.geometry.name]) if isinstance(parcels, gpd.GeoDataFrame) else parcels
+        )
         ledger = ledger.drop_duplicates("parcel_id").set_index(ledger["parcel_id"].astype("string"))
         pos = ledger.index.get_indexer(pid)
     else:
@@ -63,8 +66,11 @@ def ledger_facts(assessment: pd.DataFrame, parcels: pd.DataFrame | None,
             out[f.name] = assessment[f.name].reset_index(drop=True)
             continue
         if f.name in _COMPUTED or ledger is None or f.name not in ledger.columns:
-            out[f.name] = (pd.Series(pd.NaT, index=range(len(pid)), dtype="datetime64[ms]") if f.type == "date"
-                           else pd.Series([None] * len(pid), dtype=object))
+            out[f.name] = (
+                pd.Series(pd.NaT, index=range(len(pid)), dtype="datetime64[ms]")
+                if f.type == "date"
+                else pd.Series([None] * len(pid), dtype=object)
+            )
             continue
         col = ledger[f.name].reset_index(drop=True)
         taken = col.take(np.where(pos >= 0, pos, 0)).reset_index(drop=True)

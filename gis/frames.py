@@ -5,6 +5,7 @@ Canonical types in memory (what every store returns and every writer accepts):
 ``date`` -> datetime64[ms] (naive, midnight), ``timestamp`` -> datetime64[ms, UTC], ``list`` -> Python lists,
 geometry -> GeoSeries in EPSG:4490.
 """
+
 from __future__ import annotations
 
 import json
@@ -97,8 +98,9 @@ def _cast(series: pd.Series, ftype: str) -> pd.Series:
         return pd.to_numeric(series, errors="raise").astype("float64")
     if ftype == "bool":
         if series.dtype == object:
-            series = series.map(lambda v: pd.NA if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
-                                else bool(v))
+            series = series.map(
+                lambda v: pd.NA if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else bool(v)
+            )
         return series.astype("boolean")
     if ftype == "date":
         if series.dtype == object:

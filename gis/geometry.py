@@ -1,4 +1,5 @@
 """Polygon hygiene for ingest: repair what can be repaired, say so, refuse what cannot."""
+
 from __future__ import annotations
 
 import numpy as np

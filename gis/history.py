@@ -13,6 +13,7 @@ content hash changed (:func:`row_hashes`): an identical re-import adds no versio
 >>> row_hashes(a, get_layer("towns"))[0] == row_hashes(a.copy(), get_layer("towns"))[0]
 True
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -27,14 +28,33 @@ import shapely
 from .crs import AREA_CRS
 from .frames import conform, to_json_list
 from .schema import Layer, get_layer
-from .store.history_schema import (LEDGER_LAYERS, NEVER, OPEN_END, SINCE_EVER, HistoryWrite, conformed,
-                                   versions_layer)
+from .store.history_schema import LEDGER_LAYERS, NEVER, OPEN_END, SINCE_EVER, HistoryWrite, conformed, versions_layer
 
-__all__ = ["row_hashes", "ledger_at", "plan_layer", "LayerPlan", "parcel_history", "changes_since",
-           "current_pieces", "versions_of", "VERSION_COLUMNS"]
+__all__ = [
+    "row_hashes",
+    "ledger_at",
+    "plan_layer",
+    "LayerPlan",
+    "parcel_history",
+    "changes_since",
+    "current_pieces",
+    "versions_of",
+    "VERSION_COLUMNS",
+]
 
-VERSION_COLUMNS = ("version_id", "valid_from", "valid_to", "recorded_at", "superseded_at", "batch_id",
-                   "superseded_by", "retired", "reason", "change", "row_hash")
+VERSION_COLUMNS = (
+    "version_id",
+    "valid_from",
+    "valid_to",
+    "recorded_at",
+    "superseded_at",
+    "batch_id",
+    "superseded_by",
+    "retired",
+    "reason",
+    "change",
+    "row_hash",
+)
 
 
 # -- content hash ---------------------------------------------------------------------------------------
@@ -76,8 +96,11 @@ def _open_ends_to_nat(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _day(value: Any) -> pd.Timestamp:
-    return pd.Timestamp(value).normalize().tz_localize(None) if pd.Timestamp(value).tzinfo is None else \
-        pd.Timestamp(value).tz_convert("Asia/Shanghai").tz_localize(None).normalize()
+    return (
+        pd.Timestamp(value).normalize().tz_localize(None)
+        if pd.Timestamp(value).tzinfo is None
+        else pd.Timestamp(value).tz_convert("Asia/Shanghai").tz_localize(None).normalize()
+    )
 
 
 def _ts(value: Any) -> pd.Timestamp:
@@ -123,8 +146,9 @@ def _nothing_recorded_after(store, t: pd.Timestamp) -> bool:
     return later.empty
 
 
-def versions_of(store, name: str, keys: Iterable[Any] | None = None, *, believed: bool = True,
-                geometry: bool = True) -> pd.DataFrame:
+def versions_of(
+    store, name: str, keys: Iterable[Any] | None = None, *, believed: bool = True, geometry: bool = True
+) -> pd.DataFrame:
     """The versions of some keys (all keys when None); ``believed``: only those not superseded."""
     key = get_layer(name).key_fields[0]
     filters: list[tuple[str, str, Any]] = []
@@ -168,11 +192,17 @@ class LayerPlan:
 
     @property
     def counts(self) -> dict[str, int]:
-        return {"added": len(self.added), "changed": len(self.changed), "retired": len(self.retired),
-                "unchanged": self.unchanged, "late": self.late}
+        return {
+            "added": len(self.added),
+            "changed": len(self.changed),
+            "retired": len(self.retired),
+            "unchanged": self.unchanged,
+            "late": self.late,
+        }
 
-    def to_write(self, tx: HistoryWrite, *, at: pd.Timestamp, batch_id: str, store_current: pd.DataFrame | None
-                 ) -> None:
+    def to_write(
+        self, tx: HistoryWrite, *, at: pd.Timestamp, batch_id: str, store_current: pd.DataFrame | None
+    ) -> None:
         table = f"{self.layer}_versions"
         if self.superseded:
             tx.supersede[table] = (list(self.superseded), at, batch_id)
@@ -183,13 +213,26 @@ class LayerPlan:
         if self.replace_whole and store_current is not None:
             tx.layer_replace[self.layer] = store_current
         elif self.current_delete or (self.current_insert is not None and len(self.current_insert)):
-            tx.layer_rows[self.layer] = (list(self.current_delete), self.current_insert
-                                         if self.current_insert is not None else store_current.iloc[:0])
+            tx.layer_rows[self.layer] = (
+                list(self.current_delete),
+                self.current_insert if self.current_insert is not None else store_current.iloc[:0],
+            )
 
 
-def plan_layer(store, name: str, frame: pd.DataFrame, *, mode: str, effective: pd.Timestamp,
-               effective_given: bool, batch_id: str, at: pd.Timestamp, scope: tuple[str, str] | None = None,
-               retire_reason: str | None = None, next_version_id: int) -> LayerPlan:
+def plan_layer(
+    store,
+    name: str,
+    frame: pd.DataFrame,
+    *,
+    mode: str,
+    effective: pd.Timestamp,
+    effective_given: bool,
+    batch_id: str,
+    at: pd.Timestamp,
+    scope: tuple[str, str] | None = None,
+    retire_reason: str | None = None,
+    next_version_id: int,
+) -> LayerPlan:
     """Compare a batch's rows of one layer with the believed versions and plan the new versions.
 
     ``mode``: ``replace`` (in ``scope`` the layer becomes the file; keys absent are retired on ``effective``)
@@ -215,10 +258,13 @@ def plan_layer(store, name: str, frame: pd.DataFrame, *, mode: str, effective: p
     pieces = pieces.assign(_key=pieces[key].astype(str))
     holds = (pieces["valid_from"] <= e) & (pieces["valid_to"] > e)
     at_e = pieces[holds].drop_duplicates("_key", keep="last").set_index("_key")
-    later = pieces[pieces["valid_from"] > e].sort_values("valid_from").drop_duplicates("_key", keep="first") \
+    later = (
+        pieces[pieces["valid_from"] > e]
+        .sort_values("valid_from")
+        .drop_duplicates("_key", keep="first")
         .set_index("_key")
+    )
 
-    in_file = pd.Series(np.arange(len(frame)), index=keys)
     holder = at_e.reindex(keys)
     known = holder["version_id"].notna().to_numpy()
     old_hash = holder["row_hash"].astype(object).where(holder["row_hash"].notna(), "").to_numpy()
@@ -236,10 +282,12 @@ def plan_layer(store, name: str, frame: pd.DataFrame, *, mode: str, effective: p
             alive = alive[alive[field_name].astype("string") == str(value)]
         retire_keys = sorted(set(alive.index) - set(keys))
 
-    touched_ids = [int(v) for v in holder["version_id"].to_numpy()[changed_pos]] + \
-        [int(at_e.loc[k, "version_id"]) for k in retire_keys]
-    old_rows = store.read_history(f"{name}_versions", filters=[("version_id", "in", touched_ids)]) \
-        if touched_ids else None
+    touched_ids = [int(v) for v in holder["version_id"].to_numpy()[changed_pos]] + [
+        int(at_e.loc[k, "version_id"]) for k in retire_keys
+    ]
+    old_rows = (
+        store.read_history(f"{name}_versions", filters=[("version_id", "in", touched_ids)]) if touched_ids else None
+    )
     old_by_id = old_rows.set_index(old_rows["version_id"].astype(int)) if old_rows is not None else None
 
     new_parts: list[pd.DataFrame] = []
@@ -253,8 +301,9 @@ def plan_layer(store, name: str, frame: pd.DataFrame, *, mode: str, effective: p
         next_id += n
         return out
 
-    def _stamp(rows: pd.DataFrame, *, valid_from, valid_to, change, retired=False, reason=None, hash_=None,
-               batch=batch_id) -> pd.DataFrame:
+    def _stamp(
+        rows: pd.DataFrame, *, valid_from, valid_to, change, retired=False, reason=None, hash_=None, batch=batch_id
+    ) -> pd.DataFrame:
         rows = rows.copy()
         rows["version_id"] = _ids(len(rows))
         rows["valid_from"] = valid_from
@@ -277,8 +326,15 @@ def plan_layer(store, name: str, frame: pd.DataFrame, *, mode: str, effective: p
         if len(head):
             h = head.copy()
             h["valid_to"] = e
-            h = _stamp(h, valid_from=h["valid_from"].to_numpy(), valid_to=e, change=h["change"].to_numpy(),
-                       retired=h["retired"].to_numpy(), reason=h["reason"].to_numpy(), batch=h["batch_id"].to_numpy())
+            h = _stamp(
+                h,
+                valid_from=h["valid_from"].to_numpy(),
+                valid_to=e,
+                change=h["change"].to_numpy(),
+                retired=h["retired"].to_numpy(),
+                reason=h["reason"].to_numpy(),
+                batch=h["batch_id"].to_numpy(),
+            )
             new_parts.append(h)
         plan.superseded = touched_ids
 
@@ -287,12 +343,15 @@ def plan_layer(store, name: str, frame: pd.DataFrame, *, mode: str, effective: p
         rows = frame.iloc[changed_pos].reset_index(drop=True)
         hold = holder.iloc[changed_pos]
         ends = pd.to_datetime(hold["valid_to"].to_numpy())
-        kinds = np.where(hold["retired"].fillna(False).to_numpy(bool), "restored",
-                         np.where(ends != OPEN_END, "correction", "changed"))
-        starts = np.where(hold["valid_from"].to_numpy() == np.datetime64(e), hold["valid_from"].to_numpy(),
-                          np.datetime64(e))
-        part = _stamp(rows, valid_from=pd.to_datetime(starts), valid_to=ends, change=kinds,
-                      hash_=hashes[changed_pos])
+        kinds = np.where(
+            hold["retired"].fillna(False).to_numpy(bool),
+            "restored",
+            np.where(ends != OPEN_END, "correction", "changed"),
+        )
+        starts = np.where(
+            hold["valid_from"].to_numpy() == np.datetime64(e), hold["valid_from"].to_numpy(), np.datetime64(e)
+        )
+        part = _stamp(rows, valid_from=pd.to_datetime(starts), valid_to=ends, change=kinds, hash_=hashes[changed_pos])
         new_parts.append(part)
         plan.changed = [str(k) for k in rows[key]]
         plan.late += int((ends != OPEN_END).sum())
@@ -308,12 +367,17 @@ def plan_layer(store, name: str, frame: pd.DataFrame, *, mode: str, effective: p
         ends = pd.DatetimeIndex(np.where(nxt["version_id"].notna().to_numpy(), ends, np.datetime64(OPEN_END)))
         start = e if effective_given else SINCE_EVER
         starts = np.where(ends != OPEN_END, np.datetime64(e), np.datetime64(start))
-        part = _stamp(rows, valid_from=pd.to_datetime(starts), valid_to=ends,
-                      change=np.where(ends != OPEN_END, "correction", "added"), hash_=hashes[new_pos])
+        part = _stamp(
+            rows,
+            valid_from=pd.to_datetime(starts),
+            valid_to=ends,
+            change=np.where(ends != OPEN_END, "correction", "added"),
+            hash_=hashes[new_pos],
+        )
         new_parts.append(part)
         plan.added = [str(k) for k in rows[key]]
         plan.late += int((ends != OPEN_END).sum())
-        opened = (ends == OPEN_END)
+        opened = ends == OPEN_END
         current_delete += [str(k) for k in rows[key][opened]]
         current_rows.append(rows[opened])
 
@@ -321,8 +385,15 @@ def plan_layer(store, name: str, frame: pd.DataFrame, *, mode: str, effective: p
     if retire_keys:
         olds = old_by_id.loc[[int(at_e.loc[k, "version_id"]) for k in retire_keys]]
         ends = pd.to_datetime(olds["valid_to"].to_numpy())
-        part = _stamp(olds.reset_index(drop=True), valid_from=e, valid_to=ends, change="retired", retired=True,
-                      reason=retire_reason or "台账中已无此记录", hash_=olds["row_hash"].to_numpy())
+        part = _stamp(
+            olds.reset_index(drop=True),
+            valid_from=e,
+            valid_to=ends,
+            change="retired",
+            retired=True,
+            reason=retire_reason or "台账中已无此记录",
+            hash_=olds["row_hash"].to_numpy(),
+        )
         new_parts.append(part)
         plan.retired = list(retire_keys)
         plan.late += int((ends != OPEN_END).sum())
@@ -339,8 +410,9 @@ def plan_layer(store, name: str, frame: pd.DataFrame, *, mode: str, effective: p
     plan.current_insert = conformed(pd.concat(current_rows, ignore_index=True), layer) if current_rows else None
     # an unscoped replace: the current layer becomes exactly the file, in the file's order
     # (not for a late batch: the file is the ledger of a past day, the current layer stays the latest state)
-    plan.replace_whole = (mode == "replace" and scope is None and plan.late == 0
-                          and bool(plan.changed or plan.added or plan.retired))
+    plan.replace_whole = (
+        mode == "replace" and scope is None and plan.late == 0 and bool(plan.changed or plan.added or plan.retired)
+    )
     plan._next_id = next_id  # type: ignore[attr-defined]
     return plan
 
@@ -360,8 +432,9 @@ def parcel_history(store, parcel_id: str, *, layer: str = "parcels") -> list[dic
     if not rows:
         return []
     never = NEVER
-    believed = sorted((r for r in rows if r["superseded_at"] == never),
-                      key=lambda r: (r["valid_from"], r["version_id"]))
+    believed = sorted(
+        (r for r in rows if r["superseded_at"] == never), key=lambda r: (r["valid_from"], r["version_id"])
+    )
     superseded = [r for r in rows if r["superseded_at"] != never]
     areas = {}
     if lay.is_spatial:
@@ -372,23 +445,40 @@ def parcel_history(store, parcel_id: str, *, layer: str = "parcels") -> list[dic
     for row in believed:
         diff = [] if prev is None or row["retired"] else field_diff(prev, row, lay)
         area_delta = None
-        if lay.is_spatial and prev is not None and not row["retired"] and \
-                not _same_geometry(prev["geometry"], row["geometry"]):
+        if (
+            lay.is_spatial
+            and prev is not None
+            and not row["retired"]
+            and not _same_geometry(prev["geometry"], row["geometry"])
+        ):
             a0, a1 = areas[prev["version_id"]], areas[row["version_id"]]
             if not (_isna(a0) or _isna(a1)):
                 area_delta = a1 - a0
                 diff.append(("geometry", round(a0, 1), round(a1, 1)))
-        corrected = sorted({(str(r["batch_id"]), str(r["superseded_by"])) for r in superseded
-                            if r["valid_from"] < row["valid_to"] and r["valid_to"] > row["valid_from"]
-                            and r["row_hash"] != row["row_hash"]})
-        out.append({
-            "version_id": int(row["version_id"]),
-            "valid_from": None if row["valid_from"] == SINCE_EVER else row["valid_from"],
-            "valid_to": None if row["valid_to"] == OPEN_END else row["valid_to"],
-            "recorded_at": row["recorded_at"], "batch_id": row["batch_id"], "change": row["change"],
-            "retired": bool(row["retired"]), "reason": row["reason"], "diff": diff, "area_m2_delta": area_delta,
-            "corrected": corrected,
-        })
+        corrected = sorted(
+            {
+                (str(r["batch_id"]), str(r["superseded_by"]))
+                for r in superseded
+                if r["valid_from"] < row["valid_to"]
+                and r["valid_to"] > row["valid_from"]
+                and r["row_hash"] != row["row_hash"]
+            }
+        )
+        out.append(
+            {
+                "version_id": int(row["version_id"]),
+                "valid_from": None if row["valid_from"] == SINCE_EVER else row["valid_from"],
+                "valid_to": None if row["valid_to"] == OPEN_END else row["valid_to"],
+                "recorded_at": row["recorded_at"],
+                "batch_id": row["batch_id"],
+                "change": row["change"],
+                "retired": bool(row["retired"]),
+                "reason": row["reason"],
+                "diff": diff,
+                "area_m2_delta": area_delta,
+                "corrected": corrected,
+            }
+        )
         if not row["retired"]:
             prev = row
     return out
@@ -466,13 +556,19 @@ def changes_since(store, since: Any, *, layer: str = "parcels", town: str | None
         for k in hb.index[hb.to_numpy() != hn.to_numpy()]:
             old, new = b.loc[k], n.loc[k]
             for fname, o, v in field_diff(old, new, lay):
-                rows.append({"key": k, "change": "changed", "field": fname, "old": o, "new": v,
-                             "area_delta_m2": None})
+                rows.append({"key": k, "change": "changed", "field": fname, "old": o, "new": v, "area_delta_m2": None})
             if lay.is_spatial and not _same_geometry(old.geometry, new.geometry):
                 a0, a1 = _area(old.geometry), _area(new.geometry)
-                rows.append({"key": k, "change": "changed", "field": "geometry",
-                             "old": None if a0 is None else round(a0, 1), "new": None if a1 is None else round(a1, 1),
-                             "area_delta_m2": None if a0 is None or a1 is None else round(a1 - a0, 1)})
+                rows.append(
+                    {
+                        "key": k,
+                        "change": "changed",
+                        "field": "geometry",
+                        "old": None if a0 is None else round(a0, 1),
+                        "new": None if a1 is None else round(a1, 1),
+                        "area_delta_m2": None if a0 is None or a1 is None else round(a1 - a0, 1),
+                    }
+                )
     return pd.DataFrame(rows, columns=["key", "change", "field", "old", "new", "area_delta_m2"])
 
 
@@ -486,6 +582,9 @@ def _since_time(store, since: Any) -> pd.Timestamp:
     except ValueError:
         from .errors import LandRenewError
 
-        raise LandRenewError(f"“{text}” 既不是日期也不是导入批次编号", detail=f"--since {text!r}",
-                             fix="写成 YYYY-MM-DD，或用 landrenew ingest 输出的批次编号") from None
+        raise LandRenewError(
+            f"“{text}” 既不是日期也不是导入批次编号",
+            detail=f"--since {text!r}",
+            fix="写成 YYYY-MM-DD，或用 landrenew ingest 输出的批次编号",
+        ) from None
     return _ts(day.tz_localize("Asia/Shanghai") if day.tzinfo is None else day) - pd.Timedelta(milliseconds=1)

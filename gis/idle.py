@@ -10,6 +10,7 @@ the steps of docs/rules.md:
 3. recommendation — the first row of the table that holds; every other holding row is an alternative;
 4. measures, idle fee, reasons — rendered from the rule file's templates.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,8 +21,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .decision_table import (Clause, Evaluator, RowError, Template, TextRow, TextTable, Vocabulary,
-                             check_no_cycles, first_match, holding, parse_template, parse_text_rows, parse_text_table, parse_when)
+from .decision_table import (
+    Clause,
+    Evaluator,
+    RowError,
+    Template,
+    TextRow,
+    TextTable,
+    Vocabulary,
+    check_no_cycles,
+    first_match,
+    holding,
+    parse_template,
+    parse_text_rows,
+    parse_text_table,
+    parse_when,
+)
 from .errors import LandRenewError, RuleFileError
 from .idle_conditions import CONDITIONS, PLACEHOLDERS, IdleFacts
 from .rules import RuleSet, load_rules
@@ -104,9 +119,10 @@ def sub_route_map(rules: RuleSet) -> dict[str, str]:
     out: dict[str, str] = {}
     for i, item in enumerate(rules["sub_routes"], start=1):
         if not isinstance(item, dict) or len(item) != 1:
-            raise RowError(rules.path, "sub_routes", i).error("(行)", f"应为 “具体方式: 处置路径”，现为 {item!r}",
-                                                              "每行写成 - on_schedule: continue")
-        (sub, route), = item.items()
+            raise RowError(rules.path, "sub_routes", i).error(
+                "(行)", f"应为 “具体方式: 处置路径”，现为 {item!r}", "每行写成 - on_schedule: continue"
+            )
+        ((sub, route),) = item.items()
         if str(sub) in out:
             raise RowError(rules.path, "sub_routes", i).error(str(sub), "重复", "每个具体方式只写一次")
         out[str(sub)] = str(route)
@@ -118,63 +134,103 @@ def _check_sub_routes(rules: RuleSet) -> dict[str, str]:
     where = RowError(rules.path, "sub_routes")
     for sub, route in subs.items():
         if sub not in _SUB_ROUTE.values:
-            raise where.error(sub, "不是已登记的具体方式", f"具体方式只能取 {', '.join(_SUB_ROUTE.values)}"
-                              "（中文名称在 layers/idle_assessment.yaml）")
+            raise where.error(
+                sub,
+                "不是已登记的具体方式",
+                f"具体方式只能取 {', '.join(_SUB_ROUTE.values)}（中文名称在 layers/idle_assessment.yaml）",
+            )
         if route not in _ROUTE.values:
             raise where.error(sub, f"的处置路径 “{route}” 未知", f"处置路径只能取 {', '.join(_ROUTE.values)}")
         if sub not in rules["route_citations"]:
-            raise RuleFileError(f"规则文件 {rules.path} 缺少键 “route_citations.{sub}”",
-                                detail=f"missing rule key 'route_citations.{sub}'",
-                                fix="为每个具体方式写出出处")
+            raise RuleFileError(
+                f"规则文件 {rules.path} 缺少键 “route_citations.{sub}”",
+                detail=f"missing rule key 'route_citations.{sub}'",
+                fix="为每个具体方式写出出处",
+            )
     return subs
 
 
-def _recommendation(rules: RuleSet, subs: dict[str, str], vocab: Vocabulary, texts: list[str]
-                    ) -> tuple[RecommendationRow, ...]:
+def _recommendation(
+    rules: RuleSet, subs: dict[str, str], vocab: Vocabulary, texts: list[str]
+) -> tuple[RecommendationRow, ...]:
     rows = []
     placeholders = [*vocab.placeholders, *texts, *_OUT_OF_TABLE]
     for i, raw in enumerate(rules["recommendation.rows"], start=1):
-        desc = (f"{raw.get('route', '?')}/{raw.get('sub_route') or '—'}" if isinstance(raw, dict) else "")
+        desc = f"{raw.get('route', '?')}/{raw.get('sub_route') or '—'}" if isinstance(raw, dict) else ""
         where = RowError(rules.path, "recommendation.rows", i, desc)
         if not isinstance(raw, dict):
-            raise where.error("(行)", f"应为键值映射，现为 {raw!r}", "每行写成 {rule: R4, route: …, sub_route: …, when: […], reason: …}")
+            raise where.error(
+                "(行)",
+                f"应为键值映射，现为 {raw!r}",
+                "每行写成 {rule: R4, route: …, sub_route: …, when: […], reason: …}",
+            )
         alt_only = bool(raw.get("only_alternative", False))
         required = ["route", "when"] + ([] if alt_only else ["rule", "reason"])
         for key in required:
             if key not in raw:
-                raise where.error(key, "缺失", f"推荐路径表的每行须有键 {', '.join(required)}",
-                                  detail=f"recommendation.rows[{i}]: missing key {key!r}")
+                raise where.error(
+                    key,
+                    "缺失",
+                    f"推荐路径表的每行须有键 {', '.join(required)}",
+                    detail=f"recommendation.rows[{i}]: missing key {key!r}",
+                )
         unknown = [k for k in raw if k not in ("rule", "route", "sub_route", "when", "reason", "only_alternative")]
         if unknown:
-            raise where.error(unknown[0], "不是推荐路径表的键", "只能有 rule、route、sub_route、when、reason、only_alternative")
+            raise where.error(
+                unknown[0], "不是推荐路径表的键", "只能有 rule、route、sub_route、when、reason、only_alternative"
+            )
         route = raw["route"]
         if route not in _ROUTE.values:
-            raise where.error("route", f"的处置路径 “{route}” 未知", f"处置路径只能取 {', '.join(_ROUTE.values)}",
-                              detail=f"recommendation.rows[{i}].route: unknown route {route!r}")
+            raise where.error(
+                "route",
+                f"的处置路径 “{route}” 未知",
+                f"处置路径只能取 {', '.join(_ROUTE.values)}",
+                detail=f"recommendation.rows[{i}].route: unknown route {route!r}",
+            )
         sub = raw.get("sub_route")
         needs_sub = route in set(subs.values())
         if needs_sub and sub is None:
-            raise where.error("sub_route", "缺失", f"处置路径 {route} 须写明具体方式",
-                              detail=f"recommendation.rows[{i}]: missing key 'sub_route'")
+            raise where.error(
+                "sub_route",
+                "缺失",
+                f"处置路径 {route} 须写明具体方式",
+                detail=f"recommendation.rows[{i}]: missing key 'sub_route'",
+            )
         if sub is not None and (sub not in subs or subs[sub] != route):
-            raise where.error("sub_route", f"的具体方式 “{sub}” 不属于处置路径 {route}",
-                              f"按 sub_routes 表选取：{', '.join(s for s, r in subs.items() if r == route) or '（无）'}",
-                              detail=f"recommendation.rows[{i}].sub_route: {sub!r} is not a sub-route of {route!r}")
+            raise where.error(
+                "sub_route",
+                f"的具体方式 “{sub}” 不属于处置路径 {route}",
+                f"按 sub_routes 表选取：{', '.join(s for s, r in subs.items() if r == route) or '（无）'}",
+                detail=f"recommendation.rows[{i}].sub_route: {sub!r} is not a sub-route of {route!r}",
+            )
         rule = raw.get("rule")
         if rule is not None and rule not in rules["citations"]:
-            raise RuleFileError(f"规则文件 {rules.path} 缺少键 “citations.{rule}”（推荐路径表第 {i} 行使用）",
-                                detail=f"missing rule key 'citations.{rule}'", fix="在 citations 中写出该规则编号的出处")
+            raise RuleFileError(
+                f"规则文件 {rules.path} 缺少键 “citations.{rule}”（推荐路径表第 {i} 行使用）",
+                detail=f"missing rule key 'citations.{rule}'",
+                fix="在 citations 中写出该规则编号的出处",
+            )
         reason = raw.get("reason")
-        rows.append(RecommendationRow(
-            number=i, rule=rule, route=route, sub_route=sub, when=parse_when(raw["when"], where, vocab),
-            reason=None if reason is None else parse_template(reason, where, "reason", placeholders),
-            only_alternative=alt_only))
+        rows.append(
+            RecommendationRow(
+                number=i,
+                rule=rule,
+                route=route,
+                sub_route=sub,
+                when=parse_when(raw["when"], where, vocab),
+                reason=None if reason is None else parse_template(reason, where, "reason", placeholders),
+                only_alternative=alt_only,
+            )
+        )
     if not any(not r.only_alternative for r in rows):
-        raise RowError(rules.path, "recommendation.rows").error("rows", "没有可作推荐的行", "至少写一行不带 only_alternative 的行")
+        raise RowError(rules.path, "recommendation.rows").error(
+            "rows", "没有可作推荐的行", "至少写一行不带 only_alternative 的行"
+        )
     bad = [r for r in rules["recommendation.no_alternatives"] if r not in _ROUTE.values]
     if bad:
-        raise RowError(rules.path, "recommendation").error("no_alternatives", f"含未知处置路径 {bad}",
-                                                           f"处置路径只能取 {', '.join(_ROUTE.values)}")
+        raise RowError(rules.path, "recommendation").error(
+            "no_alternatives", f"含未知处置路径 {bad}", f"处置路径只能取 {', '.join(_ROUTE.values)}"
+        )
     return tuple(rows)
 
 
@@ -189,9 +245,11 @@ def _reasons(rules: RuleSet, vocab: Vocabulary, texts: list[str]) -> tuple[Reaso
         if unknown:
             raise where.error(unknown[0], "不是研判依据的键", "只能有 rule、when、rows")
         if raw["rule"] not in citations:
-            raise RuleFileError(f"规则文件 {rules.path} 缺少键 “citations.{raw['rule']}”",
-                                detail=f"missing rule key 'citations.{raw['rule']}'",
-                                fix="在 citations 中写出该规则编号的出处")
+            raise RuleFileError(
+                f"规则文件 {rules.path} 缺少键 “citations.{raw['rule']}”",
+                detail=f"missing rule key 'citations.{raw['rule']}'",
+                fix="在 citations 中写出该规则编号的出处",
+            )
         rows = parse_text_rows(raw["rows"], rules.path, f"reasons[{i}].rows", vocab, texts, rule_ids=citations)
         when = parse_when(raw["when"], where, vocab) if "when" in raw else None
         slots.append(ReasonSlot(raw["rule"], when, rows))
@@ -217,11 +275,18 @@ def idle_tables(rules: RuleSet) -> IdleTables:
         texts[name] = parse_text_table(name, raw, rules.path, vocab, [*names, *_OUT_OF_TABLE])
     check_no_cycles(texts, rules.path)
     recommendation = _recommendation(rules, subs, vocab, names)
-    measure_vocab = Vocabulary(CONDITIONS, PLACEHOLDERS,
-                               {"route": tuple(_ROUTE.values), "sub_route": tuple(_SUB_ROUTE.values)})
+    measure_vocab = Vocabulary(
+        CONDITIONS, PLACEHOLDERS, {"route": tuple(_ROUTE.values), "sub_route": tuple(_SUB_ROUTE.values)}
+    )
     measures = parse_text_rows(rules["measures"], rules.path, "measures", measure_vocab, names)
-    return IdleTables(subs, recommendation, tuple(rules["recommendation.no_alternatives"]), measures,
-                      _reasons(rules, vocab, names), texts)
+    return IdleTables(
+        subs,
+        recommendation,
+        tuple(rules["recommendation.no_alternatives"]),
+        measures,
+        _reasons(rules, vocab, names),
+        texts,
+    )
 
 
 def _cross_check(rules: RuleSet) -> None:
@@ -238,8 +303,9 @@ def _cross_check(rules: RuleSet) -> None:
     bad = [u for u in uses if u not in allowed]
     if not uses or bad:
         raise RuleFileError(
-            f"{where} 的键 “reclaim.residential_compatible_land_uses” 含无效用途 {bad}" if bad else
-            f"{where} 的键 “reclaim.residential_compatible_land_uses” 为空",
+            f"{where} 的键 “reclaim.residential_compatible_land_uses” 含无效用途 {bad}"
+            if bad
+            else f"{where} 的键 “reclaim.residential_compatible_land_uses” 为空",
             detail=f"reclaim.residential_compatible_land_uses must be a non-empty list of {list(allowed)}",
             fix=f"从 {', '.join(allowed)} 中选取",
         )
@@ -285,8 +351,9 @@ def _citation(rules: RuleSet, rule: str | None, sub: str | None) -> str:
     return step if not own or own in step else f"{step}；{own}"
 
 
-def _recommend(ev: Evaluator, tables: IdleTables, parcel_ids: pd.Series
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[list[dict]]]:
+def _recommend(
+    ev: Evaluator, tables: IdleTables, parcel_ids: pd.Series
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[list[dict]]]:
     """(chosen row number per parcel, route, sub_route ("" when none), alternatives)."""
     rows = tables.recommendation
     held = holding(ev, rows)
@@ -294,9 +361,11 @@ def _recommend(ev: Evaluator, tables: IdleTables, parcel_ids: pd.Series
     chosen = first_match(list((held & choosable[None, :]).T)) if len(rows) else np.zeros(ev.n, np.int64)
     if (chosen < 0).any():
         missing = parcel_ids.iloc[np.flatnonzero(chosen < 0)[:5]].astype(str).tolist()
-        raise RuleFileError(f"推荐路径表对宗地 {', '.join(missing)} 等没有适用的行",
-                            detail=f"recommendation table: no row holds for {missing}",
-                            fix="在推荐路径表末尾补一行兜底条件（例如 route: review）")
+        raise RuleFileError(
+            f"推荐路径表对宗地 {', '.join(missing)} 等没有适用的行",
+            detail=f"recommendation table: no row holds for {missing}",
+            fix="在推荐路径表末尾补一行兜底条件（例如 route: review）",
+        )
     route = np.array([r.route for r in rows], dtype=object)[chosen]
     sub = np.array([r.sub_route or "" for r in rows], dtype=object)[chosen]
     # alternatives: the sub-routes of every other holding row, ranked in the order of `sub_routes`
@@ -356,8 +425,7 @@ def _reason_column(ev: Evaluator, slot: ReasonSlot, rules: RuleSet) -> list[dict
     return out
 
 
-def _recommendation_reasons(ev: Evaluator, tables: IdleTables, chosen: np.ndarray, rules: RuleSet
-                            ) -> list[dict]:
+def _recommendation_reasons(ev: Evaluator, tables: IdleTables, chosen: np.ndarray, rules: RuleSet) -> list[dict]:
     out: list[dict] = [{}] * ev.n
     for k, row in enumerate(tables.recommendation):
         ix = np.flatnonzero(chosen == k)
@@ -415,11 +483,17 @@ def classify_idle_land(
     """
     rules = load_idle_rules() if rules is None else rules
     if rules.kind != "idle":
-        raise RuleFileError(f"规则 “{rules.kind}” 不是闲置土地规则", detail=f"expected kind 'idle', got {rules.kind!r}",
-                            fix="使用 load_idle_rules() 读入的规则")
+        raise RuleFileError(
+            f"规则 “{rules.kind}” 不是闲置土地规则",
+            detail=f"expected kind 'idle', got {rules.kind!r}",
+            fix="使用 load_idle_rules() 读入的规则",
+        )
     if "parcel_id" not in parcels.columns:
-        raise LandRenewError("宗地表缺少字段 “宗地编号”(parcel_id)", detail="parcels has no column 'parcel_id'",
-                             fix="先经 ingest 读入宗地台账")
+        raise LandRenewError(
+            "宗地表缺少字段 “宗地编号”(parcel_id)",
+            detail="parcels has no column 'parcel_id'",
+            fix="先经 ingest 读入宗地台账",
+        )
     tables = idle_tables(rules)
     facts = IdleFacts(parcels, enterprises, as_of, rules)
     n = facts.n
@@ -441,30 +515,34 @@ def classify_idle_land(
 
     f = facts.frame
     index = parcels.index
-    town = (parcels["town_code"].astype("string") if f.has("town_code")
-            else pd.Series(pd.NA, index=index, dtype="string"))
+    town = (
+        parcels["town_code"].astype("string") if f.has("town_code") else pd.Series(pd.NA, index=index, dtype="string")
+    )
     dev_status = np.select([facts.completed, facts.started], ["completed", "started"], "not_started")
     idle_type = np.select([facts.not_started_idle, facts.halted_idle], ["not_started_idle", "halted_idle"], "none")
-    return pd.DataFrame({
-        "parcel_id": parcels["parcel_id"].astype("string"),
-        "town_code": town,
-        "as_of": pd.Series(np.full(n, facts.T), index=index).astype("datetime64[ms]"),
-        "rules_version": pd.Series(rules.version, index=index, dtype="string"),
-        "in_stock_scope": pd.Series(facts.in_stock_scope, index=index, dtype="boolean"),
-        "dev_status": pd.Series(dev_status, index=index, dtype="string"),
-        "idle_type": pd.Series(idle_type, index=index, dtype="string"),
-        "idle_discretionary": pd.Series(facts.halted_idle, index=index, dtype="boolean"),
-        "idle_since": pd.Series(facts.idle_since(), index=index).astype("datetime64[ms]"),
-        "idle_years": pd.Series(facts.idle_years(), index=index, dtype="float64"),
-        "cause": pd.Series(facts.cause, index=index, dtype="string"),
-        "route": pd.Series(route, index=index, dtype="string"),
-        "sub_route": pd.Series(np.where(sub == "", None, sub), index=index, dtype="string"),
-        "alternatives": pd.Series(alternatives, index=index, dtype=object),
-        "measures": pd.Series(measures, index=index, dtype=object),
-        "reasons": pd.Series(reasons, index=index, dtype=object),
-        "idle_fee_wan": pd.Series(facts.idle_fee(), index=index, dtype="float64"),
-        "activity_index": pd.Series(facts.activity, index=index, dtype="float64"),
-        "evidence_conflict": pd.Series(facts.evidence_conflict, index=index, dtype="boolean"),
-        "project_ids": pd.Series(f.lists("project_ids"), index=index, dtype=object),
-        "village_ids": pd.Series(f.lists("village_ids"), index=index, dtype=object),
-    }, index=index)
+    return pd.DataFrame(
+        {
+            "parcel_id": parcels["parcel_id"].astype("string"),
+            "town_code": town,
+            "as_of": pd.Series(np.full(n, facts.T), index=index).astype("datetime64[ms]"),
+            "rules_version": pd.Series(rules.version, index=index, dtype="string"),
+            "in_stock_scope": pd.Series(facts.in_stock_scope, index=index, dtype="boolean"),
+            "dev_status": pd.Series(dev_status, index=index, dtype="string"),
+            "idle_type": pd.Series(idle_type, index=index, dtype="string"),
+            "idle_discretionary": pd.Series(facts.halted_idle, index=index, dtype="boolean"),
+            "idle_since": pd.Series(facts.idle_since(), index=index).astype("datetime64[ms]"),
+            "idle_years": pd.Series(facts.idle_years(), index=index, dtype="float64"),
+            "cause": pd.Series(facts.cause, index=index, dtype="string"),
+            "route": pd.Series(route, index=index, dtype="string"),
+            "sub_route": pd.Series(np.where(sub == "", None, sub), index=index, dtype="string"),
+            "alternatives": pd.Series(alternatives, index=index, dtype=object),
+            "measures": pd.Series(measures, index=index, dtype=object),
+            "reasons": pd.Series(reasons, index=index, dtype=object),
+            "idle_fee_wan": pd.Series(facts.idle_fee(), index=index, dtype="float64"),
+            "activity_index": pd.Series(facts.activity, index=index, dtype="float64"),
+            "evidence_conflict": pd.Series(facts.evidence_conflict, index=index, dtype="boolean"),
+            "project_ids": pd.Series(f.lists("project_ids"), index=index, dtype=object),
+            "village_ids": pd.Series(f.lists("village_ids"), index=index, dtype=object),
+        },
+        index=index,
+    )

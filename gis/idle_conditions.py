@@ -20,6 +20,7 @@ Choices made where the rules leave room (see docs/rules.md "解释与取舍"):
   ``mortgaged`` / ``certificate_issued`` as false; a missing ``price_paid_ratio`` is neither paid nor unpaid.
 * E1: a ``started`` parcel whose index shows no change is flagged unless the ledger records it as halted.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,8 +37,14 @@ from .schema import get_layer
 
 __all__ = ["IdleFacts", "CONDITIONS", "PLACEHOLDERS", "add_years", "years_elapsed"]
 
-_DATE_FIELDS = ("supply_date", "agreed_start_date", "agreed_completion_date", "actual_start_date",
-                "actual_completion_date", "halted_since")
+_DATE_FIELDS = (
+    "supply_date",
+    "agreed_start_date",
+    "agreed_completion_date",
+    "actual_start_date",
+    "actual_completion_date",
+    "halted_since",
+)
 
 
 # ------------------------------------------------------------------------------------------ date helpers
@@ -73,8 +80,11 @@ def _rule_date(rules: RuleSet, key: str) -> np.datetime64:
     try:
         return np.datetime64(pd.Timestamp(value).date(), "D")
     except (ValueError, TypeError) as exc:
-        raise RuleFileError(f"规则键 “{key}” 的值 “{value}” 不是日期", detail=f"rule key {key!r}: {value!r}",
-                            fix="写成 YYYY-MM-DD，例如 2024-03-31") from exc
+        raise RuleFileError(
+            f"规则键 “{key}” 的值 “{value}” 不是日期",
+            detail=f"rule key {key!r}: {value!r}",
+            fix="写成 YYYY-MM-DD，例如 2024-03-31",
+        ) from exc
 
 
 # ------------------------------------------------------------------------------------------ input access
@@ -96,8 +106,11 @@ class _Frame:
             try:
                 s = pd.to_datetime(s, errors="raise")
             except (ValueError, TypeError) as exc:
-                raise LandRenewError(f"宗地表字段 “{name}” 含无法识别的日期", detail=str(exc),
-                                     fix="日期写成 YYYY-MM-DD，或先经 ingest 读入") from exc
+                raise LandRenewError(
+                    f"宗地表字段 “{name}” 含无法识别的日期",
+                    detail=str(exc),
+                    fix="日期写成 YYYY-MM-DD，或先经 ingest 读入",
+                ) from exc
         if getattr(s.dt, "tz", None) is not None:
             s = s.dt.tz_localize(None)
         return s.to_numpy().astype("M8[D]")
@@ -129,8 +142,10 @@ class _Frame:
     def lists(self, name: str) -> list[list]:
         if not self.has(name):
             return [[] for _ in range(self.n)]
-        return [v.copy() if type(v) is list else (list(v) if isinstance(v, (tuple, np.ndarray)) else [])
-                for v in self.frame[name].tolist()]
+        return [
+            v.copy() if type(v) is list else (list(v) if isinstance(v, (tuple, np.ndarray)) else [])
+            for v in self.frame[name].tolist()
+        ]
 
 
 class IdleFacts:
@@ -215,8 +230,9 @@ class IdleFacts:
         return self._idle_years
 
     def idle_since(self) -> np.ndarray:
-        return np.where(self.not_started_idle, self.since1,
-                        np.where(self.halted_idle, self.since2, np.datetime64("NaT")))
+        return np.where(
+            self.not_started_idle, self.since1, np.where(self.halted_idle, self.since2, np.datetime64("NaT"))
+        )
 
     @cached_property
     def _idle_fee(self) -> np.ndarray:
@@ -324,13 +340,15 @@ def halted_one_year(f: IdleFacts) -> np.ndarray:
 
 
 def _ratio_low(f: IdleFacts) -> np.ndarray:
-    return ((f.dev < f.rules["idle.halted_developed_ratio_below"])
-            | (f.inv < f.rules["idle.halted_invested_ratio_below"]))
+    return (f.dev < f.rules["idle.halted_developed_ratio_below"]) | (
+        f.inv < f.rules["idle.halted_invested_ratio_below"]
+    )
 
 
 def _ratio_high(f: IdleFacts) -> np.ndarray:
-    return ((f.dev >= f.rules["idle.halted_developed_ratio_below"])
-            & (f.inv >= f.rules["idle.halted_invested_ratio_below"]))
+    return (f.dev >= f.rules["idle.halted_developed_ratio_below"]) & (
+        f.inv >= f.rules["idle.halted_invested_ratio_below"]
+    )
 
 
 @_condition
@@ -551,8 +569,7 @@ def mortgaged(f: IdleFacts) -> np.ndarray:
 @_condition
 def inputs_missing(f: IdleFacts) -> np.ndarray:
     """A date or ratio a rule needs is missing."""
-    return (f.supply_date_missing | f.agreed_start_missing | f.agreed_completion_missing
-            | f.halted_ratios_missing)
+    return f.supply_date_missing | f.agreed_start_missing | f.agreed_completion_missing | f.halted_ratios_missing
 
 
 @_condition
@@ -680,6 +697,7 @@ def _labels_of(layer: str, field: str, values: np.ndarray) -> np.ndarray:
 def _date(name: str) -> Callable[[IdleFacts, np.ndarray], Any]:
     def render(f: IdleFacts, ix: np.ndarray) -> np.ndarray:
         return _dstr(f.d[name][ix])
+
     render.__doc__ = f"``{name}`` as YYYY-MM-DD."
     return render
 
@@ -689,8 +707,9 @@ def _cause_detail(f: IdleFacts, ix: np.ndarray) -> np.ndarray:
     articles = f.rules["cause_detail_articles"]
     codes = f.detail[ix].tolist()
     labels = _labels_of("parcels", "idle_cause_detail", np.array(codes, dtype=object)).tolist()
-    return np.array([(f"{articles[c]} " if articles.get(c) else "") + lab for c, lab in zip(codes, labels)],
-                    dtype=object)
+    return np.array(
+        [(f"{articles[c]} " if articles.get(c) else "") + lab for c, lab in zip(codes, labels)], dtype=object
+    )
 
 
 #: placeholder -> (facts, row positions) -> texts; ``label.<field>`` for every ``parcels`` field is added below.
@@ -716,14 +735,19 @@ PLACEHOLDERS: dict[str, Callable[[IdleFacts, np.ndarray], Any]] = {
     "reclaim_without_compensation_years": lambda f, ix: f"{f.rules['idle.reclaim_without_compensation_years']}",
     "purchase_by_demand_distance_m": lambda f, ix: f"{f.rules['reclaim.purchase_by_demand_distance_m']:g}",
     "enterprise_id": lambda f, ix: f.eid[ix],
-    "dev_status": lambda f, ix: _labels_of("idle_assessment", "dev_status", np.select(
-        [f.completed[ix], f.started[ix]], ["completed", "started"], "not_started").astype(object)),
+    "dev_status": lambda f, ix: _labels_of(
+        "idle_assessment",
+        "dev_status",
+        np.select([f.completed[ix], f.started[ix]], ["completed", "started"], "not_started").astype(object),
+    ),
     "cause": lambda f, ix: _labels_of("idle_assessment", "cause", f.cause[ix]),
     "cause_detail": _cause_detail,
     "breach_party": lambda f, ix: _labels_of("parcels", "breach_party", f.breach_party[ix]),
     "market_prospect": lambda f, ix: _labels_of("parcels", "market_prospect", f.prospect[ix]),
-    "market_prospect_default": lambda f, ix: get_layer("parcels").field("market_prospect").label_of(
-        f.rules["market_prospect_default"]),
+    "market_prospect_default": lambda f, ix: (
+        get_layer("parcels").field("market_prospect").label_of(f.rules["market_prospect_default"])
+    ),
 }
-PLACEHOLDERS.update({f"label.{name}": (lambda label: lambda f, ix: label)(label)
-                     for name, label in get_layer("parcels").labels().items()})
+PLACEHOLDERS.update(
+    {f"label.{name}": (lambda text: lambda f, ix: text)(label) for name, label in get_layer("parcels").labels().items()}
+)

@@ -1,4 +1,5 @@
 """Dated index rasters (遥感影像) kept beside the store: the acquisition date, validate, register, list."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -77,8 +78,7 @@ def raster_date(path: str | Path) -> dt.date:
     raise InputFileError(
         f"遥感影像“{name}”无法确定拍摄日期：文件名不是“*_YYYYMMDD.tif”格式，"
         "元数据中也没有 ACQUISITION_DATE 或 TIFFTAG_DATETIME",
-        detail=f"{path}: no date in the file name (*_YYYYMMDD.tif) nor in the tags "
-        "ACQUISITION_DATE / TIFFTAG_DATETIME",
+        detail=f"{path}: no date in the file name (*_YYYYMMDD.tif) nor in the tags ACQUISITION_DATE / TIFFTAG_DATETIME",
         fix=_RENAME_FIX,
     )
 
@@ -95,16 +95,16 @@ def _tags(path: Path) -> dict[str, str]:
         ) from exc
 
 
-
-
 def check_raster(path: str | Path) -> None:
     """Refuse a raster that is not a single-band, georeferenced, dated image."""
     path = Path(path)
     try:
         with rasterio.open(path) as src:
             if src.count != 1:
-                raise InputFileError(f"影像 {path.name} 有 {src.count} 个波段，只接受单波段指数影像",
-                                     fix="先计算出单一指数（如 NDVI、建筑指数）再导入")
+                raise InputFileError(
+                    f"影像 {path.name} 有 {src.count} 个波段，只接受单波段指数影像",
+                    fix="先计算出单一指数（如 NDVI、建筑指数）再导入",
+                )
             if src.crs is None:
                 raise InputFileError(f"影像 {path.name} 没有坐标系", fix="用 gdal_edit.py -a_srs 设置坐标系后再导入")
     except rasterio.errors.RasterioIOError as exc:

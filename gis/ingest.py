@@ -16,6 +16,7 @@ not data (合计, blank, footnotes) are *skipped* and listed: read = stored + re
 whole file (no CRS, a required column missing, points given as parcels) raises :class:`InputFileError`;
 a problem with a row sends that row to the rejects report.  The store is written in one transaction.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -34,8 +35,18 @@ from .crs import DISTRICT_BOUNDS, STORE_CRS, check_plausible_crs, gcj02_to_wgs84
 from .errors import InputFileError, Problem
 from .frames import conform
 from .geometry import repair_polygons
-from .parse import (area_factor, is_percent_header, money_factor, parse_bool, parse_dates, parse_enum,
-                    parse_number, parse_ratio, parse_str, unit_of_header)
+from .parse import (
+    area_factor,
+    is_percent_header,
+    money_factor,
+    parse_bool,
+    parse_dates,
+    parse_enum,
+    parse_number,
+    parse_ratio,
+    parse_str,
+    unit_of_header,
+)
 from .readers import RawSource, read_source
 from .schema import Field, Layer, get_layer, normalize_header, number_text
 
@@ -88,10 +99,12 @@ class IngestReport:
 
     def summary(self) -> str:
         label = get_layer(self.layer).label
-        text = (f"{label}（{self.layer}）：读取 {self.read} 行，入库 {self.stored} 行，"
-                f"修复 {self.repaired} 行，拒收 {self.rejected} 行"
-                + (f"，跳过 {self.skipped} 行（合计/空行/说明行）" if self.skipped else "")
-                + (f"（另有 {self.warnings} 行入库但需补充信息）" if self.warnings else ""))
+        text = (
+            f"{label}（{self.layer}）：读取 {self.read} 行，入库 {self.stored} 行，"
+            f"修复 {self.repaired} 行，拒收 {self.rejected} 行"
+            + (f"，跳过 {self.skipped} 行（合计/空行/说明行）" if self.skipped else "")
+            + (f"（另有 {self.warnings} 行入库但需补充信息）" if self.warnings else "")
+        )
         lines = [text]
         for file, cols in self.unmapped_columns.items():
             if cols:
@@ -116,18 +129,35 @@ class _Rows:
         file = self.file if self.row_files is None else str(self.row_files[pos])
         return file, int(self.row_numbers[pos])
 
-    def add(self, positions: np.ndarray, ids: pd.Series, fld: str | None, values: pd.Series | list,
-            reason: str | Any, fix: str, severity: str = "reject") -> None:
+    def add(
+        self,
+        positions: np.ndarray,
+        ids: pd.Series,
+        fld: str | None,
+        values: pd.Series | list,
+        reason: str | Any,
+        fix: str,
+        severity: str = "reject",
+    ) -> None:
         """One problem per position; ``reason`` may be a function of the position."""
         for pos in np.flatnonzero(positions) if positions.dtype == bool else positions:
             rid = ids.iloc[pos] if ids is not None else None
             file, row = self.where(pos)
-            self.problems.append(Problem(
-                file=file, row=row,
-                record_id=None if rid is None or pd.isna(rid) else str(rid), field=fld,
-                value=None if values is None else _display(values[pos] if isinstance(values, list) else values.iloc[pos]),
-                reason=reason(pos) if callable(reason) else reason, fix=fix, severity=severity,
-                extra={"pos": int(pos)}))
+            self.problems.append(
+                Problem(
+                    file=file,
+                    row=row,
+                    record_id=None if rid is None or pd.isna(rid) else str(rid),
+                    field=fld,
+                    value=None
+                    if values is None
+                    else _display(values[pos] if isinstance(values, list) else values.iloc[pos]),
+                    reason=reason(pos) if callable(reason) else reason,
+                    fix=fix,
+                    severity=severity,
+                    extra={"pos": int(pos)},
+                )
+            )
 
 
 def _rows_text(rows: _Rows, positions: Any) -> str:
@@ -164,7 +194,8 @@ def _map_headers(layer: Layer, raw: pd.DataFrame, file: str) -> tuple[dict[str, 
             raise InputFileError(
                 f"文件 {file} 中列“{other}”和“{col}”都对应字段 {name}（{layer.field(name).label}）",
                 detail=f"{file}: columns {other!r} and {col!r} both map to {name}",
-                fix="删除或改名其中一列")
+                fix="删除或改名其中一列",
+            )
         mapping[col] = name
     return mapping, unmapped
 
@@ -181,9 +212,11 @@ def _resolve_truncated(layer: Layer, header: str) -> str | None:
 
 
 def _missing_required(layer: Layer, mapped: set[str], *, has_geometry_key: bool) -> list[Field]:
-    return [f for f in layer.fields
-            if f.required and f.name not in mapped and f.default is None
-            and not (has_geometry_key and f.name == layer.key)]
+    return [
+        f
+        for f in layer.fields
+        if f.required and f.name not in mapped and f.default is None and not (has_geometry_key and f.name == layer.key)
+    ]
 
 
 def _conversion(f: Field, header: str, units: Mapping[str, str]) -> tuple[float, str]:
@@ -199,8 +232,9 @@ def _conversion(f: Field, header: str, units: Mapping[str, str]) -> tuple[float,
     return 1.0, ""
 
 
-def _parse_column(f: Field, series: pd.Series, header: str, units: Mapping[str, str] | None = None
-                  ) -> tuple[pd.Series, pd.Series, str, str]:
+def _parse_column(
+    f: Field, series: pd.Series, header: str, units: Mapping[str, str] | None = None
+) -> tuple[pd.Series, pd.Series, str, str]:
     """Parsed values, bad mask, reason and fix for one mapped column."""
     if f.type == "date":
         values, bad = parse_dates(series)
@@ -228,11 +262,13 @@ def _parse_column(f: Field, series: pd.Series, header: str, units: Mapping[str, 
     return values, bad, "无法识别", "检查该值"
 
 
-def _geometry_to_store(source: RawSource, geoms: gpd.GeoSeries, *, crs: str | None,
-                       from_gcj02: bool) -> gpd.GeoSeries:
+def _geometry_to_store(source: RawSource, geoms: gpd.GeoSeries, *, crs: str | None, from_gcj02: bool) -> gpd.GeoSeries:
     file = source.path.name
-    declared = pyproj.CRS.from_user_input(crs) if crs else (pyproj.CRS.from_user_input(source.crs)
-                                                            if source.crs is not None else None)
+    declared = (
+        pyproj.CRS.from_user_input(crs)
+        if crs
+        else (pyproj.CRS.from_user_input(source.crs) if source.crs is not None else None)
+    )
     valid = geoms[~geoms.is_empty & geoms.notna()] if len(geoms) else geoms
     if len(valid):
         b = valid.bounds
@@ -261,25 +297,34 @@ def _resolver(layer: Layer):
     return lambda header: layer.resolve_header(header) or _resolve_truncated(layer, str(header))
 
 
-def _join_geometry(layer: Layer, table: RawSource, ids: pd.Series, geometry_path: str | Path,
-                   rows: _Rows, *, encoding: str | None, geometry_layer: str | None = None
-                   ) -> tuple[gpd.GeoSeries, RawSource, list[Problem]]:
+def _join_geometry(
+    layer: Layer,
+    table: RawSource,
+    ids: pd.Series,
+    geometry_path: str | Path,
+    rows: _Rows,
+    *,
+    encoding: str | None,
+    geometry_layer: str | None = None,
+) -> tuple[gpd.GeoSeries, RawSource, list[Problem]]:
     """Attach geometry from another file by the layer key; returns (geometry per table row, geometry source,
     problems of geometry features that joined no single table row)."""
     geo = read_source(geometry_path, encoding=encoding, layer=geometry_layer, prefer=_prefer(layer))
     key_label = layer.field(layer.key).label
     if not geo.has_geometry:
-        raise InputFileError(f"图形文件 {Path(geometry_path).name} 没有图形", fix="提供含宗地图形的 .shp/.gpkg/.geojson/.zip")
+        raise InputFileError(
+            f"图形文件 {Path(geometry_path).name} 没有图形", fix="提供含宗地图形的 .shp/.gpkg/.geojson/.zip"
+        )
     key_col = next((c for c in geo.frame.columns if _resolver(layer)(c) == layer.key), None)
     if key_col is None:
         raise InputFileError(
             f"图形文件 {geo.path.name} 中找不到 {key_label} 列，无法与台账连接",
             fix=f"在图形属性表中加入 {key_label} 列（可用列名："
-                f"{'、'.join([key_label, *layer.field(layer.key).aliases])}）")
+            f"{'、'.join([key_label, *layer.field(layer.key).aliases])}）",
+        )
     gkeys, _ = parse_str(geo.frame[key_col])
     gkeys = gkeys.reset_index(drop=True)
     gnum, gfiles = geo.numbers(), geo.files()
-    gpos = pd.Series(np.arange(len(gkeys)), index=gkeys.index)
     present = gkeys.notna()
     dup = gkeys.duplicated(keep=False) & present
     feats: dict[str, list[int]] = {}
@@ -298,13 +343,26 @@ def _join_geometry(layer: Layer, table: RawSource, ids: pd.Series, geometry_path
     gname = geo.path.name
     # table rows whose key has several geometries: named as a duplicate, not as "no geometry"
     ledger_dup = ids.isin(set(feats)).to_numpy() & ids.notna().to_numpy()
-    rows.add(ledger_dup, ids, key_label, ids,
-             lambda pos: (f"图形文件 {gname} 中{key_label} {ids.iloc[pos]} 有 {len(feats[ids.iloc[pos]])} 个图形"
-                          f"（{feat_text(feats[ids.iloc[pos]])}），无法判断用哪个"),
-             "在图形文件中删除多余的图形或更正其编号（同一宗地的多块图形请合并为一个多部分图形）")
+    rows.add(
+        ledger_dup,
+        ids,
+        key_label,
+        ids,
+        lambda pos: (
+            f"图形文件 {gname} 中{key_label} {ids.iloc[pos]} 有 {len(feats[ids.iloc[pos]])} 个图形"
+            f"（{feat_text(feats[ids.iloc[pos]])}），无法判断用哪个"
+        ),
+        "在图形文件中删除多余的图形或更正其编号（同一宗地的多块图形请合并为一个多部分图形）",
+    )
     nomatch = geoms.isna().to_numpy() & ids.notna().to_numpy() & ~ledger_dup
-    rows.add(nomatch, ids, key_label, ids, f"台账记录在图形文件 {gname} 中找不到对应图形",
-             "在图形文件中补绘该宗地，或核对编号是否一致")
+    rows.add(
+        nomatch,
+        ids,
+        key_label,
+        ids,
+        f"台账记录在图形文件 {gname} 中找不到对应图形",
+        "在图形文件中补绘该宗地，或核对编号是否一致",
+    )
     known = set(ids.dropna())
     problems: list[Problem] = []
     for pos in range(len(gkeys)):
@@ -314,19 +372,30 @@ def _join_geometry(layer: Layer, table: RawSource, ids: pd.Series, geometry_path
         if pd.isna(key):
             reason, fix = f"图形没有{key_label}，无法与台账连接", f"在图形属性表中填写{key_label}"
         elif dup.iloc[pos]:
-            reason = (f"{key_label} {key} 在图形文件中重复出现 {len(feats[key])} 次（{feat_text(feats[key])}），"
-                      "无法判断用哪个图形")
+            reason = (
+                f"{key_label} {key} 在图形文件中重复出现 {len(feats[key])} 次（{feat_text(feats[key])}），"
+                "无法判断用哪个图形"
+            )
             fix = "删除多余的图形或更正其编号（同一宗地的多块图形请合并为一个多部分图形）"
         else:
             reason, fix = "图形在台账中没有对应记录", f"在台账 {rows.file} 中补录该{key_label}，或删除多余图形"
-        problems.append(Problem(file=str(gfiles[pos]), row=int(gnum[pos]),
-                                record_id=None if pd.isna(key) else str(key), field=key_label,
-                                value=None if pd.isna(key) else key, reason=reason, fix=fix))
+        problems.append(
+            Problem(
+                file=str(gfiles[pos]),
+                row=int(gnum[pos]),
+                record_id=None if pd.isna(key) else str(key),
+                field=key_label,
+                value=None if pd.isna(key) else key,
+                reason=reason,
+                fix=fix,
+            )
+        )
     return geoms, geo, problems
 
 
-def _check_plausible(layer: Layer, parsed: dict[str, pd.Series], rows: _Rows, ids: pd.Series,
-                     raw: Mapping[str, pd.Series]) -> None:
+def _check_plausible(
+    layer: Layer, parsed: dict[str, pd.Series], rows: _Rows, ids: pd.Series, raw: Mapping[str, pd.Series]
+) -> None:
     """Values outside the registry's plausible ranges: rejected or flagged, naming the range."""
     for f in layer.fields:
         if f.plausible_min is None and f.plausible_max is None or f.name not in parsed:
@@ -344,9 +413,15 @@ def _check_plausible(layer: Layer, parsed: dict[str, pd.Series], rows: _Rows, id
             unit = {"m2": "平方米", "wan_yuan": "万元"}.get(f.unit or "", "")
             severity = "reject" if f.plausible_action == "reject" else "warning"
             tail = "" if severity == "reject" else "，已入库，请核实"
-            rows.add(out, ids, f.label, raw.get(f.name, parsed[f.name]),
-                     f"数值超出合理范围（{f.plausible_text}{unit}）{tail}",
-                     f"核对{f.label}的数值和单位（表头或单位行可写明 万元/元、平方米/亩/公顷）", severity=severity)
+            rows.add(
+                out,
+                ids,
+                f.label,
+                raw.get(f.name, parsed[f.name]),
+                f"数值超出合理范围（{f.plausible_text}{unit}）{tail}",
+                f"核对{f.label}的数值和单位（表头或单位行可写明 万元/元、平方米/亩/公顷）",
+                severity=severity,
+            )
     for check in layer.checks:
         num, den = check["numerator"], check["denominator"]
         if num not in parsed or den not in parsed:
@@ -371,10 +446,16 @@ def _check_plausible(layer: Layer, parsed: dict[str, pd.Series], rows: _Rows, id
             severity = "reject" if check.get("action", "flag") == "reject" else "warning"
             rng = f"{number_text(lo)} – {number_text(hi)}"
             la, lb = layer.field(num).label, layer.field(den).label
-            rows.add(out, ids, check["label"], [None if pd.isna(x) else round(float(x), 2) for x in q],
-                     f"{check['label']}（{la} ÷ {lb}）超出合理范围 {rng}"
-                     + ("" if severity == "reject" else "，已入库，请核实"),
-                     f"核对{la}和{lb}及其单位", severity=severity)
+            rows.add(
+                out,
+                ids,
+                check["label"],
+                [None if pd.isna(x) else round(float(x), 2) for x in q],
+                f"{check['label']}（{la} ÷ {lb}）超出合理范围 {rng}"
+                + ("" if severity == "reject" else "，已入库，请核实"),
+                f"核对{la}和{lb}及其单位",
+                severity=severity,
+            )
 
 
 def _towns_at(geom: gpd.GeoSeries, towns: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -395,9 +476,16 @@ def _towns_at(geom: gpd.GeoSeries, towns: gpd.GeoDataFrame) -> tuple[np.ndarray,
     return codes, names
 
 
-def _check_references(layer: Layer, parsed: dict[str, pd.Series], rows: _Rows, ids: pd.Series,
-                      geom: gpd.GeoSeries | None, towns: gpd.GeoDataFrame | None,
-                      enterprise_ids: set | None, notes: list[str]) -> None:
+def _check_references(
+    layer: Layer,
+    parsed: dict[str, pd.Series],
+    rows: _Rows,
+    ids: pd.Series,
+    geom: gpd.GeoSeries | None,
+    towns: gpd.GeoDataFrame | None,
+    enterprise_ids: set | None,
+    notes: list[str],
+) -> None:
     """镇街代码 and 企业代码 that name no town/enterprise: reported; the town replaced by the geometry's."""
     if "town_code" in parsed and layer.name != "towns":
         v = parsed["town_code"]
@@ -415,13 +503,26 @@ def _check_references(layer: Layer, parsed: dict[str, pd.Series], rows: _Rows, i
                 without = unknown & ~pd.notna(codes)
                 fixed[with_town] = codes[with_town]
                 fixed[without] = None
-                rows.add(with_town, ids, label, v,
-                         lambda pos: (f"{label}“{v.iloc[pos]}”不是任何镇街的代码，已按图形所在位置改为 "
-                                      f"{codes[pos]}（{names[pos]}）"),
-                         f"核对并更正台账中的{label}", severity="repair")
-                rows.add(without, ids, label, v,
-                         f"{label}不是任何镇街的代码，图形也不在任何镇街内，已置空",
-                         f"核对{label}和图形位置", severity="warning")
+                rows.add(
+                    with_town,
+                    ids,
+                    label,
+                    v,
+                    lambda pos: (
+                        f"{label}“{v.iloc[pos]}”不是任何镇街的代码，已按图形所在位置改为 {codes[pos]}（{names[pos]}）"
+                    ),
+                    f"核对并更正台账中的{label}",
+                    severity="repair",
+                )
+                rows.add(
+                    without,
+                    ids,
+                    label,
+                    v,
+                    f"{label}不是任何镇街的代码，图形也不在任何镇街内，已置空",
+                    f"核对{label}和图形位置",
+                    severity="warning",
+                )
                 parsed["town_code"] = fixed.astype("string")
     if "enterprise_id" in parsed and layer.name != "enterprises":
         v = parsed["enterprise_id"]
@@ -432,10 +533,18 @@ def _check_references(layer: Layer, parsed: dict[str, pd.Series], rows: _Rows, i
             unknown = (v.notna() & ~v.astype("string").isin(enterprise_ids)).fillna(False).to_numpy(bool)
             if unknown.any():
                 label = layer.field("enterprise_id").label
-                rows.add(unknown, ids, label, v,
-                         lambda pos: (f"{label} {v.iloc[pos]} 在企业表中不存在，已入库；研判时该宗地列为待研判"
-                                      "（无法判断企业开发能力）"),
-                         f"核对{label}，或在企业表中补录该企业后重新导入", severity="warning")
+                rows.add(
+                    unknown,
+                    ids,
+                    label,
+                    v,
+                    lambda pos: (
+                        f"{label} {v.iloc[pos]} 在企业表中不存在，已入库；研判时该宗地列为待研判"
+                        "（无法判断企业开发能力）"
+                    ),
+                    f"核对{label}，或在企业表中补录该企业后重新导入",
+                    severity="warning",
+                )
 
 
 def read_layer_file(
@@ -487,22 +596,42 @@ def read_layer_file(
         The rows to store (canonical types, EPSG:4490) and the report with every rejected row.
     """
     layer = get_layer(layer_name)
-    source = read_source(path, sheet=sheet, encoding=encoding, layer=source_layer, resolve=_resolver(layer),
-                         prefer=_prefer(layer))
+    source = read_source(
+        path, sheet=sheet, encoding=encoding, layer=source_layer, resolve=_resolver(layer), prefer=_prefer(layer)
+    )
     file = source.path.name
     raw = source.frame.reset_index(drop=True)
     n = len(raw)
     row_numbers = source.numbers()
     rows = _Rows(source, file, row_numbers, source.files())
-    report = IngestReport(layer=layer.name, files=[str(source.path)], read=n + len(source.skipped),
-                          notes=list(source.notes), skipped=len(source.skipped))
+    report = IngestReport(
+        layer=layer.name,
+        files=[str(source.path)],
+        read=n + len(source.skipped),
+        notes=list(source.notes),
+        skipped=len(source.skipped),
+    )
     if source.ignored_columns:
         report.notes.append(f"{file}：已忽略序号列（{'、'.join(source.ignored_columns)}）")
-    skip_fix = {"合计/小计行": "无需处理（合计行不导入）", "空行": "无需处理", "表尾说明行": "无需处理",
-                "重复的表头行": "无需处理"}
-    skips = [Problem(file=f, row=int(r), record_id=None, field=None, value=None,
-                     reason=f"{why}，不是数据行，已跳过", fix=skip_fix.get(why, "无需处理"), severity="skip")
-             for f, r, why in source.skipped]
+    skip_fix = {
+        "合计/小计行": "无需处理（合计行不导入）",
+        "空行": "无需处理",
+        "表尾说明行": "无需处理",
+        "重复的表头行": "无需处理",
+    }
+    skips = [
+        Problem(
+            file=f,
+            row=int(r),
+            record_id=None,
+            field=None,
+            value=None,
+            reason=f"{why}，不是数据行，已跳过",
+            fix=skip_fix.get(why, "无需处理"),
+            severity="skip",
+        )
+        for f, r, why in source.skipped
+    ]
 
     mapping, unmapped = _map_headers(layer, raw, file)
     report.unmapped_columns[file] = unmapped
@@ -512,10 +641,11 @@ def read_layer_file(
         names = "；".join(f"{f.label}（{f.name}，可用列名：{'、'.join([f.label, *f.aliases])}）" for f in missing)
         where = "；".join(f"{k} 表头在{v}" for k, v in source.header_rows.items())
         raise InputFileError(
-            f"文件 {file} 缺少必填列：{names}" + (f"（{where}，找到的列：{'、'.join(map(str, raw.columns))}）"
-                                                 if where else ""),
+            f"文件 {file} 缺少必填列：{names}"
+            + (f"（{where}，找到的列：{'、'.join(map(str, raw.columns))}）" if where else ""),
             detail=f"{file}: missing required columns {[f.name for f in missing]}; unmapped: {unmapped}",
-            fix="在表头加入这些列（中文名或别名均可）")
+            fix="在表头加入这些列（中文名或别名均可）",
+        )
 
     units = next(iter(source.units.values()), {}) if source.units else {}
     parsed: dict[str, pd.Series] = {}
@@ -552,8 +682,15 @@ def read_layer_file(
         if f.required:
             blank = (values.isna().to_numpy() & ~already_bad) if f.name in mapped else np.zeros(n, bool)
             if blank.any() and f.blank_ok:
-                rows.add(blank, ids, f.label, None, f"{f.label}为空，已入库，研判时列为待研判",
-                         f"补填{f.label}后重新导入", severity="warning")
+                rows.add(
+                    blank,
+                    ids,
+                    f.label,
+                    None,
+                    f"{f.label}为空，已入库，研判时列为待研判",
+                    f"补填{f.label}后重新导入",
+                    severity="warning",
+                )
             elif blank.any():
                 rows.add(blank, ids, f.label, None, "必填字段为空", f"填写{f.label}")
         if f.min is not None and f.type in ("int", "float"):
@@ -562,8 +699,14 @@ def read_layer_file(
             low = low.fillna(False).to_numpy()
             if low.any():
                 rel = "大于" if f.exclusive_min else "不小于"
-                rows.add(low, ids, f.label, values, f"数值应{rel} {f.min:g}", f"核对{f.label}（不能为负数或零）"
-                         if f.exclusive_min else f"核对{f.label}（不能为负数）")
+                rows.add(
+                    low,
+                    ids,
+                    f.label,
+                    values,
+                    f"数值应{rel} {f.min:g}",
+                    f"核对{f.label}（不能为负数或零）" if f.exclusive_min else f"核对{f.label}（不能为负数）",
+                )
     _check_plausible(layer, parsed, rows, ids, raw_by_field)
     # unique keys within the file
     if key_fields and all(k in parsed for k in key_fields):
@@ -576,18 +719,30 @@ def read_layer_file(
             for pos, t in zip(np.flatnonzero(dup.to_numpy()), keys[dup].itertuples(index=False, name=None)):
                 groups.setdefault(t, []).append(int(pos))
             where = {pos: g for g in groups.values() for pos in g}
-            rows.add(dup.to_numpy(), ids, layer.field(key_fields[0]).label, ids,
-                     lambda pos: (f"{label} {' / '.join(str(x) for x in keys.iloc[pos])} 在文件中重复出现 "
-                                  f"{len(where[pos])} 次（{_rows_text(rows, where[pos])}），无法判断哪一行有效"),
-                     f"保证每个{label}只出现一次，删除或更正重复行后重新导入")
+            rows.add(
+                dup.to_numpy(),
+                ids,
+                layer.field(key_fields[0]).label,
+                ids,
+                lambda pos: (
+                    f"{label} {' / '.join(str(x) for x in keys.iloc[pos])} 在文件中重复出现 "
+                    f"{len(where[pos])} 次（{_rows_text(rows, where[pos])}），无法判断哪一行有效"
+                ),
+                f"保证每个{label}只出现一次，删除或更正重复行后重新导入",
+            )
         if existing_keys:
             tuples = list(keys.itertuples(index=False, name=None)) if len(key_fields) > 1 else list(keys.iloc[:, 0])
             exists = np.array([present.iloc[i] and _norm_key(t) in existing_keys for i, t in enumerate(tuples)], bool)
             if exists.any():
                 label = "、".join(layer.field(k).label for k in key_fields)
-                rows.add(exists, ids, layer.field(key_fields[0]).label, ids,
-                         f"库中已有相同{label}的记录，历史记录不可覆盖",
-                         "如为新一期填报请使用新的日期；如需更正，请联系管理员")
+                rows.add(
+                    exists,
+                    ids,
+                    layer.field(key_fields[0]).label,
+                    ids,
+                    f"库中已有相同{label}的记录，历史记录不可覆盖",
+                    "如为新一期填报请使用新的日期；如需更正，请联系管理员",
+                )
     for ref, known in (known_refs or {}).items():
         if ref in parsed and known is not None:
             v = parsed[ref]
@@ -606,8 +761,9 @@ def read_layer_file(
                 bad_wkt = raw["__wkt_bad__"].to_numpy(bool)
                 rows.add(bad_wkt, ids, "WKT", None, "WKT 图形文本无法解析", "检查 WKT 文本（如 POLYGON((x y, ...))）")
         elif geometry is not None:
-            geoms, geo_source, geo_problems = _join_geometry(layer, source, ids, geometry, rows, encoding=encoding,
-                                                             geometry_layer=geometry_layer)
+            geoms, geo_source, geo_problems = _join_geometry(
+                layer, source, ids, geometry, rows, encoding=encoding, geometry_layer=geometry_layer
+            )
             report.files.append(str(geo_source.path))
             report.notes.extend(geo_source.notes)
             source = RawSource(source.path, source.frame, crs=geo_source.crs, has_geometry=True)
@@ -619,24 +775,33 @@ def read_layer_file(
                 f"{layer.label}图层需要图形，文件 {file} 中没有图形",
                 detail=f"{file}: layer {layer.name} needs geometry",
                 fix="提供含图形的文件（.gpkg/.shp/.zip/.gdb/.kml/.geojson/含 WKT 列的 CSV），"
-                    "或同时提供按编号连接的图形文件（命令行 --parcel-geometry，数据页“宗地图形”）")
+                "或同时提供按编号连接的图形文件（命令行 --parcel-geometry，数据页“宗地图形”）",
+            )
         present = ~shapely.is_missing(geoms.to_numpy())
         kinds = geoms[present][~geoms[present].is_empty].geom_type.unique() if present.any() else []
         if len(kinds) and not any(k in ("Polygon", "MultiPolygon", "GeometryCollection") for k in kinds):
             raise InputFileError(
                 f"文件 {file} 是{'/'.join(kinds)}图层，{layer.label}需要面图形",
                 detail=f"{file}: geometry types {list(kinds)} but {layer.name} needs polygons",
-                fix=f"提供{layer.label}的面图层（点位或线不能作为{layer.label}范围）")
+                fix=f"提供{layer.label}的面图层（点位或线不能作为{layer.label}范围）",
+            )
         fixed, status, note = repair_polygons(geoms.to_numpy())
-        for st, reason, fix in (("missing", "缺少图形", "补绘图形"), ("empty", "图形为空", "补绘图形"),
-                                ("non_areal", "不是面图形", "改为面（多边形）图形")):
+        for st, reason, fix in (
+            ("missing", "缺少图形", "补绘图形"),
+            ("empty", "图形为空", "补绘图形"),
+            ("non_areal", "不是面图形", "改为面（多边形）图形"),
+        ):
             mask = (status == st) & ~unmatched
             if mask.any():
                 rows.add(mask, ids, "图形", list(note), reason, fix)
         repaired = status == "repaired"
         geom = gpd.GeoSeries(fixed, crs=geoms.crs)
-        geom = _geometry_to_store(source, geom.where(~pd.Series(np.isin(status, ["missing", "empty", "non_areal"]))),
-                                  crs=crs, from_gcj02=from_gcj02)
+        geom = _geometry_to_store(
+            source,
+            geom.where(~pd.Series(np.isin(status, ["missing", "empty", "non_areal"]))),
+            crs=crs,
+            from_gcj02=from_gcj02,
+        )
         ok = geom.notna() & ~geom.is_empty
         b = geom.bounds
         lo_x, lo_y, hi_x, hi_y = DISTRICT_BOUNDS
@@ -645,10 +810,19 @@ def read_layer_file(
             rows.add(outside.to_numpy(), ids, "图形", None, "坐标超出柯桥区范围", "核对该图形的坐标和坐标系")
         for i in np.flatnonzero(repaired):
             f_, r_ = rows.where(int(i))
-            rows.problems.append(Problem(file=f_, row=r_,
-                                         record_id=None if pd.isna(ids.iloc[i]) else str(ids.iloc[i]),
-                                         field="图形", value=None, reason=str(note[i]), fix="无需处理，已自动修复",
-                                         severity="repair", extra={"pos": int(i)}))
+            rows.problems.append(
+                Problem(
+                    file=f_,
+                    row=r_,
+                    record_id=None if pd.isna(ids.iloc[i]) else str(ids.iloc[i]),
+                    field="图形",
+                    value=None,
+                    reason=str(note[i]),
+                    fix="无需处理，已自动修复",
+                    severity="repair",
+                    extra={"pos": int(i)},
+                )
+            )
     _check_references(layer, parsed, rows, ids, geom, towns, enterprise_ids, report.notes)
 
     reject_pos = sorted({p.extra["pos"] for p in rows.problems if p.severity == "reject"})
@@ -748,8 +922,10 @@ def ingest_files(
         if name in append and store.has_layer(name):
             old = store.read_layer(name)
             if len(old):
-                existing = {_norm_key(t if len(layer.key_fields) > 1 else t[0])
-                            for t in old[list(layer.key_fields)].itertuples(index=False, name=None)}
+                existing = {
+                    _norm_key(t if len(layer.key_fields) > 1 else t[0])
+                    for t in old[list(layer.key_fields)].itertuples(index=False, name=None)
+                }
         if name == "village_progress":
             villages = frames.get("villages")
             if villages is None:
@@ -765,9 +941,17 @@ def ingest_files(
             if ent is None and store.has_layer("enterprises"):
                 ent = store.read_layer("enterprises")
             enterprise_ids = set(ent["enterprise_id"].dropna().astype(str)) if ent is not None else None
-        frame, report = read_layer_file(name, path, crs=opts.pop("crs", crs), from_gcj02=from_gcj02,
-                                        existing_keys=existing, known_refs=refs, towns=towns,
-                                        enterprise_ids=enterprise_ids, **opts)
+        frame, report = read_layer_file(
+            name,
+            path,
+            crs=opts.pop("crs", crs),
+            from_gcj02=from_gcj02,
+            existing_keys=existing,
+            known_refs=refs,
+            towns=towns,
+            enterprise_ids=enterprise_ids,
+            **opts,
+        )
         frames[name] = frame
         reports.append(report)
     if check:
@@ -776,6 +960,7 @@ def ingest_files(
     # the batch layer (gis.batches, docs/history.md §1) decides how the rows go in: mode, scope, effective, guard
     from .batches import write_batch
 
-    write_batch(store, frames, reports, sources=sources, append=tuple(a for a in append if a in frames),
-                meta=meta, **batch)
+    write_batch(
+        store, frames, reports, sources=sources, append=tuple(a for a in append if a in frames), meta=meta, **batch
+    )
     return reports

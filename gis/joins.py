@@ -31,6 +31,7 @@ to an intersection; the bench (bench/bench_joins.py) measures the whole join.
 Ties: areas equal within a relative ``1e-9`` are ties, broken by the smallest key (string order), so the
 result never depends on row order.
 """
+
 from __future__ import annotations
 
 import geopandas as gpd
@@ -318,9 +319,7 @@ def ids_within_distance(
     right_side = _right_side(right, right_key, "右侧图层")
     geoms = _geoms_in_area_crs(left, "左侧图层")
     li, ri = _near_pairs(geoms, right_side, distance_m)
-    return _list_series(
-        _lists(li, right_side.rank[ri], right_side.uniques, len(geoms)), index, f"near_{right_key}s"
-    )
+    return _list_series(_lists(li, right_side.rank[ri], right_side.uniques, len(geoms)), index, f"near_{right_key}s")
 
 
 def _near_pairs(left: np.ndarray, right: _Right, distance_m: float) -> tuple[np.ndarray, np.ndarray]:
@@ -330,9 +329,7 @@ def _near_pairs(left: np.ndarray, right: _Right, distance_m: float) -> tuple[np.
     return right.query(left, "dwithin", distance=distance_m)
 
 
-def _link(
-    projects: gpd.GeoDataFrame, project_geoms: np.ndarray, parcel_ids: np.ndarray, parcels: _Right
-) -> np.ndarray:
+def _link(projects: gpd.GeoDataFrame, project_geoms: np.ndarray, parcel_ids: np.ndarray, parcels: _Right) -> np.ndarray:
     """parcel_id per project (object array, None when unknown)."""
     n = len(projects)
     out = np.full(n, None, dtype=object)
@@ -441,9 +438,7 @@ def attribute_parcels(
             rows = np.where(found_at >= 0, first[found_at], -1)
             codes, uniques = pd.factorize(pd.Series(pid[ok], dtype=object), sort=True)
             found = rows >= 0
-            project_ids = _lists(
-                rows[found], codes[found].astype(np.int64), np.asarray(uniques, dtype=object), n
-            )
+            project_ids = _lists(rows[found], codes[found].astype(np.int64), np.asarray(uniques, dtype=object), n)
 
     # village_ids and near_village_ids
     village_ids = near_ids = None

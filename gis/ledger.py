@@ -9,6 +9,7 @@ synthetic), a bold filled header row, frozen panes below the header, column widt
 Sheets are written in openpyxl's write-only mode so a district-sized ledger stays fast.  Text that Excel/WPS
 would take for a formula (starting with ``=``, ``+``, ``-``, ``@``) is written as a text cell (:mod:`gis.cells`).
 """
+
 from __future__ import annotations
 
 import os
@@ -91,8 +92,10 @@ def ledger_values(frame: pd.DataFrame, layer: Layer | str) -> pd.DataFrame:
         elif f.type == "date":
             s = pd.Series(np.asarray(s.dt.to_pydatetime(), dtype=object), index=frame.index)
         elif f.type == "timestamp":
-            s = pd.Series(np.asarray(s.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None).dt.to_pydatetime(),
-                                     dtype=object), index=frame.index)
+            s = pd.Series(
+                np.asarray(s.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None).dt.to_pydatetime(), dtype=object),
+                index=frame.index,
+            )
         out[f.name] = s.astype(object).where(s.notna(), None)
     return pd.DataFrame(out, index=frame.index)
 
@@ -103,8 +106,12 @@ def town_summary(assessment: pd.DataFrame, towns: pd.DataFrame | None = None) ->
     Columns: 镇街代码, 镇街名称, 宗地数, then ``<route label>(宗)`` and ``<route label>(公顷)`` per route.
     """
     route = get_layer("idle_assessment").field("route")
-    frame = pd.DataFrame({"town_code": assessment["town_code"].fillna("（未知）").astype(str).to_numpy(),
-                          "route": assessment["route"].astype(str).to_numpy()})
+    frame = pd.DataFrame(
+        {
+            "town_code": assessment["town_code"].fillna("（未知）").astype(str).to_numpy(),
+            "route": assessment["route"].astype(str).to_numpy(),
+        }
+    )
     if hasattr(assessment, "geometry") and len(assessment):
         frame["ha"] = assessment.geometry.to_crs(AREA_CRS).area.to_numpy() / 1e4
     else:
@@ -150,8 +157,16 @@ def _title_cell(ws, text: str) -> WriteOnlyCell:
     return cell
 
 
-def _write_sheet(wb: Workbook, title: str, sheet_title: str, headers: list[str], values: pd.DataFrame, *,
-                 types: list[str] | None = None, freeze: str = "B3") -> None:
+def _write_sheet(
+    wb: Workbook,
+    title: str,
+    sheet_title: str,
+    headers: list[str],
+    values: pd.DataFrame,
+    *,
+    types: list[str] | None = None,
+    freeze: str = "B3",
+) -> None:
     """One formatted sheet: title row, header row, data; ``types`` per column (date/timestamp/ratio/wrap)."""
     ws = wb.create_sheet(sheet_title)
     types = types or [""] * len(headers)
@@ -194,8 +209,9 @@ def _write_sheet(wb: Workbook, title: str, sheet_title: str, headers: list[str],
         ws.append(row)
 
 
-def route_sheet_frame(assessment: pd.DataFrame, parcels: pd.DataFrame | None,
-                      enterprises: pd.DataFrame | None) -> tuple[pd.DataFrame, Layer]:
+def route_sheet_frame(
+    assessment: pd.DataFrame, parcels: pd.DataFrame | None, enterprises: pd.DataFrame | None
+) -> tuple[pd.DataFrame, Layer]:
     """The rows of a route sheet: the ledger's facts (:mod:`gis.facts`, 台账 order) then the assessment; with the
     layer describing its columns."""
     from dataclasses import replace
@@ -206,8 +222,9 @@ def route_sheet_frame(assessment: pd.DataFrame, parcels: pd.DataFrame | None,
     facts = fact_fields()
     taken = {f.name for f in facts}
     rest = [f for f in layer.fields if f.name not in taken]
-    frame = pd.concat([ledger_facts(assessment, parcels, enterprises),
-                       pd.DataFrame(assessment[[f.name for f in rest]])], axis=1)
+    frame = pd.concat(
+        [ledger_facts(assessment, parcels, enterprises), pd.DataFrame(assessment[[f.name for f in rest]])], axis=1
+    )
     return frame, replace(layer, fields=tuple(facts + rest))
 
 
@@ -226,8 +243,9 @@ def _layer_sheet(wb: Workbook, title: str, sheet_title: str, frame: pd.DataFrame
     _write_sheet(wb, title, sheet_title, [f.label for f in layer.fields], values, types=types)
 
 
-def write_ledger(store: Store, out: str | os.PathLike, *, town: str | None = None,
-                 renewal_rules: RuleSet | None = None) -> Path:
+def write_ledger(
+    store: Store, out: str | os.PathLike, *, town: str | None = None, renewal_rules: RuleSet | None = None
+) -> Path:
     """Write the Excel ledger (台账) of the store's assessment, village progress and decisions.
 
     Parameters
@@ -257,8 +275,9 @@ def write_ledger(store: Store, out: str | os.PathLike, *, town: str | None = Non
     """
     out = Path(out)
     if out.suffix.lower() != ".xlsx":
-        raise LandRenewError(f"台账文件应以 .xlsx 结尾：{out}", detail=f"bad suffix {out.suffix!r}",
-                             fix="例如 --out 闲置土地台账.xlsx")
+        raise LandRenewError(
+            f"台账文件应以 .xlsx 结尾：{out}", detail=f"bad suffix {out.suffix!r}", fix="例如 --out 闲置土地台账.xlsx"
+        )
     from .export import read_export_layer  # local: export imports nothing from here
     from .renewal import renewal_deadline
 
@@ -273,8 +292,13 @@ def write_ledger(store: Store, out: str | os.PathLike, *, town: str | None = Non
 
     wb = Workbook(write_only=True)
     summary = town_summary(assessment, towns)
-    _write_sheet(wb, f"柯桥区{scope}闲置存量土地处置汇总（研判基准日 {as_of_s}，规则版本 {versions}）{tag}", "汇总",
-                 list(summary.columns), summary.astype(object))
+    _write_sheet(
+        wb,
+        f"柯桥区{scope}闲置存量土地处置汇总（研判基准日 {as_of_s}，规则版本 {versions}）{tag}",
+        "汇总",
+        list(summary.columns),
+        summary.astype(object),
+    )
     route = get_layer("idle_assessment").field("route")
     parcels = store.read_layer("parcels") if store.has_layer("parcels") else None
     enterprises = store.read_layer("enterprises") if store.has_layer("enterprises") else None
@@ -282,14 +306,20 @@ def write_ledger(store: Store, out: str | os.PathLike, *, town: str | None = Non
     for value in route.values:
         label = route.label_of(value)
         part = sheet_frame[(assessment["route"] == value).to_numpy()]
-        _layer_sheet(wb, f"闲置存量土地台账 — {label}（{len(part)} 宗，研判基准日 {as_of_s}）{tag}", label, part,
-                     sheet_layer)
+        _layer_sheet(
+            wb, f"闲置存量土地台账 — {label}（{len(part)} 宗，研判基准日 {as_of_s}）{tag}", label, part, sheet_layer
+        )
     if store.has_layer("village_status"):
         vs = store.read_layer("village_status", where={"town_code": town} if town else None)
         vs_as_of = vs["as_of"].dropna().max() if len(vs) else pd.NaT
         when = vs_as_of.date().isoformat() if pd.notna(vs_as_of) else "未知"
-        _layer_sheet(wb, f"城中村改造进展（基准日 {when}，目标 {renewal_deadline(renewal_rules).year} 年底）{tag}", "城中村改造进展", vs,
-                     get_layer("village_status"))
+        _layer_sheet(
+            wb,
+            f"城中村改造进展（基准日 {when}，目标 {renewal_deadline(renewal_rules).year} 年底）{tag}",
+            "城中村改造进展",
+            vs,
+            get_layer("village_status"),
+        )
     if store.has_layer("decisions"):
         dec = store.read_layer("decisions")
         if town:

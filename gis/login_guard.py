@@ -16,6 +16,7 @@ The clock is a parameter (``now``), so the tests check a 15-minute lock without 
 ...              lockout=dt.timedelta(minutes=15)) is None
 True
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -41,8 +42,15 @@ class Lock:
         return max(1, -(-int((self.until - now).total_seconds()) // 60))
 
 
-def locked_until(events: Iterable[Mapping[str, Any]], *, now: dt.datetime, max_failures: int,
-                 window: dt.timedelta, lockout: dt.timedelta, success_resets: bool = True) -> dt.datetime | None:
+def locked_until(
+    events: Iterable[Mapping[str, Any]],
+    *,
+    now: dt.datetime,
+    max_failures: int,
+    window: dt.timedelta,
+    lockout: dt.timedelta,
+    success_resets: bool = True,
+) -> dt.datetime | None:
     """When the lock made by ``events`` (any order) ends, or None when not locked at ``now``."""
     recent: deque[dt.datetime] = deque()
     lock_end: dt.datetime | None = None
@@ -72,13 +80,20 @@ def lock_for(store, user_name: str, client: str, *, now: dt.datetime, settings) 
 
     since = now - 2 * (settings.window + settings.lockout)
     by_user = login_events(store, user_name=user_name, since=since)
-    until = locked_until(by_user, now=now, max_failures=settings.max_failures, window=settings.window,
-                         lockout=settings.lockout)
+    until = locked_until(
+        by_user, now=now, max_failures=settings.max_failures, window=settings.window, lockout=settings.lockout
+    )
     if until is not None:
         return Lock("user", until)
     by_client = login_events(store, client=client, since=since)
-    until = locked_until(by_client, now=now, max_failures=settings.client_max_failures, window=settings.window,
-                         lockout=settings.lockout, success_resets=False)
+    until = locked_until(
+        by_client,
+        now=now,
+        max_failures=settings.client_max_failures,
+        window=settings.window,
+        lockout=settings.lockout,
+        success_resets=False,
+    )
     return Lock("client", until) if until is not None else None
 
 

@@ -23,6 +23,7 @@ Every attribute reaches the screen through ``textContent`` (tooltips, legend), s
 >>> type(m).__name__, m.options["prefer_canvas"]
 ('Map', True)
 """
+
 from __future__ import annotations
 
 import functools
@@ -46,17 +47,32 @@ from .errors import LandRenewError
 from .schema import get_layer
 from .tiles import TileSet
 
-__all__ = ["BASEMAPS", "MAP_LAYERS", "display_frame", "layer_payload", "map_from_layers", "map_overlay",
-           "feature_target", "tile_fields", "tile_keep"]
+__all__ = [
+    "BASEMAPS",
+    "MAP_LAYERS",
+    "display_frame",
+    "layer_payload",
+    "map_from_layers",
+    "map_overlay",
+    "feature_target",
+    "tile_fields",
+    "tile_keep",
+]
 
 #: Basemap choices: none (offline default), OpenStreetMap, Tianditu (needs a key), a local XYZ folder.
 BASEMAPS = {"none": "无底图", "osm": "OpenStreetMap", "tianditu": "天地图", "xyz": "本地瓦片"}
 #: Layers the map draws, bottom to top, with the field that identifies a clicked feature.
-MAP_LAYERS = {"towns": "town_code", "village_status": "village_id", "projects": "project_id",
-              "idle_assessment": "parcel_id"}
+MAP_LAYERS = {
+    "towns": "town_code",
+    "village_status": "village_id",
+    "projects": "project_id",
+    "idle_assessment": "parcel_id",
+}
 _DEG_PER_M = 1.0 / 111_320.0  # metres -> degrees of latitude, for the display tolerance
-_TIANDITU = "https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER={layer}" \
-            "&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}"
+_TIANDITU = (
+    "https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER={layer}"
+    "&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}"
+)
 
 
 def _json_for_script(value: Any) -> str:
@@ -65,8 +81,13 @@ def _json_for_script(value: Any) -> str:
 
 
 def _script_safe(text: str) -> str:
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") \
-        .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -116,8 +137,11 @@ def display_frame(
     out = frame[keep + [frame.geometry.name]]
     out = out[~(out.geometry.isna() | out.geometry.is_empty)]
     if out.crs is None:
-        raise LandRenewError("图层没有坐标系，无法上图", detail="display_frame: frame.crs is None",
-                             fix="导入时为图层设置坐标系（如 EPSG:4490）")
+        raise LandRenewError(
+            "图层没有坐标系，无法上图",
+            detail="display_frame: frame.crs is None",
+            fix="导入时为图层设置坐标系（如 EPSG:4490）",
+        )
     geoms = out.geometry.to_crs("EPSG:4326").array
     geoms = np.asarray(geoms, dtype=object)
     if tolerance_m > 0 and len(geoms):
@@ -126,10 +150,13 @@ def display_frame(
             geoms = shapely.coverage_simplify(geoms, tolerance_m * _DEG_PER_M, simplify_boundary=True)
         else:
             geoms = shapely.simplify(geoms, tolerance_m * _DEG_PER_M, preserve_topology=True)
-    factor = 10.0 ** precision
+    factor = 10.0**precision
     geoms = shapely.transform(geoms, lambda xy: np.round(xy * factor) / factor)
-    result = gpd.GeoDataFrame(out.drop(columns=out.geometry.name).reset_index(drop=True),
-                              geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"), crs="EPSG:4326")
+    result = gpd.GeoDataFrame(
+        out.drop(columns=out.geometry.name).reset_index(drop=True),
+        geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"),
+        crs="EPSG:4326",
+    )
     return result[~result.geometry.is_empty].reset_index(drop=True)
 
 
@@ -144,8 +171,9 @@ def _column_for_json(series: pd.Series) -> pd.Series:
     return series
 
 
-def layer_payload(frame: gpd.GeoDataFrame, fields: Sequence[str], *, layer: str | None = None,
-                  precision: int = 6) -> str:
+def layer_payload(
+    frame: gpd.GeoDataFrame, fields: Sequence[str], *, layer: str | None = None, precision: int = 6
+) -> str:
     """The compact JSON text a map layer carries, decoded by the page into Leaflet polygons.
 
     Column-wise properties (no property name repeated per feature; enum fields of ``layer`` as
@@ -182,15 +210,17 @@ def layer_payload(frame: gpd.GeoDataFrame, fields: Sequence[str], *, layer: str 
             offsets = (*offsets, np.arange(len(frame) + 1))
         elif gtype != shapely.GeometryType.MULTIPOLYGON:
             raise LandRenewError("地图图层只支持面要素", detail=f"geometry type {gtype!r}", fix="检查图层几何类型")
-        q = np.round(coords * 10.0 ** precision).astype(np.int64)
+        q = np.round(coords * 10.0**precision).astype(np.int64)
         q[1:] -= q[:-1].copy()
         rings, polys, parts = (o.tolist() for o in offsets)
         xy = q.ravel().tolist()
     else:
         xy, rings, polys, parts = [], [0], [0], [0]
     dumps = functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
-    text = (f'{{"fields":{dumps(keep)},"codes":{dumps(codes)},"rows":{rows},"scale":{10 ** precision},'
-            f'"xy":{dumps(xy)},"rings":{dumps(rings)},"polys":{dumps(polys)},"parts":{dumps(parts)}}}')
+    text = (
+        f'{{"fields":{dumps(keep)},"codes":{dumps(codes)},"rows":{rows},"scale":{10**precision},'
+        f'"xy":{dumps(xy)},"rings":{dumps(rings)},"polys":{dumps(polys)},"parts":{dumps(parts)}}}'
+    )
     return _script_safe(text)
 
 
@@ -272,7 +302,8 @@ class _TileLayer(JSCSSMixin, _FoliumLayer):
     layers; the pane lets clicks through to the map, and the page finds the parcel in the store.
     """
 
-    _template = Template("""
+    _template = Template(
+        """
 {% macro script(this, kwargs) %}
 var {{ this.get_name() }} = (function () {
   var spec = {{ this.spec }};
@@ -281,7 +312,9 @@ var {{ this.get_name() }} = (function () {
     var pane = map.getPane(p[0]) || map.createPane(p[0]);
     pane.style.zIndex = p[1]; pane.style.pointerEvents = "none";
   });
-""" + _TIP_JS + """
+"""
+        + _TIP_JS
+        + """
   function decode(b64) {
     if (!b64) { return null; }
     var s = atob(b64), a = new Uint8Array(s.length);
@@ -332,7 +365,8 @@ var {{ this.get_name() }} = (function () {
 })();
 {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
 {% endmacro %}
-""")
+"""
+    )
 
     def __init__(self, tileset: TileSet, spec: dict, *, name: str, asset_base: str):
         super().__init__(name=name, overlay=True, control=True, show=True)
@@ -340,8 +374,16 @@ var {{ this.get_name() }} = (function () {
         self.default_js = [("protomaps_leaflet", f"{asset_base.rstrip('/')}/protomaps-leaflet/protomaps-leaflet.js")]
         self.default_css = []
         b = tileset.bounds
-        self.spec = _json_for_script({**spec, "url": tileset.url, "key": tileset.key, "maxzoom": tileset.maxzoom,
-                                      "bounds": [[b[1], b[0]], [b[3], b[2]]], "outlineZoom": 15})
+        self.spec = _json_for_script(
+            {
+                **spec,
+                "url": tileset.url,
+                "key": tileset.key,
+                "maxzoom": tileset.maxzoom,
+                "bounds": [[b[1], b[0]], [b[3], b[2]]],
+                "outlineZoom": 15,
+            }
+        )
 
 
 class _TileMasks(MacroElement):
@@ -483,28 +525,48 @@ def _legend_groups(present: Sequence[str]) -> list:
         layer = get_layer(name)
         by = layer.style["by"]
         field = layer.field(by)
-        groups.append([f"{layer.label}·{field.label}",
-                       [[field.label_of(code), color] for code, color in layer.style["colors"].items()]])
+        groups.append(
+            [
+                f"{layer.label}·{field.label}",
+                [[field.label_of(code), color] for code, color in layer.style["colors"].items()],
+            ]
+        )
     return groups
 
 
 def _add_basemap(m: folium.Map, basemap: str, *, tianditu_key: str | None, xyz_url: str | None) -> None:
     if basemap not in BASEMAPS:
-        raise LandRenewError(f"未知底图“{basemap}”", detail=f"basemap {basemap!r} not in {list(BASEMAPS)}",
-                             fix=f"可选：{'、'.join(f'{k}（{v}）' for k, v in BASEMAPS.items())}")
+        raise LandRenewError(
+            f"未知底图“{basemap}”",
+            detail=f"basemap {basemap!r} not in {list(BASEMAPS)}",
+            fix=f"可选：{'、'.join(f'{k}（{v}）' for k, v in BASEMAPS.items())}",
+        )
     if basemap == "osm":
         folium.TileLayer("OpenStreetMap", name=BASEMAPS["osm"], control=False).add_to(m)
     elif basemap == "tianditu":
         if not tianditu_key:
-            raise LandRenewError("使用天地图底图需要密钥", detail="tianditu basemap without key",
-                                 fix="在 .streamlit/secrets.toml 写入 tianditu_key，或设置环境变量 TIANDITU_KEY")
+            raise LandRenewError(
+                "使用天地图底图需要密钥",
+                detail="tianditu basemap without key",
+                fix="在 .streamlit/secrets.toml 写入 tianditu_key，或设置环境变量 TIANDITU_KEY",
+            )
         for layer, label in (("vec", "天地图矢量"), ("cva", "天地图注记")):
-            folium.TileLayer(_TIANDITU.format(layer=layer, key=tianditu_key), attr="天地图", name=label,
-                             subdomains="01234567", max_zoom=18, overlay=layer == "cva", control=False).add_to(m)
+            folium.TileLayer(
+                _TIANDITU.format(layer=layer, key=tianditu_key),
+                attr="天地图",
+                name=label,
+                subdomains="01234567",
+                max_zoom=18,
+                overlay=layer == "cva",
+                control=False,
+            ).add_to(m)
     elif basemap == "xyz":
         if not xyz_url or not all(t in xyz_url for t in ("{z}", "{x}", "{y}")):
-            raise LandRenewError("本地瓦片地址应含 {z}/{x}/{y}", detail=f"xyz_url={xyz_url!r}",
-                                 fix="例如 /app/static/tiles/{z}/{x}/{y}.png（瓦片放在 gis/static/tiles）")
+            raise LandRenewError(
+                "本地瓦片地址应含 {z}/{x}/{y}",
+                detail=f"xyz_url={xyz_url!r}",
+                fix="例如 /app/static/tiles/{z}/{x}/{y}.png（瓦片放在 gis/static/tiles）",
+            )
         folium.TileLayer(xyz_url, attr="本地瓦片", name=BASEMAPS["xyz"], control=False).add_to(m)
 
 
@@ -551,10 +613,14 @@ def map_from_layers(
     """
     unknown = [name for name in layers if name not in MAP_LAYERS]
     if unknown:
-        raise LandRenewError(f"地图不支持图层：{'、'.join(unknown)}", detail=f"unknown map layers {unknown}",
-                             fix=f"可用：{'、'.join(MAP_LAYERS)}")
-    m = folium.Map(location=[30.08, 120.49], zoom_start=11, tiles=None, prefer_canvas=True,
-                   control_scale=True, height=height)
+        raise LandRenewError(
+            f"地图不支持图层：{'、'.join(unknown)}",
+            detail=f"unknown map layers {unknown}",
+            fix=f"可用：{'、'.join(MAP_LAYERS)}",
+        )
+    m = folium.Map(
+        location=[30.08, 120.49], zoom_start=11, tiles=None, prefer_canvas=True, control_scale=True, height=height
+    )
     use_local_assets(m, asset_base)
     _add_basemap(m, basemap, tianditu_key=tianditu_key, xyz_url=xyz_url)
     extent = []

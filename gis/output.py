@@ -1,4 +1,5 @@
 """Write an output layer to a file whose format follows the extension (.gpkg, .geojson, .csv)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -40,6 +41,9 @@ def write_layer_file(frame: pd.DataFrame, layer_name: str, path: Path) -> Path:
 
         safe_frame(out).to_csv(path, index=False, encoding="utf-8-sig")
     else:
-        raise LandRenewError(f"不支持的输出格式 {path.name}", detail=f"unsupported output format {suffix!r}",
-                             fix="输出文件以 .gpkg、.geojson 或 .csv 结尾")
+        raise LandRenewError(
+            f"不支持的输出格式 {path.name}",
+            detail=f"unsupported output format {suffix!r}",
+            fix="输出文件以 .gpkg、.geojson 或 .csv 结尾",
+        )
     return path

@@ -3,6 +3,7 @@
 Each parser takes a raw column and returns ``(values, bad)``: the parsed values in canonical type and a
 boolean mask of cells that held something but could not be parsed (null cells are not bad).
 """
+
 from __future__ import annotations
 
 import re
@@ -11,8 +12,19 @@ import unicodedata
 import numpy as np
 import pandas as pd
 
-__all__ = ["parse_dates", "parse_ratio", "parse_bool", "parse_number", "parse_enum", "parse_str",
-           "is_blank", "area_factor", "money_factor", "unit_of_header", "is_percent_header"]
+__all__ = [
+    "parse_dates",
+    "parse_ratio",
+    "parse_bool",
+    "parse_number",
+    "parse_enum",
+    "parse_str",
+    "is_blank",
+    "area_factor",
+    "money_factor",
+    "unit_of_header",
+    "is_percent_header",
+]
 
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 _CN_DATE = re.compile(r"^\s*(\d{4})\s*[年./\-]\s*(\d{1,2})\s*[月./\-]\s*(\d{1,2})\s*日?\s*$")
@@ -80,16 +92,18 @@ def parse_dates(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ms]")
     if serial.any():
         days = numeric[serial].astype(float)
-        ok = (days == np.floor(days))
+        ok = days == np.floor(days)
         parsed.loc[days[ok].index] = (_EXCEL_EPOCH + pd.to_timedelta(days[ok], unit="D")).astype("datetime64[ms]")
     rest = values[~serial]
     if len(rest):
         objs = rest.map(lambda v: pd.Timestamp(v) if hasattr(v, "year") and not isinstance(v, str) else None)
         direct = objs.notna()
         if direct.any():
-            parsed.loc[objs[direct].index] = pd.to_datetime(objs[direct]).dt.tz_localize(None).dt.normalize().astype("datetime64[ms]") \
-                if getattr(pd.to_datetime(objs[direct]).dt, "tz", None) is not None else \
-                pd.to_datetime(objs[direct]).dt.normalize().astype("datetime64[ms]")
+            parsed.loc[objs[direct].index] = (
+                pd.to_datetime(objs[direct]).dt.tz_localize(None).dt.normalize().astype("datetime64[ms]")
+                if getattr(pd.to_datetime(objs[direct]).dt, "tz", None) is not None
+                else pd.to_datetime(objs[direct]).dt.normalize().astype("datetime64[ms]")
+            )
         text = rest[~direct].map(_fold)
         if len(text):
             norm = text.str.replace(r"[T ]00:00(:00(\.0+)?)?$", "", regex=True)
@@ -98,9 +112,13 @@ def parse_dates(series: pd.Series) -> tuple[pd.Series, pd.Series]:
             y = m[0].fillna(m2[0])
             mo = m[1].fillna(m2[1])
             d = m[2].fillna(m2[2])
-            parts = pd.DataFrame({"year": pd.to_numeric(y, errors="coerce"),
-                                  "month": pd.to_numeric(mo, errors="coerce"),
-                                  "day": pd.to_numeric(d, errors="coerce")})
+            parts = pd.DataFrame(
+                {
+                    "year": pd.to_numeric(y, errors="coerce"),
+                    "month": pd.to_numeric(mo, errors="coerce"),
+                    "day": pd.to_numeric(d, errors="coerce"),
+                }
+            )
             good = parts.notna().all(axis=1)
             if good.any():
                 dates = pd.to_datetime(parts[good].astype(int), errors="coerce")
@@ -156,6 +174,7 @@ def parse_bool(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     blank = is_blank(series)
     if pd.api.types.is_bool_dtype(series):
         return series.astype("boolean"), pd.Series(False, index=series.index)
+
     def one(v: object) -> object:
         if _na(v):
             return pd.NA
@@ -169,6 +188,7 @@ def parse_bool(series: pd.Series) -> tuple[pd.Series, pd.Series]:
         if t in _FALSE:
             return False
         return pd.NA
+
     values = series.astype(object).map(one).astype("boolean")
     return values, (~blank & values.isna()).astype(bool)
 
@@ -194,8 +214,9 @@ def parse_str(series: pd.Series) -> tuple[pd.Series, pd.Series]:
             return numbers.astype("Int64").astype("string"), ok
         return numbers.astype("string"), ok
     if series.dtype == object:
-        series = series.map(lambda v: pd.NA if _na(v) else (str(int(v)) if isinstance(v, float) and v.is_integer()
-                                                            else str(v)))
+        series = series.map(
+            lambda v: pd.NA if _na(v) else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
+        )
     import pyarrow as pa
     import pyarrow.compute as pc
 

@@ -25,6 +25,7 @@ whole dataset with ``link_projects`` (on the parcels near any project, gathered 
 into the projects' ``parcel_id``, and each partition receives only the projects linked to its own parcels.
 ``tests/test_partitioned.py`` checks every field of every row against the in-memory engine.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -52,8 +53,16 @@ from .rules import RuleSet
 from .schema import get_layer
 
 __all__ = [
-    "assess_partitioned", "assess_partition", "spatial_partition", "read_partitioned", "write_partition",
-    "assess_store_partitioned", "start_client", "is_hilbert_ordered", "PartitionedRun", "MARKER",
+    "assess_partitioned",
+    "assess_partition",
+    "spatial_partition",
+    "read_partitioned",
+    "write_partition",
+    "assess_store_partitioned",
+    "start_client",
+    "is_hilbert_ordered",
+    "PartitionedRun",
+    "MARKER",
     "ROWS_PER_PARTITION",
 ]
 
@@ -94,8 +103,9 @@ def _part_files(path: Path) -> list[Path]:
     return sorted(p for p in path.glob("*.parquet") if not p.name.startswith(("_", ".")))
 
 
-def write_partition(frame: pd.DataFrame, layer_name: str, folder: str | Path, number: int, *,
-                    conformed: bool = False) -> Path:
+def write_partition(
+    frame: pd.DataFrame, layer_name: str, folder: str | Path, number: int, *, conformed: bool = False
+) -> Path:
     """One partition of a contract layer as ``folder/part.NNNNN.parquet`` (GeoParquet).
 
     List fields are written as native Parquet lists (``list<string>``, ``list<struct<...>>``): Arrow converts
@@ -113,8 +123,9 @@ def _lists_from_parquet(frame: pd.DataFrame, layer_name: str) -> pd.DataFrame:
     """Parquet lists (numpy arrays of str / dict on reading) or JSON text -> Python lists, as in memory."""
     for name in get_layer(layer_name).fields_of_type("list"):
         if name in frame.columns:
-            frame[name] = pd.Series([v.tolist() if isinstance(v, np.ndarray) else v for v in frame[name]],
-                                    index=frame.index, dtype=object)
+            frame[name] = pd.Series(
+                [v.tolist() if isinstance(v, np.ndarray) else v for v in frame[name]], index=frame.index, dtype=object
+            )
     return decode_lists(frame, layer_name)
 
 
@@ -122,8 +133,11 @@ def read_partitioned(path: str | Path, layer_name: str, *, columns: Sequence[str
     """A whole partitioned (or single-file) GeoParquet layer in memory, canonical types (small data, tests)."""
     files = _part_files(Path(path))
     if not files:
-        raise LandRenewError(f"目录 {path} 中没有 GeoParquet 分区文件", detail=f"no *.parquet in {path}",
-                             fix="先运行 landrenew demo --format parquet 或分区导入")
+        raise LandRenewError(
+            f"目录 {path} 中没有 GeoParquet 分区文件",
+            detail=f"no *.parquet in {path}",
+            fix="先运行 landrenew demo --format parquet 或分区导入",
+        )
     reader = gpd.read_parquet if get_layer(layer_name).is_spatial else pd.read_parquet
     frames = [reader(f, columns=columns) for f in files]
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
@@ -159,9 +173,15 @@ def _has_bokeh() -> bool:
 
 
 @contextlib.contextmanager
-def start_client(*, workers: int = 2, scheduler: str | None = None, memory_limit: str | float | None = "auto",
-                 threads_per_worker: int = 1, dashboard_address: str = ":8787",
-                 local_directory: str | Path | None = None) -> Iterator[tuple[object, ClientInfo]]:
+def start_client(
+    *,
+    workers: int = 2,
+    scheduler: str | None = None,
+    memory_limit: str | float | None = "auto",
+    threads_per_worker: int = 1,
+    dashboard_address: str = ":8787",
+    local_directory: str | Path | None = None,
+) -> Iterator[tuple[object, ClientInfo]]:
     """A ``distributed`` client: a new ``LocalCluster`` (processes) by default, or any running scheduler.
 
     Parameters
@@ -186,9 +206,14 @@ def start_client(*, workers: int = 2, scheduler: str | None = None, memory_limit
         cluster = None
     else:
         kwargs = {"local_directory": str(local_directory)} if local_directory else {}
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=True,
-                               memory_limit=memory_limit, dashboard_address=dashboard_address if bokeh else ":0",
-                               **kwargs)
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=threads_per_worker,
+            processes=True,
+            memory_limit=memory_limit,
+            dashboard_address=dashboard_address if bokeh else ":0",
+            **kwargs,
+        )
         client = Client(cluster)
     try:
         link = None
@@ -213,14 +238,22 @@ def _client(client):
     try:
         return get_client()
     except ValueError:
-        raise LandRenewError("分区研判需要 dask 集群", detail="no distributed client; use start_client()",
-                             fix="用 landrenew assess --engine dask（自动启动本机集群）或先 start_client()") from None
+        raise LandRenewError(
+            "分区研判需要 dask 集群",
+            detail="no distributed client; use start_client()",
+            fix="用 landrenew assess --engine dask（自动启动本机集群）或先 start_client()",
+        ) from None
 
 
 # ----------------------------------------------------------------------------------------------- partitions
-def spatial_partition(source: str | Path | gpd.GeoDataFrame, dest: str | Path, *,
-                      rows_per_partition: int = ROWS_PER_PARTITION, layer_name: str = "parcels",
-                      client=None) -> Path:
+def spatial_partition(
+    source: str | Path | gpd.GeoDataFrame,
+    dest: str | Path,
+    *,
+    rows_per_partition: int = ROWS_PER_PARTITION,
+    layer_name: str = "parcels",
+    client=None,
+) -> Path:
     """Re-partition a GeoParquet layer (or a GeoDataFrame) along a Hilbert curve into ``dest``.
 
     ``dask_geopandas`` ``spatial_shuffle(by="hilbert")`` sorts the rows by the Hilbert distance of their
@@ -239,11 +272,11 @@ def spatial_partition(source: str | Path | gpd.GeoDataFrame, dest: str | Path, *
         ddf = dask_geopandas.read_parquet(str(source))
         rows = int(ddf.map_partitions(len).sum().compute())
     n = max(1, math.ceil(rows / rows_per_partition))
-    shuffled = ddf.spatial_shuffle(by="hilbert", npartitions=n, calculate_partitions=False,
-                                  shuffle_method=_SHUFFLE)
+    shuffled = ddf.spatial_shuffle(by="hilbert", npartitions=n, calculate_partitions=False, shuffle_method=_SHUFFLE)
     shuffled.to_parquet(str(dest), write_index=False)
-    write_marker(dest, layer=layer_name, order="hilbert", partitions=n, rows=rows,
-                 written_by="gis.partitioned.spatial_partition")
+    write_marker(
+        dest, layer=layer_name, order="hilbert", partitions=n, rows=rows, written_by="gis.partitioned.spatial_partition"
+    )
     return dest
 
 
@@ -258,7 +291,8 @@ def _footprints(rasters: Sequence[str | Path]) -> list[tuple[str, tuple[float, f
             bounds = tuple(src.bounds)
             if src.crs is not None:
                 bounds = Transformer.from_crs(src.crs.to_wkt(), STORE_CRS, always_xy=True).transform_bounds(
-                    *bounds, densify_pts=21)
+                    *bounds, densify_pts=21
+                )
         out.append((str(path), tuple(float(b) for b in bounds)))
     return out
 
@@ -343,8 +377,17 @@ def assess_partition(parcels: gpd.GeoDataFrame, context: _Context) -> gpd.GeoDat
     if projects is not None and len(projects):
         projects = projects[_isin(projects["parcel_id"], parcels["parcel_id"])]
     rasters = _rasters_for(box, context.footprints) if context.footprints else []
-    return assess_idle_land(parcels, enterprises=enterprises, projects=projects, villages=villages,
-                            progress=progress, rasters=rasters, towns=towns, as_of=context.as_of, rules=rules)
+    return assess_idle_land(
+        parcels,
+        enterprises=enterprises,
+        projects=projects,
+        villages=villages,
+        progress=progress,
+        rasters=rasters,
+        towns=towns,
+        as_of=context.as_of,
+        rules=rules,
+    )
 
 
 def _near_projects(part: gpd.GeoDataFrame, wanted: tuple) -> gpd.GeoDataFrame:
@@ -381,8 +424,9 @@ def _link_projects_globally(ddf, projects: gpd.GeoDataFrame | None, client) -> g
     return out
 
 
-def _run_partition(parcels: gpd.GeoDataFrame, context: _Context, out: str | None,
-                   partition_info: dict | None = None) -> pd.DataFrame | gpd.GeoDataFrame:
+def _run_partition(
+    parcels: gpd.GeoDataFrame, context: _Context, out: str | None, partition_info: dict | None = None
+) -> pd.DataFrame | gpd.GeoDataFrame:
     number = int(partition_info["number"]) if partition_info else 0
     t0 = time.perf_counter()
     result = assess_partition(parcels, context)
@@ -390,15 +434,27 @@ def _run_partition(parcels: gpd.GeoDataFrame, context: _Context, out: str | None
     if out is None:
         return result
     write_partition(result, "idle_assessment", out, number, conformed=True)
-    return pd.DataFrame({"partition": [number], "rows": [len(result)], "seconds": [seconds],
-                         **{f"route_{r}": [int((result["route"] == r).sum())]
-                            for r in ("continue", "transfer", "reclaim", "review", "none")}})
+    return pd.DataFrame(
+        {
+            "partition": [number],
+            "rows": [len(result)],
+            "seconds": [seconds],
+            **{
+                f"route_{r}": [int((result["route"] == r).sum())]
+                for r in ("continue", "transfer", "reclaim", "review", "none")
+            },
+        }
+    )
 
 
-_STATS_META = pd.DataFrame({"partition": pd.Series([], dtype="int64"), "rows": pd.Series([], dtype="int64"),
-                            "seconds": pd.Series([], dtype="float64"),
-                            **{f"route_{r}": pd.Series([], dtype="int64")
-                               for r in ("continue", "transfer", "reclaim", "review", "none")}})
+_STATS_META = pd.DataFrame(
+    {
+        "partition": pd.Series([], dtype="int64"),
+        "rows": pd.Series([], dtype="int64"),
+        "seconds": pd.Series([], dtype="float64"),
+        **{f"route_{r}": pd.Series([], dtype="int64") for r in ("continue", "transfer", "reclaim", "review", "none")},
+    }
+)
 
 
 @dataclass
@@ -422,7 +478,7 @@ class PartitionedRun:
             return self.result["route"].value_counts()
         cols = [c for c in self.partitions.columns if c.startswith("route_")]
         counts = self.partitions[cols].sum()
-        counts.index = [c[len("route_"):] for c in cols]
+        counts.index = [c[len("route_") :] for c in cols]
         return counts[counts > 0].sort_values(ascending=False)
 
 
@@ -491,10 +547,13 @@ def assess_partitioned(
     if do_shuffle:
         step(0, 1, "按希尔伯特曲线空间分区")
         ts = time.perf_counter()
-        rows = len(parcels) if isinstance(parcels, gpd.GeoDataFrame) else int(
-            ddf.map_partitions(len).sum().compute())
-        ddf = ddf.spatial_shuffle(by="hilbert", npartitions=max(1, math.ceil(rows / rows_per_partition)),
-                                  calculate_partitions=False, shuffle_method=_SHUFFLE)
+        rows = len(parcels) if isinstance(parcels, gpd.GeoDataFrame) else int(ddf.map_partitions(len).sum().compute())
+        ddf = ddf.spatial_shuffle(
+            by="hilbert",
+            npartitions=max(1, math.ceil(rows / rows_per_partition)),
+            calculate_partitions=False,
+            shuffle_method=_SHUFFLE,
+        )
         ddf = ddf.persist()
         from distributed import wait
 
@@ -521,8 +580,9 @@ def assess_partitioned(
         meta = _empty_assessment()
     else:
         meta = _STATS_META
-    mapped = ddf.map_partitions(_run_partition, shared, None if out_dir is None else str(out_dir),
-                                meta=meta, align_dataframes=False)
+    mapped = ddf.map_partitions(
+        _run_partition, shared, None if out_dir is None else str(out_dir), meta=meta, align_dataframes=False
+    )
     parts = mapped.to_delayed()
     futures = client.compute(parts)
     index = {f.key: i for i, f in enumerate(futures)}
@@ -543,15 +603,29 @@ def assess_partitioned(
         stats = pd.DataFrame({"partition": range(total), "rows": [len(r) for r in results]})
         return PartitionedRun(stats, seconds, result=result, shuffled=do_shuffle, shuffle_seconds=shuffle_seconds)
     stats = pd.concat(results, ignore_index=True)
-    write_marker(out_dir, layer="idle_assessment", order="hilbert", partitions=total, rows=int(stats["rows"].sum()),
-                 as_of=as_of.isoformat(), rules_version=rules.version, lists="parquet lists",
-                 written_by="gis.partitioned.assess_partitioned")
+    write_marker(
+        out_dir,
+        layer="idle_assessment",
+        order="hilbert",
+        partitions=total,
+        rows=int(stats["rows"].sum()),
+        as_of=as_of.isoformat(),
+        rules_version=rules.version,
+        lists="parquet lists",
+        written_by="gis.partitioned.assess_partitioned",
+    )
     return PartitionedRun(stats, seconds, out=out_dir, shuffled=do_shuffle, shuffle_seconds=shuffle_seconds)
 
 
-def assess_store_partitioned(store, *, as_of: dt.date, rules: RuleSet | None = None, client=None,
-                             rows_per_partition: int = ROWS_PER_PARTITION,
-                             on_progress: Progress | None = None) -> PartitionedRun:
+def assess_store_partitioned(
+    store,
+    *,
+    as_of: dt.date,
+    rules: RuleSet | None = None,
+    client=None,
+    rows_per_partition: int = ROWS_PER_PARTITION,
+    on_progress: Progress | None = None,
+) -> PartitionedRun:
     """:func:`gis.workflow.assess_store` on the cluster: the store's parcels are spatially shuffled into
     partitions, assessed there, gathered back in the store's parcel order with the latest decisions, and
     written with the store's own ``write_layers`` — one transaction (all or nothing, as the in-memory job)."""
@@ -566,15 +640,32 @@ def assess_store_partitioned(store, *, as_of: dt.date, rules: RuleSet | None = N
     inputs = ledger_inputs(store, as_of=as_of, known_at=known_at)  # the ledger valid on as_of (docs/history.md §4)
     parcels = inputs["parcels"]
     run = assess_partitioned(
-        parcels, enterprises=inputs["enterprises"], projects=inputs["projects"], villages=inputs["villages"],
-        progress=inputs["village_progress"], towns=inputs["towns"], rasters=inputs["rasters"], as_of=as_of,
-        rules=rules, out=None, client=client, rows_per_partition=rows_per_partition, shuffle=True,
-        on_progress=on_progress)
+        parcels,
+        enterprises=inputs["enterprises"],
+        projects=inputs["projects"],
+        villages=inputs["villages"],
+        progress=inputs["village_progress"],
+        towns=inputs["towns"],
+        rasters=inputs["rasters"],
+        as_of=as_of,
+        rules=rules,
+        out=None,
+        client=client,
+        rows_per_partition=rows_per_partition,
+        shuffle=True,
+        on_progress=on_progress,
+    )
     result = run.result
     order = pd.Index(parcels["parcel_id"]).get_indexer(result["parcel_id"])
     result = result.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
     result["decision"] = decision_column(store, result["parcel_id"], known_at=known_at)
-    run.run_id = keep_assessment(store, result, as_of=as_of, known_at=known_at, rules=rules,
-                                 meta={"assess_engine": f"dask ({len(run.partitions)} partitions)"})
+    run.run_id = keep_assessment(
+        store,
+        result,
+        as_of=as_of,
+        known_at=known_at,
+        rules=rules,
+        meta={"assess_engine": f"dask ({len(run.partitions)} partitions)"},
+    )
     run.result = result
     return run

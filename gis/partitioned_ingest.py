@@ -15,6 +15,7 @@ does.)
 With a dask client the staged partitions are finally re-partitioned along the Hilbert curve
 (:func:`gis.partitioned.spatial_partition`); without one they are kept in source order.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -41,8 +42,9 @@ def _chunks(path: Path, rows: int) -> Iterator[tuple[pd.DataFrame, int, int]]:
     """(raw chunk, first row number in the source as a user counts it, total rows) for a big source."""
     suffix = path.suffix.lower()
     if path.is_dir() or suffix == ".parquet":
-        files = sorted(p for p in path.glob("*.parquet") if not p.name.startswith(("_", "."))) if path.is_dir() \
-            else [path]
+        files = (
+            sorted(p for p in path.glob("*.parquet") if not p.name.startswith(("_", "."))) if path.is_dir() else [path]
+        )
         total = sum(pyarrow_rows(f) for f in files)
         start = 1
         for f in files:
@@ -51,23 +53,27 @@ def _chunks(path: Path, rows: int) -> Iterator[tuple[pd.DataFrame, int, int]]:
             except ValueError:  # no geo metadata: a table
                 frame = pd.read_parquet(f)
             for lo in range(0, len(frame), rows):
-                part = frame.iloc[lo:lo + rows]
+                part = frame.iloc[lo : lo + rows]
                 yield part, start + lo, total
             start += len(frame)
         return
     if suffix == ".csv":
         total = sum(1 for _ in open(path, "rb")) - 1
         start = 2
-        for part in pd.read_csv(path, dtype=object, encoding="utf-8-sig", keep_default_na=False, na_values=[""],
-                                chunksize=rows):
+        for part in pd.read_csv(
+            path, dtype=object, encoding="utf-8-sig", keep_default_na=False, na_values=[""], chunksize=rows
+        ):
             yield part, start, total
             start += len(part)
         return
     try:
         total = int(pyogrio.read_info(path)["features"])
     except Exception as exc:
-        raise InputFileError(f"无法读取文件 {path.name}：{exc}", detail=f"{path}: {exc}",
-                             fix="分区导入支持 GeoPackage/Shapefile/GeoJSON、CSV 和 GeoParquet（文件或目录）") from exc
+        raise InputFileError(
+            f"无法读取文件 {path.name}：{exc}",
+            detail=f"{path}: {exc}",
+            fix="分区导入支持 GeoPackage/Shapefile/GeoJSON、CSV 和 GeoParquet（文件或目录）",
+        ) from exc
     for lo in range(0, total, rows):
         part = pyogrio.read_dataframe(path, skip_features=lo, max_features=rows, use_arrow=True)
         yield part, lo + 1, total
@@ -90,10 +96,18 @@ def _as_file(chunk: pd.DataFrame, folder: Path, name: str) -> Path:
     return path
 
 
-def ingest_partitioned(layer_name: str, source: str | Path, dest: str | Path, *, crs: str | None = None,
-                       from_gcj02: bool = False, chunk_rows: int = ROWS_PER_PARTITION,
-                       rejects_dir: str | Path | None = None, client=None,
-                       on_progress: Progress | None = None) -> IngestReport:
+def ingest_partitioned(
+    layer_name: str,
+    source: str | Path,
+    dest: str | Path,
+    *,
+    crs: str | None = None,
+    from_gcj02: bool = False,
+    chunk_rows: int = ROWS_PER_PARTITION,
+    rejects_dir: str | Path | None = None,
+    client=None,
+    on_progress: Progress | None = None,
+) -> IngestReport:
     """Validate ``source`` (a big GeoPackage/Shapefile/GeoJSON/CSV, or raw GeoParquet files) into ``dest``.
 
     Returns one :class:`gis.ingest.IngestReport` over the whole source (``read == stored + rejected``); the
@@ -111,12 +125,17 @@ def ingest_partitioned(layer_name: str, source: str | Path, dest: str | Path, *,
     with tempfile.TemporaryDirectory(prefix="landrenew-ingest-") as tmp:
         for chunk, first_row, total in _chunks(source, chunk_rows):
             path = _as_file(chunk, Path(tmp), f"chunk{number:05d}")
-            frame, part = read_layer_file(layer_name, path, crs=crs, from_gcj02=from_gcj02,
-                                          existing_keys=seen or None)
+            frame, part = read_layer_file(layer_name, path, crs=crs, from_gcj02=from_gcj02, existing_keys=seen or None)
             offset = first_row - (1 if path.suffix == ".gpkg" else 2)  # chunk row 1 (or 2) -> source row
-            problems = [dataclasses.replace(p, file=source.name, row=None if p.row is None else int(p.row) + offset,
-                                            extra={**p.extra, "chunk": number})
-                        for p in part.problems]
+            problems = [
+                dataclasses.replace(
+                    p,
+                    file=source.name,
+                    row=None if p.row is None else int(p.row) + offset,
+                    extra={**p.extra, "chunk": number},
+                )
+                for p in part.problems
+            ]
             report.read += part.read
             report.stored += part.stored
             report.rejected += part.rejected
@@ -132,15 +151,24 @@ def ingest_partitioned(layer_name: str, source: str | Path, dest: str | Path, *,
                 if len(keys) == 1:
                     seen.update(frame[keys[0]].dropna().tolist())
                 else:  # dates as ``datetime.date``, the way read_layer_file compares existing keys
-                    seen.update(tuple(v.date() if isinstance(v, pd.Timestamp) else v for v in row)
-                                for row in frame[list(keys)].itertuples(index=False, name=None))
+                    seen.update(
+                        tuple(v.date() if isinstance(v, pd.Timestamp) else v for v in row)
+                        for row in frame[list(keys)].itertuples(index=False, name=None)
+                    )
             if len(frame):
                 write_partition(frame, layer_name, stage, number)
                 number += 1
             path.unlink()
             step(min(first_row + len(chunk), total), total, f"已校验 {report.read} 行，拒收 {report.rejected} 行")
-    write_marker(stage, layer=layer_name, order="source", partitions=number, rows=report.stored,
-                 written_by="gis.partitioned_ingest.ingest_partitioned", source=str(source))
+    write_marker(
+        stage,
+        layer=layer_name,
+        order="source",
+        partitions=number,
+        rows=report.stored,
+        written_by="gis.partitioned_ingest.ingest_partitioned",
+        source=str(source),
+    )
     if client is not None and layer.is_spatial and number:
         spatial_partition(stage, dest, rows_per_partition=chunk_rows, layer_name=layer_name, client=client)
         shutil.rmtree(stage)

@@ -13,6 +13,7 @@ suit (``review_or_suit`` … ``review_or_suit_closed``), closed another way (``c
 ...     "public_notice", "plan_drafted", "plan_approved"])[:2]
 ['hearing_requested', 'fee_decision']
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -33,10 +34,10 @@ class OrderError(LandRenewError):
 class CaseState:
     """Where a case stands after its events."""
 
-    pos: int = 0            # index of the next step of the sequence
-    inner: int = 0          # index within an optional group already begun
-    pending: bool = False   # a review or suit is pending
-    closed: bool = False    # closed another way (closed_other)
+    pos: int = 0  # index of the next step of the sequence
+    inner: int = 0  # index within an optional group already begun
+    pending: bool = False  # a review or suit is pending
+    closed: bool = False  # closed another way (closed_other)
     completed: bool = False
     last: str | None = None  # the last event (the case state)
 
@@ -47,8 +48,13 @@ def _candidates(rules: DisposalRules, route: str, sub_route: str, st: CaseState)
     if st.inner:
         step = steps[st.pos]
         nxt = st.inner + 1
-        return [(step.events[st.inner], st.pos if nxt < len(step.events) else st.pos + 1,
-                 nxt if nxt < len(step.events) else 0)]
+        return [
+            (
+                step.events[st.inner],
+                st.pos if nxt < len(step.events) else st.pos + 1,
+                nxt if nxt < len(step.events) else 0,
+            )
+        ]
     out = []
     for i in range(st.pos, len(steps)):
         step = steps[i]
@@ -103,8 +109,10 @@ def replay(rules: DisposalRules, route: str, sub_route: str, events: Sequence[st
     st = CaseState()
     for i, event in enumerate(events):
         if not _apply(rules, route, sub_route, st, event):
-            raise OrderError(f"案件第 {i + 1} 个事项“{rules.events.get(event, {}).get('label', event)}”不符合处置程序",
-                             detail=f"stored event {event!r} out of order at {i}")
+            raise OrderError(
+                f"案件第 {i + 1} 个事项“{rules.events.get(event, {}).get('label', event)}”不符合处置程序",
+                detail=f"stored event {event!r} out of order at {i}",
+            )
     return st
 
 
@@ -130,8 +138,11 @@ def next_events(rules: DisposalRules, route: str, sub_route: str, events: Sequen
 def check_next(rules: DisposalRules, route: str, sub_route: str, events: Sequence[str], event: str) -> None:
     """Raise :class:`OrderError` with the reason when ``event`` may not follow ``events``."""
     if event not in rules.events:
-        raise OrderError(f"未知事项“{event}”", detail=f"unknown event {event!r}",
-                         fix="可选：" + "、".join(f"{c}（{s['label']}）" for c, s in rules.events.items()))
+        raise OrderError(
+            f"未知事项“{event}”",
+            detail=f"unknown event {event!r}",
+            fix="可选：" + "、".join(f"{c}（{s['label']}）" for c, s in rules.events.items()),
+        )
     allowed = next_events(rules, route, sub_route, events)
     if event in allowed:
         return
@@ -145,6 +156,8 @@ def check_next(rules: DisposalRules, route: str, sub_route: str, events: Sequenc
     else:
         why = f"按“{sub_label}”程序，下一步应为：{'、'.join(label(a) for a in allowed)}"
         fix = f"先登记{label(allowed[0])}" if allowed[0] != rules.procedure["reopen"] else "先登记重新开启（说明原因）"
-    raise OrderError(f"事项“{label(event)}”不能{after}登记：{why}",
-                     detail=f"event {event!r} not allowed after {list(events)[-1:]} for {route}/{sub_route}; allowed {allowed}",
-                     fix=fix)
+    raise OrderError(
+        f"事项“{label(event)}”不能{after}登记：{why}",
+        detail=f"event {event!r} not allowed after {list(events)[-1:]} for {route}/{sub_route}; allowed {allowed}",
+        fix=fix,
+    )

@@ -14,6 +14,7 @@ app's side bar, the CLI's messages, error details and ``repr`` of a store all sh
 >>> mask_url("var/landrenew.gpkg")
 'var/landrenew.gpkg'
 """
+
 from __future__ import annotations
 
 import os

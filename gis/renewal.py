@@ -38,6 +38,7 @@ Every threshold is in ``layers/rules/renewal.yaml`` (see the comments there).  T
 >>> rules["deadline.default"]
 datetime.date(2027, 12, 31)
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -49,8 +50,8 @@ import numpy as np
 import pandas as pd
 
 from .crs import AREA_CRS
-from .errors import InputFileError, RuleFileError
 from .decision_table import Evaluator, RowError, first_match, parse_template
+from .errors import InputFileError, RuleFileError
 from .renewal_conditions import CONDITIONS, PLACEHOLDERS, VillageFacts, status_table
 from .rules import RuleSet, load_rules
 from .schema import get_layer
@@ -91,8 +92,13 @@ INDICATOR_FIELDS = {
 }
 _FIELD_LABELS = get_layer("village_progress").labels()
 #: indicator -> the villages field of its denominator (its label names it in notes); works is a ratio already
-_DENOMINATOR_FIELDS = {"signing": "households", "relocation": "households", "demolition": "planned_demolition_m2",
-                       "resettlement": "planned_resettlement_units", "works": None}
+_DENOMINATOR_FIELDS = {
+    "signing": "households",
+    "relocation": "households",
+    "demolition": "planned_demolition_m2",
+    "resettlement": "planned_resettlement_units",
+    "works": None,
+}
 _DEN_LABELS = {ind: get_layer("villages").field(f).label if f else "1" for ind, f in _DENOMINATOR_FIELDS.items()}
 #: note -> the placeholders its template (``notes.<name>`` in the renewal rule file) may use
 NOTE_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
@@ -153,8 +159,7 @@ _MAX_DAY = int((np.datetime64("2262-04-10", "D") - _EPOCH).astype(np.int64))
 
 # ----------------------------------------------------------------------------------------------- rules
 def _rule_error(rules: RuleSet, key: str, what: str, fix: str) -> RuleFileError:
-    return RuleFileError(f"规则文件 {rules.path} 的键 “{key}” {what}", detail=f"renewal rule {key!r}: {what}",
-                         fix=fix)
+    return RuleFileError(f"规则文件 {rules.path} 的键 “{key}” {what}", detail=f"renewal rule {key!r}: {what}", fix=fix)
 
 
 def _check_rules(rules: RuleSet) -> None:
@@ -165,23 +170,37 @@ def _check_rules(rules: RuleSet) -> None:
         if unknown:
             raise _rule_error(rules, f"stages.{mode}", f"含未知阶段 {unknown}", f"阶段只能取 {', '.join(STAGES)}")
         if len(stages) < 2 or stages[0] != "not_started" or stages[-1] != "done" or len(set(stages)) != len(stages):
-            raise _rule_error(rules, f"stages.{mode}", "应以 not_started 开头、done 结尾且不重复",
-                              "按 未启动 -> ... -> 完成 的顺序列出阶段")
+            raise _rule_error(
+                rules,
+                f"stages.{mode}",
+                "应以 not_started 开头、done 结尾且不重复",
+                "按 未启动 -> ... -> 完成 的顺序列出阶段",
+            )
     for ind, stage in rules["indicator_stage"].items():
         if ind not in INDICATOR_FIELDS or stage not in STAGES:
-            raise _rule_error(rules, f"indicator_stage.{ind}", f"无效（{ind}: {stage}）",
-                              f"指标只能取 {', '.join(INDICATOR_FIELDS)}，阶段只能取 {', '.join(STAGES)}")
+            raise _rule_error(
+                rules,
+                f"indicator_stage.{ind}",
+                f"无效（{ind}: {stage}）",
+                f"指标只能取 {', '.join(INDICATOR_FIELDS)}，阶段只能取 {', '.join(STAGES)}",
+            )
     for mode in ("拆除新建", "整治提升"):
         weights = rules[f"weights.{mode}"]
-        bad = [k for k, w in weights.items()
-               if k not in INDICATOR_FIELDS or isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0]
+        bad = [
+            k
+            for k, w in weights.items()
+            if k not in INDICATOR_FIELDS or isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0
+        ]
         if bad or not weights:
-            raise _rule_error(rules, f"weights.{mode}", f"含无效指标或权重 {bad}",
-                              f"指标只能取 {', '.join(INDICATOR_FIELDS)}，权重为非负数")
+            raise _rule_error(
+                rules,
+                f"weights.{mode}",
+                f"含无效指标或权重 {bad}",
+                f"指标只能取 {', '.join(INDICATOR_FIELDS)}，权重为非负数",
+            )
         total = float(sum(weights.values()))
         if abs(total - 1.0) > 1e-6:
-            raise _rule_error(rules, f"weights.{mode}", f"的权重之和为 {total:g}，应为 1",
-                              "调整各指标权重使之和为 1")
+            raise _rule_error(rules, f"weights.{mode}", f"的权重之和为 {total:g}，应为 1", "调整各指标权重使之和为 1")
     if not rules["mixed.share_min"] <= rules["mixed.share_default"] <= rules["mixed.share_max"]:
         raise _rule_error(rules, "mixed.share_default", "应在 share_min 与 share_max 之间", "调整三者的大小关系")
     if rules["sites.weight_distance"] + rules["sites.weight_fit"] <= 0:
@@ -325,20 +344,29 @@ def _village_table(villages: pd.DataFrame, rules: RuleSet) -> pd.DataFrame:
     """Validated village attributes (positional index), with the demolition share of each village."""
     missing = [c for c in ("village_id", "mode", "households") if c not in villages.columns]
     if missing:
-        raise InputFileError(f"城中村图层缺少字段 {missing}", detail=f"villages: missing columns {missing}",
-                             fix="补上 村编号、改造方式、户数 列")
+        raise InputFileError(
+            f"城中村图层缺少字段 {missing}",
+            detail=f"villages: missing columns {missing}",
+            fix="补上 村编号、改造方式、户数 列",
+        )
     ids = villages["village_id"].astype(str).to_numpy()
     dup = pd.Series(ids).duplicated(keep=False).to_numpy()
     if dup.any():
         shown = sorted(set(ids[dup]))[:10]
-        raise InputFileError(f"城中村编号重复：{', '.join(shown)}", detail=f"duplicate village_id {shown}",
-                             fix="每个村只保留一行，编号唯一")
+        raise InputFileError(
+            f"城中村编号重复：{', '.join(shown)}",
+            detail=f"duplicate village_id {shown}",
+            fix="每个村只保留一行，编号唯一",
+        )
     mode = villages["mode"].astype(str).to_numpy()
     bad = ~np.isin(mode, MODES)
     if bad.any():
         shown = [f"{i}（{m}）" for i, m in zip(ids[bad][:10], mode[bad][:10])]
-        raise InputFileError(f"城中村改造方式无法识别：{', '.join(shown)}", detail="unknown mode",
-                             fix=f"改造方式只能取 {', '.join(MODES)}")
+        raise InputFileError(
+            f"城中村改造方式无法识别：{', '.join(shown)}",
+            detail="unknown mode",
+            fix=f"改造方式只能取 {', '.join(MODES)}",
+        )
 
     def num(col: str) -> np.ndarray:
         if col not in villages.columns:
@@ -372,11 +400,18 @@ def _village_table(villages: pd.DataFrame, rules: RuleSet) -> pd.DataFrame:
         share = np.where(mixed, np.where(ok, clipped, default), share)
         if ok.any():
             idx = np.flatnonzero(ok)
-            clip_txt = np.where(clipped[idx] != raw[idx], _note(rules, "mixed_share_clipped", share_used=_pct(clipped[idx])),
-                                "")
-            share_note[idx] = _note(rules, "mixed_share", planned_demolition_m2=_num(vt["planned_demolition_m2"].to_numpy()[idx]),
-                                    area_m2=np.char.mod("%.0f", area[idx]), share=_pct(raw[idx]), clipped=clip_txt,
-                                    works_share=_pct(1 - clipped[idx]))
+            clip_txt = np.where(
+                clipped[idx] != raw[idx], _note(rules, "mixed_share_clipped", share_used=_pct(clipped[idx])), ""
+            )
+            share_note[idx] = _note(
+                rules,
+                "mixed_share",
+                planned_demolition_m2=_num(vt["planned_demolition_m2"].to_numpy()[idx]),
+                area_m2=np.char.mod("%.0f", area[idx]),
+                share=_pct(raw[idx]),
+                clipped=clip_txt,
+                works_share=_pct(1 - clipped[idx]),
+            )
         miss = np.flatnonzero(mixed & ~ok)
         share_note[miss] = str(_note(rules, "mixed_share_default", share_default=f"{default:.0%}"))
     vt["share"] = share
@@ -403,15 +438,19 @@ def _denominators(vt: pd.DataFrame) -> dict[str, np.ndarray]:
     share = vt["share"].to_numpy()
     part = np.where(vt["mode"].to_numpy() == "拆整结合", share, 1.0)
     hh = vt["households"].to_numpy() * part
-    out = {"signing": hh, "relocation": hh,
-           "demolition": vt["planned_demolition_m2"].to_numpy(),
-           "resettlement": vt["planned_resettlement_units"].to_numpy(),
-           "works": np.ones(len(vt))}
+    out = {
+        "signing": hh,
+        "relocation": hh,
+        "demolition": vt["planned_demolition_m2"].to_numpy(),
+        "resettlement": vt["planned_resettlement_units"].to_numpy(),
+        "works": np.ones(len(vt)),
+    }
     return {k: np.where(v > 0, v, np.nan) for k, v in out.items()}
 
 
-def _row_percent(vt: pd.DataFrame, g: np.ndarray, values: dict[str, np.ndarray], rules: RuleSet
-                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def _row_percent(
+    vt: pd.DataFrame, g: np.ndarray, values: dict[str, np.ndarray], rules: RuleSet
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """percent_complete of report rows (g = village position of each row); also the raw ratios."""
     dens = _denominators(vt)
     raw = {ind: values[field] / dens[ind][g] for ind, field in INDICATOR_FIELDS.items()}
@@ -426,23 +465,31 @@ def _row_percent(vt: pd.DataFrame, g: np.ndarray, values: dict[str, np.ndarray],
     return a + b, raw
 
 
-def _reports(vt: pd.DataFrame, progress: pd.DataFrame, *, as_of_day: int | None, dedupe: bool
-             ) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _reports(
+    vt: pd.DataFrame, progress: pd.DataFrame, *, as_of_day: int | None, dedupe: bool
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Report rows of known villages, sorted by (village, date, file order), fields forward-filled."""
     missing = [c for c in ("village_id", "report_date", "stage") if c not in progress.columns]
     if missing:
-        raise InputFileError(f"城中村改造进度表缺少字段 {missing}", detail=f"village_progress: missing {missing}",
-                             fix="补上 村编号、填报日期、阶段 列")
+        raise InputFileError(
+            f"城中村改造进度表缺少字段 {missing}",
+            detail=f"village_progress: missing {missing}",
+            fix="补上 村编号、填报日期、阶段 列",
+        )
     m = len(progress)
     g = pd.Index(vt["village_id"]).get_indexer(progress["village_id"].astype(str).to_numpy())
     day = _days(progress["report_date"].to_numpy())
-    df = pd.DataFrame({"row": np.arange(m), "g": g, "day": day,
-                       "stage": progress["stage"].astype(str).to_numpy()})
+    df = pd.DataFrame({"row": np.arange(m), "g": g, "day": day, "stage": progress["stage"].astype(str).to_numpy()})
     for field in _FIELDS:
-        df[field] = (pd.to_numeric(pd.Series(progress[field].to_numpy()), errors="coerce").to_numpy(dtype=float)
-                     if field in progress.columns else np.nan)
-    info: dict[str, Any] = {"bad_date_g": g[(g >= 0) & np.isnan(day)],
-                            "unknown_villages": sorted(set(progress["village_id"].astype(str).to_numpy()[g < 0]))}
+        df[field] = (
+            pd.to_numeric(pd.Series(progress[field].to_numpy()), errors="coerce").to_numpy(dtype=float)
+            if field in progress.columns
+            else np.nan
+        )
+    info: dict[str, Any] = {
+        "bad_date_g": g[(g >= 0) & np.isnan(day)],
+        "unknown_villages": sorted(set(progress["village_id"].astype(str).to_numpy()[g < 0])),
+    }
     keep = (g >= 0) & ~np.isnan(day)
     if as_of_day is not None:
         keep &= day <= as_of_day
@@ -465,8 +512,7 @@ def _reports(vt: pd.DataFrame, progress: pd.DataFrame, *, as_of_day: int | None,
 
 
 # ------------------------------------------------------------------------------------------- public
-def percent_complete(villages: pd.DataFrame, progress: pd.DataFrame, *, rules: RuleSet | None = None
-                     ) -> pd.Series:
+def percent_complete(villages: pd.DataFrame, progress: pd.DataFrame, *, rules: RuleSet | None = None) -> pd.Series:
     """Share of the renewal done (0..1) at each report.
 
     Parameters
@@ -543,8 +589,15 @@ def _data_errors(h: _History, info: dict, n: int, rules: RuleSet, notes: _Notes)
     g, day = h.g, h.day
     dups = info["dups"]
     if len(dups):
-        notes.add(dups["g"].to_numpy(), _note(rules, "duplicate_reports", report_date=_date_str(dups["day"].to_numpy()),
-                                              count=dups["count"].to_numpy()))
+        notes.add(
+            dups["g"].to_numpy(),
+            _note(
+                rules,
+                "duplicate_reports",
+                report_date=_date_str(dups["day"].to_numpy()),
+                count=dups["count"].to_numpy(),
+            ),
+        )
     bad_g = info["bad_date_g"]
     if len(bad_g):
         ug, cnt = np.unique(bad_g, return_counts=True)
@@ -560,8 +613,18 @@ def _data_errors(h: _History, info: dict, n: int, rules: RuleSet, notes: _Notes)
         if not dec.any():
             continue
         idx = np.flatnonzero(dec)
-        notes.add(g[idx], _note(rules, "indicator_drop", field=_FIELD_LABELS[field], before_date=_date_str(day[idx - 1]),
-                                before=_num(v[idx - 1]), date=_date_str(day[idx]), value=_num(v[idx])))
+        notes.add(
+            g[idx],
+            _note(
+                rules,
+                "indicator_drop",
+                field=_FIELD_LABELS[field],
+                before_date=_date_str(day[idx - 1]),
+                before=_num(v[idx - 1]),
+                date=_date_str(day[idx]),
+                value=_num(v[idx]),
+            ),
+        )
         data_error[g[idx]] = True
         is_counted = np.isin(h.mode, [mm for mm in MODES if ind in counted[mm]])
         drop_counted |= dec & is_counted
@@ -570,14 +633,24 @@ def _data_errors(h: _History, info: dict, n: int, rules: RuleSet, notes: _Notes)
         idx = np.flatnonzero(sdec)
         prev_lab = pd.Series(h.stage[idx - 1]).map(STAGE_LABELS).fillna("?").to_numpy()
         lab = pd.Series(h.stage[idx]).map(STAGE_LABELS).fillna("?").to_numpy()
-        notes.add(g[idx], _note(rules, "stage_drop", before_date=_date_str(day[idx - 1]), before_stage=prev_lab,
-                                date=_date_str(day[idx]), stage=lab))
+        notes.add(
+            g[idx],
+            _note(
+                rules,
+                "stage_drop",
+                before_date=_date_str(day[idx - 1]),
+                before_stage=prev_lab,
+                date=_date_str(day[idx]),
+                stage=lab,
+            ),
+        )
         data_error[g[idx]] = True
     return data_error, drop_counted
 
 
-def _forecast(h: _History, vt: pd.DataFrame, drop_counted: np.ndarray, as_of_day: int, rules: RuleSet
-              ) -> tuple[VillageFacts, np.ndarray]:
+def _forecast(
+    h: _History, vt: pd.DataFrame, drop_counted: np.ndarray, as_of_day: int, rules: RuleSet
+) -> tuple[VillageFacts, np.ndarray]:
     """Latest percent, the rate over the recent window, the stall check and the projection, per village.
 
     The rate and the stall check use only the reports from the last drop of a counted indicator on.
@@ -623,20 +696,37 @@ def _forecast(h: _History, vt: pd.DataFrame, drop_counted: np.ndarray, as_of_day
     months_to_deadline = (deadline - as_of_day) / DAYS_PER_MONTH
     done = has & (P >= 1 - _EPS)
     with np.errstate(invalid="ignore", divide="ignore"):
-        required = np.where(done, 0.0, np.where(months_to_deadline > 0,
-                                                (1 - P) / np.where(months_to_deadline > 0, months_to_deadline, 1.0),
-                                                np.inf))
+        required = np.where(
+            done,
+            0.0,
+            np.where(
+                months_to_deadline > 0, (1 - P) / np.where(months_to_deadline > 0, months_to_deadline, 1.0), np.inf
+            ),
+        )
         proj_months = np.where(hr & (rate > 0), (1 - P) / np.where(rate > 0, rate, 1.0), np.nan)
     proj_day = lastd + np.ceil(proj_months * DAYS_PER_MONTH - 1e-6)
     proj_day = np.where(done, lastd, proj_day)
     facts = VillageFacts(
-        rules=rules, as_of_day=as_of_day, has_report=has, percent=P,
-        stage=per_village(h.stage[last], "not_started", object), last_day=lastd, deadline_day=deadline,
-        months_to_deadline=months_to_deadline, required=required, has_rate=hr, rate=rate, projected_day=proj_day,
+        rules=rules,
+        as_of_day=as_of_day,
+        has_report=has,
+        percent=P,
+        stage=per_village(h.stage[last], "not_started", object),
+        last_day=lastd,
+        deadline_day=deadline,
+        months_to_deadline=months_to_deadline,
+        required=required,
+        has_rate=hr,
+        rate=rate,
+        projected_day=proj_day,
         projection_overflow=proj_day > _MAX_DAY,
         late_cut_day=_add_months(deadline.astype(np.int64), rules["status.late_margin_months"]),
-        stalled=per_village(stalled_g, False), stall_reference=per_village(np.maximum(ref, 0), 0, np.int64),
-        rate_base=per_village(base, 0, np.int64), report_day=day, report_percent=p)
+        stalled=per_village(stalled_g, False),
+        stall_reference=per_village(np.maximum(ref, 0), 0, np.int64),
+        rate_base=per_village(base, 0, np.int64),
+        report_day=day,
+        report_percent=p,
+    )
     return facts, cs
 
 
@@ -661,13 +751,21 @@ def _history_notes(v: VillageFacts, cs: np.ndarray, rules: RuleSet, notes: _Note
     lastd_i = np.nan_to_num(lastd).astype(np.int64)
     idx = np.flatnonzero((cs > np.iinfo(np.int64).min) & has)
     if idx.size:
-        notes.add(idx, _note(rules, "rate_after_drop", last_report_date=_date_str(lastd_i[idx]),
-                             from_date=_date_str(cs[idx])))
+        notes.add(
+            idx, _note(rules, "rate_after_drop", last_report_date=_date_str(lastd_i[idx]), from_date=_date_str(cs[idx]))
+        )
     done = has & (v.percent >= 1 - _EPS)
     stale_cut = _add_months(np.array([v.as_of_day]), -rules["status.stale_report_months"])[0]
     idx = np.flatnonzero(has & ~done & (lastd < stale_cut))
-    notes.add(idx, _note(rules, "stale_report", last_report_date=_date_str(lastd_i[idx]),
-                         stale_months=rules["status.stale_report_months"]))
+    notes.add(
+        idx,
+        _note(
+            rules,
+            "stale_report",
+            last_report_date=_date_str(lastd_i[idx]),
+            stale_months=rules["status.stale_report_months"],
+        ),
+    )
 
 
 def _report_checks(h: _History, vt: pd.DataFrame, rules: RuleSet, notes: _Notes, data_error: np.ndarray) -> None:
@@ -703,13 +801,23 @@ def _report_checks(h: _History, vt: pd.DataFrame, rules: RuleSet, notes: _Notes,
     idx = np.flatnonzero(ahead)
     if idx.size:
         ind_lab = pd.Series(implied_ind[idx]).map(rules["indicator_labels"]).to_numpy()
-        notes.add(gv[idx], _note(rules, "stage_behind_indicators", stage=pd.Series(lstage[idx]).map(STAGE_LABELS).to_numpy(),
-                                 indicator=ind_lab, ratio=_pct(implied_ratio[idx])))
+        notes.add(
+            gv[idx],
+            _note(
+                rules,
+                "stage_behind_indicators",
+                stage=pd.Series(lstage[idx]).map(STAGE_LABELS).to_numpy(),
+                indicator=ind_lab,
+                ratio=_pct(implied_ratio[idx]),
+            ),
+        )
     idx = np.flatnonzero(~bad_stage & (lstage == "done") & (p_last < 1 - _EPS))
     notes.add(gv[idx], _note(rules, "done_stage_not_done", percent=_pct(p_last[idx])))
     idx = np.flatnonzero(~bad_stage & (lstage != "done") & (p_last >= 1 - _EPS))
     if idx.size:
-        notes.add(gv[idx], _note(rules, "done_but_stage_behind", stage=pd.Series(lstage[idx]).map(STAGE_LABELS).to_numpy()))
+        notes.add(
+            gv[idx], _note(rules, "done_but_stage_behind", stage=pd.Series(lstage[idx]).map(STAGE_LABELS).to_numpy())
+        )
     data_error[gv[ahead | (~bad_stage & ((lstage == "done") != (p_last >= 1 - _EPS)))]] = True
     dens = _denominators(vt)
     for ind, field in INDICATOR_FIELDS.items():
@@ -720,8 +828,16 @@ def _report_checks(h: _History, vt: pd.DataFrame, rules: RuleSet, notes: _Notes,
             den_txt = _cat(_DEN_LABELS[ind], " ", _num(np.nan_to_num(dens[ind][gv])))
         active_ind = np.isin(lmode, [mm for mm in MODES if ind in counted[mm]])
         idx = np.flatnonzero(over & active_ind)
-        notes.add(gv[idx], _note(rules, "indicator_over_denominator", field=_FIELD_LABELS[field],
-                                 value=_num(h.values[field][last[idx]]), denominator=den_txt[idx]))
+        notes.add(
+            gv[idx],
+            _note(
+                rules,
+                "indicator_over_denominator",
+                field=_FIELD_LABELS[field],
+                value=_num(h.values[field][last[idx]]),
+                denominator=den_txt[idx],
+            ),
+        )
     idx = np.flatnonzero(h.nan_p[last])
     notes.add(gv[idx], _note(rules, "no_usable_indicator"))
 
@@ -737,12 +853,15 @@ def _denominator_notes(vt: pd.DataFrame, rules: RuleSet, notes: _Notes) -> None:
         if "整治提升" in modes_using:
             use |= (mode_v == "拆整结合") & (share < 1)
         idx = np.flatnonzero(use & np.isnan(dens[ind]))
-        notes.add(idx, _note(rules, "missing_denominator", indicator=rules["indicator_labels"][ind],
-                             denominator=_DEN_LABELS[ind]))
+        notes.add(
+            idx,
+            _note(rules, "missing_denominator", indicator=rules["indicator_labels"][ind], denominator=_DEN_LABELS[ind]),
+        )
 
 
-def village_status(villages: gpd.GeoDataFrame, progress: pd.DataFrame, *, as_of: dt.date,
-                   rules: RuleSet | None = None) -> gpd.GeoDataFrame:
+def village_status(
+    villages: gpd.GeoDataFrame, progress: pd.DataFrame, *, as_of: dt.date, rules: RuleSet | None = None
+) -> gpd.GeoDataFrame:
     """Progress, forecast and status of every village as of a date (output layer ``village_status``).
 
     The steps of docs/rules.md §7: the village table (deadline, demolition share), the usable reports and their
@@ -794,30 +913,33 @@ def village_status(villages: gpd.GeoDataFrame, progress: pd.DataFrame, *, as_of:
     projected = np.where(facts.projection_overflow, np.nan, facts.projected_day)
 
     src = villages.reset_index(drop=True)
-    out = pd.DataFrame({
-        "village_id": vt["village_id"].to_numpy(),
-        "name": src["name"].to_numpy() if "name" in src.columns else np.full(n, None, dtype=object),
-        "town_code": src["town_code"].to_numpy() if "town_code" in src.columns else np.full(n, None, dtype=object),
-        "mode": vt["mode"].to_numpy(),
-        "stage": facts.stage,
-        "percent_complete": facts.percent,
-        "monthly_rate": facts.rate,
-        "required_monthly_rate": facts.required,
-        "projected_completion": _as_dt64(projected),
-        "status": status,
-        "months_to_deadline": facts.months_to_deadline,
-        "deadline": _as_dt64(facts.deadline_day),
-        "last_report_date": _as_dt64(facts.last_day),
-        "report_count": count,
-        "households": vt["households"].to_numpy(),
-        "signed_households": latest["signed_households"],
-        "relocated_households": latest["relocated_households"],
-        "needs_resettlement_units": needs,
-        "data_error": data_error,
-        "notes": notes.build(),
-        "rules_version": rules.version,
-        "as_of": np.datetime64(pd.Timestamp(as_of).date(), "s"),
-    }, index=villages.index)
+    out = pd.DataFrame(
+        {
+            "village_id": vt["village_id"].to_numpy(),
+            "name": src["name"].to_numpy() if "name" in src.columns else np.full(n, None, dtype=object),
+            "town_code": src["town_code"].to_numpy() if "town_code" in src.columns else np.full(n, None, dtype=object),
+            "mode": vt["mode"].to_numpy(),
+            "stage": facts.stage,
+            "percent_complete": facts.percent,
+            "monthly_rate": facts.rate,
+            "required_monthly_rate": facts.required,
+            "projected_completion": _as_dt64(projected),
+            "status": status,
+            "months_to_deadline": facts.months_to_deadline,
+            "deadline": _as_dt64(facts.deadline_day),
+            "last_report_date": _as_dt64(facts.last_day),
+            "report_count": count,
+            "households": vt["households"].to_numpy(),
+            "signed_households": latest["signed_households"],
+            "relocated_households": latest["relocated_households"],
+            "needs_resettlement_units": needs,
+            "data_error": data_error,
+            "notes": notes.build(),
+            "rules_version": rules.version,
+            "as_of": np.datetime64(pd.Timestamp(as_of).date(), "s"),
+        },
+        index=villages.index,
+    )
     geometry = villages.geometry.to_numpy() if isinstance(villages, gpd.GeoDataFrame) else np.full(n, None)
     crs = villages.crs if isinstance(villages, gpd.GeoDataFrame) else None
     result = gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geometry, index=villages.index, crs=crs), crs=crs)
@@ -826,8 +948,7 @@ def village_status(villages: gpd.GeoDataFrame, progress: pd.DataFrame, *, as_of:
 
 
 # ------------------------------------------------------------------------------------------ summary
-def district_summary(status: gpd.GeoDataFrame, *, towns: pd.DataFrame | None = None
-                     ) -> dict[str, pd.DataFrame]:
+def district_summary(status: gpd.GeoDataFrame, *, towns: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """Town and district totals of ``village_status``, and the villages that decide the 2027 goal.
 
     Parameters
@@ -850,32 +971,38 @@ def district_summary(status: gpd.GeoDataFrame, *, towns: pd.DataFrame | None = N
         ``households_at_stake`` = households x (1 - percent_complete), its share of all district households
         (``stake_share``), the cumulative share, and a Chinese ``reason``.
     """
-    df = pd.DataFrame({
-        "town_code": status["town_code"].astype(object).where(status["town_code"].notna(), "未分配").astype(str),
-        "status": status["status"].astype(str),
-        "households": pd.to_numeric(status["households"], errors="coerce").fillna(0.0),
-        "signed_households": status["signed_households"].astype(float),
-        "relocated_households": status["relocated_households"].astype(float),
-        "percent_complete": status["percent_complete"].astype(float),
-        "months_to_deadline": status["months_to_deadline"].astype(float),
-    })
+    df = pd.DataFrame(
+        {
+            "town_code": status["town_code"].astype(object).where(status["town_code"].notna(), "未分配").astype(str),
+            "status": status["status"].astype(str),
+            "households": pd.to_numeric(status["households"], errors="coerce").fillna(0.0),
+            "signed_households": status["signed_households"].astype(float),
+            "relocated_households": status["relocated_households"].astype(float),
+            "percent_complete": status["percent_complete"].astype(float),
+            "months_to_deadline": status["months_to_deadline"].astype(float),
+        }
+    )
     df["weighted"] = df["households"] * df["percent_complete"]
 
     def totals(frame: pd.DataFrame, keys: pd.Series) -> pd.DataFrame:
         grp = frame.groupby(keys, sort=True)
         counts = pd.crosstab(keys, frame["status"]).reindex(columns=list(STATUSES), fill_value=0)
-        res = pd.DataFrame({
-            "villages": grp.size(),
-            "households": grp["households"].sum(),
-            "signed_households": grp["signed_households"].sum(),
-            "relocated_households": grp["relocated_households"].sum(),
-            "weighted": grp["weighted"].sum(),
-            "mean_pct": grp["percent_complete"].mean(),
-            "months_left": grp["months_to_deadline"].max(),
-        }).join(counts)
-        res["goal_share"] = np.where(res["households"] > 0,
-                                     res["weighted"] / res["households"].where(res["households"] > 0, 1.0),
-                                     res["mean_pct"])
+        res = pd.DataFrame(
+            {
+                "villages": grp.size(),
+                "households": grp["households"].sum(),
+                "signed_households": grp["signed_households"].sum(),
+                "relocated_households": grp["relocated_households"].sum(),
+                "weighted": grp["weighted"].sum(),
+                "mean_pct": grp["percent_complete"].mean(),
+                "months_left": grp["months_to_deadline"].max(),
+            }
+        ).join(counts)
+        res["goal_share"] = np.where(
+            res["households"] > 0,
+            res["weighted"] / res["households"].where(res["households"] > 0, 1.0),
+            res["mean_pct"],
+        )
         return res.drop(columns=["weighted", "mean_pct"])
 
     by_town = totals(df, df["town_code"])
@@ -887,32 +1014,58 @@ def district_summary(status: gpd.GeoDataFrame, *, towns: pd.DataFrame | None = N
     if towns is not None and {"town_code", "name"} <= set(towns.columns):
         names.update(dict(zip(towns["town_code"].astype(str), towns["name"].astype(str))))
     by_town.insert(1, "town_name", by_town["town_code"].map(names).fillna(by_town["town_code"]))
-    cols = ["town_code", "town_name", "villages", *STATUSES, "households", "signed_households",
-            "relocated_households", "goal_share", "months_left"]
+    cols = [
+        "town_code",
+        "town_name",
+        "villages",
+        *STATUSES,
+        "households",
+        "signed_households",
+        "relocated_households",
+        "goal_share",
+        "months_left",
+    ]
     by_town = by_town[cols]
     for c in ("villages", *STATUSES):
         by_town[c] = by_town[c].astype(np.int64)
 
     total_hh = float(df["households"].sum())
     sel = status["status"].isin(["late", "at_risk", "not_started"]).to_numpy()
-    dec = pd.DataFrame({
-        "village_id": status["village_id"].to_numpy()[sel],
-        "name": status["name"].to_numpy()[sel],
-        "town_code": status["town_code"].to_numpy()[sel],
-        "status": status["status"].to_numpy()[sel],
-        "households": df["households"].to_numpy()[sel],
-        "percent_complete": df["percent_complete"].to_numpy()[sel],
-        "required_monthly_rate": status["required_monthly_rate"].to_numpy(dtype=float)[sel],
-    })
+    dec = pd.DataFrame(
+        {
+            "village_id": status["village_id"].to_numpy()[sel],
+            "name": status["name"].to_numpy()[sel],
+            "town_code": status["town_code"].to_numpy()[sel],
+            "status": status["status"].to_numpy()[sel],
+            "households": df["households"].to_numpy()[sel],
+            "percent_complete": df["percent_complete"].to_numpy()[sel],
+            "required_monthly_rate": status["required_monthly_rate"].to_numpy(dtype=float)[sel],
+        }
+    )
     dec["households_at_stake"] = dec["households"] * (1 - dec["percent_complete"])
-    dec = dec.sort_values(["households", "households_at_stake", "village_id"], ascending=[False, False, True],
-                          kind="stable").reset_index(drop=True)
+    dec = dec.sort_values(
+        ["households", "households_at_stake", "village_id"], ascending=[False, False, True], kind="stable"
+    ).reset_index(drop=True)
     denom = total_hh if total_hh > 0 else 1.0
     dec["stake_share"] = dec["households_at_stake"] / denom
     dec["cumulative_share"] = dec["stake_share"].cumsum()
     dec.insert(0, "rank", np.arange(1, len(dec) + 1))
-    dec["reason"] = _cat(pd.Series(dec["status"]).map(STATUS_LABELS).to_numpy(dtype=str), "，", _num(dec["households"]),
-                         " 户，完成 ", _pct(dec["percent_complete"]), "，尚有约 ",
-                         np.char.mod("%.0f", dec["households_at_stake"].to_numpy()), " 户未完成，占全区户数 ",
-                         _pct(dec["stake_share"]), "（累计 ", _pct(dec["cumulative_share"]), "）") if len(dec) else []
+    dec["reason"] = (
+        _cat(
+            pd.Series(dec["status"]).map(STATUS_LABELS).to_numpy(dtype=str),
+            "，",
+            _num(dec["households"]),
+            " 户，完成 ",
+            _pct(dec["percent_complete"]),
+            "，尚有约 ",
+            np.char.mod("%.0f", dec["households_at_stake"].to_numpy()),
+            " 户未完成，占全区户数 ",
+            _pct(dec["stake_share"]),
+            "（累计 ",
+            _pct(dec["cumulative_share"]),
+            "）",
+        )
+        if len(dec)
+        else []
+    )
     return {"by_town": by_town, "decisive": dec}

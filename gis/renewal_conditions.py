@@ -5,6 +5,7 @@
 stall check); each condition is one small vectorised function of it, each placeholder renders one value for a
 set of villages (dates as YYYY-MM-DD, rates as percentages).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -37,23 +38,23 @@ class VillageFacts:
 
     rules: RuleSet
     as_of_day: int
-    has_report: np.ndarray          # bool: at least one usable report
-    percent: np.ndarray             # latest percent_complete (0 without report)
-    stage: np.ndarray               # latest stage ("not_started" without report)
-    last_day: np.ndarray            # float day of the last report (NaN without)
-    deadline_day: np.ndarray        # float day of the deadline
+    has_report: np.ndarray  # bool: at least one usable report
+    percent: np.ndarray  # latest percent_complete (0 without report)
+    stage: np.ndarray  # latest stage ("not_started" without report)
+    last_day: np.ndarray  # float day of the last report (NaN without)
+    deadline_day: np.ndarray  # float day of the deadline
     months_to_deadline: np.ndarray
-    required: np.ndarray            # monthly rate still required
-    has_rate: np.ndarray            # bool
-    rate: np.ndarray                # monthly rate (NaN without)
-    projected_day: np.ndarray       # float day (NaN when no projection)
+    required: np.ndarray  # monthly rate still required
+    has_rate: np.ndarray  # bool
+    rate: np.ndarray  # monthly rate (NaN without)
+    projected_day: np.ndarray  # float day (NaN when no projection)
     projection_overflow: np.ndarray  # bool: beyond the datetime range
-    late_cut_day: np.ndarray        # deadline + status.late_margin_months
-    stalled: np.ndarray             # bool
-    stall_reference: np.ndarray     # report position of the stall reference
-    rate_base: np.ndarray           # report position of the rate's base report
-    report_day: np.ndarray          # int day of every report
-    report_percent: np.ndarray      # percent of every report
+    late_cut_day: np.ndarray  # deadline + status.late_margin_months
+    stalled: np.ndarray  # bool
+    stall_reference: np.ndarray  # report position of the stall reference
+    rate_base: np.ndarray  # report position of the rate's base report
+    report_day: np.ndarray  # int day of every report
+    report_percent: np.ndarray  # percent of every report
 
 
 # -------------------------------------------------------------------------------------------- conditions
@@ -186,18 +187,25 @@ def status_table(rules: RuleSet) -> tuple[StatusRow, ...]:
             raise where.error("(行)", f"应为键值映射，现为 {raw!r}", "每行写成 {status: …, when: […], note: …}")
         for key in ("status", "when", "citation"):
             if key not in raw:
-                raise where.error(key, "缺失", "每行须有键 status、when、citation",
-                                  detail=f"status_order[{i}]: missing key {key!r}")
+                raise where.error(
+                    key, "缺失", "每行须有键 status、when、citation", detail=f"status_order[{i}]: missing key {key!r}"
+                )
         unknown = [k for k in raw if k not in ("status", "when", "note", "citation")]
         if unknown:
             raise where.error(unknown[0], "不是进展状态表的键", "只能有 status、when、note、citation")
         if raw["status"] not in statuses:
             raise where.error("status", f"的状态 “{raw['status']}” 未知", f"状态只能取 {', '.join(statuses)}")
         note = raw.get("note")
-        rows.append(StatusRow(raw["status"], parse_when(raw["when"], where, vocab),
-                              None if note is None else parse_template(note, where, "note", PLACEHOLDERS),
-                              str(raw["citation"])))
+        rows.append(
+            StatusRow(
+                raw["status"],
+                parse_when(raw["when"], where, vocab),
+                None if note is None else parse_template(note, where, "note", PLACEHOLDERS),
+                str(raw["citation"]),
+            )
+        )
     if not rows or rows[-1].when:
         raise RowError(rules.path, "status_order", len(rows)).error(
-            "when", "最后一行应无条件（when: []），使每个村都有状态", "在表末加一行 {status: on_track, when: [], …}")
+            "when", "最后一行应无条件（when: []），使每个村都有状态", "在表末加一行 {status: on_track, when: [], …}"
+        )
     return tuple(rows)

@@ -6,6 +6,7 @@ summary by route and town, the static map of routes, renewal status against the 
 file (``deadline.default``; map, chart,
 villages behind schedule), and the decisions taken in the year (Beijing time).
 """
+
 from __future__ import annotations
 
 import base64
@@ -40,8 +41,16 @@ __all__ = ["build_report", "report_html", "cjk_font", "decisions_in_year"]
 
 _DISTRICT_FILE = Path(__file__).resolve().parent / "data" / "keqiao_district.geojson"
 #: Font files tried first (Debian ``fonts-noto-cjk``, then other common CJK fonts).
-_CJK_CANDIDATES = ("NotoSansCJK-Regular.ttc", "NotoSansCJKsc-Regular.otf", "NotoSerifCJK-Regular.ttc",
-                   "wqy-microhei.ttc", "wqy-zenhei.ttc", "SourceHanSansSC-Regular.otf", "msyh.ttc", "simhei.ttf")
+_CJK_CANDIDATES = (
+    "NotoSansCJK-Regular.ttc",
+    "NotoSansCJKsc-Regular.otf",
+    "NotoSerifCJK-Regular.ttc",
+    "wqy-microhei.ttc",
+    "wqy-zenhei.ttc",
+    "SourceHanSansSC-Regular.otf",
+    "msyh.ttc",
+    "simhei.ttf",
+)
 
 
 # ------------------------------------------------------------------------------------------------ fonts
@@ -57,8 +66,11 @@ def cjk_font() -> str | None:
     if path is None:
         path = next((f for f in files if "cjk" in Path(f).name.lower()), None)
     if path is None:
-        warnings.warn("未找到中文字体，报告图表中的中文可能显示为方框；请安装 fonts-noto-cjk "
-                      "(no CJK font found: apt-get install fonts-noto-cjk)", stacklevel=2)
+        warnings.warn(
+            "未找到中文字体，报告图表中的中文可能显示为方框；请安装 fonts-noto-cjk "
+            "(no CJK font found: apt-get install fonts-noto-cjk)",
+            stacklevel=2,
+        )
         return None
     font_manager.fontManager.addfont(path)
     return font_manager.FontProperties(fname=path).get_name()
@@ -147,8 +159,13 @@ def _status_bars(status: pd.DataFrame, deadline: dt.date) -> str:
     counts = status["status"].value_counts()
     with plt.rc_context(_rc()):
         fig, ax = plt.subplots(figsize=(6.0, 3.0))
-        bars = ax.bar([fld.label_of(v) for v in fld.values], [int(counts.get(v, 0)) for v in fld.values],
-                      color=[layer.color_of(v) for v in fld.values], edgecolor="#555555", linewidth=0.4)
+        bars = ax.bar(
+            [fld.label_of(v) for v in fld.values],
+            [int(counts.get(v, 0)) for v in fld.values],
+            color=[layer.color_of(v) for v in fld.values],
+            edgecolor="#555555",
+            linewidth=0.4,
+        )
         ax.bar_label(bars, fontsize=8)
         ax.set_ylabel("村数")
         ax.set_title(f"城中村改造进展（目标：{deadline.year} 年底前全面完成）")
@@ -165,11 +182,16 @@ def _completion_chart(status: pd.DataFrame, deadline: dt.date) -> str:
         when = pd.to_datetime(todo["projected_completion"])
         has = when.notna().to_numpy()
         colors = [layer.color_of(v) for v in todo["status"]]
-        ax.scatter(when[has], pct[has], c=np.asarray(colors, dtype=object)[has].tolist(), edgecolors="#333333",
-                   linewidths=0.4, s=28)
+        ax.scatter(
+            when[has],
+            pct[has],
+            c=np.asarray(colors, dtype=object)[has].tolist(),
+            edgecolors="#333333",
+            linewidths=0.4,
+            s=28,
+        )
         ax.axvline(pd.Timestamp(deadline), color="#d73027", linestyle="--", linewidth=1)
-        ax.text(pd.Timestamp(deadline), 100, f" {deadline.isoformat()} 期限", color="#d73027",
-                va="top", fontsize=8)
+        ax.text(pd.Timestamp(deadline), 100, f" {deadline.isoformat()} 期限", color="#d73027", va="top", fontsize=8)
         ax.set_ylim(0, 105)
         ax.set_ylabel("当前完成比例（%）")
         ax.set_xlabel("预计完成日期")
@@ -188,8 +210,9 @@ def _table(frame: pd.DataFrame, *, cls: str = "") -> str:
         return html.escape(str(v))
 
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    rows = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in r) + "</tr>"
-                   for r in frame.itertuples(index=False, name=None))
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{cell(v)}</td>" for v in r) + "</tr>" for r in frame.itertuples(index=False, name=None)
+    )
     return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
 
 
@@ -205,15 +228,17 @@ def _decisions_table(dec: pd.DataFrame) -> str:
     layer = get_layer("decisions")
     route = layer.field("route")
     sub = get_layer("idle_assessment").field("sub_route")
-    frame = pd.DataFrame({
-        "审定编号": dec["decision_id"],
-        "宗地编号": dec["parcel_id"],
-        "审定路径": dec["route"].map(route.value_labels).fillna(dec["route"]),
-        "具体方式": dec["sub_route"].map(lambda v: sub.label_of(v) if isinstance(v, str) else ""),
-        "审定人": dec["decided_by"],
-        "审定时间（北京时间）": dec["decided_at"].dt.tz_convert(LOCAL_TZ).dt.strftime("%Y-%m-%d %H:%M"),
-        "说明": dec["note"],
-    })
+    frame = pd.DataFrame(
+        {
+            "审定编号": dec["decision_id"],
+            "宗地编号": dec["parcel_id"],
+            "审定路径": dec["route"].map(route.value_labels).fillna(dec["route"]),
+            "具体方式": dec["sub_route"].map(lambda v: sub.label_of(v) if isinstance(v, str) else ""),
+            "审定人": dec["decided_by"],
+            "审定时间（北京时间）": dec["decided_at"].dt.tz_convert(LOCAL_TZ).dt.strftime("%Y-%m-%d %H:%M"),
+            "说明": dec["note"],
+        }
+    )
     return _table(frame)
 
 
@@ -249,17 +274,23 @@ footer{margin-top:36px;color:#777;font-size:12px;border-top:1px solid #ccc;paddi
 
 
 def _kpis(items: list[tuple[str, str]]) -> str:
-    return '<div class="kpis">' + "".join(f'<div class="kpi">{html.escape(k)}<b>{html.escape(v)}</b></div>'
-                                          for k, v in items) + "</div>"
+    return (
+        '<div class="kpis">'
+        + "".join(f'<div class="kpi">{html.escape(k)}<b>{html.escape(v)}</b></div>' for k, v in items)
+        + "</div>"
+    )
 
 
 def _fig(src: str, caption: str) -> str:
-    return f'<figure><img src="{src}" alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}' \
-           "</figcaption></figure>"
+    return (
+        f'<figure><img src="{src}" alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}'
+        "</figcaption></figure>"
+    )
 
 
-def report_html(store: Store, *, year: int, generated_at: dt.datetime | None = None,
-                renewal_rules: RuleSet | None = None) -> str:
+def report_html(
+    store: Store, *, year: int, generated_at: dt.datetime | None = None, renewal_rules: RuleSet | None = None
+) -> str:
     """The annual report of ``year`` as one HTML string (images embedded as data URIs).
 
     Parameters
@@ -275,8 +306,11 @@ def report_html(store: Store, *, year: int, generated_at: dt.datetime | None = N
     """
     deadline = renewal_deadline(renewal_rules)
     if not store.has_layer("idle_assessment"):
-        raise LandRenewError("存储中没有闲置土地研判结果，无法生成年度报告",
-                             detail=f"idle_assessment empty in {store.url}", fix="先运行 landrenew assess")
+        raise LandRenewError(
+            "存储中没有闲置土地研判结果，无法生成年度报告",
+            detail=f"idle_assessment empty in {store.url}",
+            fix="先运行 landrenew assess",
+        )
     ia_layer = get_layer("idle_assessment")
     route = ia_layer.field("route")
     assessment = store.read_layer("idle_assessment")
@@ -298,26 +332,42 @@ def report_html(store: Store, *, year: int, generated_at: dt.datetime | None = N
     parts.append(f"<h1>{html.escape(title)}</h1>")
     if synthetic:
         parts.append(f'<div class="banner">{html.escape(SYNTHETIC_NOTE)}</div>')
-    parts.append(f'<p class="meta">研判基准日：{as_of_s}；规则版本：{html.escape(versions)}；'
-                 f"数据来源：{html.escape(Path(str(store.url)).name if '://' not in str(store.url) else 'PostGIS')}；"
-                 f"生成时间：{gen_local}（北京时间）</p>")
+    parts.append(
+        f'<p class="meta">研判基准日：{as_of_s}；规则版本：{html.escape(versions)}；'
+        f"数据来源：{html.escape(Path(str(store.url)).name if '://' not in str(store.url) else 'PostGIS')}；"
+        f"生成时间：{gen_local}（北京时间）</p>"
+    )
 
     # 一、闲置存量土地
     kp = [("研判宗地", f"{len(assessment):,}"), ("纳入处置", f"{len(in_scope):,}")]
     kp += [(route.label_of(v), f"{int(total[f'{route.label_of(v)}(宗)']):,}") for v in route.values if v != "none"]
-    route_rows = pd.DataFrame({
-        "处置路径": [route.label_of(v) for v in route.values],
-        "宗地数": [int(total[f"{route.label_of(v)}(宗)"]) for v in route.values],
-        "面积（公顷）": [float(total[f"{route.label_of(v)}(公顷)"]) for v in route.values],
-    })
-    parts.append("<section><h2>一、闲置存量土地处置路径</h2>" + _kpis(kp)
-                 + '<div class="two">' + _fig(_route_bars(assessment), "图1 推荐处置路径")
-                 + "</div>" + _table(route_rows) + "</section>")
-    parts.append("<section><h2>二、分镇街情况</h2>" + _fig(_town_stack(summary), "图2 各镇街处置路径")
-                 + _table(summary, cls="small") + "</section>")
-    parts.append("<section><h2>三、处置路径分布图</h2>"
-                 + _fig(_category_map(assessment, ia_layer, towns, "闲置存量土地推荐处置路径"), "图3 处置路径分布")
-                 + "</section>")
+    route_rows = pd.DataFrame(
+        {
+            "处置路径": [route.label_of(v) for v in route.values],
+            "宗地数": [int(total[f"{route.label_of(v)}(宗)"]) for v in route.values],
+            "面积（公顷）": [float(total[f"{route.label_of(v)}(公顷)"]) for v in route.values],
+        }
+    )
+    parts.append(
+        "<section><h2>一、闲置存量土地处置路径</h2>"
+        + _kpis(kp)
+        + '<div class="two">'
+        + _fig(_route_bars(assessment), "图1 推荐处置路径")
+        + "</div>"
+        + _table(route_rows)
+        + "</section>"
+    )
+    parts.append(
+        "<section><h2>二、分镇街情况</h2>"
+        + _fig(_town_stack(summary), "图2 各镇街处置路径")
+        + _table(summary, cls="small")
+        + "</section>"
+    )
+    parts.append(
+        "<section><h2>三、处置路径分布图</h2>"
+        + _fig(_category_map(assessment, ia_layer, towns, "闲置存量土地推荐处置路径"), "图3 处置路径分布")
+        + "</section>"
+    )
 
     # 四、城中村改造
     if status is not None and len(status):
@@ -325,54 +375,86 @@ def report_html(store: Store, *, year: int, generated_at: dt.datetime | None = N
         sfld = vs_layer.field("status")
         counts = status["status"].value_counts()
         done = int(counts.get("done", 0))
-        kp = [("城中村", f"{len(status)}"), ("已完成", f"{done}"),
-              ("完成率", f"{done / len(status):.0%}"),
-              ("严重滞后", f"{int(counts.get('late', 0))}"), ("滞后风险", f"{int(counts.get('at_risk', 0))}")]
+        kp = [
+            ("城中村", f"{len(status)}"),
+            ("已完成", f"{done}"),
+            ("完成率", f"{done / len(status):.0%}"),
+            ("严重滞后", f"{int(counts.get('late', 0))}"),
+            ("滞后风险", f"{int(counts.get('at_risk', 0))}"),
+        ]
         behind = status[status["status"].isin(["late", "at_risk"])].sort_values(["status", "percent_complete"])
-        behind_rows = pd.DataFrame({
-            "村编号": behind["village_id"], "村名": behind["name"], "镇街代码": behind["town_code"],
-            "阶段": behind["stage"].map(vs_layer.field("stage").value_labels).fillna(behind["stage"]),
-            "完成比例": behind["percent_complete"].map(lambda v: f"{v:.0%}" if pd.notna(v) else ""),
-            "预计完成": behind["projected_completion"].dt.strftime("%Y-%m-%d").fillna("无法预测"),
-            "进展状态": behind["status"].map(sfld.value_labels),
-        })
-        parts.append(f"<section><h2>四、城中村改造进展（对照 {deadline.year} 年底目标）</h2>" + _kpis(kp)
-                     + '<div class="two">' + _fig(_status_bars(status, deadline), "图4 进展状态")
-                     + _fig(_completion_chart(status, deadline), "图5 预计完成日期与期限") + "</div>"
-                     + _fig(_category_map(status, vs_layer, towns, "城中村改造进展状态"), "图6 城中村进展分布")
-                     + "<h3>进度滞后的村</h3>"
-                     + (_table(behind_rows) if len(behind_rows) else "<p>无进度滞后的村。</p>") + "</section>")
+        behind_rows = pd.DataFrame(
+            {
+                "村编号": behind["village_id"],
+                "村名": behind["name"],
+                "镇街代码": behind["town_code"],
+                "阶段": behind["stage"].map(vs_layer.field("stage").value_labels).fillna(behind["stage"]),
+                "完成比例": behind["percent_complete"].map(lambda v: f"{v:.0%}" if pd.notna(v) else ""),
+                "预计完成": behind["projected_completion"].dt.strftime("%Y-%m-%d").fillna("无法预测"),
+                "进展状态": behind["status"].map(sfld.value_labels),
+            }
+        )
+        parts.append(
+            f"<section><h2>四、城中村改造进展（对照 {deadline.year} 年底目标）</h2>"
+            + _kpis(kp)
+            + '<div class="two">'
+            + _fig(_status_bars(status, deadline), "图4 进展状态")
+            + _fig(_completion_chart(status, deadline), "图5 预计完成日期与期限")
+            + "</div>"
+            + _fig(_category_map(status, vs_layer, towns, "城中村改造进展状态"), "图6 城中村进展分布")
+            + "<h3>进度滞后的村</h3>"
+            + (_table(behind_rows) if len(behind_rows) else "<p>无进度滞后的村。</p>")
+            + "</section>"
+        )
     else:
-        parts.append("<section><h2>四、城中村改造进展</h2><p>存储中没有城中村改造进展数据"
-                     "（先运行 landrenew renewal）。</p></section>")
+        parts.append(
+            "<section><h2>四、城中村改造进展</h2><p>存储中没有城中村改造进展数据"
+            "（先运行 landrenew renewal）。</p></section>"
+        )
 
     # 五、审定记录
     dec = decisions_in_year(decisions, year) if len(decisions) else decisions
     if len(dec):
         by_route = dec["route"].map(get_layer("decisions").field("route").value_labels).value_counts()
         text = "；".join(f"{k} {v} 宗" for k, v in by_route.items())
-        parts.append(f"<section><h2>五、{year}年审定记录</h2><p>本年度共审定 {len(dec)} 宗：{html.escape(text)}。</p>"
-                     + _decisions_table(dec) + "</section>")
+        parts.append(
+            f"<section><h2>五、{year}年审定记录</h2><p>本年度共审定 {len(dec)} 宗：{html.escape(text)}。</p>"
+            + _decisions_table(dec)
+            + "</section>"
+        )
     else:
         parts.append(f"<section><h2>五、{year}年审定记录</h2><p>本年度无审定记录。</p></section>")
     from .disposal_export import report_section  # 六、闲置土地处置 (docs/disposal.md §6)
 
     parts.append(report_section(store, year))
-    parts.append(f"<footer>由 landrenew 生成。图中坐标为 CGCS2000，面积按 EPSG:4549 计算。"
-                 f"{html.escape(SYNTHETIC_NOTE) if synthetic else ''}</footer>")
-    return ('<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
-            f"<title>{html.escape(title)}</title>"
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<style>{_CSS}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n")
+    parts.append(
+        f"<footer>由 landrenew 生成。图中坐标为 CGCS2000，面积按 EPSG:4549 计算。"
+        f"{html.escape(SYNTHETIC_NOTE) if synthetic else ''}</footer>"
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title>"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<style>{_CSS}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n"
+    )
 
 
-def build_report(store: Store, out: str | os.PathLike, *, year: int,
-                 generated_at: dt.datetime | None = None, renewal_rules: RuleSet | None = None) -> Path:
+def build_report(
+    store: Store,
+    out: str | os.PathLike,
+    *,
+    year: int,
+    generated_at: dt.datetime | None = None,
+    renewal_rules: RuleSet | None = None,
+) -> Path:
     """Write :func:`report_html` to ``out`` (UTF-8) and return the path."""
     out = Path(out)
     if out.suffix.lower() not in (".html", ".htm"):
-        raise LandRenewError(f"报告文件应以 .html 结尾：{out}", detail=f"bad suffix {out.suffix!r}",
-                             fix="例如 --out 2026年度报告.html")
+        raise LandRenewError(
+            f"报告文件应以 .html 结尾：{out}", detail=f"bad suffix {out.suffix!r}", fix="例如 --out 2026年度报告.html"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report_html(store, year=year, generated_at=generated_at, renewal_rules=renewal_rules), encoding="utf-8")
+    out.write_text(
+        report_html(store, year=year, generated_at=generated_at, renewal_rules=renewal_rules), encoding="utf-8"
+    )
     return out

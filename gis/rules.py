@@ -7,6 +7,7 @@ The module that owns a kind of rules declares what its file must hold as a *spec
 list dict`` and check is ``None``, a ``(low, high)`` range or a set of choices.
 An invalid file is refused with the key and the reason.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -147,13 +148,17 @@ def load_rules(
     """
     path = Path(path) if path is not None else RULES_DIR / f"{kind}.yaml"
     if not path.exists():
-        raise RuleFileError(f"找不到规则文件 {path}", detail=f"rule file not found: {path}",
-                            fix="检查路径，或不指定 --rules 使用默认规则")
+        raise RuleFileError(
+            f"找不到规则文件 {path}",
+            detail=f"rule file not found: {path}",
+            fix="检查路径，或不指定 --rules 使用默认规则",
+        )
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise RuleFileError(f"规则文件 {path} 不是合法的 YAML：{exc}", detail=str(exc),
-                            fix="按 YAML 语法改正（缩进、冒号后的空格）") from exc
+        raise RuleFileError(
+            f"规则文件 {path} 不是合法的 YAML：{exc}", detail=str(exc), fix="按 YAML 语法改正（缩进、冒号后的空格）"
+        ) from exc
     if not isinstance(raw, dict):
         raise RuleFileError(f"规则文件 {path} 顶层应为键值映射", fix="参照 layers/rules 下的默认文件")
     if raw.get("kind", kind) != kind:
@@ -163,8 +168,9 @@ def load_rules(
         )
     for key in ("version", "effective_date"):
         if key not in raw:
-            raise RuleFileError(f"规则文件 {path} 缺少键 “{key}”", detail=f"missing key {key!r}",
-                                fix=f"在文件顶层加上 {key}")
+            raise RuleFileError(
+                f"规则文件 {path} 缺少键 “{key}”", detail=f"missing key {key!r}", fix=f"在文件顶层加上 {key}"
+            )
     version = str(raw["version"])
     effective = _check(str(path), "effective_date", raw["effective_date"], "date", None)
     values: dict[str, Any] = dict(raw)
@@ -182,5 +188,4 @@ def load_rules(
                 node[part] = _check(str(path), key, node[part], type_name, check)
             else:
                 node = node[part]
-    return RuleSet(kind=kind, version=version, effective_date=effective, values=values, path=str(path),
-                   spec=dict(spec))
+    return RuleSet(kind=kind, version=version, effective_date=effective, values=values, path=str(path), spec=dict(spec))

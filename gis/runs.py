@@ -8,6 +8,7 @@ the app shows.  A run reads the ledger as valid on ``as_of`` and as known at ``k
 rasters dated on or before ``as_of``: re-running it with its own as_of, known_at and rule text
 (:func:`reproduce_run`) gives its rows again, whatever was imported since.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,8 +28,20 @@ from .rules import RuleSet
 from .schema import get_layer
 from .store.history_schema import HistoryWrite, runs_layer, utc_now
 
-__all__ = ["ledger_inputs", "list_runs", "current_run", "get_run", "read_run", "diff_runs", "reproduce_run",
-           "rules_text", "rules_from_text", "new_run_id", "keep_run", "DIFF_FIELDS"]
+__all__ = [
+    "ledger_inputs",
+    "list_runs",
+    "current_run",
+    "get_run",
+    "read_run",
+    "diff_runs",
+    "reproduce_run",
+    "rules_text",
+    "rules_from_text",
+    "new_run_id",
+    "keep_run",
+    "DIFF_FIELDS",
+]
 
 #: what a run diff compares (docs/history.md §3)
 DIFF_FIELDS = ("in_stock_scope", "idle_type", "route", "sub_route", "idle_fee_wan")
@@ -68,8 +81,10 @@ def ledger_inputs(store, *, as_of: dt.date, known_at: Any) -> dict[str, Any]:
     from .imagery import list_rasters
     from .zonal import raster_date
 
-    frames = {name: ledger_at(store, name, as_of=as_of, known_at=known_at)
-              for name in ("towns", "enterprises", "parcels", "projects", "villages")}
+    frames = {
+        name: ledger_at(store, name, as_of=as_of, known_at=known_at)
+        for name in ("towns", "enterprises", "parcels", "projects", "villages")
+    }
     progress = store.read_layer("village_progress")
     if len(progress):
         progress = progress[progress["report_date"] <= pd.Timestamp(as_of)]
@@ -90,17 +105,37 @@ def _known_batches(store, known_at: Any) -> list[str]:
     return [str(b) for b in batches["batch_id"]]
 
 
-def keep_run(store, tx: HistoryWrite, *, run_id: str, kind: str, as_of: dt.date, known_at: pd.Timestamp,
-             rules: RuleSet, outputs: dict[str, pd.DataFrame], what_if: bool, user: str | None,
-             label: str | None) -> dict:
+def keep_run(
+    store,
+    tx: HistoryWrite,
+    *,
+    run_id: str,
+    kind: str,
+    as_of: dt.date,
+    known_at: pd.Timestamp,
+    rules: RuleSet,
+    outputs: dict[str, pd.DataFrame],
+    what_if: bool,
+    user: str | None,
+    label: str | None,
+) -> dict:
     """Add a run and its rows to a history write (the caller adds the current layers and writes it)."""
     text = rules_text(rules)
     first = next(iter(outputs.values()))
     record = {
-        "run_id": run_id, "kind": kind, "as_of": pd.Timestamp(as_of), "known_at": known_at,
-        "rules_version": rules.version, "rules_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
-        "rules_text": text, "rules_path": rules.path, "batches": _known_batches(store, known_at),
-        "created_at": utc_now(), "created_by": user or "landrenew", "what_if": bool(what_if), "label": label,
+        "run_id": run_id,
+        "kind": kind,
+        "as_of": pd.Timestamp(as_of),
+        "known_at": known_at,
+        "rules_version": rules.version,
+        "rules_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        "rules_text": text,
+        "rules_path": rules.path,
+        "batches": _known_batches(store, known_at),
+        "created_at": utc_now(),
+        "created_by": user or "landrenew",
+        "what_if": bool(what_if),
+        "label": label,
         "rows": len(first),
     }
     tx.add("runs", pd.DataFrame([record]))
@@ -118,7 +153,7 @@ def list_runs(store, *, kind: str | None = None) -> pd.DataFrame:
         runs = runs[runs["kind"] == kind]
     runs = runs.sort_values("created_at", ascending=False, kind="stable").reset_index(drop=True)
     current = set()
-    for k, group in runs[~runs["what_if"].fillna(False).astype(bool)].groupby("kind"):
+    for _kind, group in runs[~runs["what_if"].fillna(False).astype(bool)].groupby("kind"):
         current.add(group["run_id"].iloc[0])
     runs["current"] = runs["run_id"].isin(current)
     return runs
@@ -140,8 +175,11 @@ def get_run(store, run_id: str) -> dict:
     runs = store.read_history("runs", filters=[("run_id", "=", run_id)])
     if runs.empty:
         known = list_runs(store)["run_id"].head(5).tolist()
-        raise LandRenewError(f"没有研判批次 {run_id}", detail=f"unknown run {run_id!r}",
-                             fix=f"用 landrenew runs 查看已保留的研判批次（最近：{'、'.join(known) or '无'}）")
+        raise LandRenewError(
+            f"没有研判批次 {run_id}",
+            detail=f"unknown run {run_id!r}",
+            fix=f"用 landrenew runs 查看已保留的研判批次（最近：{'、'.join(known) or '无'}）",
+        )
     return runs.iloc[0].to_dict()
 
 
@@ -149,8 +187,9 @@ def read_run(store, run_id: str, output: str = "idle_assessment") -> pd.DataFram
     """The rows a kept run wrote (the output's columns, without geometry)."""
     rows = store.read_history(f"{output}_runs", filters=[("run_id", "=", run_id)])
     layer = get_layer(output)
-    return pd.DataFrame(rows[layer.field_names]).sort_values(list(layer.key_fields), kind="stable") \
-        .reset_index(drop=True)
+    return (
+        pd.DataFrame(rows[layer.field_names]).sort_values(list(layer.key_fields), kind="stable").reset_index(drop=True)
+    )
 
 
 def reproduce_run(store, run_id: str) -> pd.DataFrame:
@@ -161,10 +200,8 @@ def reproduce_run(store, run_id: str) -> pd.DataFrame:
     if run["kind"] != "assess":
         raise LandRenewError(f"{run_id} 不是闲置土地研判批次", fix="选择 landrenew runs 中类型为 assess 的批次")
     rules = rules_from_text(run["rules_text"], "idle")
-    result = compute_assessment(store, as_of=pd.Timestamp(run["as_of"]).date(), known_at=run["known_at"],
-                                rules=rules)
-    return pd.DataFrame(result.drop(columns="geometry")).sort_values("parcel_id", kind="stable") \
-        .reset_index(drop=True)
+    result = compute_assessment(store, as_of=pd.Timestamp(run["as_of"]).date(), known_at=run["known_at"], rules=rules)
+    return pd.DataFrame(result.drop(columns="geometry")).sort_values("parcel_id", kind="stable").reset_index(drop=True)
 
 
 def diff_runs(store, run_a: str, run_b: str) -> pd.DataFrame:

@@ -15,6 +15,7 @@ Imagery: per template the four demo rasters (:func:`gis.demo.write_demo_rasters`
 each tile gets, per date, a small VRT pointing at its template's GeoTIFF with the geotransform shifted by the
 tile's offset (and the ``ACQUISITION_DATE`` tag), so a tile's parcels sit on exactly the pixels of their template.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -81,14 +82,29 @@ def _warp_to_store_crs(src_path: Path, dst_path: Path) -> None:
     from rasterio.warp import Resampling, calculate_default_transform, reproject
 
     with rasterio.open(src_path) as src:
-        transform, width, height = calculate_default_transform(src.crs, STORE_CRS, src.width, src.height,
-                                                               *src.bounds)
-        profile = {"driver": "GTiff", "width": width, "height": height, "count": 1, "dtype": "float32",
-                   "crs": STORE_CRS, "transform": transform, "nodata": -9999.0, "compress": "deflate",
-                   "tiled": True, "blockxsize": 256, "blockysize": 256}
+        transform, width, height = calculate_default_transform(src.crs, STORE_CRS, src.width, src.height, *src.bounds)
+        profile = {
+            "driver": "GTiff",
+            "width": width,
+            "height": height,
+            "count": 1,
+            "dtype": "float32",
+            "crs": STORE_CRS,
+            "transform": transform,
+            "nodata": -9999.0,
+            "compress": "deflate",
+            "tiled": True,
+            "blockxsize": 256,
+            "blockysize": 256,
+        }
         with rasterio.open(dst_path, "w", **profile) as dst:
-            reproject(rasterio.band(src, 1), rasterio.band(dst, 1), resampling=Resampling.bilinear,
-                      src_nodata=-9999.0, dst_nodata=-9999.0)
+            reproject(
+                rasterio.band(src, 1),
+                rasterio.band(dst, 1),
+                resampling=Resampling.bilinear,
+                src_nodata=-9999.0,
+                dst_nodata=-9999.0,
+            )
             dst.update_tags(**src.tags())
 
 
@@ -116,13 +132,23 @@ def _vrt(template: Path, target: Path, dx: float, dy: float, date: str) -> None:
         f'      <DstRect xOff="0" yOff="0" xSize="{width}" ySize="{height}"/>\n'
         f"    </SimpleSource>\n"
         f"  </VRTRasterBand>\n"
-        f"</VRTDataset>\n", encoding="utf-8")
+        f"</VRTDataset>\n",
+        encoding="utf-8",
+    )
 
 
-def write_scale_demo(folder: str | Path, *, n_parcels: int, seed: int = DEMO_SEED,
-                     as_of: dt.date = dt.date(2026, 11, 1),
-                     tile_parcels: int = TILE_PARCELS, templates: int = 4, rasters: bool = True,
-                     raster_resolution: float = 40.0, on_progress: Progress | None = None) -> dict[str, Path]:
+def write_scale_demo(
+    folder: str | Path,
+    *,
+    n_parcels: int,
+    seed: int = DEMO_SEED,
+    as_of: dt.date = dt.date(2026, 11, 1),
+    tile_parcels: int = TILE_PARCELS,
+    templates: int = 4,
+    rasters: bool = True,
+    raster_resolution: float = 40.0,
+    on_progress: Progress | None = None,
+) -> dict[str, Path]:
     """Write ``n_parcels`` synthetic parcels (partitioned GeoParquet) and their small layers into ``folder``.
 
     Returns the paths: ``parcels`` (folder of partitions, Hilbert-ordered, with marker), ``towns``,
@@ -206,14 +232,25 @@ def write_scale_demo(folder: str | Path, *, n_parcels: int, seed: int = DEMO_SEE
         path = folder / f"{name}.parquet"
         conform(frame, name).to_parquet(path, index=False)
         paths[name] = path
-    write_marker(parcels_dir, layer="parcels", order="hilbert", partitions=n_tiles, rows=written,
-                 hilbert_extent=[float(v) for v in extent], hilbert_level=16, synthetic=True, seed=seed,
-                 written_by="gis.scale_demo.write_scale_demo")
+    write_marker(
+        parcels_dir,
+        layer="parcels",
+        order="hilbert",
+        partitions=n_tiles,
+        rows=written,
+        hilbert_extent=[float(v) for v in extent],
+        hilbert_level=16,
+        synthetic=True,
+        seed=seed,
+        written_by="gis.scale_demo.write_scale_demo",
+    )
     if rasters:
         paths["rasters"] = raster_dir
     (folder / "README.txt").write_text(
         f"模拟数据（synthetic）：{written} 宗合成宗地，由 {k} 个柯桥区演示模板按 {side}x{side} 网格平铺而成"
         f"（landrenew demo --format parquet 生成），仅供规模测试，不代表真实宗地、企业或村庄。\n"
-        f"parcels/ 为按希尔伯特曲线排序的 GeoParquet 分区（{n_tiles} 个，见 {MARKER}）。\n", encoding="utf-8")
+        f"parcels/ 为按希尔伯特曲线排序的 GeoParquet 分区（{n_tiles} 个，见 {MARKER}）。\n",
+        encoding="utf-8",
+    )
     step(total_steps, total_steps, "完成")
     return paths

@@ -7,6 +7,7 @@
 >>> parcels.resolve_header("宗地号")
 'parcel_id'
 """
+
 from __future__ import annotations
 
 import re
@@ -234,6 +235,7 @@ def get_layer(name: str) -> Layer:
     if name not in layers:
         from .errors import LandRenewError
 
-        raise LandRenewError(f"未知图层 “{name}”", detail=f"unknown layer {name!r}",
-                             fix=f"可用图层：{', '.join(layers)}")
+        raise LandRenewError(
+            f"未知图层 “{name}”", detail=f"unknown layer {name!r}", fix=f"可用图层：{', '.join(layers)}"
+        )
     return layers[name]

@@ -7,6 +7,7 @@ single sign-on.  ``$LANDRENEW_SECURITY`` names another file (a bureau's own copy
 >>> s.max_failures, s.lockout_minutes, s.idle_minutes, s.min_password_length
 (5, 15, 30, 10)
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -91,11 +92,15 @@ def security_settings(path: str | os.PathLike | None = None) -> SecuritySettings
     roles = {str(k): str(v) for k, v in (rules["sso.roles"] or {}).items()}
     bad = {k: v for k, v in roles.items() if v not in ROLE_CHOICES}
     if bad:
-        raise RuleFileError(f"规则文件 {path} 的 sso.roles 中角色 {bad} 不存在",
-                            detail=f"unknown roles in sso.roles: {bad}", fix="角色只能是 viewer、planner、admin")
+        raise RuleFileError(
+            f"规则文件 {path} 的 sso.roles 中角色 {bad} 不存在",
+            detail=f"unknown roles in sso.roles: {bad}",
+            fix="角色只能是 viewer、planner、admin",
+        )
     mb = 1024 * 1024
     settings = SecuritySettings(
-        version=rules.version, path=str(path),
+        version=rules.version,
+        path=str(path),
         max_failures=rules["login.max_failures"],
         window=dt.timedelta(minutes=rules["login.window_minutes"]),
         lockout=dt.timedelta(minutes=rules["login.lockout_minutes"]),
@@ -107,7 +112,11 @@ def security_settings(path: str | os.PathLike | None = None) -> SecuritySettings
         max_file_bytes=int(rules["uploads.max_file_mb"] * mb),
         max_files=rules["uploads.max_files"],
         max_total_bytes=int(rules["uploads.max_total_mb"] * mb),
-        sso_enabled=rules["sso.enabled"], sso_provider=rules["sso.provider"],
-        sso_name_claim=rules["sso.name_claim"], sso_role_claim=rules["sso.role_claim"], sso_roles=roles)
+        sso_enabled=rules["sso.enabled"],
+        sso_provider=rules["sso.provider"],
+        sso_name_claim=rules["sso.name_claim"],
+        sso_role_claim=rules["sso.role_claim"],
+        sso_roles=roles,
+    )
     _CACHE[key] = settings
     return settings

@@ -17,6 +17,7 @@ Row numbers are the numbers Excel shows (1-based, title rows counted).
 >>> [(row, why) for row, why in t.skipped]
 [(5, '空行'), (6, '合计/小计行')]
 """
+
 from __future__ import annotations
 
 import re
@@ -34,7 +35,9 @@ __all__ = ["Table", "find_table", "SCAN_ROWS", "column_letter"]
 SCAN_ROWS = 30
 _SERIAL = {"序号", "序", "no", "no.", "编号序号", "顺序号"}
 _TOTAL = re.compile(r"^(总合计|合计|小计|总计|共计|累计)")
-_FOOTNOTE = re.compile(r"^(注|说明|备注[:：]|填表人|制表人|制表|审核人|审核|负责人|填报人|联系人|联系电话|填表日期|填报日期)")
+_FOOTNOTE = re.compile(
+    r"^(注|说明|备注[:：]|填表人|制表人|制表|审核人|审核|负责人|填报人|联系人|联系电话|填表日期|填报日期)"
+)
 _UNIT_ROW = re.compile(r"单位\s*[:：]\s*([^\s,，;；]+(?:[、,，/]\s*[^\s,，;；]+)*)")
 _MONEY = ("亿元", "万元", "元")
 _AREA = ("平方米", "公顷", "亩", "m2", "㎡")
@@ -95,8 +98,9 @@ def _variants(top: str | None, bottom: str | None) -> list[str]:
     return out
 
 
-def _pair_names(top: list[str | None], bottom: list[str | None],
-                resolve: Callable[[str], str | None]) -> list[str | None]:
+def _pair_names(
+    top: list[str | None], bottom: list[str | None], resolve: Callable[[str], str | None]
+) -> list[str | None]:
     """Column names of a two-row header: group cells carried right over their sub-columns."""
     filled: list[str | None] = []
     group: str | None = None
@@ -130,8 +134,9 @@ def _units(rows: list[list[str | None]]) -> dict[str, str]:
     return units
 
 
-def find_table(cells: Sequence[Sequence[Any]] | pd.DataFrame, resolve: Callable[[str], str | None], *,
-               first_row: int = 1) -> Table:
+def find_table(
+    cells: Sequence[Sequence[Any]] | pd.DataFrame, resolve: Callable[[str], str | None], *, first_row: int = 1
+) -> Table:
     """The table in a sheet's cells (rows of values as read, header not yet known).
 
     Parameters
@@ -202,8 +207,11 @@ def find_table(cells: Sequence[Sequence[Any]] | pd.DataFrame, resolve: Callable[
     # column-wise first (a sheet may have 10^5 rows): only rows that may not be data are looked at one by one
     m = n - start
     txt = [pd.Series(body[:, j], dtype=object).astype("string").str.strip() for j in range(width)]
-    filled = np.column_stack([(t.fillna("") != "").to_numpy(bool) for t in txt]) if width and m \
+    filled = (
+        np.column_stack([(t.fillna("") != "").to_numpy(bool) for t in txt])
+        if width and m
         else np.zeros((m, max(width, 1)), bool)
+    )
     count_all = filled.sum(axis=1)
     count_keep = filled[:, keep].sum(axis=1) if keep else np.zeros(m, int)
     suspect = (count_all <= 2) | (count_keep == 0)
@@ -234,8 +242,10 @@ def find_table(cells: Sequence[Sequence[Any]] | pd.DataFrame, resolve: Callable[
             continue
         first = every[0].replace(" ", "")
         reason = None
-        if any(_TOTAL.match(t.replace(" ", "")) and len(t.replace(" ", "")) <= 8 for t in every[:3]) \
-                and resolve(first) is None:
+        if (
+            any(_TOTAL.match(t.replace(" ", "")) and len(t.replace(" ", "")) <= 8 for t in every[:3])
+            and resolve(first) is None
+        ):
             reason = "合计/小计行"
         elif len(every) <= 2 and _FOOTNOTE.match(first):
             reason = "表尾说明行"
@@ -249,8 +259,19 @@ def find_table(cells: Sequence[Sequence[Any]] | pd.DataFrame, resolve: Callable[
             skipped.append((first_row + i, reason))
         else:
             data_rows.append(i)
-    frame = pd.DataFrame(grid[np.asarray(data_rows, dtype=int)][:, keep] if data_rows and keep
-                         else np.empty((len(data_rows), len(keep)), dtype=object), columns=headers, dtype=object)
-    return Table(frame=frame, row_numbers=np.asarray(data_rows, dtype=np.int64) + first_row,
-                 header_rows=tuple(first_row + h for h in header), skipped=skipped, units=units,
-                 ignored_columns=ignored, above=[first_row + a for a in above])
+    frame = pd.DataFrame(
+        grid[np.asarray(data_rows, dtype=int)][:, keep]
+        if data_rows and keep
+        else np.empty((len(data_rows), len(keep)), dtype=object),
+        columns=headers,
+        dtype=object,
+    )
+    return Table(
+        frame=frame,
+        row_numbers=np.asarray(data_rows, dtype=np.int64) + first_row,
+        header_rows=tuple(first_row + h for h in header),
+        skipped=skipped,
+        units=units,
+        ignored_columns=ignored,
+        above=[first_row + a for a in above],
+    )

@@ -14,6 +14,7 @@ User(name='zhang', role='planner')
 >>> sso_user({"preferred_username": "li", "groups": "staff"}, s) is None
 True
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -8,6 +8,7 @@ field aliases, so an exported GeoPackage opens in QGIS looking like the app.
 >>> 'attr="route"' in qml and 'label="继续开发"' in qml and 'name="宗地编号"' in qml
 True
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,8 +21,20 @@ from .schema import Layer, get_layer
 __all__ = ["layer_qml", "layer_sld", "layer_styles_frame", "LAYER_STYLES_COLUMNS"]
 
 #: The columns of QGIS's ``layer_styles`` table (QGIS convention; the fid column is named ``id``).
-LAYER_STYLES_COLUMNS = ("f_table_catalog", "f_table_schema", "f_table_name", "f_geometry_column", "styleName",
-                        "styleQML", "styleSLD", "useAsDefault", "description", "owner", "ui", "update_time")
+LAYER_STYLES_COLUMNS = (
+    "f_table_catalog",
+    "f_table_schema",
+    "f_table_name",
+    "f_geometry_column",
+    "styleName",
+    "styleQML",
+    "styleSLD",
+    "useAsDefault",
+    "description",
+    "owner",
+    "ui",
+    "update_time",
+)
 
 _OUTLINE = "#232323"
 _QGIS_VERSION = "3.28.0-Firenze"
@@ -43,7 +56,7 @@ def _rgba(hex_color: str, alpha: int = 255) -> str:
     h = hex_color.lstrip("#")
     if len(h) == 3:
         h = "".join(c * 2 for c in h)
-    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    r, g, b = (int(h[i : i + 2], 16) for i in (0, 2, 4))
     return f"{r},{g},{b},{alpha}"
 
 
@@ -72,20 +85,23 @@ def _option_map(parent: ET.Element, options: dict[str, str]) -> None:
         ET.SubElement(omap, "Option", name=k, type="QString", value=v)
 
 
-def _fill_symbol(parent: ET.Element, name: str, color: str, *, filled: bool = True,
-                 outline: str = _OUTLINE, width: float = 0.26) -> None:
-    symbol = ET.SubElement(parent, "symbol", type="fill", name=name, alpha="1", clip_to_extent="1",
-                           force_rhr="0")
+def _fill_symbol(
+    parent: ET.Element, name: str, color: str, *, filled: bool = True, outline: str = _OUTLINE, width: float = 0.26
+) -> None:
+    symbol = ET.SubElement(parent, "symbol", type="fill", name=name, alpha="1", clip_to_extent="1", force_rhr="0")
     layer = ET.SubElement(symbol, "layer", {"class": "SimpleFill", "enabled": "1", "pass": "0", "locked": "0"})
-    _option_map(layer, {
-        "color": _rgba(color, 200 if filled else 0),
-        "joinstyle": "bevel",
-        "outline_color": _rgba(outline),
-        "outline_style": "solid",
-        "outline_width": f"{width:g}",
-        "outline_width_unit": "MM",
-        "style": "solid" if filled else "no",
-    })
+    _option_map(
+        layer,
+        {
+            "color": _rgba(color, 200 if filled else 0),
+            "joinstyle": "bevel",
+            "outline_color": _rgba(outline),
+            "outline_style": "solid",
+            "outline_width": f"{width:g}",
+            "outline_width_unit": "MM",
+            "style": "solid" if filled else "no",
+        },
+    )
 
 
 def layer_qml(layer: Layer | str) -> str:
@@ -107,12 +123,19 @@ def layer_qml(layer: Layer | str) -> str:
     root = ET.Element("qgis", version=_QGIS_VERSION, styleCategories="AllStyleCategories")
     by, cats = _categories(layer)
     if by:
-        renderer = ET.SubElement(root, "renderer-v2", type="categorizedSymbol", attr=by, symbollevels="0",
-                                 enableorderby="0", forceraster="0", referencescale="-1")
+        renderer = ET.SubElement(
+            root,
+            "renderer-v2",
+            type="categorizedSymbol",
+            attr=by,
+            symbollevels="0",
+            enableorderby="0",
+            forceraster="0",
+            referencescale="-1",
+        )
         categories = ET.SubElement(renderer, "categories")
         for i, (value, label, _) in enumerate(cats):
-            ET.SubElement(categories, "category", type="string", value=value, label=label, symbol=str(i),
-                          render="true")
+            ET.SubElement(categories, "category", type="string", value=value, label=label, symbol=str(i), render="true")
         symbols = ET.SubElement(renderer, "symbols")
         for i, (_, _, color) in enumerate(cats):
             _fill_symbol(symbols, str(i), color)
@@ -120,8 +143,15 @@ def layer_qml(layer: Layer | str) -> str:
         _fill_symbol(source, "0", "#999999")
     else:
         color, filled, width = _single(layer)
-        renderer = ET.SubElement(root, "renderer-v2", type="singleSymbol", symbollevels="0", enableorderby="0",
-                                 forceraster="0", referencescale="-1")
+        renderer = ET.SubElement(
+            root,
+            "renderer-v2",
+            type="singleSymbol",
+            symbollevels="0",
+            enableorderby="0",
+            forceraster="0",
+            referencescale="-1",
+        )
         symbols = ET.SubElement(renderer, "symbols")
         _fill_symbol(symbols, "0", color, filled=filled, outline=color if not filled else _OUTLINE, width=width)
     aliases = ET.SubElement(root, "aliases")
@@ -135,8 +165,9 @@ def layer_qml(layer: Layer | str) -> str:
     return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + body + "\n"
 
 
-def _sld_symbolizer(rule: ET.Element, color: str, *, filled: bool = True, stroke: str = _OUTLINE,
-                    width: float = 1.0) -> None:
+def _sld_symbolizer(
+    rule: ET.Element, color: str, *, filled: bool = True, stroke: str = _OUTLINE, width: float = 1.0
+) -> None:
     sym = ET.SubElement(rule, "se:PolygonSymbolizer")
     if filled:
         fill = ET.SubElement(sym, "se:Fill")
@@ -150,10 +181,15 @@ def _sld_symbolizer(rule: ET.Element, color: str, *, filled: bool = True, stroke
 def layer_sld(layer: Layer | str) -> str:
     """The SLD 1.1 (OGC Symbology Encoding) equivalent of :func:`layer_qml` (for GeoServer and QGIS)."""
     layer = _layer(layer)
-    root = ET.Element("StyledLayerDescriptor", {
-        **_SLD_NS, "version": "1.1.0",
-        "xsi:schemaLocation": "http://www.opengis.net/sld "
-                              "http://schemas.opengis.net/sld/1.1.0/StyledLayerDescriptor.xsd"})
+    root = ET.Element(
+        "StyledLayerDescriptor",
+        {
+            **_SLD_NS,
+            "version": "1.1.0",
+            "xsi:schemaLocation": "http://www.opengis.net/sld "
+            "http://schemas.opengis.net/sld/1.1.0/StyledLayerDescriptor.xsd",
+        },
+    )
     named = ET.SubElement(root, "NamedLayer")
     ET.SubElement(named, "se:Name").text = layer.name
     user = ET.SubElement(named, "UserStyle")
@@ -180,8 +216,7 @@ def layer_sld(layer: Layer | str) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def layer_styles_frame(layers: list[str], *, geometry_column: str = "geom",
-                       owner: str = "landrenew") -> pd.DataFrame:
+def layer_styles_frame(layers: list[str], *, geometry_column: str = "geom", owner: str = "landrenew") -> pd.DataFrame:
     """Rows of QGIS's ``layer_styles`` table for the given (spatial) layers, one default style each.
 
     Parameters
@@ -197,20 +232,22 @@ def layer_styles_frame(layers: list[str], *, geometry_column: str = "geom",
     rows = []
     for name in layers:
         layer = get_layer(name)
-        rows.append({
-            "f_table_catalog": "",
-            "f_table_schema": "",
-            "f_table_name": name,
-            "f_geometry_column": geometry_column,
-            "styleName": name,
-            "styleQML": layer_qml(layer),
-            "styleSLD": layer_sld(layer),
-            "useAsDefault": True,
-            "description": f"{layer.label}（landrenew 按图层注册表生成）",
-            "owner": owner,
-            "ui": "",
-            "update_time": now,
-        })
+        rows.append(
+            {
+                "f_table_catalog": "",
+                "f_table_schema": "",
+                "f_table_name": name,
+                "f_geometry_column": geometry_column,
+                "styleName": name,
+                "styleQML": layer_qml(layer),
+                "styleSLD": layer_sld(layer),
+                "useAsDefault": True,
+                "description": f"{layer.label}（landrenew 按图层注册表生成）",
+                "owner": owner,
+                "ui": "",
+                "update_time": now,
+            }
+        )
     frame = pd.DataFrame(rows, columns=list(LAYER_STYLES_COLUMNS))
     frame["useAsDefault"] = frame["useAsDefault"].astype(bool)
     frame["update_time"] = pd.to_datetime(frame["update_time"], utc=True)

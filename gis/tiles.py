@@ -31,6 +31,7 @@ and read the archive with ``pmtiles``' reader, both independent of this module.
 >>> ts.keys.tolist(), ts.index_of("B"), ts.mask(["B"])
 (['A', 'B'], 1, 'Ag==')
 """
+
 from __future__ import annotations
 
 import base64
@@ -52,8 +53,16 @@ import shapely
 from .assets import APP_STATIC_URL, STATIC_DIR
 from .errors import LandRenewError
 
-__all__ = ["TILE_THRESHOLD", "TileSet", "tile_threshold", "tile_dir", "tile_url", "build_tileset",
-           "ensure_tileset", "key_at"]
+__all__ = [
+    "TILE_THRESHOLD",
+    "TileSet",
+    "tile_threshold",
+    "tile_dir",
+    "tile_url",
+    "build_tileset",
+    "ensure_tileset",
+    "key_at",
+]
 
 #: Default size above which a layer is drawn from vector tiles instead of inline GeoJSON.
 TILE_THRESHOLD = 20_000
@@ -71,8 +80,11 @@ def tile_threshold() -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise LandRenewError(f"LANDRENEW_MAP_TILE_THRESHOLD 应为整数，当前为“{raw}”",
-                             detail=f"LANDRENEW_MAP_TILE_THRESHOLD={raw!r}", fix="例如 20000") from None
+        raise LandRenewError(
+            f"LANDRENEW_MAP_TILE_THRESHOLD 应为整数，当前为“{raw}”",
+            detail=f"LANDRENEW_MAP_TILE_THRESHOLD={raw!r}",
+            fix="例如 20000",
+        ) from None
     return max(value, 0)
 
 
@@ -92,9 +104,9 @@ class TileSet:
 
     path: Path
     url: str
-    layer: str                             # the MVT layer name inside the tiles
+    layer: str  # the MVT layer name inside the tiles
     key: str
-    keys: np.ndarray = field(repr=False)   # sorted; MVT feature id i is keys[i]
+    keys: np.ndarray = field(repr=False)  # sorted; MVT feature id i is keys[i]
     fields: tuple[str, ...]
     bounds: tuple[float, float, float, float]
     minzoom: int
@@ -124,7 +136,7 @@ class TileSet:
 # --------------------------------------------------------------------------------------- geometry
 def _merc(coords: np.ndarray, z: int) -> np.ndarray:
     """lon/lat -> global tile units at zoom z (x right, y down; EXTENT units a tile)."""
-    n = float(EXTENT * 2 ** z)
+    n = float(EXTENT * 2**z)
     lon, lat = coords[:, 0], np.clip(coords[:, 1], -85.0511, 85.0511)
     x = (lon + 180.0) / 360.0 * n
     y = (1.0 - np.arcsinh(np.tan(np.radians(lat))) / np.pi) / 2.0 * n
@@ -205,7 +217,7 @@ def _streams(geoms: np.ndarray, anchors: np.ndarray, z: int, keep: np.ndarray) -
         sq_pts = (c[:, None, :] + d[None, :, :]).reshape(-1, 2)
     # the stream: rings of kept rings in feature order, squares appended per feature
     sel = ring_ok[rings]
-    r_pts, r_ring = pts[sel], rings[sel]
+    r_pts = pts[sel]
     kept_rings = np.flatnonzero(ring_ok)
     m = counts[kept_rings]
     ring_feat = feat_of_ring[kept_rings]
@@ -226,9 +238,9 @@ def _streams(geoms: np.ndarray, anchors: np.ndarray, z: int, keep: np.ndarray) -
     ring_pos = np.concatenate([[0], np.cumsum(ring_len)])
     total = int(ring_pos[-1])
     cmd = np.zeros(total, dtype=np.uint32)
-    cmd[ring_pos[:-1]] = 9                                   # MoveTo, count 1
+    cmd[ring_pos[:-1]] = 9  # MoveTo, count 1
     cmd[ring_pos[:-1] + 3] = (2 | ((rm - 1) << 3)).astype(np.uint32)  # LineTo, count m-1
-    cmd[ring_pos[1:] - 1] = 15                               # ClosePath
+    cmd[ring_pos[1:] - 1] = 15  # ClosePath
     D = np.diff(P, axis=0, prepend=np.zeros((1, 2), dtype=np.int64))
     pt_feat = np.repeat(feats, rm)
     feat_first = np.ones(len(P), dtype=bool)
@@ -254,8 +266,7 @@ def _streams(geoms: np.ndarray, anchors: np.ndarray, z: int, keep: np.ndarray) -
     hi = np.full((n, 2), np.iinfo(np.int64).min)
     np.minimum.at(lo, pt_feat, P)
     np.maximum.at(hi, pt_feat, P)
-    return {"cmd": cmd, "start": start, "end": end, "first": first, "lo": lo, "hi": hi,
-            "ok": start >= 0}
+    return {"cmd": cmd, "start": start, "end": end, "first": first, "lo": lo, "hi": hi, "ok": start >= 0}
 
 
 def _varint(v: int) -> bytes:
@@ -324,8 +335,17 @@ def _codes(frame: pd.DataFrame, fields: Sequence[str]) -> tuple[np.ndarray, list
     return codes, messages
 
 
-def _encode_zoom(z: int, name: str, fields: Sequence[str], s: dict[str, np.ndarray], fid: np.ndarray,
-                 tx: np.ndarray, ty: np.ndarray, codes: np.ndarray, messages: list[list[bytes]]) -> dict[int, bytes]:
+def _encode_zoom(
+    z: int,
+    name: str,
+    fields: Sequence[str],
+    s: dict[str, np.ndarray],
+    fid: np.ndarray,
+    tx: np.ndarray,
+    ty: np.ndarray,
+    codes: np.ndarray,
+    messages: list[list[bytes]],
+) -> dict[int, bytes]:
     """Every tile of zoom z as gzip-compressed MVT bytes, {tile id: bytes}, encoded with numpy.
 
     A feature message is a run of varints only (field tags below 128 are their own varint), so the
@@ -340,7 +360,6 @@ def _encode_zoom(z: int, name: str, fields: Sequence[str], s: dict[str, np.ndarr
     # tags: per field, the value index within the tile's value table (values grouped by field)
     tag_idx = np.full((n_pairs, n_fields), -1, dtype=np.int64)
     offset = np.zeros(n_tiles, dtype=np.int64)
-    tile_values: list[list[tuple[int, np.ndarray]]] = [[] for _ in range(n_tiles)]
     uniq_per_field = []
     for j in range(n_fields):
         c = codes[j][fid]
@@ -357,8 +376,14 @@ def _encode_zoom(z: int, name: str, fields: Sequence[str], s: dict[str, np.ndarr
         uniq_per_field.append((uk % max(width, 1), np.concatenate([[0], np.cumsum(counts)])))
     has = tag_idx >= 0
     nt = 2 * has.sum(axis=1)
-    tags = np.column_stack([np.broadcast_to(np.arange(n_fields), tag_idx.shape), tag_idx]).reshape(
-        n_pairs, 2, n_fields).transpose(0, 2, 1)[has].ravel() if n_fields else np.zeros(0, dtype=np.int64)
+    tags = (
+        np.column_stack([np.broadcast_to(np.arange(n_fields), tag_idx.shape), tag_idx])
+        .reshape(n_pairs, 2, n_fields)
+        .transpose(0, 2, 1)[has]
+        .ravel()
+        if n_fields
+        else np.zeros(0, dtype=np.int64)
+    )
     # geometry of each pair, with the first MoveTo relative to the pair's tile
     start, end = s["start"][fid], s["end"][fid]
     ng = end - start
@@ -393,9 +418,12 @@ def _encode_zoom(z: int, name: str, fields: Sequence[str], s: dict[str, np.ndarr
     raw = data.tobytes()
     out = {}
     for t in range(n_tiles):
-        values = b"".join(messages[j][c] for j, (uk, bounds) in enumerate(uniq_per_field)
-                          for c in uk[bounds[t]:bounds[t + 1]].tolist())
-        layer = head + raw[tile_byte[t]:tile_byte[t + 1]] + keys + values + tail
+        values = b"".join(
+            messages[j][c]
+            for j, (uk, bounds) in enumerate(uniq_per_field)
+            for c in uk[bounds[t] : bounds[t + 1]].tolist()
+        )
+        layer = head + raw[tile_byte[t] : tile_byte[t + 1]] + keys + values + tail
         tile = b"\x1a" + _varint(len(layer)) + layer
         key = int(tiles_u[t])
         out[zxy_to_tileid(z, key % (1 << z), key // (1 << z))] = gzip.compress(tile, compresslevel=6, mtime=0)
@@ -438,27 +466,39 @@ def build_tileset(
     from pmtiles.writer import Writer
 
     if frame.crs is None:
-        raise LandRenewError("图层没有坐标系，无法生成瓦片", detail="build_tileset: frame.crs is None",
-                             fix="导入时为图层设置坐标系（如 EPSG:4490）")
+        raise LandRenewError(
+            "图层没有坐标系，无法生成瓦片",
+            detail="build_tileset: frame.crs is None",
+            fix="导入时为图层设置坐标系（如 EPSG:4490）",
+        )
     path = Path(path)
     fields = tuple(f for f in fields if f in frame.columns)
     valid = ~(frame.geometry.isna() | frame.geometry.is_empty).to_numpy()
     keys_all = frame[key].astype(str).to_numpy(dtype=object)
     if pd.Series(keys_all).duplicated().any():
-        raise LandRenewError(f"字段 {key} 有重复值，无法生成瓦片", detail=f"duplicate {key}",
-                             fix="检查编号唯一性")
+        raise LandRenewError(f"字段 {key} 有重复值，无法生成瓦片", detail=f"duplicate {key}", fix="检查编号唯一性")
     keep_all = np.ones(len(frame), dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
     order = np.argsort(keys_all[valid], kind="stable")
     sub = frame[valid].iloc[order]
     keys = keys_all[valid][order]
     keep_arr = keep_all[valid][order]
     geoms = np.asarray(sub.geometry.to_crs("EPSG:4326").array, dtype=object)
-    geoms = shapely.orient_polygons(shapely.make_valid(geoms)) if not shapely.is_valid(geoms).all() else \
-        shapely.orient_polygons(geoms)
+    geoms = (
+        shapely.orient_polygons(shapely.make_valid(geoms))
+        if not shapely.is_valid(geoms).all()
+        else shapely.orient_polygons(geoms)
+    )
     poly = shapely.get_type_id(geoms)
     if not np.isin(poly, (3, 6)).all():
-        geoms = np.array([shapely.MultiPolygon([p for p in shapely.get_parts(g) if p.geom_type == "Polygon"])
-                          if shapely.get_type_id(g) not in (3, 6) else g for g in geoms], dtype=object)
+        geoms = np.array(
+            [
+                shapely.MultiPolygon([p for p in shapely.get_parts(g) if p.geom_type == "Polygon"])
+                if shapely.get_type_id(g) not in (3, 6)
+                else g
+                for g in geoms
+            ],
+            dtype=object,
+        )
     anchors = shapely.get_coordinates(shapely.point_on_surface(geoms))
     codes, messages = _codes(sub, fields)
     b = shapely.total_bounds(geoms)
@@ -470,7 +510,7 @@ def build_tileset(
     for z in range(maxzoom, minzoom - 1, -1):
         # degrees of longitude per screen pixel (512 px data tile); a whole pixel below zoom 12, where the
         # district is in view and every parcel is a few pixels wide
-        tol = (pixel if z >= 12 else 2 * pixel) * 360.0 / (2 ** z) / 512.0
+        tol = (pixel if z >= 12 else 2 * pixel) * 360.0 / (2**z) / 512.0
         # simplify from zoom 12 down, again when the tolerance has grown 4x (every second zoom); between,
         # and at 13-14 (a grid of 0.6-1.2 m), the snap to the tile grid removes what is below a pixel
         if coverage and len(current) and z <= 12 and tol >= 3.9 * done_tol:
@@ -497,23 +537,59 @@ def build_tileset(
                 writer.write_tile(tileid, tiles[tileid])
             e7 = [int(round(v * 10_000_000)) for v in bounds]
             writer.finalize(
-                {"tile_type": TileType.MVT, "tile_compression": Compression.GZIP,
-                 "min_lon_e7": e7[0], "min_lat_e7": e7[1], "max_lon_e7": e7[2], "max_lat_e7": e7[3],
-                 "center_zoom": minzoom, "center_lon_e7": (e7[0] + e7[2]) // 2, "center_lat_e7": (e7[1] + e7[3]) // 2},
-                {"name": layer_name, "format": TILE_FORMAT,
-                 "vector_layers": [{"id": layer_name, "fields": {f: "String" for f in fields},
-                                    "minzoom": minzoom, "maxzoom": maxzoom}]})
+                {
+                    "tile_type": TileType.MVT,
+                    "tile_compression": Compression.GZIP,
+                    "min_lon_e7": e7[0],
+                    "min_lat_e7": e7[1],
+                    "max_lon_e7": e7[2],
+                    "max_lat_e7": e7[3],
+                    "center_zoom": minzoom,
+                    "center_lon_e7": (e7[0] + e7[2]) // 2,
+                    "center_lat_e7": (e7[1] + e7[3]) // 2,
+                },
+                {
+                    "name": layer_name,
+                    "format": TILE_FORMAT,
+                    "vector_layers": [
+                        {
+                            "id": layer_name,
+                            "fields": {f: "String" for f in fields},
+                            "minzoom": minzoom,
+                            "maxzoom": maxzoom,
+                        }
+                    ],
+                },
+            )
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return TileSet(path=path, url=url or tile_url(path), layer=layer_name, key=key, keys=np.asarray(keys, dtype=object),
-                   fields=fields, bounds=bounds, minzoom=minzoom, maxzoom=maxzoom)
+    return TileSet(
+        path=path,
+        url=url or tile_url(path),
+        layer=layer_name,
+        key=key,
+        keys=np.asarray(keys, dtype=object),
+        fields=fields,
+        bounds=bounds,
+        minzoom=minzoom,
+        maxzoom=maxzoom,
+    )
 
 
-def ensure_tileset(frame: gpd.GeoDataFrame, *, store_id: str, version: str, layer: str, key: str,
-                   fields: Sequence[str], keep: np.ndarray | pd.Series | None = None,
-                   folder: Path | None = None, **kwargs: Any) -> TileSet:
+def ensure_tileset(
+    frame: gpd.GeoDataFrame,
+    *,
+    store_id: str,
+    version: str,
+    layer: str,
+    key: str,
+    fields: Sequence[str],
+    keep: np.ndarray | pd.Series | None = None,
+    folder: Path | None = None,
+    **kwargs: Any,
+) -> TileSet:
     """The archive of ``layer`` for this store version: built when missing, reused otherwise.
 
     The file name carries the store, the version and :data:`TILE_FORMAT`; archives of older versions of
@@ -528,10 +604,17 @@ def ensure_tileset(frame: gpd.GeoDataFrame, *, store_id: str, version: str, laye
         valid = ~(frame.geometry.isna() | frame.geometry.is_empty).to_numpy()
         keys = np.sort(frame[key].astype(str).to_numpy(dtype=object)[valid])
         b = frame.geometry.to_crs("EPSG:4326").total_bounds
-        return TileSet(path=path, url=tile_url(path), layer=layer, key=key, keys=keys,
-                       fields=tuple(f for f in fields if f in frame.columns),
-                       bounds=tuple(float(v) for v in b), minzoom=kwargs.get("minzoom", 8),
-                       maxzoom=kwargs.get("maxzoom", 14))
+        return TileSet(
+            path=path,
+            url=tile_url(path),
+            layer=layer,
+            key=key,
+            keys=keys,
+            fields=tuple(f for f in fields if f in frame.columns),
+            bounds=tuple(float(v) for v in b),
+            minzoom=kwargs.get("minzoom", 8),
+            maxzoom=kwargs.get("maxzoom", 14),
+        )
     ts = build_tileset(frame, path, key=key, fields=fields, layer_name=layer, keep=keep, **kwargs)
     for old in folder.glob(f"{prefix}-*.pmtiles"):
         if old != path:
@@ -539,8 +622,9 @@ def ensure_tileset(frame: gpd.GeoDataFrame, *, store_id: str, version: str, laye
     return ts
 
 
-def key_at(tree: shapely.STRtree, keys: np.ndarray, lat: float, lng: float,
-           shown: np.ndarray | None = None) -> str | None:
+def key_at(
+    tree: shapely.STRtree, keys: np.ndarray, lat: float, lng: float, shown: np.ndarray | None = None
+) -> str | None:
     """The key of the feature under a clicked point (spatial index query, exact intersects test);
     the smallest one where several overlap.  ``tree`` indexes geometries in EPSG:4326/4490 degrees,
     ``keys[i]`` is the key of its geometry i; ``shown`` (booleans like ``keys``) limits the answer to

@@ -12,6 +12,7 @@ number of files and their total again in the library, so a changed config or ano
 ...     print(exc.message)
 上传文件 big.gpkg 为 300.0 MB，超过单个文件上限 200 MB
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -36,13 +37,22 @@ def check_uploads(files: Iterable[tuple[str, int]], settings=None) -> None:
     files = list(files)
     fix = "拆分为多次导入，或在服务器上用 landrenew ingest 导入大文件（上限见 layers/rules/security.yaml 的 uploads）"
     if len(files) > s.max_files:
-        raise LandRenewError(f"一次最多上传 {s.max_files} 个文件，本次 {len(files)} 个",
-                             detail=f"{len(files)} files > max_files {s.max_files}", fix=fix)
+        raise LandRenewError(
+            f"一次最多上传 {s.max_files} 个文件，本次 {len(files)} 个",
+            detail=f"{len(files)} files > max_files {s.max_files}",
+            fix=fix,
+        )
     for name, size in files:
         if size > s.max_file_bytes:
-            raise LandRenewError(f"上传文件 {name} 为 {size / _MB:.1f} MB，超过单个文件上限 {_mb(s.max_file_bytes)} MB",
-                                 detail=f"{name}: {size} bytes > {s.max_file_bytes}", fix=fix)
+            raise LandRenewError(
+                f"上传文件 {name} 为 {size / _MB:.1f} MB，超过单个文件上限 {_mb(s.max_file_bytes)} MB",
+                detail=f"{name}: {size} bytes > {s.max_file_bytes}",
+                fix=fix,
+            )
     total = sum(size for _, size in files)
     if total > s.max_total_bytes:
-        raise LandRenewError(f"本次上传共 {total / _MB:.1f} MB，超过一次导入上限 {_mb(s.max_total_bytes)} MB",
-                             detail=f"total {total} bytes > {s.max_total_bytes}", fix=fix)
+        raise LandRenewError(
+            f"本次上传共 {total / _MB:.1f} MB，超过一次导入上限 {_mb(s.max_total_bytes)} MB",
+            detail=f"total {total} bytes > {s.max_total_bytes}",
+            fix=fix,
+        )

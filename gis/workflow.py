@@ -1,4 +1,5 @@
 """Store-level jobs that the CLI, the app and notebooks share: demo store, assess, renewal."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -11,7 +12,7 @@ import pandas as pd
 
 from .assess import assess_idle_land
 from .frames import conform
-from .imagery import list_rasters, register_rasters
+from .imagery import register_rasters
 from .ingest import IngestReport, ingest_files
 from .renewal import village_status
 from .resettlement import resettlement_sites
@@ -19,8 +20,17 @@ from .rules import RuleSet
 from .schema import get_layer
 from .store import Store, open_store
 
-__all__ = ["assess_store", "renewal_store", "compute_assessment", "decision_column", "keep_assessment", "demo_parcels_on", "DEMO_HISTORY", "build_demo_store",
-           "DEMO_AS_OF"]
+__all__ = [
+    "assess_store",
+    "renewal_store",
+    "compute_assessment",
+    "decision_column",
+    "keep_assessment",
+    "demo_parcels_on",
+    "DEMO_HISTORY",
+    "build_demo_store",
+    "DEMO_AS_OF",
+]
 
 DEMO_AS_OF = dt.date(2026, 11, 1)
 Progress = Callable[[int, int, str], None]
@@ -40,14 +50,16 @@ def _latest_decisions(decisions: pd.DataFrame) -> pd.Series:
     text = [
         f"{route.label_of(r)}{'/' + sub.label_of(s) if isinstance(s, str) and s else ''}"
         f"（{by} {pd.Timestamp(at).tz_convert('Asia/Shanghai'):%Y-%m-%d}）"
-        for r, s, by, at in zip(decisions["route"], decisions["sub_route"].astype(object),
-                                decisions["decided_by"], decisions["decided_at"])
+        for r, s, by, at in zip(
+            decisions["route"], decisions["sub_route"].astype(object), decisions["decided_by"], decisions["decided_at"]
+        )
     ]
     return pd.Series(text, index=decisions["parcel_id"].to_numpy(), dtype="string")
 
 
-def compute_assessment(store: Store, *, as_of: dt.date, known_at=None, rules: RuleSet | None = None,
-                       on_progress: Progress | None = None) -> gpd.GeoDataFrame:
+def compute_assessment(
+    store: Store, *, as_of: dt.date, known_at=None, rules: RuleSet | None = None, on_progress: Progress | None = None
+) -> gpd.GeoDataFrame:
     """The assessment of the store's ledger as valid on ``as_of`` and as known at ``known_at`` (default: now),
     with rasters dated on or before ``as_of`` (docs/history.md §4); nothing is written."""
     from .runs import ledger_inputs
@@ -79,9 +91,18 @@ def decision_column(store: Store, parcel_ids: pd.Series, *, known_at) -> pd.Seri
     return parcel_ids.map(_latest_decisions(decisions)).astype("string")
 
 
-def keep_assessment(store: Store, result: gpd.GeoDataFrame, *, as_of: dt.date, known_at, rules: RuleSet,
-                    what_if: bool = False, user: str | None = None, label: str | None = None,
-                    meta: dict | None = None) -> str:
+def keep_assessment(
+    store: Store,
+    result: gpd.GeoDataFrame,
+    *,
+    as_of: dt.date,
+    known_at,
+    rules: RuleSet,
+    what_if: bool = False,
+    user: str | None = None,
+    label: str | None = None,
+    meta: dict | None = None,
+) -> str:
     """Keep ``result`` as a run (docs/history.md §3); unless ``what_if`` it becomes the current run and replaces
     the ``idle_assessment`` layer — one transaction.  Returns the run id."""
     from .runs import keep_run, new_run_id
@@ -90,19 +111,45 @@ def keep_assessment(store: Store, result: gpd.GeoDataFrame, *, as_of: dt.date, k
     version = str(result["rules_version"].iloc[0]) if len(result) else rules.version
     run_id = new_run_id("assess")
     tx = HistoryWrite()
-    keep_run(store, tx, run_id=run_id, kind="assess", as_of=as_of, known_at=known_at, rules=rules,
-             outputs={"idle_assessment": result}, what_if=what_if, user=user, label=label)
+    keep_run(
+        store,
+        tx,
+        run_id=run_id,
+        kind="assess",
+        as_of=as_of,
+        known_at=known_at,
+        rules=rules,
+        outputs={"idle_assessment": result},
+        what_if=what_if,
+        user=user,
+        label=label,
+    )
     if not what_if:
         tx.layer_replace["idle_assessment"] = result
-        tx.meta.update({"assessed_at": _now(), "assess_as_of": as_of.isoformat(), "idle_rules_version": version,
-                        "assess_run": run_id, **(meta or {})})
+        tx.meta.update(
+            {
+                "assessed_at": _now(),
+                "assess_as_of": as_of.isoformat(),
+                "idle_rules_version": version,
+                "assess_run": run_id,
+                **(meta or {}),
+            }
+        )
     store.write_history(tx)
     return run_id
 
 
-def assess_store(store: Store, *, as_of: dt.date, rules: RuleSet | None = None,
-                 on_progress: Progress | None = None, known_at=None, what_if: bool = False,
-                 user: str | None = None, label: str | None = None) -> gpd.GeoDataFrame:
+def assess_store(
+    store: Store,
+    *,
+    as_of: dt.date,
+    rules: RuleSet | None = None,
+    on_progress: Progress | None = None,
+    known_at=None,
+    what_if: bool = False,
+    user: str | None = None,
+    label: str | None = None,
+) -> gpd.GeoDataFrame:
     """Assess every parcel as of ``as_of`` and keep the run (docs/history.md §3); unless ``what_if``, it becomes the
     current run and replaces the ``idle_assessment`` layer — all in one transaction.
 
@@ -115,13 +162,21 @@ def assess_store(store: Store, *, as_of: dt.date, rules: RuleSet | None = None,
     store.upgrade_history()
     known_at = utc_now() if known_at is None else pd.Timestamp(known_at)
     result = compute_assessment(store, as_of=as_of, known_at=known_at, rules=rules, on_progress=on_progress)
-    result.attrs["run_id"] = keep_assessment(store, result, as_of=as_of, known_at=known_at, rules=rules,
-                                             what_if=what_if, user=user, label=label)
+    result.attrs["run_id"] = keep_assessment(
+        store, result, as_of=as_of, known_at=known_at, rules=rules, what_if=what_if, user=user, label=label
+    )
     return result
 
 
-def renewal_store(store: Store, *, as_of: dt.date, rules: RuleSet | None = None, known_at=None,
-                  what_if: bool = False, user: str | None = None) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+def renewal_store(
+    store: Store,
+    *,
+    as_of: dt.date,
+    rules: RuleSet | None = None,
+    known_at=None,
+    what_if: bool = False,
+    user: str | None = None,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Village status and resettlement-site suggestions, kept as a run and written together (one transaction)."""
     from .renewal import load_renewal_rules
     from .runs import keep_run, ledger_inputs, new_run_id
@@ -136,20 +191,39 @@ def renewal_store(store: Store, *, as_of: dt.date, rules: RuleSet | None = None,
     assessment = store.read_layer("idle_assessment")
     parcels = inputs["parcels"][["parcel_id", "land_use", "area_m2"]]
     assessment = assessment.merge(pd.DataFrame(parcels), on="parcel_id", how="left")
-    sites = resettlement_sites(status, assessment, rules=rules) if len(assessment) else pd.DataFrame(
-        columns=get_layer("resettlement_sites").field_names)
+    sites = (
+        resettlement_sites(status, assessment, rules=rules)
+        if len(assessment)
+        else pd.DataFrame(columns=get_layer("resettlement_sites").field_names)
+    )
     status = conform(status, "village_status")
     sites = conform(sites, "resettlement_sites")
     version = str(status["rules_version"].iloc[0]) if len(status) else ""
     run_id = new_run_id("renewal")
     tx = HistoryWrite()
-    keep_run(store, tx, run_id=run_id, kind="renewal", as_of=as_of, known_at=known_at, rules=rules,
-             outputs={"village_status": status, "resettlement_sites": sites}, what_if=what_if, user=user,
-             label=None)
+    keep_run(
+        store,
+        tx,
+        run_id=run_id,
+        kind="renewal",
+        as_of=as_of,
+        known_at=known_at,
+        rules=rules,
+        outputs={"village_status": status, "resettlement_sites": sites},
+        what_if=what_if,
+        user=user,
+        label=None,
+    )
     if not what_if:
         tx.layer_replace.update({"village_status": status, "resettlement_sites": sites})
-        tx.meta.update({"renewal_at": _now(), "renewal_as_of": as_of.isoformat(),
-                        "renewal_rules_version": version, "renewal_run": run_id})
+        tx.meta.update(
+            {
+                "renewal_at": _now(),
+                "renewal_as_of": as_of.isoformat(),
+                "renewal_rules_version": version,
+                "renewal_run": run_id,
+            }
+        )
     store.write_history(tx)
     status.attrs["run_id"] = run_id
     return status, sites
@@ -157,8 +231,14 @@ def renewal_store(store: Store, *, as_of: dt.date, rules: RuleSet | None = None,
 
 # ---------------------------------------------------------------------------------------------- demo
 #: the demo ledger's history: a full ledger on the first date, then the rows that changed by each later date
-DEMO_HISTORY = (dt.date(2024, 3, 31), dt.date(2024, 9, 30), dt.date(2025, 3, 31), dt.date(2025, 9, 30),
-                dt.date(2026, 3, 31), dt.date(2026, 8, 31))
+DEMO_HISTORY = (
+    dt.date(2024, 3, 31),
+    dt.date(2024, 9, 30),
+    dt.date(2025, 3, 31),
+    dt.date(2025, 9, 30),
+    dt.date(2026, 3, 31),
+    dt.date(2026, 8, 31),
+)
 
 
 def demo_parcels_on(parcels: gpd.GeoDataFrame, day: dt.date) -> gpd.GeoDataFrame:
@@ -207,9 +287,14 @@ def _demo_history(store: Store, layers: dict, sources: dict, *, as_of: dt.date) 
         previous = now
 
 
-def build_demo_store(url: str | Path | None = None, *, n_parcels: int = 5000, seed: int = 20240926,
-                     as_of: dt.date = DEMO_AS_OF, on_progress: Progress | None = None
-                     ) -> tuple[Store, list[IngestReport]]:
+def build_demo_store(
+    url: str | Path | None = None,
+    *,
+    n_parcels: int = 5000,
+    seed: int = 20240926,
+    as_of: dt.date = DEMO_AS_OF,
+    on_progress: Progress | None = None,
+) -> tuple[Store, list[IngestReport]]:
     """Build the synthetic Keqiao demo: source files -> validated ingest -> assess -> renewal.
 
     Everything in it except the district outline is synthetic, and the store's meta says so.
@@ -224,11 +309,21 @@ def build_demo_store(url: str | Path | None = None, *, n_parcels: int = 5000, se
     sources = write_demo_sources(layers, store.files_dir / "demo_sources", seed=seed)
     rasters = sources.pop("_rasters")
     step(2, 5, "校验导入")
-    meta = {"synthetic": "true", "demo_seed": str(seed), "demo_parcels": str(n_parcels),
-            "source": "landrenew demo（模拟数据）", "demo_meta": json.dumps(
-                {k: v if isinstance(v, (str, int, float, bool)) else str(v)
-                 for k, v in layers.get("_meta", {}).items() if isinstance(v, (str, int, float, bool, dt.date, dict))},
-                ensure_ascii=False, default=str)}
+    meta = {
+        "synthetic": "true",
+        "demo_seed": str(seed),
+        "demo_parcels": str(n_parcels),
+        "source": "landrenew demo（模拟数据）",
+        "demo_meta": json.dumps(
+            {
+                k: v if isinstance(v, (str, int, float, bool)) else str(v)
+                for k, v in layers.get("_meta", {}).items()
+                if isinstance(v, (str, int, float, bool, dt.date, dict))
+            },
+            ensure_ascii=False,
+            default=str,
+        ),
+    }
     _demo_history(store, layers, sources, as_of=as_of)
     reports = ingest_files(store, sources, meta=meta, effective=as_of)
     register_rasters(store, rasters)

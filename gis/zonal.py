@@ -33,6 +33,7 @@ the first pixel whose centre lies right of the crossing (a scanline rasterizatio
 Several files with the same date are treated as tiles of one mosaic: their sums and weights are
 added (a pixel in an overlap of two tiles is counted twice).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -61,7 +62,6 @@ _STRIP_PIXELS = 1 << 24
 _EXACT_CELLS = 1 << 19
 #: Coverage fractions at or below this are rounding noise (pixels only touched by a boundary).
 _MIN_WEIGHT = 1e-12
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,7 +244,11 @@ def _weights(
     per_owner = np.bincount(owner, cost)
     chunk = ((np.cumsum(per_owner) - per_owner) // _EXACT_CELLS)[owner]
     bounds = np.r_[0, np.flatnonzero(chunk[1:] != chunk[:-1]) + 1, len(owner)]
-    parts = [_weights_chunk(seg[lo:hi], owner[lo:hi], height, width, centre) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
+    parts = [
+        _weights_chunk(seg[lo:hi], owner[lo:hi], height, width, centre)
+        for lo, hi in zip(bounds[:-1], bounds[1:])
+        if hi > lo
+    ]
     cells = [np.concatenate(x) for x in zip(_EMPTY_CELLS, *(p[0] for p in parts))]
     runs = [np.concatenate(x) for x in zip(_EMPTY_RUNS, *(p[1] for p in parts))]
     return cells, runs
@@ -326,10 +330,13 @@ def _accumulate_grid(
             (o, r, c, w), (ro, rr, ra, rb, rw) = cells, runs
         # (parcel, flat position in the window, weight): boundary cells, then the runs' pixels
         length = rb - ra
-        flat = np.concatenate((
-            (r - s0) * ncols + (c - c0),
-            np.arange(int(length.sum())) + np.repeat((rr - s0) * ncols + (ra - c0) - (np.cumsum(length) - length), length),
-        ))
+        flat = np.concatenate(
+            (
+                (r - s0) * ncols + (c - c0),
+                np.arange(int(length.sum()))
+                + np.repeat((rr - s0) * ncols + (ra - c0) - (np.cumsum(length) - length), length),
+            )
+        )
         if len(flat) == 0:
             continue
         owner = np.concatenate((o, np.repeat(ro, length)))

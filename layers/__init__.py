@@ -3,6 +3,7 @@
 The single source that ingest, store, app and exports read, through :mod:`gis.schema`.
 Rule files live in ``layers/rules/``.
 """
+
 from pathlib import Path
 
 LAYERS_DIR = Path(__file__).resolve().parent

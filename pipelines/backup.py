@@ -1,4 +1,5 @@
 """``landrenew backup DEST``: a consistent copy of the store (GeoPackage file copy, or ``pg_dump``)."""
+
 from __future__ import annotations
 
 import click

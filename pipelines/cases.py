@@ -3,6 +3,7 @@
 The acting user is ``--user NAME``; the role comes from the store's users table (``landrenew users add``), so
 the command line obeys the same rights as the app (a viewer records nothing; nobody approves their own plan).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,11 +23,17 @@ def _role(store, user: str) -> str:
     for u in list_users(store):
         if u.name == user:
             if u.disabled:
-                raise LandRenewError(f"用户 {user} 已停用", detail=f"user {user!r} is disabled",
-                                     fix="请管理员用 landrenew users enable 重新启用")
+                raise LandRenewError(
+                    f"用户 {user} 已停用",
+                    detail=f"user {user!r} is disabled",
+                    fix="请管理员用 landrenew users enable 重新启用",
+                )
             return u.role
-    raise LandRenewError(f"用户 {user} 不存在", detail=f"no user {user!r} in the store's users table",
-                         fix="先用 landrenew users add NAME --role planner 添加用户")
+    raise LandRenewError(
+        f"用户 {user} 不存在",
+        detail=f"no user {user!r} in the store's users table",
+        fix="先用 landrenew users add NAME --role planner 添加用户",
+    )
 
 
 def _date(value: str | None, hint: str) -> dt.date | None:
@@ -51,14 +58,23 @@ def command() -> None:
 @click.option("--run-id", "run_id", default=None, help="所依据的研判运行编号（可选）。")
 @user_option
 @store_option
-def open_(parcel_id: str, route: str, sub_route: str, reason: str | None, run_id: str | None, user: str,
-          store_url: str | None) -> None:
+def open_(
+    parcel_id: str, route: str, sub_route: str, reason: str | None, run_id: str | None, user: str, store_url: str | None
+) -> None:
     """为宗地 PARCEL_ID 立案。"""
     from gis.cases import open_case
 
     store = get_store(store_url)
-    case = open_case(store, parcel_id=parcel_id, route=route, sub_route=sub_route, reason=reason, run_id=run_id,
-                     opened_by=user, role=_role(store, user))
+    case = open_case(
+        store,
+        parcel_id=parcel_id,
+        route=route,
+        sub_route=sub_route,
+        reason=reason,
+        run_id=run_id,
+        opened_by=user,
+        role=_role(store, user),
+    )
     click.echo(f"已立案 {case['case_id']}：宗地 {parcel_id}，{route}/{sub_route}")
 
 
@@ -69,14 +85,34 @@ def open_(parcel_id: str, route: str, sub_route: str, reason: str | None, run_id
 @click.option("--service-date", "service_date", default=None, metavar="YYYY-MM-DD", help="送达日期。")
 @click.option("--doc-no", "doc_no", default=None, help="文号。")
 @click.option("--note", default=None, help="说明（结案、退回、重新开启时必填）。")
-@click.option("--data", "data", multiple=True, metavar="KEY=VALUE",
-              help="事项字段，例如 new_start_date=2026-09-30 或 amount_wan=1600（可重复）。")
-@click.option("--attach", "attach", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="附件（PDF、图片、docx、xlsx；可重复）。")
+@click.option(
+    "--data",
+    "data",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="事项字段，例如 new_start_date=2026-09-30 或 amount_wan=1600（可重复）。",
+)
+@click.option(
+    "--attach",
+    "attach",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="附件（PDF、图片、docx、xlsx；可重复）。",
+)
 @user_option
 @store_option
-def event(case_id: str, event: str, event_date: str, service_date: str | None, doc_no: str | None,
-          note: str | None, data: tuple[str, ...], attach: tuple[str, ...], user: str, store_url: str | None) -> None:
+def event(
+    case_id: str,
+    event: str,
+    event_date: str,
+    service_date: str | None,
+    doc_no: str | None,
+    note: str | None,
+    data: tuple[str, ...],
+    attach: tuple[str, ...],
+    user: str,
+    store_url: str | None,
+) -> None:
     """为案件 CASE_ID 登记事项 EVENT（按处置程序的顺序）。"""
     from gis.cases import Attachment, allowed_events, record_event
     from gis.disposal_rules import default_disposal_rules
@@ -88,10 +124,19 @@ def event(case_id: str, event: str, event_date: str, service_date: str | None, d
             raise click.BadParameter(f"“{item}” 应写成 KEY=VALUE", param_hint="--data")
         values[key.strip()] = value.strip()
     store = get_store(store_url)
-    row = record_event(store, case_id=case_id, event=event, event_date=_date(event_date, "--date"),
-                       service_date=_date(service_date, "--service-date"), doc_no=doc_no, note=note, data=values,
-                       attachments=[Attachment.from_path(p) for p in attach], recorded_by=user,
-                       role=_role(store, user))
+    row = record_event(
+        store,
+        case_id=case_id,
+        event=event,
+        event_date=_date(event_date, "--date"),
+        service_date=_date(service_date, "--service-date"),
+        doc_no=doc_no,
+        note=note,
+        data=values,
+        attachments=[Attachment.from_path(p) for p in attach],
+        recorded_by=user,
+        role=_role(store, user),
+    )
     rules = default_disposal_rules()
     click.echo(f"已登记 {case_id} 第 {row['seq']} 项：{rules.label(event)}（{row['event_date']}）")
     for f in row["attachments"]:
@@ -119,26 +164,37 @@ def show(case_or_parcel: str, store_url: str | None) -> None:
     for _, c in cases.iterrows():
         ev = case_events(store, c["case_id"])
         stage = case_stage(rules, ev["event"].tolist())
-        click.echo(f"案件 {c['case_id']}  宗地 {c['parcel_id']}  {c['route']}/{c['sub_route']}  立案 "
-                   f"{pd.Timestamp(c['opened_at']).date()}（{c['opened_by']}）  阶段：{stage}")
+        click.echo(
+            f"案件 {c['case_id']}  宗地 {c['parcel_id']}  {c['route']}/{c['sub_route']}  立案 "
+            f"{pd.Timestamp(c['opened_at']).date()}（{c['opened_by']}）  阶段：{stage}"
+        )
         if c["reason"]:
             click.echo(f"  理由：{c['reason']}（推荐 {c['recommended_route']}/{c['recommended_sub_route']}）")
         att = cases_store.read_attachments(store, where={"case_id": c["case_id"]})
         for _, e in ev.iterrows():
             extra = "".join(f"  {k}={v}" for k, v in (e["data"] or {}).items())
             served = f"  送达 {pd.Timestamp(e['service_date']).date()}" if pd.notna(e["service_date"]) else ""
-            click.echo(f"  {e['seq']:>2}. {pd.Timestamp(e['event_date']).date()}  {rules.label(e['event'])}"
-                       f"{served}  {e['doc_no'] or ''}  {e['note'] or ''}{extra}  [{e['recorded_by']}]")
+            click.echo(
+                f"  {e['seq']:>2}. {pd.Timestamp(e['event_date']).date()}  {rules.label(e['event'])}"
+                f"{served}  {e['doc_no'] or ''}  {e['note'] or ''}{extra}  [{e['recorded_by']}]"
+            )
             for _, a in att.loc[att["event_id"] == e["event_id"]].iterrows():
-                click.echo(f"      附件 {a['attachment_id']} {a['filename']} {a['size_bytes']} 字节 {a['sha256'][:16]}…")
+                click.echo(
+                    f"      附件 {a['attachment_id']} {a['filename']} {a['size_bytes']} 字节 {a['sha256'][:16]}…"
+                )
         nxt = allowed_events(store, c["case_id"])
         click.echo("  下一步可登记：" + ("、".join(f"{e}（{rules.label(e)}）" for e in nxt) or "无"))
 
 
 @command.command("list")
 @click.option("--town", "town", default=None, help="镇街代码。")
-@click.option("--stage", "stage", default=None,
-              type=click.Choice(["case_open", "approved", "executing", "completed", "closed"]), help="阶段。")
+@click.option(
+    "--stage",
+    "stage",
+    default=None,
+    type=click.Choice(["case_open", "approved", "executing", "completed", "closed"]),
+    help="阶段。",
+)
 @store_option
 def list_(town: str | None, stage: str | None, store_url: str | None) -> None:
     """列出案件（编号、宗地、路径、阶段、最后事项）。"""
@@ -155,16 +211,22 @@ def list_(town: str | None, stage: str | None, store_url: str | None) -> None:
         return
     for _, c in table.iterrows():
         last = pd.Timestamp(c["last_event_date"]).date() if pd.notna(c["last_event_date"]) else "—"
-        click.echo(f"{c['case_id']}\t{c['parcel_id']}\t{c['town_code'] or ''}\t{c['route']}/{c['sub_route']}\t"
-                   f"{c['stage']}\t{c['state'] or '—'}\t{last}")
+        click.echo(
+            f"{c['case_id']}\t{c['parcel_id']}\t{c['town_code'] or ''}\t{c['route']}/{c['sub_route']}\t"
+            f"{c['stage']}\t{c['state'] or '—'}\t{last}"
+        )
     click.echo(f"共 {len(table)} 件")
 
 
 @click.command("plan")
 @click.argument("parcel_id")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="输出 .docx 文件。")
-@click.option("--template", default=None, type=click.Path(exists=True, dir_okay=False),
-              help="另一个模板（默认 layers/templates/plan.docx）。")
+@click.option(
+    "--template",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="另一个模板（默认 layers/templates/plan.docx）。",
+)
 @store_option
 def plan(parcel_id: str, out: str, template: str | None, store_url: str | None) -> None:
     """生成宗地 PARCEL_ID 的一地一策处置方案（.docx，WPS / LibreOffice 可打开）。"""
@@ -176,8 +238,13 @@ def plan(parcel_id: str, out: str, template: str | None, store_url: str | None) 
 
 @click.command("plans")
 @click.option("--town", "town", default=None, help="镇街代码。")
-@click.option("--route", "route", default=None, type=click.Choice(["continue", "transfer", "reclaim"]),
-              help="处置路径（已立案的按采用路径）。")
+@click.option(
+    "--route",
+    "route",
+    default=None,
+    type=click.Choice(["continue", "transfer", "reclaim"]),
+    help="处置路径（已立案的按采用路径）。",
+)
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="输出 .zip 文件。")
 @click.option("--template", default=None, type=click.Path(exists=True, dir_okay=False), help="另一个模板。")
 @store_option

@@ -1,4 +1,5 @@
 """``landrenew changes --since DATE|BATCH [--town CODE] [--xlsx FILE]``: added / changed / retired rows."""
+
 from __future__ import annotations
 
 import click
@@ -41,9 +42,12 @@ def command(store_url, since, town, layer, xlsx_path) -> None:
     if xlsx_path:
         out = report.assign(
             change=report["change"].map(_CHANGE),
-            field=report["field"].map(lambda f: None if f is None else ("图形（面积，平方米）" if f == "geometry"
-                                                                        else lay.field(f).label)),
-            old=report["old"].map(_text_or_none), new=report["new"].map(_text_or_none))
+            field=report["field"].map(
+                lambda f: None if f is None else ("图形（面积，平方米）" if f == "geometry" else lay.field(f).label)
+            ),
+            old=report["old"].map(_text_or_none),
+            new=report["new"].map(_text_or_none),
+        )
         out.columns = [lay.field(lay.key_fields[0]).label, "变化", "字段", "旧值", "新值", "面积差(平方米)"]
         out.to_excel(xlsx_path, index=False, sheet_name="变化清单")
         click.echo(f"已写出 {xlsx_path}")

@@ -1,4 +1,5 @@
 """The ``landrenew`` command: ``landrenew --help`` lists the subcommands."""
+
 from __future__ import annotations
 
 import importlib
@@ -9,8 +10,24 @@ import click
 from gis.errors import LandRenewError
 
 #: subcommand modules; each defines ``command`` (a click command), optionally ``extra_commands``
-SUBCOMMANDS = ("info", "ingest", "demo", "assess", "renewal", "export", "report", "users", "db", "cases",
-               "history", "changes", "runs", "diff", "backup", "restore")
+SUBCOMMANDS = (
+    "info",
+    "ingest",
+    "demo",
+    "assess",
+    "renewal",
+    "export",
+    "report",
+    "users",
+    "db",
+    "cases",
+    "history",
+    "changes",
+    "runs",
+    "diff",
+    "backup",
+    "restore",
+)
 
 
 class _Group(click.Group):

@@ -9,6 +9,7 @@ Run as the database owner (the URL of the owner account)::
 
 The app, notebooks and pipelines then use ``DATABASE_URL=postgresql://landrenew_app:…@db/landrenew``.
 """
+
 from __future__ import annotations
 
 import click
@@ -24,9 +25,11 @@ __all__ = ["command"]
 def _url(store_url: str | None) -> str:
     url = store_url or default_store_url()
     if not url.startswith(("postgresql://", "postgresql+", "postgres://")):
-        raise StoreError(f"db 命令只用于 PostgreSQL/PostGIS 存储，当前存储为：{url}",
-                         detail=f"not a postgresql:// URL: {url}",
-                         fix="加 --store postgresql://所有者:密码@主机/数据库，或设置 DATABASE_URL")
+        raise StoreError(
+            f"db 命令只用于 PostgreSQL/PostGIS 存储，当前存储为：{url}",
+            detail=f"not a postgresql:// URL: {url}",
+            fix="加 --store postgresql://所有者:密码@主机/数据库，或设置 DATABASE_URL",
+        )
     return url
 
 
@@ -72,8 +75,12 @@ def current_cmd(store_url: str | None) -> None:
 @command.command("grant-app-role")
 @store_option
 @click.option("--role", required=True, help="应用连接数据库所用的账号，例如 landrenew_app")
-@click.option("--password", default=None, envvar="LANDRENEW_APP_PASSWORD",
-              help="给出则创建账号或重设密码（也可用环境变量 LANDRENEW_APP_PASSWORD）")
+@click.option(
+    "--password",
+    default=None,
+    envvar="LANDRENEW_APP_PASSWORD",
+    help="给出则创建账号或重设密码（也可用环境变量 LANDRENEW_APP_PASSWORD）",
+)
 def grant_cmd(store_url: str | None, role: str, password: str | None) -> None:
     """授予应用账号最小权限：可读、可写图层、只能追加审定记录；不能修改/删除审定记录，不能改表结构。"""
     from gis.store.postgis import grant_app_role

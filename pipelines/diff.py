@@ -1,4 +1,5 @@
 """``landrenew diff RUN_A RUN_B``: parcels whose scope, idle type, route, sub-route or fee changed."""
+
 from __future__ import annotations
 
 import click
@@ -40,8 +41,11 @@ def command(store_url, run_a, run_b, xlsx_path) -> None:
         click.echo(f"    A 依据：{_reasons(r['reasons_a'])}")
         click.echo(f"    B 依据：{_reasons(r['reasons_b'])}")
     if xlsx_path:
-        out = diff.assign(changed=diff["changed"].map(lambda c: "、".join(c)),
-                          reasons_a=diff["reasons_a"].map(_reasons), reasons_b=diff["reasons_b"].map(_reasons))
+        out = diff.assign(
+            changed=diff["changed"].map(lambda c: "、".join(c)),
+            reasons_a=diff["reasons_a"].map(_reasons),
+            reasons_b=diff["reasons_b"].map(_reasons),
+        )
         out.to_excel(xlsx_path, index=False, sheet_name="研判对比")
         click.echo(f"已写出 {xlsx_path}")
 

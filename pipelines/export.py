@@ -1,4 +1,5 @@
 """``landrenew export``: GeoJSON / GeoPackage / Excel ledger for upper-level departments."""
+
 from __future__ import annotations
 
 import click
@@ -10,19 +11,39 @@ from .options import get_store, store_option
 
 
 @click.command("export")
-@click.option("--format", "fmt", type=click.Choice(["geojson", "gpkg", "xlsx"]), default="geojson",
-              show_default=True, help="geojson (RFC 7946) / gpkg (QGIS styles) / xlsx (台账).")
-@click.option("--layer", "layers", multiple=True, metavar="NAME",
-              help=f"图层（可重复；默认 {', '.join(DEFAULT_EXPORT_LAYERS)}）。xlsx 总是输出完整台账。")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["geojson", "gpkg", "xlsx"]),
+    default="geojson",
+    show_default=True,
+    help="geojson (RFC 7946) / gpkg (QGIS styles) / xlsx (台账).",
+)
+@click.option(
+    "--layer",
+    "layers",
+    multiple=True,
+    metavar="NAME",
+    help=f"图层（可重复；默认 {', '.join(DEFAULT_EXPORT_LAYERS)}）。xlsx 总是输出完整台账。",
+)
 @click.option("--town", default=None, metavar="CODE", help="只导出该镇街（镇街代码）；默认全区。")
-@click.option("--labels", type=click.Choice(["en", "zh"]), default="en", show_default=True,
-              help="GeoJSON 字段名与枚举值：en 英文代码，zh 中文标签。")
-@click.option("--with-ledger", is_flag=True,
-              help="GeoJSON 的研判图层同时带台账信息（受让人、电子监管号、用途、面积及亩数、日期、出让价款、企业名称）。")
+@click.option(
+    "--labels",
+    type=click.Choice(["en", "zh"]),
+    default="en",
+    show_default=True,
+    help="GeoJSON 字段名与枚举值：en 英文代码，zh 中文标签。",
+)
+@click.option(
+    "--with-ledger",
+    is_flag=True,
+    help="GeoJSON 的研判图层同时带台账信息（受让人、电子监管号、用途、面积及亩数、日期、出让价款、企业名称）。",
+)
 @click.option("--out", "out", required=True, type=click.Path(), help="输出文件夹或文件（.geojson/.gpkg/.xlsx）。")
 @store_option
-def command(fmt: str, layers: tuple[str, ...], town: str | None, labels: str, with_ledger: bool, out: str,
-            store_url: str | None) -> None:
+def command(
+    fmt: str, layers: tuple[str, ...], town: str | None, labels: str, with_ledger: bool, out: str, store_url: str | None
+) -> None:
     """导出 GeoJSON / GeoPackage / Excel 台账，供上级部门使用。"""
     store = get_store(store_url)
     if fmt == "geojson":

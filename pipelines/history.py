@@ -1,4 +1,5 @@
 """``landrenew history PARCEL_ID``: every version of a parcel, what changed, and the decisions taken on it."""
+
 from __future__ import annotations
 
 import click
@@ -39,8 +40,10 @@ def command(store_url, parcel_id, layer) -> None:
     for i, v in enumerate(versions, 1):
         end = "至今" if v["valid_to"] is None else f"至 {_day(v['valid_to'])}"
         recorded = pd.Timestamp(v["recorded_at"]).tz_convert("Asia/Shanghai").strftime("%Y-%m-%d %H:%M")
-        click.echo(f"[{i}] {_day(v['valid_from'])} {end}  {_CHANGE.get(v['change'], v['change'])}  "
-                   f"批次 {v['batch_id']}（{recorded} 入库）")
+        click.echo(
+            f"[{i}] {_day(v['valid_from'])} {end}  {_CHANGE.get(v['change'], v['change'])}  "
+            f"批次 {v['batch_id']}（{recorded} 入库）"
+        )
         if v["retired"]:
             click.echo(f"    退出原因：{v['reason']}")
         for name, old, new in v["diff"]:
@@ -57,9 +60,14 @@ def command(store_url, parcel_id, layer) -> None:
         route = get_layer("idle_assessment").field("route")
         for d in decisions.to_dict("records"):
             at = pd.Timestamp(d["decided_at"]).tz_convert("Asia/Shanghai").strftime("%Y-%m-%d %H:%M")
-            click.echo(f"审定 {at} {d['decided_by']}：{route.label_of(d['route'])}"
-                       + (f"（依据研判批次 {d['run_id']}，当时建议 {route.label_of(d['seen_route'])}）"
-                          if isinstance(d.get("run_id"), str) else ""))
+            click.echo(
+                f"审定 {at} {d['decided_by']}：{route.label_of(d['route'])}"
+                + (
+                    f"（依据研判批次 {d['run_id']}，当时建议 {route.label_of(d['seen_route'])}）"
+                    if isinstance(d.get("run_id"), str)
+                    else ""
+                )
+            )
             for reason in d.get("seen_reasons") or []:
                 text = reason.get("text") if isinstance(reason, dict) else reason
                 click.echo(f"    依据：{text}")

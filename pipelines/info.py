@@ -1,4 +1,5 @@
 """``landrenew info``: the layers in the store and their counts."""
+
 from __future__ import annotations
 
 import click

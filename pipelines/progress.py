@@ -1,4 +1,5 @@
 """A tqdm progress bar as an ``on_progress(step, total, label)`` callback."""
+
 from __future__ import annotations
 
 import contextlib

@@ -1,4 +1,5 @@
 """``landrenew renewal``: urban-village renewal status toward the deadline, and resettlement sites."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -57,8 +58,10 @@ def _district(status, towns, deadline) -> None:
 
     summary = district_summary(status, towns=towns)
     whole = summary["by_town"].iloc[-1]
-    click.echo(f"全区：{int(whole['villages'])} 个城中村，{int(whole['households'])} 户，"
-               f"按户数计完成 {whole['goal_share']:.1%}，距 {deadline.year} 年底期限 {whole['months_left']:.1f} 个月")
+    click.echo(
+        f"全区：{int(whole['villages'])} 个城中村，{int(whole['households'])} 户，"
+        f"按户数计完成 {whole['goal_share']:.1%}，距 {deadline.year} 年底期限 {whole['months_left']:.1f} 个月"
+    )
     decisive = summary["decisive"].head(5)
     if len(decisive):
         click.echo("决定全区能否按期完成的村（滞后、未启动且户数最多）：")

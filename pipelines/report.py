@@ -1,4 +1,5 @@
 """``landrenew report``: the annual progress report as one self-contained HTML file."""
+
 from __future__ import annotations
 
 import datetime as dt

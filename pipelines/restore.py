@@ -1,4 +1,5 @@
 """``landrenew restore SRC``: restore a backup into an empty store."""
+
 from __future__ import annotations
 
 import click

@@ -1,10 +1,11 @@
 """``landrenew users``: the app's users, kept in the store (tables ``users`` and ``login_events``).
 
-    landrenew users add NAME --role admin [--password-stdin] [--replace]
-    landrenew users list | disable NAME | enable NAME | reset NAME | role NAME ROLE | delete NAME --yes
-    landrenew users import var/users.yaml [--replace]      # users of an old users.yaml (hashes kept)
-    landrenew users events [--limit 50]                    # the login audit
+landrenew users add NAME --role admin [--password-stdin] [--replace]
+landrenew users list | disable NAME | enable NAME | reset NAME | role NAME ROLE | delete NAME --yes
+landrenew users import var/users.yaml [--replace]      # users of an old users.yaml (hashes kept)
+landrenew users events [--limit 50]                    # the login audit
 """
+
 from __future__ import annotations
 
 import sys
@@ -20,9 +21,17 @@ from gis.store import accounts as rows
 
 from .options import get_store, store_option
 
-_OUTCOME_LABELS = {"success": "登录成功", "failure": "失败", "locked": "已锁定", "disabled": "账号停用",
-                   "sso": "统一身份认证", "sso_denied": "统一认证无权限", "password_changed": "修改密码",
-                   "logout": "退出", "expired": "超时退出"}
+_OUTCOME_LABELS = {
+    "success": "登录成功",
+    "failure": "失败",
+    "locked": "已锁定",
+    "disabled": "账号停用",
+    "sso": "统一身份认证",
+    "sso_denied": "统一认证无权限",
+    "password_changed": "修改密码",
+    "logout": "退出",
+    "expired": "超时退出",
+}
 
 
 def _password(stdin: bool) -> str:
@@ -38,8 +47,9 @@ def command() -> None:
 
 @command.command("add")
 @click.argument("name")
-@click.option("--role", type=click.Choice(ROLES), required=True,
-              help="viewer（浏览）、planner（规划审定）或 admin（管理员）。")
+@click.option(
+    "--role", type=click.Choice(ROLES), required=True, help="viewer（浏览）、planner（规划审定）或 admin（管理员）。"
+)
 @click.option("--password-stdin", is_flag=True, help="从标准输入读取密码（脚本用），否则交互输入两次。")
 @click.option("--replace", is_flag=True, help="用户已存在时重设其密码和角色（并启用）。")
 @store_option
@@ -125,8 +135,10 @@ def import_(path: str | None, replace: bool, store_url: str | None) -> None:
     store = get_store(store_url)
     path = Path(path) if path else Path(store.files_dir) / accounts.LEGACY_USERS_FILE
     report = accounts.import_users_yaml(store, path, replace=replace)
-    click.echo(f"{path}：共 {report.total} 个用户，导入 {len(report.imported)}，"
-               f"已存在未改 {len(report.kept)}，拒收 {len(report.refused)}")
+    click.echo(
+        f"{path}：共 {report.total} 个用户，导入 {len(report.imported)}，"
+        f"已存在未改 {len(report.kept)}，拒收 {len(report.refused)}"
+    )
     for name in report.kept:
         click.echo(f"  已存在（未改动，加 --replace 替换）：{name}")
     for name, why in report.refused:
@@ -142,5 +154,7 @@ def import_(path: str | None, replace: bool, store_url: str | None) -> None:
 def events(limit: int, user_name: str | None, store_url: str | None) -> None:
     """登录审计：时间（UTC）、用户名、客户端地址、结果，最新在前。"""
     for e in rows.login_events(get_store(store_url), user_name=user_name, limit=limit):
-        click.echo(f"{e['at']:%Y-%m-%d %H:%M:%S}\t{e['user_name']}\t{e['client']}\t"
-                   f"{_OUTCOME_LABELS.get(e['outcome'], e['outcome'])}")
+        click.echo(
+            f"{e['at']:%Y-%m-%d %H:%M:%S}\t{e['user_name']}\t{e['client']}\t"
+            f"{_OUTCOME_LABELS.get(e['outcome'], e['outcome'])}"
+        )

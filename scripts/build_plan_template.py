@@ -7,6 +7,7 @@ start again from the default:  ``.venv/bin/python scripts/build_plan_template.py
 Fonts: SimSun (宋体) for Chinese (``w:eastAsia``) — present in WPS/Word on Windows; LibreOffice on Linux
 substitutes its serif CJK face (Debian ``fonts-noto-cjk``: Noto Serif CJK) — and Times New Roman for Latin.
 """
+
 from __future__ import annotations
 
 import sys
@@ -110,14 +111,23 @@ def build(out: Path = OUT) -> Path:
     p.alignment = WD_ALIGN_PARAGRAPH.CENTER
 
     doc.add_paragraph("一、宗地基本情况", style="Heading 1")
-    _table(doc, [
-        ["宗地编号", "{{ p.parcel_id }}", "电子监管号", "{{ p.supervision_no }}"],
-        ["受让人", "{{ p.holder }}", "坐落（镇街）", "{{ town_name }}"],
-        ["土地用途", "{{ p.land_use }}", "出让面积", "{{ p.area_m2 }} 平方米（{{ p.area_mu }} 亩）"],
-        ["供地日期", "{{ p.supply_date }}", "约定动工/竣工", "{{ p.agreed_start_date }} / {{ p.agreed_completion_date }}"],
-        ["出让价款", "{{ p.land_price_wan }} 万元", "价款缴纳", "{{ p.price_paid }}"],
-        ["办证", "{{ p.certificate }}", "抵押/查封", "{{ p.mortgaged }} / {{ p.sealed }}"],
-    ], [2.6, 5.0, 2.8, 5.4])
+    _table(
+        doc,
+        [
+            ["宗地编号", "{{ p.parcel_id }}", "电子监管号", "{{ p.supervision_no }}"],
+            ["受让人", "{{ p.holder }}", "坐落（镇街）", "{{ town_name }}"],
+            ["土地用途", "{{ p.land_use }}", "出让面积", "{{ p.area_m2 }} 平方米（{{ p.area_mu }} 亩）"],
+            [
+                "供地日期",
+                "{{ p.supply_date }}",
+                "约定动工/竣工",
+                "{{ p.agreed_start_date }} / {{ p.agreed_completion_date }}",
+            ],
+            ["出让价款", "{{ p.land_price_wan }} 万元", "价款缴纳", "{{ p.price_paid }}"],
+            ["办证", "{{ p.certificate }}", "抵押/查封", "{{ p.mortgaged }} / {{ p.sealed }}"],
+        ],
+        [2.6, 5.0, 2.8, 5.4],
+    )
 
     doc.add_paragraph("二、位置图", style="Heading 1")
     p = doc.add_paragraph("{{ location_map }}")
@@ -125,50 +135,81 @@ def build(out: Path = OUT) -> Path:
     doc.add_paragraph("图例：红色为本宗地，灰色为相邻宗地，虚线为镇街界线。{{ map_note }}")
 
     doc.add_paragraph("三、开发现状与闲置认定", style="Heading 1")
-    doc.add_paragraph("开发状态：{{ a.dev_status }}；实际动工：{{ p.actual_start_date }}；已开发面积占比："
-                      "{{ p.developed_ratio }}；已投资额占比：{{ p.invested_ratio }}。")
-    doc.add_paragraph("闲置类型：{{ a.idle_type }}；闲置起算日：{{ a.idle_since }}；闲置年限：{{ a.idle_years }} 年；"
-                      "闲置土地认定书：{{ determination }}。研判基准日 {{ a.as_of }}，规则版本 {{ a.rules_version }}。")
+    doc.add_paragraph(
+        "开发状态：{{ a.dev_status }}；实际动工：{{ p.actual_start_date }}；已开发面积占比："
+        "{{ p.developed_ratio }}；已投资额占比：{{ p.invested_ratio }}。"
+    )
+    doc.add_paragraph(
+        "闲置类型：{{ a.idle_type }}；闲置起算日：{{ a.idle_since }}；闲置年限：{{ a.idle_years }} 年；"
+        "闲置土地认定书：{{ determination }}。研判基准日 {{ a.as_of }}，规则版本 {{ a.rules_version }}。"
+    )
 
     doc.add_paragraph("四、闲置原因", style="Heading 1")
     doc.add_paragraph("{{ a.cause }}{{ cause_detail }}")
 
     doc.add_paragraph("五、保交房情况", style="Heading 1")
-    t = _table(doc, [["项目", "状态", "白名单", "已预售套数/总套数"],
-                     ["{%tr for j in projects %}", "", "", ""],
-                     ["{{ j.name }}", "{{ j.status }}", "{{ j.whitelist }}", "{{ j.presold_units }}/{{ j.total_units }}"],
-                     ["{%tr endfor %}", "", "", ""]], [5.6, 3.0, 3.0, 4.2])
+    t = _table(
+        doc,
+        [
+            ["项目", "状态", "白名单", "已预售套数/总套数"],
+            ["{%tr for j in projects %}", "", "", ""],
+            ["{{ j.name }}", "{{ j.status }}", "{{ j.whitelist }}", "{{ j.presold_units }}/{{ j.total_units }}"],
+            ["{%tr endfor %}", "", "", ""],
+        ],
+        [5.6, 3.0, 3.0, 4.2],
+    )
     del t
     doc.add_paragraph("{{ projects_note }}")
 
     doc.add_paragraph("六、遥感影像监测", style="Heading 1")
-    doc.add_paragraph("影像日期：{{ imagery_dates }}；遥感变化指数：{{ a.activity_index }}；台账与遥感{{ a.conflict }}。")
+    doc.add_paragraph(
+        "影像日期：{{ imagery_dates }}；遥感变化指数：{{ a.activity_index }}；台账与遥感{{ a.conflict }}。"
+    )
 
     doc.add_paragraph("七、处置路径与措施", style="Heading 1")
-    doc.add_paragraph("推荐路径：{{ a.route }} — {{ a.sub_route }}。采用路径：{{ c.route }} — {{ c.sub_route }}{{ c.reason }}。")
+    doc.add_paragraph(
+        "推荐路径：{{ a.route }} — {{ a.sub_route }}。采用路径：{{ c.route }} — {{ c.sub_route }}{{ c.reason }}。"
+    )
     doc.add_paragraph("备选路径：{{ alternatives }}。")
     doc.add_paragraph("配套措施：{{ measures }}。")
     doc.add_paragraph("研判依据：", style="Heading 2")
-    _table(doc, [["规则", "理由", "依据"],
-                 ["{%tr for r in reasons %}", "", ""],
-                 ["{{ r.rule_id }}", "{{ r.text }}", "{{ r.citation }}"],
-                 ["{%tr endfor %}", "", ""]], [1.6, 8.2, 6.0])
+    _table(
+        doc,
+        [
+            ["规则", "理由", "依据"],
+            ["{%tr for r in reasons %}", "", ""],
+            ["{{ r.rule_id }}", "{{ r.text }}", "{{ r.citation }}"],
+            ["{%tr endfor %}", "", ""],
+        ],
+        [1.6, 8.2, 6.0],
+    )
 
     doc.add_paragraph("八、土地闲置费", style="Heading 1")
     doc.add_paragraph("{{ fee_text }}")
 
     doc.add_paragraph("九、处置程序进展", style="Heading 1")
     doc.add_paragraph("案件编号：{{ c.case_id }}；立案：{{ c.opened_at }}（{{ c.opened_by }}）。")
-    _table(doc, [["序号", "事项", "日期", "送达日期", "文号", "说明"],
-                 ["{%tr for e in events %}", "", "", "", "", ""],
-                 ["{{ e.seq }}", "{{ e.label }}", "{{ e.date }}", "{{ e.service_date }}", "{{ e.doc_no }}",
-                  "{{ e.note }}"],
-                 ["{%tr endfor %}", "", "", "", "", ""]], [1.0, 3.2, 2.7, 2.7, 3.2, 3.0])
+    _table(
+        doc,
+        [
+            ["序号", "事项", "日期", "送达日期", "文号", "说明"],
+            ["{%tr for e in events %}", "", "", "", "", ""],
+            ["{{ e.seq }}", "{{ e.label }}", "{{ e.date }}", "{{ e.service_date }}", "{{ e.doc_no }}", "{{ e.note }}"],
+            ["{%tr endfor %}", "", "", "", "", ""],
+        ],
+        [1.0, 3.2, 2.7, 2.7, 3.2, 3.0],
+    )
 
     doc.add_paragraph("十、审核签署", style="Heading 1")
-    _table(doc, [["经办人", "{{ sign.drafter }}", "日期", "{{ sign.drafted_on }}"],
-                 ["审核人", "{{ sign.reviewer }}", "日期", "{{ sign.reviewed_on }}"],
-                 ["分管领导", "{{ sign.approver }}", "日期", "{{ sign.approved_on }}"]], [2.6, 6.0, 2.0, 5.2])
+    _table(
+        doc,
+        [
+            ["经办人", "{{ sign.drafter }}", "日期", "{{ sign.drafted_on }}"],
+            ["审核人", "{{ sign.reviewer }}", "日期", "{{ sign.reviewed_on }}"],
+            ["分管领导", "{{ sign.approver }}", "日期", "{{ sign.approved_on }}"],
+        ],
+        [2.6, 6.0, 2.0, 5.2],
+    )
     doc.add_paragraph("生成时间：{{ generated_at }}（landrenew，处置规则版本 {{ rules_version }}）")
 
     out.parent.mkdir(parents=True, exist_ok=True)

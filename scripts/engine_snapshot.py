@@ -10,6 +10,7 @@ only when a change of the engine's output is intended (and say so in the commit)
 
     .venv/bin/python scripts/engine_snapshot.py
 """
+
 from __future__ import annotations
 
 import json
@@ -49,8 +50,13 @@ def flatten(frame: pd.DataFrame) -> pd.DataFrame:
         if isinstance(s, gpd.GeoSeries) or str(s.dtype) == "geometry":
             out[name] = pd.Series([None if g is None else g.wkb for g in s], index=frame.index, dtype=object)
         elif s.dtype == object and s.map(lambda v: isinstance(v, (list, tuple, dict, np.ndarray))).any():
-            out[name] = s.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
-                              else json.dumps(_plain(v), ensure_ascii=False)).astype("string")
+            out[name] = s.map(
+                lambda v: (
+                    None
+                    if v is None or (isinstance(v, float) and np.isnan(v))
+                    else json.dumps(_plain(v), ensure_ascii=False)
+                )
+            ).astype("string")
         else:
             out[name] = s
     return pd.DataFrame(out, index=frame.index).reset_index(drop=True)
@@ -73,8 +79,10 @@ def main() -> None:
         store, _ = build_demo_store(Path(tmp) / "demo.gpkg", n_parcels=DEMO_PARCELS)
         for name, frame in engine_output(store).items():
             frame.to_parquet(snapshot_path(name), compression="zstd", index=False)
-            print(f"{snapshot_path(name).relative_to(ROOT)}: {len(frame)} rows, {frame.shape[1]} fields, "
-                  f"{snapshot_path(name).stat().st_size / 1024:.0f} KB")
+            print(
+                f"{snapshot_path(name).relative_to(ROOT)}: {len(frame)} rows, {frame.shape[1]} fields, "
+                f"{snapshot_path(name).stat().st_size / 1024:.0f} KB"
+            )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ rule file:
     .venv/bin/python scripts/rules_doc.py          # rewrite docs/rules.md
     .venv/bin/python scripts/rules_doc.py --check  # exit 1 when docs/rules.md is out of date (tests do this)
 """
+
 from __future__ import annotations
 
 import sys
@@ -38,9 +39,26 @@ def _when(clauses) -> str:
 
 
 def _scalars(values: dict, prefix: str = "") -> list[list[Any]]:
-    skip = {"kind", "version", "effective_date", "citations", "route_citations", "cause_detail_articles",
-            "sub_routes", "recommendation", "measures", "reasons", "texts", "status_order", "stages",
-            "indicator_stage", "weights", "source", "notes", "indicator_labels"}
+    skip = {
+        "kind",
+        "version",
+        "effective_date",
+        "citations",
+        "route_citations",
+        "cause_detail_articles",
+        "sub_routes",
+        "recommendation",
+        "measures",
+        "reasons",
+        "texts",
+        "status_order",
+        "stages",
+        "indicator_stage",
+        "weights",
+        "source",
+        "notes",
+        "indicator_labels",
+    }
     rows = []
     for key, value in values.items():
         if not prefix and key in skip:
@@ -71,71 +89,180 @@ def generated() -> str:
     stage = get_layer("village_progress").field("stage")
     parts = [BEGIN, ""]
 
-    parts += [f"### 附表1 闲置土地规则文件 `layers/rules/idle.yaml`（版本 {idle.version}，生效日期 {idle.effective_date}）",
-              "", "#### 阈值与日期", "", _table(["键", "值"], _scalars(dict(idle.values))), ""]
-    parts += ["#### 规则编号与出处（citations）", "",
-              _table(["规则编号", "出处"], [[k, v] for k, v in idle["citations"].items()]), ""]
-    parts += ["#### 处置路径与具体方式（sub_routes、route_citations）", "", "备选路径按此表顺序排列。", "",
-              _table(["具体方式", "中文", "处置路径", "出处"],
-                     [[s, sub.label_of(s), f"{r} {route.label_of(r)}", idle["route_citations"].get(s, "")]
-                      for s, r in tables.sub_routes.items()]), ""]
-    parts += ["#### 闲置原因细类对应条款（cause_detail_articles）", "",
-              _table(["原因细类", "条款"], [[k, v] for k, v in idle["cause_detail_articles"].items()]), ""]
+    parts += [
+        f"### 附表1 闲置土地规则文件 `layers/rules/idle.yaml`（版本 {idle.version}，生效日期 {idle.effective_date}）",
+        "",
+        "#### 阈值与日期",
+        "",
+        _table(["键", "值"], _scalars(dict(idle.values))),
+        "",
+    ]
+    parts += [
+        "#### 规则编号与出处（citations）",
+        "",
+        _table(["规则编号", "出处"], [[k, v] for k, v in idle["citations"].items()]),
+        "",
+    ]
+    parts += [
+        "#### 处置路径与具体方式（sub_routes、route_citations）",
+        "",
+        "备选路径按此表顺序排列。",
+        "",
+        _table(
+            ["具体方式", "中文", "处置路径", "出处"],
+            [
+                [s, sub.label_of(s), f"{r} {route.label_of(r)}", idle["route_citations"].get(s, "")]
+                for s, r in tables.sub_routes.items()
+            ],
+        ),
+        "",
+    ]
+    parts += [
+        "#### 闲置原因细类对应条款（cause_detail_articles）",
+        "",
+        _table(["原因细类", "条款"], [[k, v] for k, v in idle["cause_detail_articles"].items()]),
+        "",
+    ]
     rows = []
     for r in tables.recommendation:
-        rows.append([r.number, r.rule or "仅作备选", f"{r.route} {route.label_of(r.route)}",
-                     f"{r.sub_route} {sub.label_of(r.sub_route)}" if r.sub_route else "—", _when(r.when),
-                     r.reason.text if r.reason else ""])
-    parts += ["#### 推荐处置路径表（recommendation）", "",
-              "自上而下检查，第一条条件全部成立的行即为推荐路径；其余条件成立的行（具体方式不同）列为备选路径。"
-              f"推荐为 {'、'.join(tables.no_alternatives)} 时不列备选。", "",
-              _table(["行", "规则", "处置路径", "具体方式", "条件（同时成立）", "研判依据（模板）"], rows), ""]
-    parts += ["#### 配套措施（measures）", "", "条件成立的各行全部列出。", "",
-              _table(["条件", "措施"], [[_when(r.when), r.text.text] for r in tables.measures]), ""]
+        rows.append(
+            [
+                r.number,
+                r.rule or "仅作备选",
+                f"{r.route} {route.label_of(r.route)}",
+                f"{r.sub_route} {sub.label_of(r.sub_route)}" if r.sub_route else "—",
+                _when(r.when),
+                r.reason.text if r.reason else "",
+            ]
+        )
+    parts += [
+        "#### 推荐处置路径表（recommendation）",
+        "",
+        "自上而下检查，第一条条件全部成立的行即为推荐路径；其余条件成立的行（具体方式不同）列为备选路径。"
+        f"推荐为 {'、'.join(tables.no_alternatives)} 时不列备选。",
+        "",
+        _table(["行", "规则", "处置路径", "具体方式", "条件（同时成立）", "研判依据（模板）"], rows),
+        "",
+    ]
+    parts += [
+        "#### 配套措施（measures）",
+        "",
+        "条件成立的各行全部列出。",
+        "",
+        _table(["条件", "措施"], [[_when(r.when), r.text.text] for r in tables.measures]),
+        "",
+    ]
     rows = []
     for slot in tables.reasons:
         for k, r in enumerate(slot.rows):
-            rows.append([r.rule or slot.rule, (_when(slot.when) if slot.when is not None else "（任一行成立时）")
-                         if k == 0 else "", _when(r.when), r.text.text])
-    parts += ["#### 研判依据模板（reasons）", "", "每条依据取第一条成立的行。", "",
-              _table(["规则", "给出条件", "行条件", "文字"], rows), ""]
+            rows.append(
+                [
+                    r.rule or slot.rule,
+                    (_when(slot.when) if slot.when is not None else "（任一行成立时）") if k == 0 else "",
+                    _when(r.when),
+                    r.text.text,
+                ]
+            )
+    parts += [
+        "#### 研判依据模板（reasons）",
+        "",
+        "每条依据取第一条成立的行。",
+        "",
+        _table(["规则", "给出条件", "行条件", "文字"], rows),
+        "",
+    ]
     rows = []
     for name, t in tables.texts.items():
         for k, r in enumerate(t.rows):
-            rows.append([f"`{{{name}}}`" if k == 0 else "", ("第一条成立" if t.policy == "first" else
-                         f"全部成立者以“{t.join}”连接") if k == 0 else "", _when(r.when), r.text.text])
+            rows.append(
+                [
+                    f"`{{{name}}}`" if k == 0 else "",
+                    ("第一条成立" if t.policy == "first" else f"全部成立者以“{t.join}”连接") if k == 0 else "",
+                    _when(r.when),
+                    r.text.text,
+                ]
+            )
     parts += ["#### 命名文字（texts，可作占位符）", "", _table(["名称", "取法", "条件", "文字"], rows), ""]
 
-    parts += [f"### 附表2 城中村改造规则文件 `layers/rules/renewal.yaml`（版本 {renewal.version}，"
-              f"生效日期 {renewal.effective_date}）", "", f"来源：{renewal['source']}", "",
-              "#### 阈值与日期", "", _table(["键", "值"], _scalars(dict(renewal.values))), ""]
-    parts += ["#### 各改造方式的阶段（stages）", "",
-              _table(["改造方式", "阶段顺序"], [[m, " → ".join(f"{s} {stage.label_of(s)}" for s in v)]
-                                          for m, v in renewal["stages"].items()]), ""]
-    parts += ["#### 完成比例权重（weights）", "",
-              _table(["改造方式", "指标权重"], [[m, "、".join(f"{k} {w:g}" for k, w in v.items())]
-                                          for m, v in renewal["weights"].items()]), ""]
-    parts += ["#### 其他说明模板（notes）", "",
-              _table(["名称", "文字"], [[f"`{k}`", v] for k, v in renewal["notes"].items()]), "",
-              "指标名称（indicator_labels）：" + "、".join(f"{k} {v}" for k, v in renewal["indicator_labels"].items()), ""]
-    parts += ["#### 进展状态表（status_order）", "", "自上而下检查，第一条条件全部成立的行即为该村的进展状态。", "",
-              _table(["行", "状态", "条件（同时成立）", "出处", "说明（模板）"],
-                     [[i, f"{r.status} {status.label_of(r.status)}", _when(r.when), r.citation,
-                       r.note.text if r.note else ""] for i, r in enumerate(status_table(renewal), start=1)]), ""]
+    parts += [
+        f"### 附表2 城中村改造规则文件 `layers/rules/renewal.yaml`（版本 {renewal.version}，"
+        f"生效日期 {renewal.effective_date}）",
+        "",
+        f"来源：{renewal['source']}",
+        "",
+        "#### 阈值与日期",
+        "",
+        _table(["键", "值"], _scalars(dict(renewal.values))),
+        "",
+    ]
+    parts += [
+        "#### 各改造方式的阶段（stages）",
+        "",
+        _table(
+            ["改造方式", "阶段顺序"],
+            [[m, " → ".join(f"{s} {stage.label_of(s)}" for s in v)] for m, v in renewal["stages"].items()],
+        ),
+        "",
+    ]
+    parts += [
+        "#### 完成比例权重（weights）",
+        "",
+        _table(
+            ["改造方式", "指标权重"],
+            [[m, "、".join(f"{k} {w:g}" for k, w in v.items())] for m, v in renewal["weights"].items()],
+        ),
+        "",
+    ]
+    parts += [
+        "#### 其他说明模板（notes）",
+        "",
+        _table(["名称", "文字"], [[f"`{k}`", v] for k, v in renewal["notes"].items()]),
+        "",
+        "指标名称（indicator_labels）：" + "、".join(f"{k} {v}" for k, v in renewal["indicator_labels"].items()),
+        "",
+    ]
+    parts += [
+        "#### 进展状态表（status_order）",
+        "",
+        "自上而下检查，第一条条件全部成立的行即为该村的进展状态。",
+        "",
+        _table(
+            ["行", "状态", "条件（同时成立）", "出处", "说明（模板）"],
+            [
+                [i, f"{r.status} {status.label_of(r.status)}", _when(r.when), r.citation, r.note.text if r.note else ""]
+                for i, r in enumerate(status_table(renewal), start=1)
+            ],
+        ),
+        "",
+    ]
 
-    parts += ["### 附表3 条件与占位符（代码中的定义，规则表只能使用这些名称）", "",
-              "条件前加 `not ` 表示不成立；配套措施表还可检验 `route=…`、`sub_route=…`（多个取值以 `|` 分隔，"
-              "`!=` 表示不等于）。", "",
-              "#### 闲置土地条件（gis/idle_conditions.py）", "",
-              _table(["条件", "含义"], [[f"`{k}`", (f.__doc__ or "").strip()] for k, f in CONDITIONS.items()]), "",
-              "#### 闲置土地占位符", "",
-              "另有 `{label.<字段>}`（宗地图层字段的中文名，如 `{label.supply_date}` = 供地日期）、"
-              "`{sub_route}`（推荐具体方式的中文名）以及上表的命名文字。", "",
-              "、".join(f"`{{{k}}}`" for k in PLACEHOLDERS if not k.startswith("label.")), "",
-              "#### 城中村进展条件（gis/renewal_conditions.py）", "",
-              _table(["条件", "含义"], [[f"`{k}`", (f.__doc__ or "").strip()] for k, f in V_CONDITIONS.items()]), "",
-              "#### 城中村进展占位符", "",
-              "、".join(f"`{{{k}}}`" for k in V_PLACEHOLDERS), "", END]
+    parts += [
+        "### 附表3 条件与占位符（代码中的定义，规则表只能使用这些名称）",
+        "",
+        "条件前加 `not ` 表示不成立；配套措施表还可检验 `route=…`、`sub_route=…`（多个取值以 `|` 分隔，"
+        "`!=` 表示不等于）。",
+        "",
+        "#### 闲置土地条件（gis/idle_conditions.py）",
+        "",
+        _table(["条件", "含义"], [[f"`{k}`", (f.__doc__ or "").strip()] for k, f in CONDITIONS.items()]),
+        "",
+        "#### 闲置土地占位符",
+        "",
+        "另有 `{label.<字段>}`（宗地图层字段的中文名，如 `{label.supply_date}` = 供地日期）、"
+        "`{sub_route}`（推荐具体方式的中文名）以及上表的命名文字。",
+        "",
+        "、".join(f"`{{{k}}}`" for k in PLACEHOLDERS if not k.startswith("label.")),
+        "",
+        "#### 城中村进展条件（gis/renewal_conditions.py）",
+        "",
+        _table(["条件", "含义"], [[f"`{k}`", (f.__doc__ or "").strip()] for k, f in V_CONDITIONS.items()]),
+        "",
+        "#### 城中村进展占位符",
+        "",
+        "、".join(f"`{{{k}}}`" for k in V_PLACEHOLDERS),
+        "",
+        END,
+    ]
     return "\n".join(parts)
 
 

@@ -1,4 +1,5 @@
 """Tiny source files for the ingest tests: a valid parcel ledger and ways to spoil it."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -48,14 +49,29 @@ def ledger_records(n: int = 3) -> list[list]:
     rows = ledger_rows(n)
     out = []
     for i in range(n):
-        out.append([rows["宗地编号"][i], rows["受让人"][i], rows["土地用途"][i], f"{rows['出让面积'][i]:,.1f}",
-                    rows["供地日期"][i], rows["约定动工日期"][i], rows["约定竣工日期"][i],
-                    f"{rows['出让价款(万元)'][i]:,.0f}"])
+        out.append(
+            [
+                rows["宗地编号"][i],
+                rows["受让人"][i],
+                rows["土地用途"][i],
+                f"{rows['出让面积'][i]:,.1f}",
+                rows["供地日期"][i],
+                rows["约定动工日期"][i],
+                rows["约定竣工日期"][i],
+                f"{rows['出让价款(万元)'][i]:,.0f}",
+            ]
+        )
     return out
 
 
-def titled_sheet(n: int = 3, *, unit_row: str = "填报单位：柯桥区自然资源分局        单位：万元、平方米",
-                 total: bool = True, blank_between: bool = True, footnote: bool = True) -> list[list]:
+def titled_sheet(
+    n: int = 3,
+    *,
+    unit_row: str = "填报单位：柯桥区自然资源分局        单位：万元、平方米",
+    total: bool = True,
+    blank_between: bool = True,
+    footnote: bool = True,
+) -> list[list]:
     """Rows of a titled 台账: title, unit row, header with 序号, data (a blank row inside), 合计, footnote."""
     width = len(HEADERS) + 1
     rows: list[list] = [[TITLE] + [None] * (width - 1), [unit_row] + [None] * (width - 1), ["序号", *HEADERS]]
@@ -72,8 +88,15 @@ def titled_sheet(n: int = 3, *, unit_row: str = "填报单位：柯桥区自然�
     return rows
 
 
-def write_xlsx(rows: list[list], path: Path, *, sheet: str = "台账", merge_title: bool = True,
-               merges: tuple[str, ...] = (), extra_sheets: dict[str, list[list]] | None = None) -> Path:
+def write_xlsx(
+    rows: list[list],
+    path: Path,
+    *,
+    sheet: str = "台账",
+    merge_title: bool = True,
+    merges: tuple[str, ...] = (),
+    extra_sheets: dict[str, list[list]] | None = None,
+) -> Path:
     """An .xlsx written with openpyxl, the title merged across the table as in a printed 台账."""
     import openpyxl
     from openpyxl.utils import get_column_letter
@@ -148,10 +171,13 @@ def write_ods(rows: list[list], path: Path, *, sheet: str = "台账") -> Path:
         if v is None:
             return "<table:table-cell/>"
         if isinstance(v, (int, float)):
-            return (f'<table:table-cell office:value-type="float" office:value="{v}"{attr}>'
-                    f"<text:p>{v}</text:p></table:table-cell>")
-        return (f'<table:table-cell office:value-type="string"{attr}><text:p>{escape(str(v))}</text:p>'
-                "</table:table-cell>")
+            return (
+                f'<table:table-cell office:value-type="float" office:value="{v}"{attr}>'
+                f"<text:p>{v}</text:p></table:table-cell>"
+            )
+        return (
+            f'<table:table-cell office:value-type="string"{attr}><text:p>{escape(str(v))}</text:p></table:table-cell>'
+        )
 
     body = []
     for i, r in enumerate(rows):
@@ -166,14 +192,16 @@ def write_ods(rows: list[list], path: Path, *, sheet: str = "台账") -> Path:
         'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
         'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
         f'<office:body><office:spreadsheet><table:table table:name="{escape(sheet)}">{"".join(body)}'
-        "</table:table></office:spreadsheet></office:body></office:document-content>")
+        "</table:table></office:spreadsheet></office:body></office:document-content>"
+    )
     manifest = (
         '<?xml version="1.0" encoding="UTF-8"?>'
         '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
         '<manifest:file-entry manifest:full-path="/" '
         'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
         '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
-        "</manifest:manifest>")
+        "</manifest:manifest>"
+    )
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet")
         zf.writestr("META-INF/manifest.xml", manifest, zipfile.ZIP_DEFLATED)

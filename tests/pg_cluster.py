@@ -12,6 +12,7 @@ into skips, announced in the header and the summary of the test run.
 
 Also runnable: ``python tests/pg_cluster.py`` starts a cluster, prints its URL, and stops it on Enter.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -75,11 +76,32 @@ class PgCluster:
             shutil.chown(self.base, user=self.user)
         else:
             self.user = os.environ.get("USER", "")
-        self._run(str(BIN_DIR / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                  "-E", "UTF8", "--no-locale", "--no-sync")
-        self._run(str(BIN_DIR / "pg_ctl"), "-D", str(self.data), "-l", str(self.base / "server.log"), "-w",
-                  "-t", "60", "-o", f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off "
-                  f"-c synchronous_commit=off -c full_page_writes=off", "start")
+        self._run(
+            str(BIN_DIR / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--no-sync",
+        )
+        self._run(
+            str(BIN_DIR / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.base / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off "
+            f"-c synchronous_commit=off -c full_page_writes=off",
+            "start",
+        )
         self._started = True
         import psycopg
 
@@ -89,13 +111,17 @@ class PgCluster:
             except psycopg.Error as exc:
                 self.stop()
                 raise PgUnavailable(
-                    f"PostGIS extension missing: {exc}; apt-get install postgresql-15-postgis-3") from exc
+                    f"PostGIS extension missing: {exc}; apt-get install postgresql-15-postgis-3"
+                ) from exc
         return self
 
     def stop(self) -> None:
         if self._started:
-            subprocess.run(self._cmd(str(BIN_DIR / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"),
-                           capture_output=True, timeout=60)
+            subprocess.run(
+                self._cmd(str(BIN_DIR / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"),
+                capture_output=True,
+                timeout=60,
+            )
             self._started = False
         shutil.rmtree(self.base, ignore_errors=True)
 

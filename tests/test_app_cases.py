@@ -1,6 +1,7 @@
 """The case pages of the app, run headless with Streamlit's AppTest (the real app.py and store, no browser):
 a planner opens a case from the parcel detail and records events up to a drafted plan; an approver approves it;
 the dashboard's disposal counts change; a viewer sees no forms."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -57,31 +58,45 @@ def test_planner_opens_and_records_approver_approves_viewer_sees_no_forms(store)
     assert _metric(at, "已立案") == "0"
     at = _submit(at, "立案")
     case = read_cases(store).iloc[0]
-    assert (case["parcel_id"], case["route"], case["sub_route"], case["opened_by"]) == \
-        (PID, "transfer", "whole_transfer", "wang")
+    assert (case["parcel_id"], case["route"], case["sub_route"], case["opened_by"]) == (
+        PID,
+        "transfer",
+        "whole_transfer",
+        "wang",
+    )
     day = dt.date.today()
     for event in ("survey_notice", "holder_response", "idle_determination", "public_notice", "plan_drafted"):
         at = _page(User("wang", "planner"))
         form_event = next(s for s in at.selectbox if s.label == "事项")
-        assert form_event.options[0] == {"survey_notice": "下达调查通知书", "holder_response": "使用权人说明",
-                                         "idle_determination": "下达闲置土地认定书", "public_notice": "信息公开",
-                                         "plan_drafted": "拟定处置方案"}[event]
+        assert (
+            form_event.options[0]
+            == {
+                "survey_notice": "下达调查通知书",
+                "holder_response": "使用权人说明",
+                "idle_determination": "下达闲置土地认定书",
+                "public_notice": "信息公开",
+                "plan_drafted": "拟定处置方案",
+            }[event]
+        )
         form_event.set_value(event)
         next(d for d in at.date_input if d.label == "事项日期").set_value(day)
         at = _submit(at, "保存")
     assert case_events(store, case["case_id"])["event"].tolist()[-1] == "plan_drafted"
     # the planner cannot approve: no approval form, a note instead
     at = _page(User("wang", "planner"))
-    assert not [s for s in at.selectbox if s.label == "事项" and "plan_approved" in s.options] and \
-        any("待分管领导" in c.value for c in at.caption)
+    assert not [s for s in at.selectbox if s.label == "事项" and "plan_approved" in s.options] and any(
+        "待分管领导" in c.value for c in at.caption
+    )
     assert _metric(at, "方案已批准") == "0" and _metric(at, "已立案") == "1"
     # the approver approves
     at = _page(User("zhao", "approver"))
     approve = next(s for s in at.selectbox if s.label == "事项" and "处置方案批准" in s.options)
     approve.set_value("plan_approved")
     at = _submit(at, "保存")
-    assert case_events(store, case["case_id"])[["event", "recorded_by"]].values.tolist()[-1] == \
-        ["plan_approved", "zhao"]
+    assert case_events(store, case["case_id"])[["event", "recorded_by"]].values.tolist()[-1] == [
+        "plan_approved",
+        "zhao",
+    ]
     at = _page(User("zhao", "approver"))
     assert _metric(at, "方案已批准") == "1"
     # a viewer sees the timeline and no form

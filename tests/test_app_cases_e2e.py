@@ -1,6 +1,7 @@
 """End to end in headless Debian chromium (Playwright): a planner opens a case from the parcel detail and records
 events up to a drafted plan; an approver approves it; the dashboard's disposal counts change; a viewer sees no
 forms.  The store is the small case store of ``tests/case_fixtures.py`` with three users."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,10 +14,20 @@ from tests.app_server import AppServer
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync", "--disable-quic"]
-USERS = {"planner": ("wang", "planner-pass-1"), "approver": ("zhao", "approver-pass-1"),
-         "viewer": ("li", "viewer-pass-1")}
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
+USERS = {
+    "planner": ("wang", "planner-pass-1"),
+    "approver": ("zhao", "approver-pass-1"),
+    "viewer": ("li", "viewer-pass-1"),
+}
 PID = "P-whole_transfer"
 
 

@@ -8,6 +8,7 @@ with the same figure computed from the store.  Each test opens a fresh browser c
 session); every request of every page and iframe is recorded and the last test checks that none
 left localhost.  Screenshots go to ``docs/screenshots/`` (they are shown in the README).
 """
+
 from __future__ import annotations
 
 import re
@@ -25,8 +26,15 @@ from tests.app_server import USERS, XSS_HOLDER, AppServer, demo_app_store
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
 SHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 MAP_IFRAME = "iframe[title='streamlit_folium.st_folium']"
 TALL = {"width": 1500, "height": 2100}
@@ -45,15 +53,16 @@ class Demo:
         self.store = store
         self.xss_parcel, self.xss_village = xss["parcel"], xss["village"]
         a = store.read_layer("idle_assessment")
-        self.assessment = a.merge(pd.DataFrame(store.read_layer("parcels")[["parcel_id", "holder", "area_m2"]]),
-                                  on="parcel_id", how="left")
+        self.assessment = a.merge(
+            pd.DataFrame(store.read_layer("parcels")[["parcel_id", "holder", "area_m2"]]), on="parcel_id", how="left"
+        )
         self.towns = store.read_layer("towns")
         self.villages = store.read_layer("village_status")
         transfer = a.loc[a["route"] == "transfer", "parcel_id"].tolist()
-        self.reasons_parcel = transfer[0]          # clicked on the map: its reasons are shown
-        self.decide_parcel = transfer[1]           # a planner decides it
-        self.stale_parcel = transfer[2]            # two planners race on it
-        self.viewer_parcel = transfer[3]           # a viewer opens it
+        self.reasons_parcel = transfer[0]  # clicked on the map: its reasons are shown
+        self.decide_parcel = transfer[1]  # a planner decides it
+        self.stale_parcel = transfer[2]  # two planners race on it
+        self.viewer_parcel = transfer[3]  # a viewer opens it
         points = store.read_layer("parcels").set_index("parcel_id").geometry.to_crs("EPSG:4326").representative_point()
         self.points = {pid: (pt.y, pt.x) for pid, pt in points.items()}  # (lat, lng) inside each parcel
 
@@ -119,8 +128,10 @@ def login(page, role: str) -> None:
 #: still hit-tests the paths projected at the old zoom, so a click computed then lands elsewhere (on the
 #: layer control or on nothing).  That was the "first map click does nothing" flake: a click right after
 #: the map appeared — more likely after the admin's rewrite, when the first page run is slower.
-MAP_IDLE = ("() => !!(window.map && window.map._loaded && !window.map._animatingZoom"
-            " && !(window.map._panAnim && window.map._panAnim._inProgress))")
+MAP_IDLE = (
+    "() => !!(window.map && window.map._loaded && !window.map._animatingZoom"
+    " && !(window.map._panAnim && window.map._panAnim._inProgress))"
+)
 
 
 def map_frame(page):
@@ -138,9 +149,12 @@ def map_frame(page):
 
 
 def parcel_ids_on_map(page) -> list[str]:
-    return sorted(map_frame(page).evaluate(
-        "() => Object.values(window.map._layers).filter(l => l.feature && l.feature.properties.parcel_id)"
-        ".map(l => l.feature.properties.parcel_id)"))
+    return sorted(
+        map_frame(page).evaluate(
+            "() => Object.values(window.map._layers).filter(l => l.feature && l.feature.properties.parcel_id)"
+            ".map(l => l.feature.properties.parcel_id)"
+        )
+    )
 
 
 def wait_parcels(page, expected: list[str]) -> list[str]:
@@ -162,14 +176,17 @@ def click_parcel(page, demo: Demo, pid: str) -> None:
     frame = map_frame(page)
     frame.evaluate("(ll) => { window.map.setView(ll, 17, {animate: false}); }", list(demo.points[pid]))
     page.wait_for_timeout(300)  # the canvas redraws on the next animation frame
-    hit = frame.evaluate("""([ll, pid]) => {
+    hit = frame.evaluate(
+        """([ll, pid]) => {
         if (window.map.getZoom() !== 17) { return {xy: null, hits: ["zoom " + window.map.getZoom()]}; }
         const p = window.map.latLngToContainerPoint(ll);
         const hits = Object.values(window.map._layers).filter(l => l.feature && l._containsPoint
             && l._containsPoint(p)).map(l => l.feature.properties.parcel_id || l.feature.properties.village_id
             || l.feature.properties.project_id || l.feature.properties.town_code);
         const r = window.map.getContainer().getBoundingClientRect();
-        return {xy: [p.x + r.left, p.y + r.top], hits: hits}; }""", [list(demo.points[pid]), pid])
+        return {xy: [p.x + r.left, p.y + r.top], hits: hits}; }""",
+        [list(demo.points[pid]), pid],
+    )
     assert pid in hit["hits"], f"{pid} is not under its own interior point: {hit['hits']}"
     box = page.locator(MAP_IFRAME).bounding_box()
     page.mouse.click(box["x"] + hit["xy"][0], box["y"] + hit["xy"][1])
@@ -195,8 +212,11 @@ def search_parcel(page, pid: str) -> None:
 
 def pick(page, label: str, option: str, *, scope=None) -> None:
     """Choose an option of a Streamlit selectbox/multiselect identified by its label."""
-    widget = (scope or page).locator("[data-testid='stMultiSelect'], [data-testid='stSelectbox']").filter(
-        has=page.get_by_text(label, exact=True))
+    widget = (
+        (scope or page)
+        .locator("[data-testid='stMultiSelect'], [data-testid='stSelectbox']")
+        .filter(has=page.get_by_text(label, exact=True))
+    )
     choice = page.get_by_role("option", name=option, exact=True)
     for _ in range(5):  # a rerun may redraw the widget while its list opens: open it again
         widget.locator("input").first.click()
@@ -219,8 +239,10 @@ def shown_summary(page) -> tuple[int, float, int]:
 
 def table_rows(table) -> list[list[str]]:
     """The cells (header cell first) of each body row of a ``st.table``."""
-    return table.evaluate("(el) => Array.from(el.querySelectorAll('tbody tr')).map("
-                          "tr => Array.from(tr.children).map(c => c.innerText.trim()))")
+    return table.evaluate(
+        "(el) => Array.from(el.querySelectorAll('tbody tr')).map("
+        "tr => Array.from(tr.children).map(c => c.innerText.trim()))"
+    )
 
 
 def route_table(page, *, last: bool = False) -> dict[str, tuple[int, float]]:
@@ -254,7 +276,8 @@ def test_login_refuses_a_wrong_password_then_shows_the_map(new_page, demo):
     everything = demo.assessment["parcel_id"].tolist()
     assert wait_parcels(page, everything) == sorted(everything)
     villages_on_map = map_frame(page).evaluate(
-        "() => Object.values(window.map._layers).filter(l => l.feature && l.feature.properties.village_id).length")
+        "() => Object.values(window.map._layers).filter(l => l.feature && l.feature.properties.village_id).length"
+    )
     assert villages_on_map == len(demo.villages)
     assert page.get_by_text("模拟数据").first.is_visible()
     n, ha, nv = shown_summary(page)
@@ -264,8 +287,10 @@ def test_login_refuses_a_wrong_password_then_shows_the_map(new_page, demo):
     # README shot: one zoom level closer than the whole-district fit, so the route colours of the
     # parcels (a few pixels wide at district zoom) can be seen; most of the district stays in view.
     x0, y0, x1, y1 = demo.towns.total_bounds
-    map_frame(page).evaluate("(ll) => { window.map.setView(ll, window.map.getZoom() + 1, {animate: false}); }",
-                             [(y0 + y1) / 2, (x0 + x1) / 2])
+    map_frame(page).evaluate(
+        "(ll) => { window.map.setView(ll, window.map.getZoom() + 1, {animate: false}); }",
+        [(y0 + y1) / 2, (x0 + x1) / 2],
+    )
     page.wait_for_timeout(800)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "map.png"))
@@ -297,7 +322,8 @@ def test_a_filter_changes_the_map_and_the_counts(new_page, demo):
     assert_routes(route_table(page), both)
     shown_villages = map_frame(page).evaluate(
         "() => Object.values(window.map._layers).filter(l => l.feature && l.feature.properties.village_id)"
-        ".map(l => l.feature.properties.village_id).sort()")
+        ".map(l => l.feature.properties.village_id).sort()"
+    )
     assert shown_villages == sorted(villages["village_id"])
 
 
@@ -396,7 +422,8 @@ def test_the_xss_holder_and_village_name_render_as_text_and_run_nothing(new_page
     assert holder.locator("td").inner_text().strip() == XSS_HOLDER
     assert page.locator("img[src='x']").count() == 0
     frame = map_frame(page)
-    tooltip = frame.evaluate("""(vid) => {
+    tooltip = frame.evaluate(
+        """(vid) => {
         for (const l of Object.values(window.map._layers)) {
             if (l.feature && l.feature.properties.village_id === vid) {
                 const group = Object.values(window.map._layers).find(g => g.hasLayer && g.hasLayer(l));
@@ -404,7 +431,9 @@ def test_the_xss_holder_and_village_name_render_as_text_and_run_nothing(new_page
                 const el = group.getTooltip().getElement();
                 return [el.innerText, el.querySelectorAll('img').length];
             }
-        } return null; }""", demo.xss_village)
+        } return null; }""",
+        demo.xss_village,
+    )
     assert tooltip is not None and XSS_HOLDER in tooltip[0] and tooltip[1] == 0
     assert frame.evaluate("() => document.querySelectorAll(\"img[src='x']\").length") == 0
     page.wait_for_timeout(500)
@@ -425,7 +454,8 @@ def test_admin_runs_the_assessment_with_a_progress_bar(new_page, demo):
     assert bar.get_by_role("progressbar").get_attribute("aria-valuenow") == "100"
     assert demo.store.meta()["assessed_at"] >= before
     stored = demo.store.read_layer("idle_assessment").merge(
-        pd.DataFrame(demo.store.read_layer("parcels")[["parcel_id", "area_m2"]]), on="parcel_id")
+        pd.DataFrame(demo.store.read_layer("parcels")[["parcel_id", "area_m2"]]), on="parcel_id"
+    )
     assert_routes(route_table(page, last=True), stored)
 
 
@@ -438,13 +468,20 @@ def test_dashboard_after_the_store_was_rewritten_and_no_request_leaves_localhost
     page.get_by_role("tab", name="统计看板").click()
     page.get_by_text("距 2027 年底期限").wait_for()
     page.get_by_text("各镇街宗地面积（按推荐处置路径；灰色为不纳入存量处置的宗地）").wait_for()
-    metrics = dict(zip(page.locator("[data-testid='stMetricLabel']").all_inner_texts(),
-                       page.locator("[data-testid='stMetricValue']").all_inner_texts()))
+    metrics = dict(
+        zip(
+            page.locator("[data-testid='stMetricLabel']").all_inner_texts(),
+            page.locator("[data-testid='stMetricValue']").all_inner_texts(),
+        )
+    )
     decided = demo.store.read_layer("decisions")["parcel_id"].nunique()
     ours = {"距 2027 年底期限", "闲置/研判宗地（当前筛选）", "城中村（当前筛选）", "已审定宗地"}
     assert {k: v for k, v in metrics.items() if k in ours} == {
-        "距 2027 年底期限": "425 天", "闲置/研判宗地（当前筛选）": str(len(demo.assessment)),
-        "城中村（当前筛选）": str(len(demo.villages)), "已审定宗地": str(decided)}
+        "距 2027 年底期限": "425 天",
+        "闲置/研判宗地（当前筛选）": str(len(demo.assessment)),
+        "城中村（当前筛选）": str(len(demo.villages)),
+        "已审定宗地": str(decided),
+    }
     from gis.store import cases_store  # the disposal section (app_cases.py) counts the store's cases
 
     assert metrics["已立案"] == str(cases_store.read_cases(demo.store)["parcel_id"].nunique())
@@ -453,9 +490,13 @@ def test_dashboard_after_the_store_was_rewritten_and_no_request_leaves_localhost
     page.wait_for_timeout(1500)
     page.screenshot(path=str(SHOTS / "dashboard.png"))
     assert REQUESTS, "no request was recorded"
-    outside = sorted({u for u in REQUESTS
-                      if not (u.startswith(("data:", "blob:", "about:"))
-                              or urlparse(u).hostname in ("127.0.0.1", "localhost"))})
+    outside = sorted(
+        {
+            u
+            for u in REQUESTS
+            if not (u.startswith(("data:", "blob:", "about:")) or urlparse(u).hostname in ("127.0.0.1", "localhost"))
+        }
+    )
     assert outside == []
     assert any("/app/static/leaflet/leaflet.js" in u for u in REQUESTS)
     assert DIALOGS == []

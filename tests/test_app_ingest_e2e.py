@@ -1,6 +1,7 @@
 """The data page in a real browser (headless Debian chromium): a titled Excel 台账 and a zipped GBK shapefile
 uploaded as a ledger + geometry pair, previewed (nothing written), the rejects report downloaded, then
 confirmed (written).  The counts shown are compared with the store and with ``--check`` of the same files."""
+
 from __future__ import annotations
 
 import hashlib
@@ -31,8 +32,9 @@ def test_preview_then_confirm_a_ledger_and_zipped_shapefile(tmp_path):
     n_before = len(store.read_layer("parcels"))
     with AppServer(store.path, log=tmp_path / "streamlit.log") as server, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_context(viewport={"width": 1500, "height": 1800}, locale="zh-CN",
-                                   accept_downloads=True).new_page()
+        page = browser.new_context(
+            viewport={"width": 1500, "height": 1800}, locale="zh-CN", accept_downloads=True
+        ).new_page()
         page.set_default_timeout(60_000)
         page.goto(server.url)
         name, password = USERS["admin"]

@@ -1,5 +1,6 @@
 """The assessment end to end on the demo store: every parcel kept, a plausible spread of routes, the joins,
 the imagery evidence and the presold rule hold on real data."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -79,12 +80,18 @@ def test_assess_store_records_decision_and_is_repeatable(demo_store):
 
     first = demo_store.read_layer("idle_assessment")
     pid = first.loc[first["route"] == "transfer", "parcel_id"].iloc[0]
-    record_decision(demo_store, parcel_id=pid, route="reclaim", sub_route="negotiated_reclaim",
-                    note="集体决策", decided_by="张三", role="planner",
-                    based_on_version=demo_store.current_version(pid))
+    record_decision(
+        demo_store,
+        parcel_id=pid,
+        route="reclaim",
+        sub_route="negotiated_reclaim",
+        note="集体决策",
+        decided_by="张三",
+        role="planner",
+        based_on_version=demo_store.current_version(pid),
+    )
     again = assess_store(demo_store, as_of=DEMO_AS_OF)
-    merged = first.drop(columns="decision").merge(again.drop(columns="decision"), on="parcel_id",
-                                                  suffixes=("", "_2"))
+    merged = first.drop(columns="decision").merge(again.drop(columns="decision"), on="parcel_id", suffixes=("", "_2"))
     assert (merged["route"] == merged["route_2"]).all()
     decision = again.set_index("parcel_id").loc[pid, "decision"]
     assert decision.startswith("收回收购/协商收回（张三 ")

@@ -1,4 +1,5 @@
 """Users and roles (gis.auth, ``landrenew users``) and append-only decisions (gis.decisions)."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -51,14 +52,17 @@ def test_authenticate_refuses_with_one_message(store, name, password):
         authenticate(store, name, password)
 
 
-@pytest.mark.parametrize("name, password, role, message", [
-    ("wang", "short-pw1", "viewer", "密码太短（至少 10 位）"),
-    ("wang li", "long-enough", "viewer", "用户名“wang li”不合规"),
-    ("wang", "long-enough", "boss", "未知角色“boss”"),
-    ("wangxiaoming", "WangXiaoMing", "viewer", "密码不能与用户名相同"),
-    ("wang", "password123", "viewer", "密码过于常见"),
-    ("wang", "aaaaabbbbb", "viewer", "至少要有 4 个不同的字符"),
-])
+@pytest.mark.parametrize(
+    "name, password, role, message",
+    [
+        ("wang", "short-pw1", "viewer", "密码太短（至少 10 位）"),
+        ("wang li", "long-enough", "viewer", "用户名“wang li”不合规"),
+        ("wang", "long-enough", "boss", "未知角色“boss”"),
+        ("wangxiaoming", "WangXiaoMing", "viewer", "密码不能与用户名相同"),
+        ("wang", "password123", "viewer", "密码过于常见"),
+        ("wang", "aaaaabbbbb", "viewer", "至少要有 4 个不同的字符"),
+    ],
+)
 def test_add_user_validates(store, name, password, role, message):
     with pytest.raises(LandRenewError, match=message):
         add_user(store, name, password, role=role)
@@ -73,11 +77,20 @@ def test_add_user_refuses_a_duplicate_unless_replace(store):
     assert authenticate(store, "wang", "second-pass").role == "admin"
 
 
-@pytest.mark.parametrize("role, action, allowed", [
-    ("viewer", "read", True), ("viewer", "export", True), ("viewer", "decide", False),
-    ("planner", "decide", True), ("planner", "run_pipelines", False), ("planner", "manage_users", False),
-    ("admin", "decide", True), ("admin", "run_pipelines", True), ("admin", "manage_users", True),
-])
+@pytest.mark.parametrize(
+    "role, action, allowed",
+    [
+        ("viewer", "read", True),
+        ("viewer", "export", True),
+        ("viewer", "decide", False),
+        ("planner", "decide", True),
+        ("planner", "run_pipelines", False),
+        ("planner", "manage_users", False),
+        ("admin", "decide", True),
+        ("admin", "run_pipelines", True),
+        ("admin", "manage_users", True),
+    ],
+)
 def test_role_permissions(role, action, allowed):
     assert can(role, action) is allowed
 
@@ -93,31 +106,43 @@ def test_users_command_adds_from_stdin_and_lists(store):
     from pipelines.users import command
 
     runner = CliRunner()
-    result = runner.invoke(command, ["add", "zhang", "--role", "admin", "--password-stdin", "--store", str(store.path)],
-                           input="admin-pass-9\n")
+    result = runner.invoke(
+        command,
+        ["add", "zhang", "--role", "admin", "--password-stdin", "--store", str(store.path)],
+        input="admin-pass-9\n",
+    )
     assert result.exit_code == 0, result.output
     assert "已添加用户 zhang（管理员）" in result.output
     assert authenticate(store, "zhang", "admin-pass-9").role == "admin"
     listed = runner.invoke(command, ["list", "--store", str(store.path)])
     assert listed.output.strip() == "zhang\tadmin\t管理员\t启用"
-    bad = runner.invoke(command, ["add", "li", "--role", "owner", "--password-stdin", "--store", str(store.path)],
-                        input="whatever-12\n")
+    bad = runner.invoke(
+        command, ["add", "li", "--role", "owner", "--password-stdin", "--store", str(store.path)], input="whatever-12\n"
+    )
     assert bad.exit_code == 2 and "owner" in bad.output
 
 
 def test_users_command_prompts_twice(store):
     from pipelines.users import command
 
-    result = CliRunner().invoke(command, ["add", "li", "--role", "viewer", "--store", str(store.path)],
-                                input="viewer-pass\nviewer-pass\n")
+    result = CliRunner().invoke(
+        command, ["add", "li", "--role", "viewer", "--store", str(store.path)], input="viewer-pass\nviewer-pass\n"
+    )
     assert result.exit_code == 0, result.output
     assert authenticate(store, "li", "viewer-pass").role == "viewer"
 
 
 # -------------------------------------------------------------------------------------- decisions
 def _decide(store, **kw):
-    args = dict(parcel_id="KQ-0000", route="reclaim", sub_route="negotiated_reclaim", note="协商一致",
-                decided_by="wang", role="planner", based_on_version=store.current_version("KQ-0000"))
+    args = dict(
+        parcel_id="KQ-0000",
+        route="reclaim",
+        sub_route="negotiated_reclaim",
+        note="协商一致",
+        decided_by="wang",
+        role="planner",
+        based_on_version=store.current_version("KQ-0000"),
+    )
     args.update(kw)
     return record_decision(store, **args)
 
@@ -154,13 +179,16 @@ def test_a_viewer_is_refused_even_with_a_forged_request(store):
     assert len(store.read_layer("decisions")) == 0
 
 
-@pytest.mark.parametrize("kw, message", [
-    ({"route": "sell", "sub_route": None}, "未知处置路径“sell”"),
-    ({"route": "reclaim", "sub_route": "whole_transfer"}, "具体方式“整体转让”不属于路径“收回收购”"),
-    ({"route": "review", "sub_route": "land_swap"}, "“待研判”不选具体方式"),
-    ({"based_on_version": ""}, "缺少依据版本"),
-    ({"parcel_id": "NOPE"}, "宗地 NOPE 没有研判结果"),
-])
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"route": "sell", "sub_route": None}, "未知处置路径“sell”"),
+        ({"route": "reclaim", "sub_route": "whole_transfer"}, "具体方式“整体转让”不属于路径“收回收购”"),
+        ({"route": "review", "sub_route": "land_swap"}, "“待研判”不选具体方式"),
+        ({"based_on_version": ""}, "缺少依据版本"),
+        ({"parcel_id": "NOPE"}, "宗地 NOPE 没有研判结果"),
+    ],
+)
 def test_invalid_decisions_are_refused(store, kw, message):
     with pytest.raises(LandRenewError, match=message):
         _decide(store, **kw)
@@ -174,6 +202,10 @@ def test_decisions_cannot_be_edited_in_place(store):
 
 
 def test_sub_routes_of():
-    assert sub_routes_of("reclaim") == ["negotiated_reclaim", "reclaim_without_compensation", "purchase_by_demand",
-                                        "land_swap"]
+    assert sub_routes_of("reclaim") == [
+        "negotiated_reclaim",
+        "reclaim_without_compensation",
+        "purchase_by_demand",
+        "land_swap",
+    ]
     assert sub_routes_of("review") == []

@@ -1,6 +1,7 @@
 """Disposal cases (gis.cases, gis.procedure, gis.deadlines, gis.disposal_warnings, gis.disposal_progress) on a
 real GeoPackage store.  Expected orders, dates and counts are worked by hand from docs/disposal.md, not read from
 the rule file."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -46,8 +47,12 @@ EXPECTED = {
     ("reclaim", "purchase_by_demand"): [*FRONT, "reclaim_agreement", "deregistered", "completed"],
     ("reclaim", "land_swap"): [*FRONT, "reclaim_agreement", "deregistered", "completed"],
 }
-DATA = {"supplementary_agreement": None, "fee_decision": {"amount_wan": 1600.0},
-        "fee_paid": {"amount_wan": 1600.0}, "reclaim_agreement": {"price_wan": 5000.0, "due_date": "2026-06-30"}}
+DATA = {
+    "supplementary_agreement": None,
+    "fee_decision": {"amount_wan": 1600.0},
+    "fee_paid": {"amount_wan": 1600.0},
+    "reclaim_agreement": {"price_wan": 5000.0, "due_date": "2026-06-30"},
+}
 TODAY = dt.date(2026, 11, 30)
 
 
@@ -66,16 +71,31 @@ def store(master, tmp_path):
 
 def _open(store, sub, route=None, **kw):
     route = route or next(r for r, s in EXPECTED if s == sub)
-    return open_case(store, parcel_id=f"P-{sub}", route=route, sub_route=sub, opened_by="wang", role="planner",
-                     opened_at=kw.pop("opened_at", "2025-01-02"), **kw)
+    return open_case(
+        store,
+        parcel_id=f"P-{sub}",
+        route=route,
+        sub_route=sub,
+        opened_by="wang",
+        role="planner",
+        opened_at=kw.pop("opened_at", "2025-01-02"),
+        **kw,
+    )
 
 
 def _event(store, case, event, date, *, by=None, role=None, **kw):
     approving = event in ("plan_approved", "plan_returned")
-    return record_event(store, case_id=case["case_id"], event=event, event_date=date,
-                        recorded_by=by or ("zhao" if approving else "wang"),
-                        role=role or ("approver" if approving else "planner"),
-                        data=kw.pop("data", _default_data(event, date)), today=TODAY, **kw)
+    return record_event(
+        store,
+        case_id=case["case_id"],
+        event=event,
+        event_date=date,
+        recorded_by=by or ("zhao" if approving else "wang"),
+        role=role or ("approver" if approving else "planner"),
+        data=kw.pop("data", _default_data(event, date)),
+        today=TODAY,
+        **kw,
+    )
 
 
 def _default_data(event, date):
@@ -95,8 +115,13 @@ def _run(store, case, events, start="2025-01-05"):
 def test_default_rule_file_holds_the_contract():
     rules = load_disposal_rules()
     assert {k: rules.sequence(*k) for k in EXPECTED} == {
-        k: (v[:6] + ["hearing_requested", "hearing_held"] + v[6:]
-            if k[1] in ("continue_with_fee", "reclaim_without_compensation") else v) for k, v in EXPECTED.items()}
+        k: (
+            v[:6] + ["hearing_requested", "hearing_held"] + v[6:]
+            if k[1] in ("continue_with_fee", "reclaim_without_compensation")
+            else v
+        )
+        for k, v in EXPECTED.items()
+    }
     assert (rules.amber_days, rules.stale_days, rules.target_date) == (15, 90, dt.date(2027, 12, 31))
     assert rules.label("fee_decision") == "下达征缴土地闲置费决定书"
     assert "第十四条" in rules.citation("reclaim_decision")
@@ -106,16 +131,25 @@ def test_default_rule_file_holds_the_contract():
     assert days["new_start"] == ("supplementary_agreement", "completed", "field:new_start_date", 0)
 
 
-@pytest.mark.parametrize("edit, where", [
-    (lambda t: t.replace("continue/extend_start: [*front, supplementary_agreement",
-                         "continue/extend_start: [*front, supplementary_agreemnt"),
-     r"sequences.continue/extend_start 第 7 项.*supplementary_agreemnt"),
-    (lambda t: t.replace("from: service_date,\n     days: 30", "from: service_date,\n     days: thirty"),
-     "deadlines 第 1 行.days"),
-    (lambda t: t.replace("  amber_days: 15", "  amber_days: -1"), "warnings.amber_days"),
-    (lambda t: t.replace("  continue/resume_works:", "  continue/resume_work:"), "sequences.continue/resume_work"),
-    (lambda t: t.replace('from: "field:new_start_date"', 'from: "field:start"'), "deadlines 第 3 行.from"),
-])
+@pytest.mark.parametrize(
+    "edit, where",
+    [
+        (
+            lambda t: t.replace(
+                "continue/extend_start: [*front, supplementary_agreement",
+                "continue/extend_start: [*front, supplementary_agreemnt",
+            ),
+            r"sequences.continue/extend_start 第 7 项.*supplementary_agreemnt",
+        ),
+        (
+            lambda t: t.replace("from: service_date,\n     days: 30", "from: service_date,\n     days: thirty"),
+            "deadlines 第 1 行.days",
+        ),
+        (lambda t: t.replace("  amber_days: 15", "  amber_days: -1"), "warnings.amber_days"),
+        (lambda t: t.replace("  continue/resume_works:", "  continue/resume_work:"), "sequences.continue/resume_work"),
+        (lambda t: t.replace('from: "field:new_start_date"', 'from: "field:start"'), "deadlines 第 3 行.from"),
+    ],
+)
 def test_invalid_rule_file_is_refused_naming_the_row(tmp_path, edit, where):
     from gis.rules import RULES_DIR
 
@@ -132,8 +166,13 @@ def test_invalid_rule_file_is_refused_naming_the_row(tmp_path, edit, where):
 def test_open_case_records_route_reason_and_snapshot(store):
     case = _open(store, "extend_start", run_id="run-1")
     stored = read_cases(store).iloc[0]
-    assert (stored["parcel_id"], stored["route"], stored["sub_route"], stored["run_id"], stored["opened_by"]) == \
-        ("P-extend_start", "continue", "extend_start", "run-1", "wang")
+    assert (stored["parcel_id"], stored["route"], stored["sub_route"], stored["run_id"], stored["opened_by"]) == (
+        "P-extend_start",
+        "continue",
+        "extend_start",
+        "run-1",
+        "wang",
+    )
     assert stored["snapshot"]["route"] == "continue" and stored["snapshot"]["reasons"][0]["rule_id"] == "I1"
     assert stored["town_code"] == case_fixtures.TOWNS[0]
     assert case["case_id"] == stored["case_id"]
@@ -141,25 +180,46 @@ def test_open_case_records_route_reason_and_snapshot(store):
 
 def test_open_case_refusals(store):
     with pytest.raises(LandRenewError, match="与推荐路径.*不同，须填写理由"):
-        open_case(store, parcel_id="P-extend_start", route="reclaim", sub_route="negotiated_reclaim", opened_by="wang",
-            role="planner")
-    case = open_case(store, parcel_id="P-extend_start", route="reclaim", sub_route="negotiated_reclaim",
-                     opened_by="wang", role="planner", reason="集体研究：企业无能力继续开发")
+        open_case(
+            store,
+            parcel_id="P-extend_start",
+            route="reclaim",
+            sub_route="negotiated_reclaim",
+            opened_by="wang",
+            role="planner",
+        )
+    case = open_case(
+        store,
+        parcel_id="P-extend_start",
+        route="reclaim",
+        sub_route="negotiated_reclaim",
+        opened_by="wang",
+        role="planner",
+        reason="集体研究：企业无能力继续开发",
+    )
     assert case["recommended_sub_route"] == "extend_start" and case["reason"].startswith("集体研究")
     with pytest.raises(LandRenewError, match=f"已有未结案件 {case['case_id']}"):
         _open(store, "extend_start")
     with pytest.raises(LandRenewError, match="P-none 未认定为闲置"):
-        open_case(store, parcel_id="P-none", route="continue", sub_route="extend_start", opened_by="wang",
-                  role="planner", reason="x")
+        open_case(
+            store,
+            parcel_id="P-none",
+            route="continue",
+            sub_route="extend_start",
+            opened_by="wang",
+            role="planner",
+            reason="x",
+        )
     with pytest.raises(LandRenewError, match="没有研判结果"):
-        open_case(store, parcel_id="P-nope", route="continue", sub_route="extend_start", opened_by="wang",
-                  role="planner")
+        open_case(
+            store, parcel_id="P-nope", route="continue", sub_route="extend_start", opened_by="wang", role="planner"
+        )
     with pytest.raises(PermissionDenied, match="无权立案"):
-        open_case(store, parcel_id="P-land_swap", route="reclaim", sub_route="land_swap", opened_by="v",
-                  role="viewer")
+        open_case(store, parcel_id="P-land_swap", route="reclaim", sub_route="land_swap", opened_by="v", role="viewer")
     with pytest.raises(LandRenewError, match="没有处置程序"):
-        open_case(store, parcel_id="P-land_swap", route="review", sub_route=None, opened_by="wang", role="planner",
-                  reason="x")
+        open_case(
+            store, parcel_id="P-land_swap", route="review", sub_route=None, opened_by="wang", role="planner", reason="x"
+        )
     # closed another way: a new case may be opened
     _event(store, case, "closed_other", "2025-02-01", note="经核查已动工")
     again = _open(store, "extend_start")
@@ -204,8 +264,11 @@ def test_hearing_is_optional_but_done_whole(store):
         _event(store, case, "fee_decision", "2025-03-02")
     _event(store, case, "hearing_held", "2025-03-10")
     _event(store, case, "fee_decision", "2025-03-20")
-    assert case_events(store, case["case_id"])["event"].tolist()[-3:] == ["hearing_requested", "hearing_held",
-                                                                          "fee_decision"]
+    assert case_events(store, case["case_id"])["event"].tolist()[-3:] == [
+        "hearing_requested",
+        "hearing_held",
+        "fee_decision",
+    ]
 
 
 def test_event_checks_dates_fields_and_notes(store):
@@ -223,8 +286,14 @@ def test_event_checks_dates_fields_and_notes(store):
         _event(store, case, "supplementary_agreement", "2026-12-31")
     with pytest.raises(LandRenewError, match="须填写说明"):
         _event(store, case, "closed_other", "2025-05-10")
-    _event(store, case, "supplementary_agreement", "2025-05-10", data={"new_start_date": "2026-05-10"},
-           doc_no="柯自然资〔2025〕12号")
+    _event(
+        store,
+        case,
+        "supplementary_agreement",
+        "2025-05-10",
+        data={"new_start_date": "2026-05-10"},
+        doc_no="柯自然资〔2025〕12号",
+    )
     last = case_events(store, case["case_id"]).iloc[-1]
     assert last["data"] == {"new_start_date": "2026-05-10"} and last["doc_no"] == "柯自然资〔2025〕12号"
 
@@ -278,8 +347,15 @@ def test_attachments_round_trip_byte_identical_with_their_hash(store):
     case = _open(store, "extend_start")
     pdf = b"%PDF-1.4\n" + os.urandom(200_000) + b"\n%%EOF\n"
     png = b"\x89PNG\r\n\x1a\n" + os.urandom(1000)
-    row = _event(store, case, "survey_notice", "2025-01-05", service_date="2025-01-07", doc_no="柯自然资调〔2025〕1号",
-                 attachments=[Attachment("调查通知书.pdf", pdf), Attachment("送达回证.png", png)])
+    row = _event(
+        store,
+        case,
+        "survey_notice",
+        "2025-01-05",
+        service_date="2025-01-07",
+        doc_no="柯自然资调〔2025〕1号",
+        attachments=[Attachment("调查通知书.pdf", pdf), Attachment("送达回证.png", png)],
+    )
     meta = cases_store.read_attachments(store, where={"event_id": row["event_id"]})
     assert meta["filename"].tolist() == ["调查通知书.pdf", "送达回证.png"]
     assert meta["sha256"].tolist() == [hashlib.sha256(pdf).hexdigest(), hashlib.sha256(png).hexdigest()]
@@ -293,9 +369,16 @@ def test_attachments_round_trip_byte_identical_with_their_hash(store):
     assert len(case_events(store, case["case_id"])) == 1  # the refused event stored nothing
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE case_events SET note = 'x'", "DELETE FROM case_events", "UPDATE cases SET route = 'reclaim'",
-    "DELETE FROM attachments", "UPDATE attachments SET content = x'00'"])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE case_events SET note = 'x'",
+        "DELETE FROM case_events",
+        "UPDATE cases SET route = 'reclaim'",
+        "DELETE FROM attachments",
+        "UPDATE attachments SET content = x'00'",
+    ],
+)
 def test_geopackage_refuses_update_and_delete(store, statement):
     case = _open(store, "extend_start")
     _event(store, case, "survey_notice", "2025-01-05", attachments=[Attachment("a.pdf", b"%PDF-1.4 x")])
@@ -323,7 +406,7 @@ def _warn(store, as_of, **kw):
 def test_answer_deadline_30_days_from_service(store):
     case = _open(store, "extend_start")
     _event(store, case, "survey_notice", "2026-03-01", service_date="2026-03-03")  # due 3 Mar + 30 d = 2 Apr
-    assert _warn(store, "2026-03-17").empty                                        # 16 days left
+    assert _warn(store, "2026-03-17").empty  # 16 days left
     w = _warn(store, "2026-03-18")
     assert w[["level", "deadline_id", "days"]].values.tolist() == [["amber", "holder_answer", 15]]
     assert w["due_date"].iloc[0] == pd.Timestamp("2026-04-02") and "第六条" in w["citation"].iloc[0]
@@ -347,8 +430,7 @@ def test_extension_new_start_date_passed(store):
     _run(store, case, FRONT, start="2025-01-05")
     _event(store, case, "supplementary_agreement", "2025-05-10", data={"new_start_date": "2026-05-01"})
     assert _warn(store, "2026-01-01").empty  # 236 days without events, but waiting out the extension: not stale
-    assert _warn(store, "2026-04-16")[["level", "deadline_id", "days"]].values.tolist() == \
-        [["amber", "new_start", 15]]
+    assert _warn(store, "2026-04-16")[["level", "deadline_id", "days"]].values.tolist() == [["amber", "new_start", 15]]
     assert _warn(store, "2026-05-02")[["level", "deadline_id", "days"]].values.tolist() == [["red", "new_start", 1]]
 
 
@@ -382,7 +464,7 @@ def test_stale_and_no_case(store):
     case = _open(store, "whole_transfer")
     _event(store, case, "survey_notice", "2026-01-01")
     _event(store, case, "holder_response", "2026-01-10")  # answer deadline met; next steps have no deadline
-    assert _warn(store, "2026-04-09").empty                # 89 days
+    assert _warn(store, "2026-04-09").empty  # 89 days
     w = _warn(store, "2026-04-10")
     assert w[["level", "days"]].values.tolist() == [["stale", 90]]
     assessment = store.read_layer("idle_assessment")
@@ -402,20 +484,21 @@ def test_completed_case_raises_nothing(store):
 # -- progress ------------------------------------------------------------------------------------------------------
 def test_progress_counts_rate_and_projection(store):
     # town 1 holds the first half of the sub-routes; hand-worked: 6 identified in town 1, 6 in town 2
-    c1 = _open(store, "on_schedule")           # town 1, 10 000 m2: completed 2026-03-01
+    c1 = _open(store, "on_schedule")  # town 1, 10 000 m2: completed 2026-03-01
     _event(store, c1, "plan_drafted", "2026-01-05")
     _event(store, c1, "plan_approved", "2026-01-06")
     _event(store, c1, "completed", "2026-03-01")
-    c2 = _open(store, "extend_start")          # town 1, 11 000 m2: approved and executing
+    c2 = _open(store, "extend_start")  # town 1, 11 000 m2: approved and executing
     _run(store, c2, FRONT, start="2025-10-01")
     _event(store, c2, "supplementary_agreement", "2026-02-01", data={"new_start_date": "2026-12-01"})
-    c3 = _open(store, "whole_transfer")        # town 1, 15 000 m2: approved, not yet executing
+    c3 = _open(store, "whole_transfer")  # town 1, 15 000 m2: approved, not yet executing
     _run(store, c3, FRONT, start="2025-10-01")
-    c4 = _open(store, "negotiated_reclaim")    # town 2, 18 000 m2: completed 2025-12-20 (last year)
+    c4 = _open(store, "negotiated_reclaim")  # town 2, 18 000 m2: completed 2025-12-20 (last year)
     _run(store, c4, [*FRONT, "reclaim_agreement", "deregistered"], start="2025-09-01")
     _event(store, c4, "completed", "2025-12-20")
     assessment = store.read_layer("idle_assessment").merge(
-        store.read_layer("parcels")[["parcel_id", "area_m2"]], on="parcel_id")
+        store.read_layer("parcels")[["parcel_id", "area_m2"]], on="parcel_id"
+    )
     identified = assessment.loc[is_identified(assessment)]
     stages = parcel_stages(identified, read_cases(store), read_events(store), "2026-06-30")
     by_town = disposal_progress(stages, "2026-06-30", by="town_code").set_index("town_code")

@@ -1,4 +1,5 @@
 """The `landrenew` command line: thin over gis, counts printed, errors in Chinese with exit code 2."""
+
 from __future__ import annotations
 
 import geopandas as gpd
@@ -88,10 +89,18 @@ def test_renewal_file_mode_reads_monthly_excel(run, demo_store, tmp_path):
     villages = tmp_path / "villages.gpkg"
     pyogrio.write_dataframe(demo_store.read_layer("villages"), villages)
     progress = demo_store.read_layer("village_progress")
-    sheet = progress.rename(columns={"village_id": "村编号", "report_date": "填报日期", "stage": "阶段",
-                                     "signed_households": "已签约户数", "relocated_households": "已搬迁户数",
-                                     "demolished_m2": "已拆除面积", "resettlement_units_delivered": "已交付安置房套数",
-                                     "works_progress": "整治工程进度"})
+    sheet = progress.rename(
+        columns={
+            "village_id": "村编号",
+            "report_date": "填报日期",
+            "stage": "阶段",
+            "signed_households": "已签约户数",
+            "relocated_households": "已搬迁户数",
+            "demolished_m2": "已拆除面积",
+            "resettlement_units_delivered": "已交付安置房套数",
+            "works_progress": "整治工程进度",
+        }
+    )
     xlsx = tmp_path / "月度填报.xlsx"
     sheet.to_excel(xlsx, index=False, sheet_name="填报")
     out = tmp_path / "status.csv"

@@ -3,6 +3,7 @@
 A district that moves its goal edits that one key; the dashboard countdown, the annual report, the Excel ledger,
 the villages layer's default and the status of a village without its own deadline all follow, with no code change.
 """
+
 from __future__ import annotations
 
 import datetime as dt

@@ -1,4 +1,5 @@
 """The synthetic demo dataset (gis/demo.py): contract, geometry, determinism, route coverage, rasters."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,25 +23,82 @@ CUTOFF = pd.Timestamp("2024-03-31")
 # Field lists and enum values as written in docs/data-contract.md (and docs/rules.md §7 for stages).
 FIELDS = {
     "towns": ["town_code", "name", "kind", "geometry"],
-    "parcels": ["parcel_id", "supervision_no", "town_code", "holder", "enterprise_id", "land_use", "area_m2",
-                "supply_date", "agreed_start_date", "agreed_completion_date", "actual_start_date",
-                "actual_completion_date", "developed_area_ratio", "invested_ratio", "halted_since", "idle_cause",
-                "idle_cause_detail", "breach_party", "land_price_wan", "price_paid_ratio", "certificate_issued",
-                "mortgaged", "sealed", "market_prospect", "geometry"],
-    "projects": ["project_id", "name", "parcel_id", "enterprise_id", "status", "total_units", "presold_units",
-                 "whitelist", "delivery_due", "geometry"],
+    "parcels": [
+        "parcel_id",
+        "supervision_no",
+        "town_code",
+        "holder",
+        "enterprise_id",
+        "land_use",
+        "area_m2",
+        "supply_date",
+        "agreed_start_date",
+        "agreed_completion_date",
+        "actual_start_date",
+        "actual_completion_date",
+        "developed_area_ratio",
+        "invested_ratio",
+        "halted_since",
+        "idle_cause",
+        "idle_cause_detail",
+        "breach_party",
+        "land_price_wan",
+        "price_paid_ratio",
+        "certificate_issued",
+        "mortgaged",
+        "sealed",
+        "market_prospect",
+        "geometry",
+    ],
+    "projects": [
+        "project_id",
+        "name",
+        "parcel_id",
+        "enterprise_id",
+        "status",
+        "total_units",
+        "presold_units",
+        "whitelist",
+        "delivery_due",
+        "geometry",
+    ],
     "enterprises": ["enterprise_id", "name", "risk_level", "in_default", "willing_to_continue"],
-    "villages": ["village_id", "name", "town_code", "mode", "households", "planned_demolition_m2",
-                 "planned_resettlement_units", "deadline", "geometry"],
-    "village_progress": ["village_id", "report_date", "stage", "signed_households", "relocated_households",
-                         "demolished_m2", "resettlement_units_delivered", "works_progress"],
+    "villages": [
+        "village_id",
+        "name",
+        "town_code",
+        "mode",
+        "households",
+        "planned_demolition_m2",
+        "planned_resettlement_units",
+        "deadline",
+        "geometry",
+    ],
+    "village_progress": [
+        "village_id",
+        "report_date",
+        "stage",
+        "signed_households",
+        "relocated_households",
+        "demolished_m2",
+        "resettlement_units_delivered",
+        "works_progress",
+    ],
 }
 ENUMS = {
     ("towns", "kind"): {"街道", "镇"},
     ("parcels", "land_use"): {"住宅用地", "商服用地", "工业用地", "商住用地", "公共管理与公共服务用地", "其他"},
     ("parcels", "idle_cause"): {"government", "force_majeure", "enterprise", "mixed", "unknown"},
-    ("parcels", "idle_cause_detail"): {"art8_1", "art8_2", "art8_3", "art8_4", "art8_5", "art8_6", "disaster",
-                                       "pandemic"},
+    ("parcels", "idle_cause_detail"): {
+        "art8_1",
+        "art8_2",
+        "art8_3",
+        "art8_4",
+        "art8_5",
+        "art8_6",
+        "disaster",
+        "pandemic",
+    },
     ("parcels", "breach_party"): {"none", "government", "enterprise", "both"},
     ("parcels", "market_prospect"): {"high", "medium", "low"},
     ("projects", "status"): {"未开工", "在建", "停工", "已竣工", "已交付"},
@@ -48,17 +106,42 @@ ENUMS = {
     ("enterprises", "risk_level"): {"normal", "watch", "high"},
     ("enterprises", "willing_to_continue"): {"yes", "no", "unknown"},
     ("villages", "mode"): {"拆除新建", "整治提升", "拆整结合"},
-    ("village_progress", "stage"): {"not_started", "planning", "signing", "relocation", "demolition",
-                                    "resettlement_construction", "works", "done"},
+    ("village_progress", "stage"): {
+        "not_started",
+        "planning",
+        "signing",
+        "relocation",
+        "demolition",
+        "resettlement_construction",
+        "works",
+        "done",
+    },
 }
-DATES = {"parcels": ["supply_date", "agreed_start_date", "agreed_completion_date", "actual_start_date",
-                     "actual_completion_date", "halted_since"],
-         "projects": ["delivery_due"], "villages": ["deadline"], "village_progress": ["report_date"]}
-RATIOS = {"parcels": ["developed_area_ratio", "invested_ratio", "price_paid_ratio"],
-          "village_progress": ["works_progress"]}
+DATES = {
+    "parcels": [
+        "supply_date",
+        "agreed_start_date",
+        "agreed_completion_date",
+        "actual_start_date",
+        "actual_completion_date",
+        "halted_since",
+    ],
+    "projects": ["delivery_due"],
+    "villages": ["deadline"],
+    "village_progress": ["report_date"],
+}
+RATIOS = {
+    "parcels": ["developed_area_ratio", "invested_ratio", "price_paid_ratio"],
+    "village_progress": ["works_progress"],
+}
 BOOLS = {"parcels": ["certificate_issued", "mortgaged", "sealed"], "enterprises": ["in_default"]}
-CUMULATIVE = ["signed_households", "relocated_households", "demolished_m2", "resettlement_units_delivered",
-              "works_progress"]
+CUMULATIVE = [
+    "signed_households",
+    "relocated_households",
+    "demolished_m2",
+    "resettlement_units_delivered",
+    "works_progress",
+]
 
 
 @pytest.fixture(scope="module")
@@ -140,8 +223,13 @@ def test_types(demo):
     for layer, cols in BOOLS.items():
         for col in cols:
             assert str(demo[layer][col].dtype) in ("bool", "boolean"), (layer, col)
-    for layer, col in [("parcels", "parcel_id"), ("projects", "project_id"), ("enterprises", "enterprise_id"),
-                       ("villages", "village_id"), ("towns", "town_code")]:
+    for layer, col in [
+        ("parcels", "parcel_id"),
+        ("projects", "project_id"),
+        ("enterprises", "enterprise_id"),
+        ("villages", "village_id"),
+        ("towns", "town_code"),
+    ]:
         assert pd.api.types.is_string_dtype(demo[layer][col]) and demo[layer][col].is_unique, (layer, col)
 
 
@@ -204,7 +292,8 @@ def test_villages_sit_among_parcels(demo):
     assert v.area.between(2e4, 1.2e6).all()
     assert not v.geometry.overlaps(v.geometry.shift()).fillna(False).any()
     touching = shapely.STRtree(demo["parcels"].to_crs(4549).geometry.to_numpy()).query(
-        v.geometry.to_numpy(), predicate="intersects")[1]
+        v.geometry.to_numpy(), predicate="intersects"
+    )[1]
     assert len(np.unique(touching)) >= 5
     assert set(v["mode"]) == ENUMS[("villages", "mode")]
     demolition = v["mode"] != "整治提升"
@@ -235,15 +324,15 @@ def ledger(demo):
     p["breach"] = p["breach_party"].notna() & (p["breach_party"] != "none")
     pr = demo["projects"]
     sold = pr[pr["presold_units"].fillna(0) > 0].to_crs(4549)
-    hit = shapely.STRtree(sold.geometry.to_numpy()).query(p.to_crs(4549).geometry.to_numpy(),
-                                                          predicate="intersects")[0]
+    hit = shapely.STRtree(sold.geometry.to_numpy()).query(p.to_crs(4549).geometry.to_numpy(), predicate="intersects")[0]
     p["presold"] = np.isin(np.arange(len(p)), hit)
     vil = demo["villages"]
     last = demo["village_progress"].sort_values("report_date").groupby("village_id").last()
     delivered = vil["village_id"].map(last["resettlement_units_delivered"]).fillna(0)
     needy = vil[vil["planned_resettlement_units"].notna() & (delivered < vil["planned_resettlement_units"])]
     dist = shapely.STRtree(needy.to_crs(4549).geometry.to_numpy()).query_nearest(
-        p.to_crs(4549).geometry.to_numpy(), return_distance=True)[1]
+        p.to_crs(4549).geometry.to_numpy(), return_distance=True
+    )[1]
     p["public_need"] = p["land_use"].isin(["住宅用地", "商住用地"]) & (dist <= 2000)
     return p
 
@@ -251,47 +340,107 @@ def ledger(demo):
 ROUTE_CASES = {
     "none: completed": lambda p: p["actual_completion_date"].notna(),
     "none: supplied after the cut-off": lambda p: (p["supply_date"] > CUTOFF) & p["actual_completion_date"].isna(),
-    "review: agreed start missing": lambda p: p["in_scope"] & p["actual_start_date"].isna()
-    & p["agreed_start_date"].isna(),
+    "review: agreed start missing": lambda p: (
+        p["in_scope"] & p["actual_start_date"].isna() & p["agreed_start_date"].isna()
+    ),
     "review: sealed": lambda p: p["in_scope"] & p["sealed"],
     "review: mixed cause": lambda p: p["idle"] & (p["idle_cause"] == "mixed"),
     "review: unknown cause": lambda p: p["idle"] & (p["idle_cause"] == "unknown"),
     "presold, capable": lambda p: p["idle"] & p["presold"] & p["capable"],
     "presold, not capable": lambda p: p["idle"] & p["presold"] & ~p["capable"],
     "on_schedule": lambda p: p["in_scope"] & ~p["idle"] & p["capable"] & ~p["sealed"],
-    "extend_start (government)": lambda p: p["idle"] & p["capable"]
-    & p["idle_cause_detail"].isin(["art8_1", "art8_4", "art8_5", "art8_6"]),
+    "extend_start (government)": lambda p: (
+        p["idle"] & p["capable"] & p["idle_cause_detail"].isin(["art8_1", "art8_4", "art8_5", "art8_6"])
+    ),
     "extend_start (force majeure)": lambda p: p["idle"] & p["capable"] & (p["idle_cause"] == "force_majeure"),
     "adjust_planning": lambda p: p["idle"] & p["capable"] & p["idle_cause_detail"].isin(["art8_2", "art8_3"]),
-    "continue_with_fee": lambda p: p["ns_idle"] & p["capable"] & (p["idle_cause"] == "enterprise")
-    & (p["idle_years"] < 2) & ~p["presold"] & ~p["sealed"],
-    "reclaim_without_compensation": lambda p: p["ns_idle"] & p["capable"] & (p["idle_cause"] == "enterprise")
-    & (p["idle_years"] >= 2) & ~p["presold"] & ~p["sealed"],
+    "continue_with_fee": lambda p: (
+        p["ns_idle"]
+        & p["capable"]
+        & (p["idle_cause"] == "enterprise")
+        & (p["idle_years"] < 2)
+        & ~p["presold"]
+        & ~p["sealed"]
+    ),
+    "reclaim_without_compensation": lambda p: (
+        p["ns_idle"]
+        & p["capable"]
+        & (p["idle_cause"] == "enterprise")
+        & (p["idle_years"] >= 2)
+        & ~p["presold"]
+        & ~p["sealed"]
+    ),
     "resume_works": lambda p: p["halted_idle"] & p["capable"] & (p["idle_cause"] == "enterprise") & ~p["presold"],
     "negotiated_reclaim (breach)": lambda p: p["idle"] & ~p["capable"] & p["breach"] & ~p["presold"],
-    "negotiated_reclaim (government) + land_swap": lambda p: p["idle"] & ~p["capable"] & ~p["breach"]
-    & (p["idle_cause_detail"] == "art8_2") & p["paid"],
-    "whole_transfer": lambda p: p["idle"] & ~p["capable"] & ~p["breach"] & (p["idle_cause"] == "enterprise")
-    & (p["prospect"] != "low") & p["paid"] & p["certificate_issued"] & (p["invested_ratio"] >= 0.25),
-    "preregistered_transfer": lambda p: p["idle"] & ~p["capable"] & ~p["breach"]
-    & (p["idle_cause"] == "enterprise") & (p["prospect"] != "low") & p["paid"]
-    & ((p["invested_ratio"].fillna(0) < 0.25) | ~p["certificate_issued"]) & ~p["presold"],
-    "joint_development": lambda p: p["idle"] & ~p["capable"] & ~p["breach"] & (p["idle_cause"] == "enterprise")
-    & (p["prospect"] != "low") & ~p["paid"],
-    "prospect missing (assumed medium)": lambda p: p["idle"] & ~p["capable"] & p["market_prospect"].isna()
-    & (p["idle_cause"] == "enterprise") & ~p["breach"],
-    "low -> reclaim_without_compensation": lambda p: p["ns_idle"] & ~p["capable"] & ~p["breach"]
-    & (p["idle_cause"] == "enterprise") & (p["prospect"] == "low") & (p["idle_years"] >= 2),
-    "low -> purchase_by_demand": lambda p: p["halted_idle"] & ~p["capable"] & ~p["breach"] & ~p["presold"]
-    & (p["idle_cause"] == "enterprise") & (p["prospect"] == "low") & p["public_need"],
-    "low -> negotiated_reclaim": lambda p: p["halted_idle"] & ~p["capable"] & ~p["breach"] & ~p["presold"]
-    & (p["idle_cause"] == "enterprise") & (p["prospect"] == "low") & ~p["public_need"],
-    "督促动工 (past agreed start, not yet idle)": lambda p: p["in_scope"] & p["actual_start_date"].isna()
-    & (p["agreed_start_date"] < AS_OF) & ~p["idle"],
-    "竣工违约 (started, past agreed completion)": lambda p: p["in_scope"] & p["actual_start_date"].notna()
-    & (p["agreed_completion_date"] < AS_OF),
-    "halted but not idle": lambda p: p["in_scope"] & p["halted_since"].notna() & ~p["idle"]
-    & p["developed_area_ratio"].notna(),
+    "negotiated_reclaim (government) + land_swap": lambda p: (
+        p["idle"] & ~p["capable"] & ~p["breach"] & (p["idle_cause_detail"] == "art8_2") & p["paid"]
+    ),
+    "whole_transfer": lambda p: (
+        p["idle"]
+        & ~p["capable"]
+        & ~p["breach"]
+        & (p["idle_cause"] == "enterprise")
+        & (p["prospect"] != "low")
+        & p["paid"]
+        & p["certificate_issued"]
+        & (p["invested_ratio"] >= 0.25)
+    ),
+    "preregistered_transfer": lambda p: (
+        p["idle"]
+        & ~p["capable"]
+        & ~p["breach"]
+        & (p["idle_cause"] == "enterprise")
+        & (p["prospect"] != "low")
+        & p["paid"]
+        & ((p["invested_ratio"].fillna(0) < 0.25) | ~p["certificate_issued"])
+        & ~p["presold"]
+    ),
+    "joint_development": lambda p: (
+        p["idle"]
+        & ~p["capable"]
+        & ~p["breach"]
+        & (p["idle_cause"] == "enterprise")
+        & (p["prospect"] != "low")
+        & ~p["paid"]
+    ),
+    "prospect missing (assumed medium)": lambda p: (
+        p["idle"] & ~p["capable"] & p["market_prospect"].isna() & (p["idle_cause"] == "enterprise") & ~p["breach"]
+    ),
+    "low -> reclaim_without_compensation": lambda p: (
+        p["ns_idle"]
+        & ~p["capable"]
+        & ~p["breach"]
+        & (p["idle_cause"] == "enterprise")
+        & (p["prospect"] == "low")
+        & (p["idle_years"] >= 2)
+    ),
+    "low -> purchase_by_demand": lambda p: (
+        p["halted_idle"]
+        & ~p["capable"]
+        & ~p["breach"]
+        & ~p["presold"]
+        & (p["idle_cause"] == "enterprise")
+        & (p["prospect"] == "low")
+        & p["public_need"]
+    ),
+    "low -> negotiated_reclaim": lambda p: (
+        p["halted_idle"]
+        & ~p["capable"]
+        & ~p["breach"]
+        & ~p["presold"]
+        & (p["idle_cause"] == "enterprise")
+        & (p["prospect"] == "low")
+        & ~p["public_need"]
+    ),
+    "督促动工 (past agreed start, not yet idle)": lambda p: (
+        p["in_scope"] & p["actual_start_date"].isna() & (p["agreed_start_date"] < AS_OF) & ~p["idle"]
+    ),
+    "竣工违约 (started, past agreed completion)": lambda p: (
+        p["in_scope"] & p["actual_start_date"].notna() & (p["agreed_completion_date"] < AS_OF)
+    ),
+    "halted but not idle": lambda p: (
+        p["in_scope"] & p["halted_since"].notna() & ~p["idle"] & p["developed_area_ratio"].notna()
+    ),
 }
 
 
@@ -305,8 +454,13 @@ def test_every_route_case_is_in_the_ledger(ledger, case):
 #: Rows of the table the demo data does not reach, each covered by a hand-made parcel below: the demo has only a
 #: few presold (保交房) parcels, none of them capable with a government/enterprise idle cause, nor not capable with
 #: a whole-transfer or unpaid ledger.  land_swap is never a recommendation (only an alternative, docs/rules.md §6).
-NOT_IN_DEMO = {("R3", "adjust_planning"), ("R3", "extend_start"), ("R3", "continue_with_fee"),
-               ("R3", "whole_transfer"), ("R3", "joint_development")}
+NOT_IN_DEMO = {
+    ("R3", "adjust_planning"),
+    ("R3", "extend_start"),
+    ("R3", "continue_with_fee"),
+    ("R3", "whole_transfer"),
+    ("R3", "joint_development"),
+}
 
 
 def _taken_rows(assessment: pd.DataFrame) -> set[tuple[str, str | None]]:
@@ -339,22 +493,41 @@ def test_table_rows_not_in_the_demo_by_hand():
 
     from gis.idle import classify_idle_land
 
-    base = dict(enterprise_id="E_OK", land_use="住宅用地", land_price_wan=1000.0, price_paid_ratio=1.0,
-                certificate_issued=True, invested_ratio=0.5, supply_date="2019-05-01",
-                agreed_start_date="2020-06-30", agreed_completion_date="2023-06-30", presold_units=120,
-                breach_party="none", market_prospect="high")
+    base = dict(
+        enterprise_id="E_OK",
+        land_use="住宅用地",
+        land_price_wan=1000.0,
+        price_paid_ratio=1.0,
+        certificate_issued=True,
+        invested_ratio=0.5,
+        supply_date="2019-05-01",
+        agreed_start_date="2020-06-30",
+        agreed_completion_date="2023-06-30",
+        presold_units=120,
+        breach_party="none",
+        market_prospect="high",
+    )
     cases = {  # parcel -> the row expected from the rule text
         "P_PLAN": (dict(idle_cause="government", idle_cause_detail="art8_2"), ("R3", "adjust_planning")),
         "P_GOV": (dict(idle_cause="government", idle_cause_detail="art8_1"), ("R3", "extend_start")),
         "P_FEE": (dict(idle_cause="enterprise"), ("R3", "continue_with_fee")),
         "P_WHOLE": (dict(idle_cause="enterprise", enterprise_id="E_BAD"), ("R3", "whole_transfer")),
-        "P_JOINT": (dict(idle_cause="enterprise", enterprise_id="E_BAD", price_paid_ratio=0.6), ("R3", "joint_development")),
+        "P_JOINT": (
+            dict(idle_cause="enterprise", enterprise_id="E_BAD", price_paid_ratio=0.6),
+            ("R3", "joint_development"),
+        ),
     }
     parcels = pd.DataFrame([{**base, **over, "parcel_id": pid} for pid, (over, _) in cases.items()])
     for col in ("supply_date", "agreed_start_date", "agreed_completion_date"):
         parcels[col] = pd.to_datetime(parcels[col])
-    enterprises = pd.DataFrame({"enterprise_id": ["E_OK", "E_BAD"], "risk_level": ["normal", "high"],
-                                "in_default": [False, True], "willing_to_continue": ["yes", "no"]})
+    enterprises = pd.DataFrame(
+        {
+            "enterprise_id": ["E_OK", "E_BAD"],
+            "risk_level": ["normal", "high"],
+            "in_default": [False, True],
+            "willing_to_continue": ["yes", "no"],
+        }
+    )
     out = classify_idle_land(parcels, enterprises=enterprises, as_of=dt.date(2021, 12, 31))
     got = {pid: next(iter(_taken_rows(out.iloc[[i]]))) for i, pid in enumerate(out["parcel_id"])}
     assert got == {pid: row for pid, (_, row) in cases.items()}
@@ -395,8 +568,9 @@ def test_baojiaofang_projects(demo, ledger):
 # --- renewal progress -----------------------------------------------------------------------------------------------
 def test_progress_is_monotone_but_for_one_error(demo):
     vp = demo["village_progress"].sort_values(["village_id", "report_date"])
-    drops = pd.concat([vp[c].astype("float64").groupby(vp["village_id"]).diff().lt(0).rename(c) for c in CUMULATIVE],
-                      axis=1)
+    drops = pd.concat(
+        [vp[c].astype("float64").groupby(vp["village_id"]).diff().lt(0).rename(c) for c in CUMULATIVE], axis=1
+    )
     assert int(drops.to_numpy().sum()) == 1
     row = vp[drops.any(axis=1)]
     error = demo["_meta"]["progress_error"]
@@ -405,8 +579,12 @@ def test_progress_is_monotone_but_for_one_error(demo):
     assert drops.loc[row.index, "signed_households"].all()
 
 
-STAGE_OF_INDICATOR = {"signed_households": "signing", "relocated_households": "relocation",
-                      "demolished_m2": "demolition", "resettlement_units_delivered": "resettlement_construction"}
+STAGE_OF_INDICATOR = {
+    "signed_households": "signing",
+    "relocated_households": "relocation",
+    "demolished_m2": "demolition",
+    "resettlement_units_delivered": "resettlement_construction",
+}
 ORDER = ["not_started", "planning", "signing", "relocation", "demolition", "resettlement_construction", "done"]
 
 
@@ -450,8 +628,12 @@ def test_progress_outcomes(demo):
 
 # --- rasters ----------------------------------------------------------------------------------------------------------
 def test_rasters_are_readable(rasters):
-    assert [p.name for p in rasters] == ["demo_index_20230615.tif", "demo_index_20240615.tif",
-                                         "demo_index_20250615.tif", "demo_index_20260615.tif"]
+    assert [p.name for p in rasters] == [
+        "demo_index_20230615.tif",
+        "demo_index_20240615.tif",
+        "demo_index_20250615.tif",
+        "demo_index_20260615.tif",
+    ]
     for path in rasters:
         with rasterio.open(path) as src:
             assert src.crs.to_epsg() == 4549 and src.count == 1 and src.dtypes == ("float32",)
@@ -476,8 +658,13 @@ def test_imagery_follows_the_ledger(demo, rasters):
     p = demo["parcels"]
     conflicts = demo_imagery_conflicts(p)
     odd = set(conflicts["started_but_flat"]) | set(conflicts["not_started_but_built"])
-    building = p[p["actual_start_date"].lt("2023-01-01") & p["actual_start_date"].gt("2021-06-01")
-                 & p["actual_completion_date"].isna() & p["halted_since"].isna() & ~p["parcel_id"].isin(odd)]
+    building = p[
+        p["actual_start_date"].lt("2023-01-01")
+        & p["actual_start_date"].gt("2021-06-01")
+        & p["actual_completion_date"].isna()
+        & p["halted_since"].isna()
+        & ~p["parcel_id"].isin(odd)
+    ]
     idle = p[p["actual_start_date"].isna() & p["agreed_start_date"].lt("2020-01-01") & ~p["parcel_id"].isin(odd)]
     done = p[p["actual_completion_date"].lt("2020-01-01")]
     m_b = _means(p, building["parcel_id"].iloc[:3], rasters)

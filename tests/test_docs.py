@@ -16,6 +16,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import gen_docs  # noqa: E402
 
+
 def test_data_contract_is_generated_from_layers():
     committed = (DOCS / "data-contract.md").read_text(encoding="utf-8")
     assert committed == gen_docs.render(), "docs/data-contract.md is stale: run `make docs`"
@@ -54,7 +55,6 @@ def _links() -> list[tuple[str, str]]:
 @pytest.mark.parametrize("source, target", _links())
 def test_relative_links_resolve(source, target):
     path = ((ROOT / source).parent / target).resolve()
-    rel = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
     assert path.exists(), f"{source} links to {target}, which is not in the repository"
 
 

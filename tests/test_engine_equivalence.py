@@ -5,6 +5,7 @@ The reference is ``tests/data/engine_snapshot_*.parquet``, written by ``scripts/
 engine as it was before the refactor (commit "Engine snapshot"), on the same demo store the suite builds
 (conftest ``demo_store``: 1500 parcels, as of 2026-11-01).  Geometry compares as WKB, list fields as JSON text.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -39,8 +40,10 @@ def test_engine_output_equals_snapshot(current, layer):
         diff = ~((a == b).fillna(False).astype(bool) | (a.isna() & b.isna()))
         if diff.any():
             i = int(diff.to_numpy().argmax())
-            pytest.fail(f"{layer}.{column}: {int(diff.sum())} rows differ; first {got[key].iloc[i]}:\n"
-                        f"  now:    {a.iloc[i]!r}\n  before: {b.iloc[i]!r}")
+            pytest.fail(
+                f"{layer}.{column}: {int(diff.sum())} rows differ; first {got[key].iloc[i]}:\n"
+                f"  now:    {a.iloc[i]!r}\n  before: {b.iloc[i]!r}"
+            )
     pd.testing.assert_frame_equal(got, expected, check_dtype=False)
 
 

@@ -3,6 +3,7 @@
 The store is built in ``tmp_path`` from tiny hand-made conformed frames: two towns, six parcels (one with a
 hole, one drawn clockwise, one multipolygon, one on every route), three villages, two decisions.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -39,8 +40,18 @@ def _poly(x0: float, y0: float, size: float = 0.004, *, hole: bool = False, cw: 
     ring = [(x0 + 0.0000001234, y0 + 0.0000004321), (x0 + size, y0), (x0 + size, y0 + size), (x0, y0 + size)]
     if cw:
         ring = ring[::-1]
-    holes = [[(x0 + size * 0.3, y0 + size * 0.3), (x0 + size * 0.3, y0 + size * 0.6),
-              (x0 + size * 0.6, y0 + size * 0.6), (x0 + size * 0.6, y0 + size * 0.3)]] if hole else None
+    holes = (
+        [
+            [
+                (x0 + size * 0.3, y0 + size * 0.3),
+                (x0 + size * 0.3, y0 + size * 0.6),
+                (x0 + size * 0.6, y0 + size * 0.6),
+                (x0 + size * 0.6, y0 + size * 0.3),
+            ]
+        ]
+        if hole
+        else None
+    )
     return shapely.Polygon(ring, holes)
 
 
@@ -52,60 +63,78 @@ def _assessment() -> gpd.GeoDataFrame:
         # parcel, town, route, sub_route, geometry, idle_since
         ("P001", T1, "continue", "extend_start", _poly(120.46, 30.06, hole=True), "2023-05-01"),
         ("P002", T1, "transfer", "whole_transfer", _poly(120.47, 30.06, cw=True), "2022-01-15"),
-        ("P003", T1, "transfer", "joint_development",
-         shapely.MultiPolygon([_poly(120.48, 30.06), _poly(120.49, 30.06, cw=True)]), None),
+        (
+            "P003",
+            T1,
+            "transfer",
+            "joint_development",
+            shapely.MultiPolygon([_poly(120.48, 30.06), _poly(120.49, 30.06, cw=True)]),
+            None,
+        ),
         ("P004", T2, "reclaim", "reclaim_without_compensation", _poly(120.49, 29.95), "2021-03-01"),
         ("P005", T2, "review", None, _poly(120.50, 29.95), None),
         ("P006", T2, "none", None, _poly(120.51, 29.95), None),
     ]
     n = len(rows)
-    frame = pd.DataFrame({
-        "parcel_id": [r[0] for r in rows],
-        "town_code": [r[1] for r in rows],
-        "as_of": [AS_OF] * n,
-        "rules_version": ["2024.1"] * n,
-        "in_stock_scope": [r[2] != "none" for r in rows],
-        "dev_status": ["not_started"] * n,
-        "idle_type": ["not_started_idle", "not_started_idle", "none", "not_started_idle", "none", "none"],
-        "idle_since": [r[5] for r in rows],
-        "idle_years": [3.5, 4.8, np.nan, 5.67, np.nan, np.nan],
-        "cause": ["government", "enterprise", None, "enterprise", "unknown", None],
-        "route": [r[2] for r in rows],
-        "sub_route": [r[3] for r in rows],
-        "alternatives": [[{"route": "transfer", "sub_route": "whole_transfer"}], [], [], [], [], []],
-        "measures": [["督促动工"], [], [], ["征缴土地闲置费", "无偿收回"], [], []],
-        "reasons": [[REASON, {"rule_id": "R4", "text": "企业有能力继续开发", "citation": "方案 §二(三)1"}],
-                    [REASON], [], [REASON], [], []],
-        "evidence_conflict": [False] * n,
-        "project_ids": [["XM1/2024"], [], [], [], [], []],
-        "village_ids": [[], [], [], ["V01"], [], []],
-    })
+    frame = pd.DataFrame(
+        {
+            "parcel_id": [r[0] for r in rows],
+            "town_code": [r[1] for r in rows],
+            "as_of": [AS_OF] * n,
+            "rules_version": ["2024.1"] * n,
+            "in_stock_scope": [r[2] != "none" for r in rows],
+            "dev_status": ["not_started"] * n,
+            "idle_type": ["not_started_idle", "not_started_idle", "none", "not_started_idle", "none", "none"],
+            "idle_since": [r[5] for r in rows],
+            "idle_years": [3.5, 4.8, np.nan, 5.67, np.nan, np.nan],
+            "cause": ["government", "enterprise", None, "enterprise", "unknown", None],
+            "route": [r[2] for r in rows],
+            "sub_route": [r[3] for r in rows],
+            "alternatives": [[{"route": "transfer", "sub_route": "whole_transfer"}], [], [], [], [], []],
+            "measures": [["督促动工"], [], [], ["征缴土地闲置费", "无偿收回"], [], []],
+            "reasons": [
+                [REASON, {"rule_id": "R4", "text": "企业有能力继续开发", "citation": "方案 §二(三)1"}],
+                [REASON],
+                [],
+                [REASON],
+                [],
+                [],
+            ],
+            "evidence_conflict": [False] * n,
+            "project_ids": [["XM1/2024"], [], [], [], [], []],
+            "village_ids": [[], [], [], ["V01"], [], []],
+        }
+    )
     return gpd.GeoDataFrame(frame, geometry=[r[4] for r in rows], crs="EPSG:4490")
 
 
 def _villages() -> gpd.GeoDataFrame:
-    frame = pd.DataFrame({
-        "village_id": ["V01", "V02", "V03"],
-        "name": ["某溪村", "某桥村", "某塘村"],
-        "town_code": [T1, T1, T2],
-        "mode": ["拆除新建", "整治提升", "拆整结合"],
-        "stage": ["done", "works", "signing"],
-        "percent_complete": [1.0, 0.6, 0.1],
-        "status": ["done", "on_track", "late"],
-        "projected_completion": ["2025-06-30", "2027-06-30", "2029-03-31"],
-        "months_to_deadline": [14.0, 14.0, 14.0],
-        "as_of": [AS_OF] * 3,
-        "households": [120, 80, 300],
-        "notes": [[], ["按期推进"], ["月均进度低于所需进度", "签约率 10%"]],
-    })
+    frame = pd.DataFrame(
+        {
+            "village_id": ["V01", "V02", "V03"],
+            "name": ["某溪村", "某桥村", "某塘村"],
+            "town_code": [T1, T1, T2],
+            "mode": ["拆除新建", "整治提升", "拆整结合"],
+            "stage": ["done", "works", "signing"],
+            "percent_complete": [1.0, 0.6, 0.1],
+            "status": ["done", "on_track", "late"],
+            "projected_completion": ["2025-06-30", "2027-06-30", "2029-03-31"],
+            "months_to_deadline": [14.0, 14.0, 14.0],
+            "as_of": [AS_OF] * 3,
+            "households": [120, 80, 300],
+            "notes": [[], ["按期推进"], ["月均进度低于所需进度", "签约率 10%"]],
+        }
+    )
     geoms = [_poly(120.455, 30.07, 0.006), _poly(120.47, 30.08, 0.006), _poly(120.50, 29.96, 0.006)]
     return gpd.GeoDataFrame(frame, geometry=geoms, crs="EPSG:4490")
 
 
 def _towns() -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame({"town_code": [T1, T2], "name": ["柯桥街道", "兰亭街道"], "kind": ["街道", "街道"]},
-                            geometry=[shapely.box(120.45, 30.05, 120.50, 30.10),
-                                      shapely.box(120.48, 29.93, 120.53, 29.98)], crs="EPSG:4490")
+    return gpd.GeoDataFrame(
+        {"town_code": [T1, T2], "name": ["柯桥街道", "兰亭街道"], "kind": ["街道", "街道"]},
+        geometry=[shapely.box(120.45, 30.05, 120.50, 30.10), shapely.box(120.48, 29.93, 120.53, 29.98)],
+        crs="EPSG:4490",
+    )
 
 
 FORMULA_HOLDER = '=HYPERLINK("http://x.example/","点击领取")'
@@ -115,42 +144,64 @@ def _parcels() -> gpd.GeoDataFrame:
     """The ledger rows behind the assessment (P006 has none: its facts stay blank)."""
     a = _assessment()
     n = 5
-    frame = pd.DataFrame({
-        "parcel_id": [f"P00{i}" for i in range(1, n + 1)],
-        "supervision_no": [f"3306032020B0000{i}" for i in range(1, n + 1)],
-        "town_code": ["X"] * n,  # the ledger's own code; the sheet shows the town as assessed
-        "holder": ["绍兴某某置业有限公司", FORMULA_HOLDER, "+86某某实业", "柯桥某某开发有限公司", "@某某公司"],
-        "enterprise_id": ["E1", "E2", None, "E1", None],
-        "land_use": ["住宅用地", "商服用地", "工业用地", "住宅用地", "其他"],
-        "area_m2": [6666.67, 10000.0, 20000.0, 3000.0, 1500.0],
-        "supply_date": ["2019-01-15", "2019-02-15", "2019-03-15", "2018-04-15", "2020-05-15"],
-        "agreed_start_date": ["2019-06-30", "2019-07-30", "2019-08-30", "2018-09-30", "2020-10-30"],
-        "agreed_completion_date": ["2022-06-30", "2022-07-30", "2022-08-30", "2021-09-30", "2023-10-30"],
-        "land_price_wan": [5000.0, 6000.0, 1200.0, 800.0, 300.0],
-    })
+    frame = pd.DataFrame(
+        {
+            "parcel_id": [f"P00{i}" for i in range(1, n + 1)],
+            "supervision_no": [f"3306032020B0000{i}" for i in range(1, n + 1)],
+            "town_code": ["X"] * n,  # the ledger's own code; the sheet shows the town as assessed
+            "holder": ["绍兴某某置业有限公司", FORMULA_HOLDER, "+86某某实业", "柯桥某某开发有限公司", "@某某公司"],
+            "enterprise_id": ["E1", "E2", None, "E1", None],
+            "land_use": ["住宅用地", "商服用地", "工业用地", "住宅用地", "其他"],
+            "area_m2": [6666.67, 10000.0, 20000.0, 3000.0, 1500.0],
+            "supply_date": ["2019-01-15", "2019-02-15", "2019-03-15", "2018-04-15", "2020-05-15"],
+            "agreed_start_date": ["2019-06-30", "2019-07-30", "2019-08-30", "2018-09-30", "2020-10-30"],
+            "agreed_completion_date": ["2022-06-30", "2022-07-30", "2022-08-30", "2021-09-30", "2023-10-30"],
+            "land_price_wan": [5000.0, 6000.0, 1200.0, 800.0, 300.0],
+        }
+    )
     return gpd.GeoDataFrame(frame, geometry=a.geometry.iloc[:n].to_numpy(), crs="EPSG:4490")
 
 
 def _enterprises() -> pd.DataFrame:
-    return pd.DataFrame({"enterprise_id": ["E1", "E2"], "name": ["绍兴某某置业有限公司", "浙江某某集团有限公司"],
-                         "risk_level": ["normal", "high"], "in_default": [False, True],
-                         "willing_to_continue": ["yes", "no"]})
+    return pd.DataFrame(
+        {
+            "enterprise_id": ["E1", "E2"],
+            "name": ["绍兴某某置业有限公司", "浙江某某集团有限公司"],
+            "risk_level": ["normal", "high"],
+            "in_default": [False, True],
+            "willing_to_continue": ["yes", "no"],
+        }
+    )
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> GeoPackageStore:
     st = GeoPackageStore(tmp_path_factory.mktemp("store") / "store.gpkg")
-    st.write_layers({"towns": conform(_towns(), "towns"),
-                     "parcels": conform(_parcels(), "parcels"),
-                     "enterprises": conform(_enterprises(), "enterprises"),
-                     "idle_assessment": conform(_assessment(), "idle_assessment"),
-                     "village_status": conform(_villages(), "village_status")},
-                    meta={"synthetic": "true"})
-    for i, (pid, route, when) in enumerate([("P002", "transfer", "2026-03-05T02:00:00Z"),
-                                            ("P004", "reclaim", "2025-12-31T20:00:00Z")]):
-        st.append_decision({"decision_id": f"D{i + 1}", "parcel_id": pid, "route": route,
-                            "note": "同意研判结果", "decided_by": "张三", "decided_at": when,
-                            "based_on_version": st.current_version(pid), "rules_version": "2024.1"})
+    st.write_layers(
+        {
+            "towns": conform(_towns(), "towns"),
+            "parcels": conform(_parcels(), "parcels"),
+            "enterprises": conform(_enterprises(), "enterprises"),
+            "idle_assessment": conform(_assessment(), "idle_assessment"),
+            "village_status": conform(_villages(), "village_status"),
+        },
+        meta={"synthetic": "true"},
+    )
+    for i, (pid, route, when) in enumerate(
+        [("P002", "transfer", "2026-03-05T02:00:00Z"), ("P004", "reclaim", "2025-12-31T20:00:00Z")]
+    ):
+        st.append_decision(
+            {
+                "decision_id": f"D{i + 1}",
+                "parcel_id": pid,
+                "route": route,
+                "note": "同意研判结果",
+                "decided_by": "张三",
+                "decided_at": when,
+                "based_on_version": st.current_version(pid),
+                "rules_version": "2024.1",
+            }
+        )
     return st
 
 
@@ -175,8 +226,9 @@ def geojson_files(store, tmp_path_factory) -> list[Path]:
 
 def test_geojson_files_and_gdal_reader(geojson_files):
     assert [p.name for p in geojson_files] == ["idle_assessment.geojson", "village_status.geojson"]
-    info = subprocess.run(["ogrinfo", "-ro", "-al", "-so", str(geojson_files[0])], capture_output=True,
-                          text=True, check=True).stdout
+    info = subprocess.run(
+        ["ogrinfo", "-ro", "-al", "-so", str(geojson_files[0])], capture_output=True, text=True, check=True
+    ).stdout
     assert "Feature Count: 6" in info
     assert "Geometry: Unknown (any)" in info or "Polygon" in info
     assert re.search(r"reasons: (String|StringList)", info)
@@ -215,15 +267,21 @@ def test_geojson_rfc7946(geojson_files):
 
 
 def test_geojson_properties(geojson_files):
-    feats = {f["properties"]["parcel_id"]: f["properties"]
-             for f in json.loads(geojson_files[0].read_text(encoding="utf-8"))["features"]}
+    feats = {
+        f["properties"]["parcel_id"]: f["properties"]
+        for f in json.loads(geojson_files[0].read_text(encoding="utf-8"))["features"]
+    }
     p1 = feats["P001"]
     assert list(p1) == get_layer("idle_assessment").field_names
     assert p1["reasons"][0] == REASON and isinstance(p1["measures"], list)
     assert p1["alternatives"] == [{"route": "transfer", "sub_route": "whole_transfer"}]
     assert p1["project_ids"] == ["XM1/2024"]  # "/" unescaped
-    assert (p1["as_of"], p1["idle_since"], p1["route"], p1["in_stock_scope"]) == \
-        ("2026-11-01", "2023-05-01", "continue", True)
+    assert (p1["as_of"], p1["idle_since"], p1["route"], p1["in_stock_scope"]) == (
+        "2026-11-01",
+        "2023-05-01",
+        "continue",
+        True,
+    )
     assert feats["P005"]["idle_since"] is None and feats["P005"]["measures"] == []
     assert feats["P004"]["idle_years"] == 5.67
 
@@ -260,12 +318,15 @@ def test_sidecar_not_synthetic(real_store, tmp_path):
     assert meta["synthetic"] is False and "note" not in meta
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"layers": ["idle_assessment"], "town": "999"}, "镇街代码 “999”.*没有记录"),
-    ({"layers": ["decisions"]}, "没有几何"),
-    ({"layers": ["resettlement_sites"]}, "没有几何"),
-    ({"layers": ["nope"]}, "未知图层"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"layers": ["idle_assessment"], "town": "999"}, "镇街代码 “999”.*没有记录"),
+        ({"layers": ["decisions"]}, "没有几何"),
+        ({"layers": ["resettlement_sites"]}, "没有几何"),
+        ({"layers": ["nope"]}, "未知图层"),
+    ],
+)
 def test_geojson_errors(store, tmp_path, kwargs, message):
     with pytest.raises(LandRenewError, match=message):
         export_geojson(store, tmp_path, **kwargs)
@@ -285,12 +346,22 @@ def test_unknown_town_error_lists_known_towns(store, tmp_path):
 # ------------------------------------------------------------------------------------------------ GeoPackage
 def test_gpkg_layer_styles(store, tmp_path):
     path = export_gpkg(store, tmp_path / "out.gpkg")
-    assert {n for n, _ in pyogrio.list_layers(path)} == {"idle_assessment", "village_status", "towns",
-                                                        "layer_styles"}
+    assert {n for n, _ in pyogrio.list_layers(path)} == {"idle_assessment", "village_status", "towns", "layer_styles"}
     styles = pyogrio.read_dataframe(path, layer="layer_styles")
-    assert set(styles.columns) >= {"f_table_catalog", "f_table_schema", "f_table_name", "f_geometry_column",
-                                   "styleName", "styleQML", "styleSLD", "useAsDefault", "description", "owner",
-                                   "ui", "update_time"}
+    assert set(styles.columns) >= {
+        "f_table_catalog",
+        "f_table_schema",
+        "f_table_name",
+        "f_geometry_column",
+        "styleName",
+        "styleQML",
+        "styleSLD",
+        "useAsDefault",
+        "description",
+        "owner",
+        "ui",
+        "update_time",
+    }
     row = styles.set_index("f_table_name").loc["idle_assessment"]
     assert row["f_geometry_column"] == pyogrio.read_info(path, layer="idle_assessment")["geometry_name"]
     assert bool(row["useAsDefault"])
@@ -346,9 +417,23 @@ def test_ledger_sheets_and_counts(ledger, store):
         assert ws.freeze_panes == "B3"
 
 
-LEDGER_FACT_HEADERS = ["宗地编号", "电子监管号", "镇街代码", "受让人", "企业代码", "企业名称", "土地用途",
-                       "出让面积(平方米)", "出让面积(亩)", "供地日期", "约定动工日期", "约定竣工日期", "实际动工日期",
-                       "实际竣工日期", "出让价款(万元)"]
+LEDGER_FACT_HEADERS = [
+    "宗地编号",
+    "电子监管号",
+    "镇街代码",
+    "受让人",
+    "企业代码",
+    "企业名称",
+    "土地用途",
+    "出让面积(平方米)",
+    "出让面积(亩)",
+    "供地日期",
+    "约定动工日期",
+    "约定竣工日期",
+    "实际动工日期",
+    "实际竣工日期",
+    "出让价款(万元)",
+]
 
 
 def test_ledger_headers_and_cells(ledger):
@@ -394,8 +479,9 @@ def test_ledger_formula_text_written_as_text(store, tmp_path):
     assert [(c.value, c.data_type) for c in holders] == [(FORMULA_HOLDER, "s"), ("+86某某实业", "s")]
     with zipfile.ZipFile(path) as zf:
         # openpyxl writes non-ASCII as character references when lxml is installed: compare the decoded text
-        xml = html.unescape("".join(zf.read(n).decode("utf-8") for n in zf.namelist()
-                                    if n.startswith("xl/worksheets/")))
+        xml = html.unescape(
+            "".join(zf.read(n).decode("utf-8") for n in zf.namelist() if n.startswith("xl/worksheets/"))
+        )
     assert "<f>" not in xml and "<f " not in xml  # no formula anywhere
     assert '<is><t>=HYPERLINK("http://x.example/","点击领取")</t></is>' in xml  # an inline text cell
 
@@ -426,11 +512,28 @@ def test_geojson_with_ledger_facts(store, tmp_path):
     p0 = json.loads(plain.read_text(encoding="utf-8"))["features"][0]["properties"]
     f0 = json.loads(facts.read_text(encoding="utf-8"))["features"][0]["properties"]
     assert "holder" not in p0
-    assert {k: f0[k] for k in ("parcel_id", "holder", "supervision_no", "enterprise_name", "area_mu",
-                               "supply_date", "agreed_start_date", "land_price_wan")} == {
-        "parcel_id": "P001", "holder": "绍兴某某置业有限公司", "supervision_no": "3306032020B00001",
-        "enterprise_name": "绍兴某某置业有限公司", "area_mu": 10.0, "supply_date": "2019-01-15",
-        "agreed_start_date": "2019-06-30", "land_price_wan": 5000.0}
+    assert {
+        k: f0[k]
+        for k in (
+            "parcel_id",
+            "holder",
+            "supervision_no",
+            "enterprise_name",
+            "area_mu",
+            "supply_date",
+            "agreed_start_date",
+            "land_price_wan",
+        )
+    } == {
+        "parcel_id": "P001",
+        "holder": "绍兴某某置业有限公司",
+        "supervision_no": "3306032020B00001",
+        "enterprise_name": "绍兴某某置业有限公司",
+        "area_mu": 10.0,
+        "supply_date": "2019-01-15",
+        "agreed_start_date": "2019-06-30",
+        "land_price_wan": 5000.0,
+    }
     assert set(p0) < set(f0)
     last = json.loads(facts.read_text(encoding="utf-8"))["features"][-1]["properties"]
     assert last["parcel_id"] == "P006" and last["holder"] is None
@@ -471,8 +574,9 @@ def test_cli_export(store, tmp_path, fmt):
     from pipelines.cli import main
 
     out = tmp_path / {"geojson": "gj", "gpkg": "x.gpkg", "xlsx": "x.xlsx"}[fmt]
-    result = CliRunner().invoke(main, ["export", "--format", fmt, "--store", store.url, "--out", str(out),
-                                       "--labels", "zh", "--town", T1])
+    result = CliRunner().invoke(
+        main, ["export", "--format", fmt, "--store", store.url, "--out", str(out), "--labels", "zh", "--town", T1]
+    )
     assert result.exit_code == 0, result.output
     assert "模拟数据" in result.output
     if fmt == "geojson":
@@ -485,8 +589,21 @@ def test_cli_export(store, tmp_path, fmt):
 def test_cli_export_with_ledger(store, tmp_path):
     from pipelines.cli import main
 
-    result = CliRunner().invoke(main, ["export", "--format", "geojson", "--store", store.url, "--out",
-                                       str(tmp_path / "a.geojson"), "--layer", "idle_assessment", "--with-ledger"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "export",
+            "--format",
+            "geojson",
+            "--store",
+            store.url,
+            "--out",
+            str(tmp_path / "a.geojson"),
+            "--layer",
+            "idle_assessment",
+            "--with-ledger",
+        ],
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads((tmp_path / "a.geojson").read_text(encoding="utf-8"))
     first = doc["features"][0]["properties"]
@@ -496,13 +613,13 @@ def test_cli_export_with_ledger(store, tmp_path):
 def test_cli_export_error(store, tmp_path):
     from pipelines.cli import main
 
-    result = CliRunner().invoke(main, ["export", "--format", "geojson", "--store", store.url, "--out",
-                                       str(tmp_path), "--town", "000"])
+    result = CliRunner().invoke(
+        main, ["export", "--format", "geojson", "--store", store.url, "--out", str(tmp_path), "--town", "000"]
+    )
     assert result.exit_code == 2 and "镇街代码 “000”" in result.output
 
 
-@pytest.mark.parametrize(("year", "code", "text"), [("2026", 0, "已生成 2026 年度报告"),
-                                                     ("1899", 2, "不是有效年份")])
+@pytest.mark.parametrize(("year", "code", "text"), [("2026", 0, "已生成 2026 年度报告"), ("1899", 2, "不是有效年份")])
 def test_cli_report(store, tmp_path, year, code, text):
     from pipelines.cli import main
 
@@ -551,9 +668,17 @@ def test_report_in_chromium_no_network(demo_store, tmp_path):
     url = report_html.resolve().as_uri()
     requests: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run", "--disable-sync"])
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+            ],
+        )
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 900})
 

@@ -5,6 +5,7 @@ Expected values are worked out from the rows the test itself changes (which parc
 the code's own output: e.g. a scoped replace must leave the other towns' rows byte-for-byte as they were read
 before, an upsert of k changed rows must add exactly k believed versions.
 """
+
 from __future__ import annotations
 
 import geopandas as gpd
@@ -39,8 +40,16 @@ def _town_with_parcels(parcels: pd.DataFrame, n: int = 5) -> str:
 
 
 def decide(store, parcel_id: str) -> dict:
-    return record_decision(store, parcel_id=parcel_id, route="review", sub_route=None, note="核实",
-                           decided_by="planner1", role="planner", based_on_version=store.current_version(parcel_id))
+    return record_decision(
+        store,
+        parcel_id=parcel_id,
+        route="review",
+        sub_route=None,
+        note="核实",
+        decided_by="planner1",
+        role="planner",
+        based_on_version=store.current_version(parcel_id),
+    )
 
 
 # -- the scenarios (also run on PostGIS) -------------------------------------------------------------------------
@@ -60,13 +69,19 @@ def scenario_scoped_replace(store, tmp_path):
     stray = parcels[parcels["town_code"] != town].iloc[[0]].copy()
     stray["holder"] = "不应导入"
     source = write_parcels(pd.concat([new, stray]), tmp_path / "town.gpkg")
-    [report] = ingest_files(store, {"parcels": source}, mode="replace", scope=f"town_code={town}",
-                            effective="2026-06-30")
+    [report] = ingest_files(
+        store, {"parcels": source}, mode="replace", scope=f"town_code={town}", effective="2026-06-30"
+    )
     after = store.read_layer("parcels")
     # every other town untouched (attributes and geometry), all decisions untouched
     pd.testing.assert_frame_equal(_by_id(after[after["town_code"] != town]), others_before)
-    assert after[after["town_code"] != town].sort_values("parcel_id").geometry.reset_index(drop=True) \
-        .geom_equals_exact(other_geoms, 0).all()
+    assert (
+        after[after["town_code"] != town]
+        .sort_values("parcel_id")
+        .geometry.reset_index(drop=True)
+        .geom_equals_exact(other_geoms, 0)
+        .all()
+    )
     pd.testing.assert_frame_equal(store.read_layer("decisions"), decisions_before)
     # in the town: the missing parcel retired, the changed one updated
     gone = str(mine["parcel_id"].iloc[0])
@@ -93,8 +108,9 @@ def scenario_upsert_versions(store, tmp_path):
     changed = ids[:4]
     rows.loc[rows["parcel_id"].isin(changed[:2]), "holder"] = "更正后的受让人"
     rows.loc[rows["parcel_id"] == changed[2], "land_price_wan"] += 1.5
-    rows.loc[rows["parcel_id"] == changed[3], "geometry"] = rows.loc[rows["parcel_id"] == changed[3], "geometry"] \
-        .scale(1.1, 1.1)
+    rows.loc[rows["parcel_id"] == changed[3], "geometry"] = rows.loc[rows["parcel_id"] == changed[3], "geometry"].scale(
+        1.1, 1.1
+    )
     source = write_parcels(rows, tmp_path / "upsert.gpkg")
     ingest_files(store, {"parcels": source}, mode="upsert", effective="2026-07-31")
     after = believed_counts(store, ids)
@@ -149,17 +165,20 @@ def scenario_late_correction_versions(store, tmp_path):
     pid = str(parcels["parcel_id"].iloc[5])
     row = parcels.iloc[[5]].copy()
     row["holder"] = "二〇二六年八月的受让人"
-    ingest_files(store, {"parcels": write_parcels(row, tmp_path / "aug.gpkg")}, mode="upsert",
-                 effective="2026-08-31")
+    ingest_files(store, {"parcels": write_parcels(row, tmp_path / "aug.gpkg")}, mode="upsert", effective="2026-08-31")
     late = parcels.iloc[[5]].copy()
     late["holder"] = "更正：二〇二五年三月起的受让人"
-    ingest_files(store, {"parcels": write_parcels(late, tmp_path / "late.gpkg")}, mode="upsert",
-                 effective="2025-03-31")
+    ingest_files(store, {"parcels": write_parcels(late, tmp_path / "late.gpkg")}, mode="upsert", effective="2025-03-31")
     assert store.read_layer("parcels", where={"parcel_id": pid})["holder"].item() == "二〇二六年八月的受让人"
-    on = {d: ledger_at(store, "parcels", as_of=d).set_index("parcel_id").loc[pid, "holder"]
-          for d in ("2025-01-01", "2025-06-30", "2026-09-30")}
-    assert on == {"2025-01-01": parcels.loc[5, "holder"], "2025-06-30": "更正：二〇二五年三月起的受让人",
-                  "2026-09-30": "二〇二六年八月的受让人"}
+    on = {
+        d: ledger_at(store, "parcels", as_of=d).set_index("parcel_id").loc[pid, "holder"]
+        for d in ("2025-01-01", "2025-06-30", "2026-09-30")
+    }
+    assert on == {
+        "2025-01-01": parcels.loc[5, "holder"],
+        "2025-06-30": "更正：二〇二五年三月起的受让人",
+        "2026-09-30": "二〇二六年八月的受让人",
+    }
     assert list_batches(store).iloc[0]["late"]
 
 
@@ -209,8 +228,12 @@ def scenario_effective_after_day(store, tmp_path):
     first = assess_store(store, as_of=day).attrs["run_id"]
     pid = _idle_parcel(store, first)
     row = store.read_layer("parcels", where={"parcel_id": pid})
-    ingest_files(store, {"parcels": write_parcels(_completed(row, on="2026-09-15"), tmp_path / "sep.gpkg")},
-                 mode="upsert", effective="2026-09-30")
+    ingest_files(
+        store,
+        {"parcels": write_parcels(_completed(row, on="2026-09-15"), tmp_path / "sep.gpkg")},
+        mode="upsert",
+        effective="2026-09-30",
+    )
     second = assess_store(store, as_of=day).attrs["run_id"]
     pd.testing.assert_frame_equal(read_run(store, second), read_run(store, first))
     later = assess_store(store, as_of=dt.date(2026, 11, 1)).attrs["run_id"]  # the change does show after it
@@ -232,12 +255,15 @@ def scenario_reproduce_after_late_correction(store, tmp_path):
     row = parcels[parcels["parcel_id"] == pid].copy()
     aug = row.copy()
     aug["holder"] = "八月台账的受让人"
-    ingest_files(store, {"parcels": write_parcels(aug, tmp_path / "aug.gpkg")}, mode="upsert",
-                 effective="2026-08-31")
+    ingest_files(store, {"parcels": write_parcels(aug, tmp_path / "aug.gpkg")}, mode="upsert", effective="2026-08-31")
     kept = assess_store(store, as_of=day).attrs["run_id"]
     kept_rows = read_run(store, kept)
-    ingest_files(store, {"parcels": write_parcels(_completed(row, on="2025-03-01"), tmp_path / "late.gpkg")},
-                 mode="upsert", effective="2025-03-31")
+    ingest_files(
+        store,
+        {"parcels": write_parcels(_completed(row, on="2025-03-01"), tmp_path / "late.gpkg")},
+        mode="upsert",
+        effective="2025-03-31",
+    )
     assert store.read_layer("parcels", where={"parcel_id": pid})["holder"].item() == "八月台账的受让人"
     fresh = assess_store(store, as_of=day, what_if=True, label="更正后").attrs["run_id"]
     assert read_run(store, fresh).set_index("parcel_id").loc[pid, "idle_type"] == "none"  # the correction counts now
@@ -259,8 +285,12 @@ def scenario_decision_snapshot(store, tmp_path):
     seen = read_run(store, run).set_index("parcel_id").loc[pid]
     decision = decide(store, pid)
     row = store.read_layer("parcels", where={"parcel_id": pid})
-    ingest_files(store, {"parcels": write_parcels(_completed(row, on="2026-10-01"), tmp_path / "done.gpkg")},
-                 mode="upsert", effective="2026-10-31")
+    ingest_files(
+        store,
+        {"parcels": write_parcels(_completed(row, on="2026-10-01"), tmp_path / "done.gpkg")},
+        mode="upsert",
+        effective="2026-10-31",
+    )
     later = assess_store(store, as_of=dt.date(2026, 11, 1)).attrs["run_id"]
     assert current_run(store) == later != run
     assert read_run(store, later).set_index("parcel_id").loc[pid, "route"] != seen["route"]

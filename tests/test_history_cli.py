@@ -1,4 +1,5 @@
 """The history commands as a planner runs them: ingest modes, history, changes (+xlsx), runs, diff, what-if."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -20,8 +21,19 @@ def test_history_commands_on_the_demo(demo_store, tmp_path):
     row = parcels.iloc[[0]].copy()
     row["holder"] = "命令行更正公司"
     row.to_file(tmp_path / "fix.gpkg", driver="GPKG")
-    out = _run("ingest", "--store", store, "--parcels", str(tmp_path / "fix.gpkg"), "--mode", "upsert",
-               "--effective", "2026-11-20", "--user", "王五")
+    out = _run(
+        "ingest",
+        "--store",
+        store,
+        "--parcels",
+        str(tmp_path / "fix.gpkg"),
+        "--mode",
+        "upsert",
+        "--effective",
+        "2026-11-20",
+        "--user",
+        "王五",
+    )
     assert "upsert" in out and "变更 1" in out
     # the demo's own history shows: its first batch effective 2024-03-31, then this correction
     out = _run("history", pid, "--store", store)
@@ -38,10 +50,15 @@ def test_history_commands_on_the_demo(demo_store, tmp_path):
     rules = tmp_path / "idle_45.yaml"
     from gis.rules import RULES_DIR
 
-    rules.write_text((RULES_DIR / "idle.yaml").read_text(encoding="utf-8")
-                     .replace("stock_cutoff: 2024-03-31", "stock_cutoff: 2024-11-07"), encoding="utf-8")
-    out = _run("assess", "--store", store, "--as-of", "2026-11-01", "--rules", str(rules), "--what-if",
-               "--label", "45号口径")
+    rules.write_text(
+        (RULES_DIR / "idle.yaml")
+        .read_text(encoding="utf-8")
+        .replace("stock_cutoff: 2024-03-31", "stock_cutoff: 2024-11-07"),
+        encoding="utf-8",
+    )
+    out = _run(
+        "assess", "--store", store, "--as-of", "2026-11-01", "--rules", str(rules), "--what-if", "--label", "45号口径"
+    )
     assert "假设分析批次" in out
     runs = _run("runs", "--store", store, "--kind", "assess")
     lines = [line for line in runs.splitlines() if line.startswith("A")]

@@ -1,5 +1,6 @@
 """The history scenarios of ``tests/test_history.py`` on the PostGIS store, and parity of versions between the two
 stores (same batches in, same versions and same "ledger on day D" out)."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -107,4 +108,3 @@ def test_same_batches_give_same_versions_on_both_stores(cluster, tmp_path):  # n
     finally:
         pg.close()
         cluster.drop_database(name)
-

@@ -1,5 +1,6 @@
 """Upgrades and backups (docs/history.md §6): an old GeoPackage store upgrades in place, a populated 0001 PostGIS
 database upgrades through Alembic with its data, and ``backup``/``restore`` round-trip both stores exactly."""
+
 from __future__ import annotations
 
 import contextlib
@@ -10,14 +11,21 @@ import pytest
 from click.testing import CliRunner
 
 from gis.history import ledger_at, versions_of
-from gis.schema import get_layer, layer_names
+from gis.schema import layer_names
 from gis.store import GeoPackageStore
 from gis.store.history_schema import HISTORY_TABLES, SCHEMA_VERSION
 from tests.test_postgis import _admin_exec, assert_same_layer, cluster, pg_admin  # noqa: F401  (fixtures)
 
-DECISION = {"decision_id": "d-0001", "route": "reclaim", "sub_route": None, "note": "旧库中的审定",
-            "decided_by": "张三", "decided_at": pd.Timestamp("2026-11-02T09:30:00.123Z"),
-            "based_on_version": "A:2026-11-01:x:reclaim:", "rules_version": "idle-2026.1"}
+DECISION = {
+    "decision_id": "d-0001",
+    "route": "reclaim",
+    "sub_route": None,
+    "note": "旧库中的审定",
+    "decided_by": "张三",
+    "decided_at": pd.Timestamp("2026-11-02T09:30:00.123Z"),
+    "based_on_version": "A:2026-11-01:x:reclaim:",
+    "rules_version": "idle-2026.1",
+}
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +41,13 @@ def old_layers():
     from gis.assess import assess_idle_land
 
     layers["idle_assessment"] = assess_idle_land(
-        layers["parcels"], enterprises=layers["enterprises"], projects=layers["projects"], towns=layers["towns"],
-        as_of=dt.date(2026, 11, 1), rules=load_idle_rules())
+        layers["parcels"],
+        enterprises=layers["enterprises"],
+        projects=layers["projects"],
+        towns=layers["towns"],
+        as_of=dt.date(2026, 11, 1),
+        rules=load_idle_rules(),
+    )
     return layers
 
 
@@ -50,14 +63,24 @@ def _write_old_gpkg(path, layers) -> GeoPackageStore:
     store._ensure_decisions(store.path)
     import pyogrio
 
-    pyogrio.write_dataframe(pd.DataFrame({"key": ["synthetic"], "value": ["true"]}), store.path,
-                            layer="store_meta", driver="GPKG")
+    pyogrio.write_dataframe(
+        pd.DataFrame({"key": ["synthetic"], "value": ["true"]}), store.path, layer="store_meta", driver="GPKG"
+    )
     with contextlib.closing(sqlite3.connect(store.path)) as con:
-        con.execute("INSERT INTO decisions (decision_id, parcel_id, route, note, decided_by, decided_at, "
-                    "based_on_version, rules_version) VALUES (?,?,?,?,?,?,?,?)",
-                    (DECISION["decision_id"], str(layers["parcels"]["parcel_id"].iloc[0]), DECISION["route"],
-                     DECISION["note"], DECISION["decided_by"], "2026-11-02T09:30:00.123Z",
-                     DECISION["based_on_version"], DECISION["rules_version"]))
+        con.execute(
+            "INSERT INTO decisions (decision_id, parcel_id, route, note, decided_by, decided_at, "
+            "based_on_version, rules_version) VALUES (?,?,?,?,?,?,?,?)",
+            (
+                DECISION["decision_id"],
+                str(layers["parcels"]["parcel_id"].iloc[0]),
+                DECISION["route"],
+                DECISION["note"],
+                DECISION["decided_by"],
+                "2026-11-02T09:30:00.123Z",
+                DECISION["based_on_version"],
+                DECISION["rules_version"],
+            ),
+        )
         con.commit()
     return store
 
@@ -109,8 +132,14 @@ def test_populated_0001_database_upgrades_with_its_data(cluster, old_layers):
         with old._cursor(write=True) as cur:
             for layer, frame in old_layers.items():
                 old._copy_frame(cur, layer, frame)
-            old._insert_decision(cur, {**DECISION, "parcel_id": str(old_layers["parcels"]["parcel_id"].iloc[0]),
-                                       "decided_at": DECISION["decided_at"].to_pydatetime()})
+            old._insert_decision(
+                cur,
+                {
+                    **DECISION,
+                    "parcel_id": str(old_layers["parcels"]["parcel_id"].iloc[0]),
+                    "decided_at": DECISION["decided_at"].to_pydatetime(),
+                },
+            )
         before = _everything(old)
         old.close()
         assert postgis.upgrade(owner) == migrations.head_revision() == "0003_history"
@@ -141,8 +170,16 @@ def test_geopackage_backup_restore_round_trip(demo_store, tmp_path):
     from pipelines.cli import main
 
     pid = str(demo_store.read_layer("idle_assessment")["parcel_id"].iloc[0])
-    record_decision(demo_store, parcel_id=pid, route="review", sub_route=None, note="备份前", decided_by="p",
-                    role="planner", based_on_version=demo_store.current_version(pid))
+    record_decision(
+        demo_store,
+        parcel_id=pid,
+        route="review",
+        sub_route=None,
+        note="备份前",
+        decided_by="p",
+        role="planner",
+        based_on_version=demo_store.current_version(pid),
+    )
     runner = CliRunner()
     res = runner.invoke(main, ["backup", str(tmp_path / "b" / "backup.gpkg"), "--store", str(demo_store.path)])
     assert res.exit_code == 0, res.output
@@ -155,8 +192,11 @@ def test_geopackage_backup_restore_round_trip(demo_store, tmp_path):
         assert_same_layer(after[name], before[name])
     assert after["_meta"] == before["_meta"]
     _assert_same_history(_history_tables(restored), _history_tables(demo_store))
-    assert sorted(p.name for p in restored.rasters_dir.glob("*.tif")) == \
-        sorted(p.name for p in demo_store.rasters_dir.glob("*.tif")) != []
+    assert (
+        sorted(p.name for p in restored.rasters_dir.glob("*.tif"))
+        == sorted(p.name for p in demo_store.rasters_dir.glob("*.tif"))
+        != []
+    )
     # a store with data is not overwritten without --force
     res = runner.invoke(main, ["restore", str(tmp_path / "b" / "backup.gpkg"), "--store", str(target)])
     assert res.exit_code == 2 and "已有数据" in res.output
@@ -164,6 +204,8 @@ def test_geopackage_backup_restore_round_trip(demo_store, tmp_path):
 
 @pytest.mark.postgis
 def test_postgis_backup_restore_round_trip(cluster, demo_store, tmp_path, monkeypatch):
+    import datetime as dt
+
     from gis.backup import backup_store, restore_store
     from gis.batches import record_frames
     from gis.errors import StoreError
@@ -171,16 +213,15 @@ def test_postgis_backup_restore_round_trip(cluster, demo_store, tmp_path, monkey
     from gis.store.postgis import PostGISStore
     from gis.workflow import assess_store
 
-    import datetime as dt
-
     monkeypatch.setenv("LANDRENEW_FILES", str(demo_store.files_dir))
     source = cluster.new_database()
     empty = cluster.new_database(template="template1")
     try:
         _admin_exec(cluster.admin, "CREATE EXTENSION IF NOT EXISTS postgis", database=empty)
         with PostGISStore(cluster.app_url(source)) as pg:
-            record_frames(pg, {n: demo_store.read_layer(n) for n in ("towns", "enterprises", "parcels", "projects",
-                                                                     "villages")})
+            record_frames(
+                pg, {n: demo_store.read_layer(n) for n in ("towns", "enterprises", "parcels", "projects", "villages")}
+            )
             changed = demo_store.read_layer("parcels").iloc[:20].copy()
             changed["holder"] = "变更"
             record_frames(pg, {"parcels": pd.concat([changed, demo_store.read_layer("parcels").iloc[20:]])})
@@ -188,8 +229,16 @@ def test_postgis_backup_restore_round_trip(cluster, demo_store, tmp_path, monkey
             pid = str(changed["parcel_id"].iloc[0])
             from gis.decisions import record_decision
 
-            record_decision(pg, parcel_id=pid, route="review", sub_route=None, note="备份前", decided_by="p",
-                            role="planner", based_on_version=pg.current_version(pid))
+            record_decision(
+                pg,
+                parcel_id=pid,
+                route="review",
+                sub_route=None,
+                note="备份前",
+                decided_by="p",
+                role="planner",
+                based_on_version=pg.current_version(pid),
+            )
             before, history = _everything(pg), _history_tables(pg)
         with PostGISStore(cluster.owner_url(source)) as owner_store:  # backups are the owner's job
             dump = backup_store(owner_store, tmp_path / "pg.dump")

@@ -1,4 +1,5 @@
 """Registering dated index rasters beside the store: every raster checked before any is copied."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,8 +16,18 @@ from pipelines.cli import main
 
 def _tif(path, *, bands=1, crs="EPSG:4549", tags=None):
     data = np.full((bands, 8, 8), 0.2, dtype="float32")
-    with rasterio.open(path, "w", driver="GTiff", width=8, height=8, count=bands, dtype="float32",
-                       crs=crs, transform=from_origin(548_000, 3_330_000, 20, 20), nodata=-9999) as dst:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=8,
+        height=8,
+        count=bands,
+        dtype="float32",
+        crs=crs,
+        transform=from_origin(548_000, 3_330_000, 20, 20),
+        nodata=-9999,
+    ) as dst:
         dst.write(data)
         if tags:
             dst.update_tags(**tags)
@@ -31,11 +42,14 @@ def test_rasters_registered_and_listed_by_date(tmp_path):
     assert [p.name for p in list_rasters(store)] == ["ndbi_early.tif", "ndbi_20250615.tif"]
 
 
-@pytest.mark.parametrize(("kwargs", "name", "message"), [
-    ({"bands": 3}, "rgb_20250615.tif", "有 3 个波段，只接受单波段指数影像"),
-    ({"crs": None}, "nocrs_20250615.tif", "没有坐标系"),
-    ({}, "nodate.tif", "nodate.tif"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "name", "message"),
+    [
+        ({"bands": 3}, "rgb_20250615.tif", "有 3 个波段，只接受单波段指数影像"),
+        ({"crs": None}, "nocrs_20250615.tif", "没有坐标系"),
+        ({}, "nodate.tif", "nodate.tif"),
+    ],
+)
 def test_bad_raster_refused_and_nothing_copied(tmp_path, kwargs, name, message):
     store = GeoPackageStore(tmp_path / "s.gpkg")
     good = _tif(tmp_path / "ok_20250615.tif")

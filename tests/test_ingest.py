@@ -1,4 +1,5 @@
 """Ingest: the matrix of bad input kinds, each with its exact outcome and message, counts that add up."""
+
 from __future__ import annotations
 
 import hashlib
@@ -126,14 +127,20 @@ def test_duplicate_parcel_ids_all_rejected(tmp_path):
     assert (report.stored, report.rejected) == (1, 2)
     rows = sorted(p.row for p in _only(report))
     assert rows == [2, 3]
-    assert all(p.reason == "宗地编号 KQ2020-0002 在文件中重复出现 2 次（要素 2、3），无法判断哪一行有效"
-               and p.record_id == "KQ2020-0002" for p in _only(report))
+    assert all(
+        p.reason == "宗地编号 KQ2020-0002 在文件中重复出现 2 次（要素 2、3），无法判断哪一行有效"
+        and p.record_id == "KQ2020-0002"
+        for p in _only(report)
+    )
 
 
 def test_missing_required_column_names_it_and_aliases(tmp_path):
     frame = parcels_frame().drop(columns=["供地日期"])
     path = write(frame, tmp_path / "nocol.gpkg")
-    with pytest.raises(InputFileError, match=r"nocol\.gpkg 缺少必填列：供地日期（supply_date，可用列名：供地日期、合同签订日期、签订日期）"):
+    with pytest.raises(
+        InputFileError,
+        match=r"nocol\.gpkg 缺少必填列：供地日期（supply_date，可用列名：供地日期、合同签订日期、签订日期）",
+    ):
         read_layer_file("parcels", path)
 
 
@@ -159,7 +166,13 @@ def test_unparseable_date_rejected_with_fix(tmp_path):
     df.to_csv(path, index=False)
     out, report = read_layer_file("parcels", path, crs="EPSG:4490")
     [p] = _only(report)
-    assert (p.file, p.row, p.record_id, p.field, p.value) == ("baddate.csv", 3, "KQ2020-0002", "约定动工日期", "明年春天")
+    assert (p.file, p.row, p.record_id, p.field, p.value) == (
+        "baddate.csv",
+        3,
+        "KQ2020-0002",
+        "约定动工日期",
+        "明年春天",
+    )
     assert "无法识别的日期" in p.reason and "2021年6月1日" in p.fix
     assert report.read == report.stored + report.rejected == 3
 
@@ -213,8 +226,11 @@ def test_excel_ledger_joined_to_geometry_by_parcel_id(tmp_path):
     ledger.loc[3, "宗地编号"] = "KQ2020-9999"  # no polygon for this ledger row
     ledger_path = tmp_path / "台账.xlsx"
     ledger.to_excel(ledger_path, index=False)
-    geom = gpd.GeoDataFrame({"ZDBH": ["KQ2020-0001", "KQ2020-0002", "KQ2020-0003", "KQ2020-0404"]},
-                            geometry=[square(x, y) for x, y in CENTRES] + [square(120.52, 30.08)], crs="EPSG:4490")
+    geom = gpd.GeoDataFrame(
+        {"ZDBH": ["KQ2020-0001", "KQ2020-0002", "KQ2020-0003", "KQ2020-0404"]},
+        geometry=[square(x, y) for x, y in CENTRES] + [square(120.52, 30.08)],
+        crs="EPSG:4490",
+    )
     geom_path = write(geom, tmp_path / "图形.gpkg")
     out, report = read_layer_file("parcels", ledger_path, geometry=geom_path)
     assert report.read == 5 and report.stored == 3 and report.rejected == 2
@@ -239,8 +255,10 @@ def test_geometry_collection_keeps_polygon_part(tmp_path):
     rows = ledger_rows(1)
     df = pd.DataFrame(rows)
     x, y = CENTRES[0]
-    df["WKT"] = [f"GEOMETRYCOLLECTION(POLYGON(({x} {y},{x+0.001} {y},{x+0.001} {y+0.001},{x} {y})),"
-                 f" LINESTRING({x} {y},{x+0.002} {y+0.002}))"]
+    df["WKT"] = [
+        f"GEOMETRYCOLLECTION(POLYGON(({x} {y},{x + 0.001} {y},{x + 0.001} {y + 0.001},{x} {y})),"
+        f" LINESTRING({x} {y},{x + 0.002} {y + 0.002}))"
+    ]
     path = tmp_path / "gc.csv"
     df.to_csv(path, index=False)
     out, report = read_layer_file("parcels", path, crs="EPSG:4490")
@@ -297,11 +315,20 @@ def test_gcj02_opt_in_shifts_back(tmp_path):
 
 def test_progress_history_is_appended_never_overwritten(tmp_path):
     store = GeoPackageStore(tmp_path / "s.gpkg")
-    villages = gpd.GeoDataFrame({"村编号": ["CZC001"], "村名": ["甲村"], "改造方式": ["拆除新建"], "户数": [120]},
-                                geometry=[square(120.49, 30.09, 0.004)], crs="EPSG:4490")
+    villages = gpd.GeoDataFrame(
+        {"村编号": ["CZC001"], "村名": ["甲村"], "改造方式": ["拆除新建"], "户数": [120]},
+        geometry=[square(120.49, 30.09, 0.004)],
+        crs="EPSG:4490",
+    )
     vpath = write(villages, tmp_path / "v.gpkg")
-    report1 = pd.DataFrame({"村编号": ["CZC001", "CZC404"], "填报日期": ["2026年1月25日", "2026年1月25日"],
-                            "阶段": ["征收签约", "征收签约"], "已签约户数": [30, 1]})
+    report1 = pd.DataFrame(
+        {
+            "村编号": ["CZC001", "CZC404"],
+            "填报日期": ["2026年1月25日", "2026年1月25日"],
+            "阶段": ["征收签约", "征收签约"],
+            "已签约户数": [30, 1],
+        }
+    )
     p1 = tmp_path / "填报1.xlsx"
     report1.to_excel(p1, index=False)
     reports = ingest_files(store, {"villages": vpath, "village_progress": p1})
@@ -309,8 +336,14 @@ def test_progress_history_is_appended_never_overwritten(tmp_path):
     assert (progress.stored, progress.rejected) == (1, 1)
     assert "村编号在库中不存在" in _only(progress)[0].reason
     assert store.read_layer("villages")["deadline"].iloc[0] == pd.Timestamp("2027-12-31")  # the default
-    report2 = pd.DataFrame({"村编号": ["CZC001", "CZC001"], "填报日期": ["2026-01-25", "2026-02-25"],
-                            "阶段": ["signing", "relocation"], "已签约户数": [99, 60]})
+    report2 = pd.DataFrame(
+        {
+            "村编号": ["CZC001", "CZC001"],
+            "填报日期": ["2026-01-25", "2026-02-25"],
+            "阶段": ["signing", "relocation"],
+            "已签约户数": [99, 60],
+        }
+    )
     p2 = tmp_path / "填报2.xlsx"
     report2.to_excel(p2, index=False)
     [again] = ingest_files(store, {"village_progress": p2})
@@ -332,8 +365,11 @@ def test_failure_midway_leaves_store_unchanged(tmp_path, monkeypatch):
     before_digest = _digest(store.path)
     before = store.read_layer("parcels")
 
-    towns = gpd.GeoDataFrame({"镇街代码": ["330603001"], "镇街名称": ["柯桥街道"], "类型": ["街道"]},
-                             geometry=[square(120.5, 30.08, 0.05)], crs="EPSG:4490")
+    towns = gpd.GeoDataFrame(
+        {"镇街代码": ["330603001"], "镇街名称": ["柯桥街道"], "类型": ["街道"]},
+        geometry=[square(120.5, 30.08, 0.05)],
+        crs="EPSG:4490",
+    )
     towns_path = write(towns, tmp_path / "t.gpkg")
     parcels_path = write(parcels_frame(2), tmp_path / "p2.gpkg")
     from gis.store.gpkg_history import GeoPackageHistory
@@ -388,8 +424,17 @@ from gis.archives import check_zip, safe_extract  # noqa: E402
 from gis.ingest import rejects_csv  # noqa: E402
 from gis.readers import dbf_language_driver, read_source  # noqa: E402
 from tests.ingest_fixtures import (  # noqa: E402
-    HEADERS, TITLE, geometry_frame, ledger_records, set_dbf_language_driver, titled_sheet, write_ods, write_xls,
-    write_xlsx, zip_folder)
+    HEADERS,
+    TITLE,
+    geometry_frame,
+    ledger_records,
+    set_dbf_language_driver,
+    titled_sheet,
+    write_ods,
+    write_xls,
+    write_xlsx,
+    zip_folder,
+)
 
 IDS = ["KQ2020-0001", "KQ2020-0002", "KQ2020-0003"]
 
@@ -411,9 +456,11 @@ def test_titled_xlsx_header_found_total_blank_footnote_skipped(tmp_path):
     ledger = write_xlsx(titled_sheet(), tmp_path / "台账.xlsx")
     out, report = read_layer_file("parcels", ledger, geometry=_geometry(tmp_path))
     assert _counts(report) == (6, 3, 0, 0, 3) and report.balanced
-    assert _skips(report) == [("台账.xlsx", 5, "空行，不是数据行，已跳过"),
-                              ("台账.xlsx", 8, "合计/小计行，不是数据行，已跳过"),
-                              ("台账.xlsx", 9, "表尾说明行，不是数据行，已跳过")]
+    assert _skips(report) == [
+        ("台账.xlsx", 5, "空行，不是数据行，已跳过"),
+        ("台账.xlsx", 8, "合计/小计行，不是数据行，已跳过"),
+        ("台账.xlsx", 9, "表尾说明行，不是数据行，已跳过"),
+    ]
     assert "台账.xlsx：表头在第3行，其上第 1–2 行为标题/单位行，未作为数据" in report.notes
     assert "台账.xlsx：已忽略序号列（序号）" in report.notes
     assert report.unmapped_columns["台账.xlsx"] == []
@@ -445,8 +492,9 @@ def test_two_row_header_with_merged_group_cells(tmp_path):
         pid, holder, use, _area, supply, start, done, _price = rec
         data.append([i, pid, holder, use, "15", supply, start, done, "12,000,000"])
     merges = ("G3:H3", *(f"{c}3:{c}4" for c in "ABCDEFI"))
-    ledger = write_xlsx([[TITLE] + [None] * 8, ["单位：亩、元"] + [None] * 8, top, sub, *data],
-                        tmp_path / "two.xlsx", merges=merges)
+    ledger = write_xlsx(
+        [[TITLE] + [None] * 8, ["单位：亩、元"] + [None] * 8, top, sub, *data], tmp_path / "two.xlsx", merges=merges
+    )
     out, report = read_layer_file("parcels", ledger, geometry=_geometry(tmp_path))
     assert _counts(report) == (3, 3, 0, 0, 0) and report.balanced
     assert "two.xlsx：表头在第3–4行（两行表头），其上第 1–2 行为标题/单位行，未作为数据" in report.notes
@@ -503,12 +551,15 @@ def test_sheet_all_reads_every_sheet_of_the_same_shape(tmp_path):
     two = titled_sheet(3, total=True, blank_between=False, footnote=False)
     two = two[:3] + two[4:]  # KQ2020-0002 and -0003 in the second town's sheet
     notes_sheet = [["说明"], ["本表为填报说明"]]
-    ledger = write_xlsx(one, tmp_path / "分镇街.xlsx", sheet="柯桥街道",
-                        extra_sheets={"华舍街道": two, "填报说明": notes_sheet})
+    ledger = write_xlsx(
+        one, tmp_path / "分镇街.xlsx", sheet="柯桥街道", extra_sheets={"华舍街道": two, "填报说明": notes_sheet}
+    )
     out, report = read_layer_file("parcels", ledger, geometry=_geometry(tmp_path), sheet="all")
     assert _counts(report) == (4, 3, 0, 0, 1) and report.balanced
     assert sorted(out["parcel_id"]) == IDS
-    assert "分镇街.xlsx：读取了 2 个工作表：分镇街.xlsx[柯桥街道]（1 行）、分镇街.xlsx[华舍街道]（2 行）" in report.notes
+    assert (
+        "分镇街.xlsx：读取了 2 个工作表：分镇街.xlsx[柯桥街道]（1 行）、分镇街.xlsx[华舍街道]（2 行）" in report.notes
+    )
     assert "分镇街.xlsx[填报说明]：没有可对应的表头，未读取该工作表" in report.notes
     assert _skips(report) == [("分镇街.xlsx[华舍街道]", 6, "合计/小计行，不是数据行，已跳过")]
     # without --sheet all only the first sheet is read
@@ -545,8 +596,10 @@ def test_zip_with_two_shapefiles_of_one_shape_read_together(tmp_path):
     assert out["parcel_id"].tolist() == ["KQ2020-0002"]
     dups = sorted((p.file, p.row) for p in _only(report))
     assert dups == [("两镇.zip/华舍街道.shp", 0), ("两镇.zip/柯桥街道.shp", 0)]
-    assert _only(report)[0].reason == ("宗地编号 KQ2020-0001 在文件中重复出现 2 次（两镇.zip/华舍街道.shp 要素 0、"
-                                       "两镇.zip/柯桥街道.shp 要素 0），无法判断哪一行有效")
+    assert _only(report)[0].reason == (
+        "宗地编号 KQ2020-0001 在文件中重复出现 2 次（两镇.zip/华舍街道.shp 要素 0、"
+        "两镇.zip/柯桥街道.shp 要素 0），无法判断哪一行有效"
+    )
     assert any(n.startswith("两镇.zip：合并读取了 2 个Shapefile") for n in report.notes)
 
 
@@ -585,8 +638,22 @@ def test_dbf_language_driver_byte_honoured_before_sniffing(tmp_path):
     frame["受让人"] = ["臺灣某某實業有限公司", "柯橋某某開發有限公司", "紹興某某置業有限公司"]
     frame["土地用途"] = "住宅用地"
     # a Big5 DBF can hold no simplified header: the registry's field names serve as headers
-    frame = frame.rename(columns=dict(zip(HEADERS, ["parcel_id", "holder", "land_use", "area_m2", "supply_date",
-                                                    "agreed_start_date", "agreed_completion_date"])))
+    frame = frame.rename(
+        columns=dict(
+            zip(
+                HEADERS,
+                [
+                    "parcel_id",
+                    "holder",
+                    "land_use",
+                    "area_m2",
+                    "supply_date",
+                    "agreed_start_date",
+                    "agreed_completion_date",
+                ],
+            )
+        )
+    )
     frame = frame.rename(columns={"出让价款(万元)": "land_price_wan", "受让人": "holder"})
     path = write(frame, tmp_path / "big5.shp", encoding="cp950")
     for cpg in tmp_path.glob("*.cpg"):
@@ -617,11 +684,19 @@ def test_duplicates_named_on_both_sides_of_the_join(tmp_path):
     # 4 ledger rows + 2 geometry features that join no single row; stored: KQ-0001 only
     assert _counts(report) == (6, 1, 0, 5, 0) and report.balanced
     by = {(p.file, p.row): p.reason for p in _only(report)}
-    assert by[("台账.xlsx", 5)] == by[("台账.xlsx", 7)] == \
-        "宗地编号 KQ2020-0002 在文件中重复出现 2 次（第 5、7 行），无法判断哪一行有效"
-    assert by[("台账.xlsx", 6)] == "图形文件 图形.geojson 中宗地编号 KQ2020-0003 有 2 个图形（要素 1、2），无法判断用哪个"
-    assert by[("图形.geojson", 1)] == by[("图形.geojson", 2)] == \
-        "宗地编号 KQ2020-0003 在图形文件中重复出现 2 次（要素 1、2），无法判断用哪个图形"
+    assert (
+        by[("台账.xlsx", 5)]
+        == by[("台账.xlsx", 7)]
+        == "宗地编号 KQ2020-0002 在文件中重复出现 2 次（第 5、7 行），无法判断哪一行有效"
+    )
+    assert (
+        by[("台账.xlsx", 6)] == "图形文件 图形.geojson 中宗地编号 KQ2020-0003 有 2 个图形（要素 1、2），无法判断用哪个"
+    )
+    assert (
+        by[("图形.geojson", 1)]
+        == by[("图形.geojson", 2)]
+        == "宗地编号 KQ2020-0003 在图形文件中重复出现 2 次（要素 1、2），无法判断用哪个图形"
+    )
     assert not any("找不到对应图形" in r or "没有对应记录" in r for r in by.values())
 
 
@@ -629,12 +704,20 @@ def _store_with_towns_and_enterprises(tmp_path) -> GeoPackageStore:
     from gis.frames import conform
 
     store = GeoPackageStore(tmp_path / "store.gpkg")
-    towns = gpd.GeoDataFrame({"town_code": ["330603001", "330603002"], "name": ["柯桥街道", "华舍街道"],
-                              "kind": ["街道", "街道"]},
-                             geometry=[shapely.box(120.48, 30.07, 120.505, 30.09),
-                                       shapely.box(120.505, 30.07, 120.53, 30.09)], crs="EPSG:4490")
-    ent = pd.DataFrame({"enterprise_id": ["91330621E1"], "name": ["绍兴某某置业有限公司"], "risk_level": ["normal"],
-                        "in_default": [False], "willing_to_continue": ["yes"]})
+    towns = gpd.GeoDataFrame(
+        {"town_code": ["330603001", "330603002"], "name": ["柯桥街道", "华舍街道"], "kind": ["街道", "街道"]},
+        geometry=[shapely.box(120.48, 30.07, 120.505, 30.09), shapely.box(120.505, 30.07, 120.53, 30.09)],
+        crs="EPSG:4490",
+    )
+    ent = pd.DataFrame(
+        {
+            "enterprise_id": ["91330621E1"],
+            "name": ["绍兴某某置业有限公司"],
+            "risk_level": ["normal"],
+            "in_default": [False],
+            "willing_to_continue": ["yes"],
+        }
+    )
     store.write_layers({"towns": conform(towns, "towns"), "enterprises": conform(ent, "enterprises")})
     return store
 
@@ -651,10 +734,18 @@ def test_unknown_town_replaced_by_geometry_town_and_unknown_enterprise_reported(
     # centres 120.49 / 120.50 lie in 柯桥街道, 120.51 in 华舍街道
     assert stored["town_code"].to_dict() == {IDS[0]: "330603001", IDS[1]: "330603001", IDS[2]: "330603002"}
     msgs = {(p.row, p.field): (p.severity, p.reason) for p in report.problems}
-    assert msgs[(1, "镇街代码")] == ("repair", "镇街代码“明年”不是任何镇街的代码，已按图形所在位置改为 330603001（柯桥街道）")
-    assert msgs[(3, "镇街代码")] == ("repair", "镇街代码“1e99”不是任何镇街的代码，已按图形所在位置改为 330603002（华舍街道）")
-    assert msgs[(2, "企业代码")] == ("warning", "企业代码 91330621XX 在企业表中不存在，已入库；研判时该宗地列为待研判"
-                                                "（无法判断企业开发能力）")
+    assert msgs[(1, "镇街代码")] == (
+        "repair",
+        "镇街代码“明年”不是任何镇街的代码，已按图形所在位置改为 330603001（柯桥街道）",
+    )
+    assert msgs[(3, "镇街代码")] == (
+        "repair",
+        "镇街代码“1e99”不是任何镇街的代码，已按图形所在位置改为 330603002（华舍街道）",
+    )
+    assert msgs[(2, "企业代码")] == (
+        "warning",
+        "企业代码 91330621XX 在企业表中不存在，已入库；研判时该宗地列为待研判（无法判断企业开发能力）",
+    )
 
 
 def test_implausible_numbers_rejected_or_flagged_with_the_range(tmp_path):
@@ -666,7 +757,10 @@ def test_implausible_numbers_rejected_or_flagged_with_the_range(tmp_path):
     assert (rej.row, rej.field, rej.reason) == (1, "出让价款(万元)", "数值超出合理范围（不超过 5,000,000万元）")
     [flag] = _only(report, "warning")
     assert (flag.row, flag.field, flag.value) == (3, "出让单价(元/平方米)", 0.0)
-    assert flag.reason == "出让单价(元/平方米)（出让价款(万元) ÷ 出让面积(平方米)）超出合理范围 10 – 100,000，已入库，请核实"
+    assert (
+        flag.reason
+        == "出让单价(元/平方米)（出让价款(万元) ÷ 出让面积(平方米)）超出合理范围 10 – 100,000，已入库，请核实"
+    )
 
 
 def test_formula_looking_text_stored_as_text_and_rejects_csv_safe(tmp_path):
@@ -763,8 +857,10 @@ def test_junk_in_a_1500_row_ledger_nothing_lost_and_every_junk_cell_accounted_fo
     table = _to_labels(parcels, "parcels").astype(object)
     store = GeoPackageStore(tmp_path / "s.gpkg")
     store.write_layers({"towns": conform(towns, "towns"), "enterprises": conform(layers["enterprises"], "enterprises")})
-    geom = write(gpd.GeoDataFrame({"宗地编号": table["宗地编号"]}, geometry=parcels.geometry.to_numpy(),
-                                  crs=parcels.crs), tmp_path / "g.gpkg")
+    geom = write(
+        gpd.GeoDataFrame({"宗地编号": table["宗地编号"]}, geometry=parcels.geometry.to_numpy(), crs=parcels.crs),
+        tmp_path / "g.gpkg",
+    )
 
     def run(frame, name):
         path = tmp_path / name
@@ -791,8 +887,9 @@ def test_junk_in_a_1500_row_ledger_nothing_lost_and_every_junk_cell_accounted_fo
     assert report.balanced
     town_junk = {(r + 2, spoiled.loc[r, "镇街代码"]) for r, c in cells if c == "镇街代码"}
     repaired = {(p.row, p.value) for p in report.problems if p.field == "镇街代码" and p.severity == "repair"}
-    assert town_junk == repaired and all("不是任何镇街的代码，已按图形所在位置改为" in p.reason
-                                          for p in report.problems if p.field == "镇街代码")
+    assert town_junk == repaired and all(
+        "不是任何镇街的代码，已按图形所在位置改为" in p.reason for p in report.problems if p.field == "镇街代码"
+    )
     ent_junk = {r + 2 for r, c in cells if c == "企业代码"}
     warned = {p.row for p in report.problems if p.field == "企业代码" and p.severity == "warning"}
     assert ent_junk <= warned

@@ -1,5 +1,6 @@
 """Tests for gis.joins: hand-made squares (built in EPSG:4549 metres, stored as EPSG:4490) and randomized
 layers, checked against a geopandas.overlay reference and a brute-force distance matrix."""
+
 from __future__ import annotations
 
 import geopandas as gpd
@@ -87,8 +88,12 @@ def reference_overlapping(left: gpd.GeoDataFrame, right: gpd.GeoDataFrame, right
     lft = left.to_crs(AREA_CRS)
     lft = gpd.GeoDataFrame({"_row": np.arange(len(lft))}, geometry=lft.geometry.values, crs=AREA_CRS)
     lft = lft[~(lft.geometry.isna() | lft.geometry.is_empty)]
-    ov = gpd.overlay(lft, right.to_crs(AREA_CRS)[[right_key, "geometry"]].reset_index(drop=True),
-                     how="intersection", keep_geom_type=True)
+    ov = gpd.overlay(
+        lft,
+        right.to_crs(AREA_CRS)[[right_key, "geometry"]].reset_index(drop=True),
+        how="intersection",
+        keep_geom_type=True,
+    )
     ov = ov[ov.area > MIN_OVERLAP_M2]
     lists = [[] for _ in range(len(left))]
     for row, keys in ov.groupby("_row")[right_key]:
@@ -206,8 +211,9 @@ def test_largest_overlap_without_left_rows(left, right):
     assert result.dtype == "string"
 
 
-@pytest.mark.parametrize("right", [None, TOWNS.iloc[:0], layer("town_code", {"T1": None})],
-                         ids=["none", "empty", "only-missing-geometry"])
+@pytest.mark.parametrize(
+    "right", [None, TOWNS.iloc[:0], layer("town_code", {"T1": None})], ids=["none", "empty", "only-missing-geometry"]
+)
 def test_largest_overlap_without_right_polygons_gives_na(right):
     result = largest_overlap(PARCELS, right, right_key="town_code")
     assert result.index.equals(PARCELS.index)
@@ -369,9 +375,7 @@ VILLAGES = layer(
 
 
 def test_attribute_parcels_fills_town_keeps_ledger_and_lists():
-    parcels = PARCELS.assign(
-        town_code=pd.Series([None] * len(PARCELS), index=PARCELS.index, dtype="string")
-    )
+    parcels = PARCELS.assign(town_code=pd.Series([None] * len(PARCELS), index=PARCELS.index, dtype="string"))
     parcels.loc["inside", "town_code"] = "LEDGER"  # the ledger's value is kept even if geometry says T9
     result = attribute_parcels(parcels, towns=TOWNS, projects=PROJECTS, villages=VILLAGES, need_distance_m=15.0)
 
@@ -421,8 +425,6 @@ def test_attribute_parcels_matches_the_single_joins_on_random_layers():
         villages=villages.rename(columns={"key": "village_id"}),
         need_distance_m=100.0,
     )
-    pd.testing.assert_series_equal(
-        result["town_code"], reference_largest(left, right, "key").rename("town_code")
-    )
+    pd.testing.assert_series_equal(result["town_code"], reference_largest(left, right, "key").rename("town_code"))
     assert result["village_ids"].tolist() == reference_overlapping(left, villages, "key").tolist()
     assert result["near_village_ids"].tolist() == brute_force_within(left, villages, "key", 100.0)

@@ -7,6 +7,7 @@ static serving with HTTP Range requests, drawn by the local protomaps-leaflet pl
 draws is read back from the plugin (``window.__landrenewTiles``); what the page shows after a click is
 compared with the store.  Every request of every page and iframe is recorded: none may leave localhost.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,15 @@ from tests.app_server import USERS, AppServer, demo_app_store
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
 MAP_IFRAME = "iframe[title='streamlit_folium.st_folium']"
 ROUTE = get_layer("idle_assessment").field("route")
 THRESHOLD = 500
@@ -35,8 +43,9 @@ class Demo:
     def __init__(self, store):
         self.store = store
         a = store.read_layer("idle_assessment")
-        self.assessment = a.merge(pd.DataFrame(store.read_layer("parcels")[["parcel_id", "holder", "land_use"]]),
-                                  on="parcel_id", how="left")
+        self.assessment = a.merge(
+            pd.DataFrame(store.read_layer("parcels")[["parcel_id", "holder", "land_use"]]), on="parcel_id", how="left"
+        )
         assert len(a) > THRESHOLD  # the tile path is taken
         points = a.set_index("parcel_id").geometry.to_crs("EPSG:4326").representative_point()
         self.points = {pid: (pt.y, pt.x) for pid, pt in points.items()}
@@ -79,8 +88,10 @@ def browser():
 @pytest.fixture
 def page(browser, server):
     ctx = browser.new_context(viewport={"width": 1500, "height": 1100}, locale="zh-CN")
-    ctx.on("requestfinished", lambda r: REQUESTS.append(
-        (r.url, r.headers.get("range"), (r.response().status if r.response() else None))))
+    ctx.on(
+        "requestfinished",
+        lambda r: REQUESTS.append((r.url, r.headers.get("range"), (r.response().status if r.response() else None))),
+    )
     ctx.on("requestfailed", lambda r: REQUESTS.append((r.url, r.headers.get("range"), None)))
     pg = ctx.new_page()
     pg.set_default_timeout(30_000)
@@ -99,8 +110,10 @@ def map_frame(page, tries: int = 300):
         frame = next((f for f in page.frames if "streamlit_folium" in f.url and not f.is_detached()), None)
         if frame is not None:
             try:
-                if frame.evaluate("() => !!(window.map && window.map._loaded && !window.map._animatingZoom"
-                                  " && window.__landrenewTiles && window.__landrenewTiles.idle_assessment)"):
+                if frame.evaluate(
+                    "() => !!(window.map && window.map._loaded && !window.map._animatingZoom"
+                    " && window.__landrenewTiles && window.__landrenewTiles.idle_assessment)"
+                ):
                     return frame
             except Exception:  # the iframe is being replaced
                 pass
@@ -124,8 +137,10 @@ def wait_drawn(page, expected) -> list[str]:
         if ids == expected:
             return ids
         time.sleep(0.2)
-    raise AssertionError(f"expected {len(expected)} parcels drawn from tiles, got {len(ids)} "
-                         f"(e.g. extra {sorted(set(ids) - set(expected))[:3]}, missing {sorted(set(expected) - set(ids))[:3]})")
+    raise AssertionError(
+        f"expected {len(expected)} parcels drawn from tiles, got {len(ids)} "
+        f"(e.g. extra {sorted(set(ids) - set(expected))[:3]}, missing {sorted(set(expected) - set(ids))[:3]})"
+    )
 
 
 def pick(page, label: str, option: str) -> None:
@@ -151,15 +166,16 @@ def test_parcels_render_from_tiles_served_with_range_requests(page, demo):
     everything = demo.assessment["parcel_id"].tolist()
     assert wait_drawn(page, everything) == sorted(everything)
     frame = map_frame(page)
-    inline = frame.evaluate("() => Object.values(window.map._layers).filter(l => l.feature && "
-                            "l.feature.properties.parcel_id).length")
+    inline = frame.evaluate(
+        "() => Object.values(window.map._layers).filter(l => l.feature && l.feature.properties.parcel_id).length"
+    )
     assert inline == 0  # no parcel travels inline: they all come from the tiles
     assert frame.evaluate("() => document.querySelectorAll('.leaflet-tile-loaded').length") > 0
     tiles = tile_requests()
     assert tiles and all(r[0].startswith(f"{urlparse(r[0]).scheme}://127.0.0.1") for r in tiles)
     assert all("/app/static/mvt/" in r[0] for r in tiles)
     assert all(r[1] and r[1].startswith("bytes=") for r in tiles)  # PMTiles reads by Range ...
-    assert {r[2] for r in tiles} == {206}                           # ... and the server answers them
+    assert {r[2] for r in tiles} == {206}  # ... and the server answers them
     assert any("/app/static/protomaps-leaflet/protomaps-leaflet.js" in r[0] for r in REQUESTS)
 
 
@@ -171,9 +187,11 @@ def test_a_click_on_a_tiled_parcel_shows_its_detail_from_the_store(page, demo):
     frame = map_frame(page)
     frame.evaluate("(ll) => { window.map.setView(ll, 17, {animate: false}); }", list(demo.points[pid]))
     page.wait_for_timeout(500)
-    xy = frame.evaluate("(ll) => { const p = window.map.latLngToContainerPoint(ll);"
-                        " const r = window.map.getContainer().getBoundingClientRect(); return [p.x + r.left, p.y + r.top]; }",
-                        list(demo.points[pid]))
+    xy = frame.evaluate(
+        "(ll) => { const p = window.map.latLngToContainerPoint(ll);"
+        " const r = window.map.getContainer().getBoundingClientRect(); return [p.x + r.left, p.y + r.top]; }",
+        list(demo.points[pid]),
+    )
     box = page.locator(MAP_IFRAME).bounding_box()
     page.mouse.click(box["x"] + xy[0], box["y"] + xy[1])
     page.get_by_role("heading", name=f"宗地 {pid}").wait_for(timeout=20_000)
@@ -182,7 +200,9 @@ def test_a_click_on_a_tiled_parcel_shows_its_detail_from_the_store(page, demo):
     holder = page.locator("[data-testid='stTable'] tr").filter(has=page.get_by_text("受让人", exact=True))
     assert holder.locator("td").inner_text().strip() == row["holder"]
     reasons = page.locator("[data-testid='stTable']").filter(has_text="出处")
-    rule_ids = reasons.evaluate("(el) => Array.from(el.querySelectorAll('tbody tr')).map(tr => tr.children[0].innerText.trim())")
+    rule_ids = reasons.evaluate(
+        "(el) => Array.from(el.querySelectorAll('tbody tr')).map(tr => tr.children[0].innerText.trim())"
+    )
     assert rule_ids == [r["rule_id"] for r in row["reasons"]]
     # the selected parcel is outlined, and the view the planner zoomed to stays (the map is not rebuilt)
     for _ in range(50):
@@ -216,8 +236,16 @@ def test_a_saved_decision_keeps_the_tiles_and_no_request_leaves_localhost(page, 
     path = tile_dir() / urlparse(next(iter(archive))).path.rsplit("/", 1)[-1]
     built = path.stat().st_mtime_ns
     pid = a.loc[a["route"] == "review", "parcel_id"].iloc[0]
-    record_decision(demo.store, parcel_id=pid, route="reclaim", sub_route=None, note="e2e tiles", decided_by="planner",
-                    role="planner", based_on_version=demo.store.current_version(pid))
+    record_decision(
+        demo.store,
+        parcel_id=pid,
+        route="reclaim",
+        sub_route=None,
+        note="e2e tiles",
+        decided_by="planner",
+        role="planner",
+        based_on_version=demo.store.current_version(pid),
+    )
     page.reload()
     page.get_by_label("用户名").fill(USERS["planner"][0])
     page.get_by_label("密码").fill(USERS["planner"][1])
@@ -225,7 +253,14 @@ def test_a_saved_decision_keeps_the_tiles_and_no_request_leaves_localhost(page, 
     page.locator(MAP_IFRAME).wait_for(timeout=60_000)
     wait_drawn(page, a["parcel_id"].tolist())
     assert {r[0].split("?")[0] for r in tile_requests()} == archive  # the same archive after the decision ...
-    assert path.stat().st_mtime_ns == built                           # ... not written again
-    outside = sorted({r[0] for r in REQUESTS if not (r[0].startswith(("data:", "blob:", "about:"))
-                                                     or urlparse(r[0]).hostname in ("127.0.0.1", "localhost"))})
+    assert path.stat().st_mtime_ns == built  # ... not written again
+    outside = sorted(
+        {
+            r[0]
+            for r in REQUESTS
+            if not (
+                r[0].startswith(("data:", "blob:", "about:")) or urlparse(r[0]).hostname in ("127.0.0.1", "localhost")
+            )
+        }
+    )
     assert REQUESTS and outside == []

@@ -1,4 +1,5 @@
 """Map building (gis.maps, gis.assets) and the dashboard figures (gis.dashboard) on tiny frames."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,13 +28,20 @@ def _grid(n: int = 3, *, crs: str = "EPSG:4490") -> gpd.GeoDataFrame:
         for j in range(n):
             x, y = 120.45 + i * step, 30.05 + j * step
             cells.append(shapely.box(x, y, x + step, y + step).segmentize(step / 7))
-    frame = gpd.GeoDataFrame({
-        "parcel_id": [f"P{k}" for k in range(n * n)],
-        "route": (["reclaim", "continue", "review"] * n * n)[: n * n],
-        "sub_route": (["negotiated_reclaim", "extend_start", None] * n * n)[: n * n],
-        "idle_type": "not_started_idle", "idle_years": 2.3456, "holder": XSS, "land_use": "住宅用地",
-        "reasons": [[{"rule_id": "I1", "text": "未动工", "citation": "第二条"}]] * (n * n),
-    }, geometry=cells, crs=crs)
+    frame = gpd.GeoDataFrame(
+        {
+            "parcel_id": [f"P{k}" for k in range(n * n)],
+            "route": (["reclaim", "continue", "review"] * n * n)[: n * n],
+            "sub_route": (["negotiated_reclaim", "extend_start", None] * n * n)[: n * n],
+            "idle_type": "not_started_idle",
+            "idle_years": 2.3456,
+            "holder": XSS,
+            "land_use": "住宅用地",
+            "reasons": [[{"rule_id": "I1", "text": "未动工", "citation": "第二条"}]] * (n * n),
+        },
+        geometry=cells,
+        crs=crs,
+    )
     return frame
 
 
@@ -53,13 +61,21 @@ def test_local_assets_and_a_rendered_map_load_nothing_from_outside():
     assert "jquery" not in html.lower() and "bootstrap" not in html.lower()
 
 
-@pytest.mark.parametrize("html, found", [
-    ('<script src="https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"></script>',
-     ["https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"]),
-    ('<link rel="stylesheet" href="//netdna.bootstrapcdn.com/x.css"/>', ["//netdna.bootstrapcdn.com/x.css"]),
-    ("L.tileLayer('https://tile.openstreetmap.org/{z}/{x}/{y}.png')", ["https://tile.openstreetmap.org/{z}/{x}/{y}.png"]),
-    ('<script src="/app/static/leaflet/leaflet.js"></script>', []),
-])
+@pytest.mark.parametrize(
+    "html, found",
+    [
+        (
+            '<script src="https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"></script>',
+            ["https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"],
+        ),
+        ('<link rel="stylesheet" href="//netdna.bootstrapcdn.com/x.css"/>', ["//netdna.bootstrapcdn.com/x.css"]),
+        (
+            "L.tileLayer('https://tile.openstreetmap.org/{z}/{x}/{y}.png')",
+            ["https://tile.openstreetmap.org/{z}/{x}/{y}.png"],
+        ),
+        ('<script src="/app/static/leaflet/leaflet.js"></script>', []),
+    ],
+)
 def test_external_urls(html, found):
     assert external_urls(html) == found
 
@@ -86,10 +102,14 @@ def test_display_frame_without_crs_is_refused():
 
 
 def test_layer_payload_is_columnar_quantized_and_script_safe():
-    squares = gpd.GeoDataFrame({"parcel_id": ["<P1>", "P2"], "route": ["reclaim", None], "idle_years": [2.345, None]},
-                               geometry=[shapely.box(120.1, 30.2, 120.100002, 30.200001),
-                                         shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(2, 2, 3, 3)])],
-                               crs="EPSG:4326")
+    squares = gpd.GeoDataFrame(
+        {"parcel_id": ["<P1>", "P2"], "route": ["reclaim", None], "idle_years": [2.345, None]},
+        geometry=[
+            shapely.box(120.1, 30.2, 120.100002, 30.200001),
+            shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(2, 2, 3, 3)]),
+        ],
+        crs="EPSG:4326",
+    )
     text = layer_payload(squares, ["parcel_id", "route", "idle_years"], layer="idle_assessment")
     assert "<" not in text and ">" not in text
     data = json.loads(text)
@@ -99,8 +119,13 @@ def test_layer_payload_is_columnar_quantized_and_script_safe():
     assert data["scale"] == 1_000_000
     # ring 1 starts absolute, then deltas in 1e-6 degrees; decoding = cumulative sum
     xy = np.cumsum(np.array(data["xy"]).reshape(-1, 2), axis=0) / 1e6
-    assert xy[:5].tolist() == [[120.100002, 30.2], [120.100002, 30.200001], [120.1, 30.200001], [120.1, 30.2],
-                               [120.100002, 30.2]]
+    assert xy[:5].tolist() == [
+        [120.100002, 30.2],
+        [120.100002, 30.200001],
+        [120.1, 30.200001],
+        [120.1, 30.2],
+        [120.100002, 30.2],
+    ]
     assert data["rings"] == [0, 5, 10, 15] and data["polys"] == [0, 1, 2, 3] and data["parts"] == [0, 1, 3]
 
 
@@ -119,32 +144,46 @@ def test_map_carries_popup_fields_only_and_colours_from_the_registry():
 
 
 def test_map_draws_layers_in_order_and_escapes_through_text_nodes():
-    towns = gpd.GeoDataFrame({"town_code": ["T1"], "name": ["柯桥街道"], "kind": ["街道"]},
-                             geometry=[shapely.box(120.44, 30.04, 120.46, 30.06)], crs="EPSG:4490")
-    villages = gpd.GeoDataFrame({"village_id": ["V1"], "name": [XSS], "status": ["late"], "percent_complete": [0.5]},
-                                geometry=[shapely.box(120.44, 30.04, 120.445, 30.045)], crs="EPSG:4490")
-    html = map_from_layers({"idle_assessment": _grid(1), "towns": towns, "village_status": villages}).get_root().render()
+    towns = gpd.GeoDataFrame(
+        {"town_code": ["T1"], "name": ["柯桥街道"], "kind": ["街道"]},
+        geometry=[shapely.box(120.44, 30.04, 120.46, 30.06)],
+        crs="EPSG:4490",
+    )
+    villages = gpd.GeoDataFrame(
+        {"village_id": ["V1"], "name": [XSS], "status": ["late"], "percent_complete": [0.5]},
+        geometry=[shapely.box(120.44, 30.04, 120.445, 30.045)],
+        crs="EPSG:4490",
+    )
+    html = (
+        map_from_layers({"idle_assessment": _grid(1), "towns": towns, "village_status": villages}).get_root().render()
+    )
     data = _script_data(html)
     assert [d["fields"][0] for d in data] == ["name", "village_id", "parcel_id"]  # towns, villages, parcels
     assert XSS not in html  # only as \u003c...\u003e inside the script
     assert "\\u003cimg src=x onerror=alert(1)\\u003e" in html
 
 
-@pytest.mark.parametrize("basemap, kwargs, expect", [
-    ("osm", {}, "tile.openstreetmap.org"),
-    ("tianditu", {"tianditu_key": "KEY123"}, "tianditu.gov.cn/vec_w/wmts"),
-    ("xyz", {"xyz_url": "/app/static/tiles/{z}/{x}/{y}.png"}, "/app/static/tiles/{z}/{x}/{y}.png"),
-])
+@pytest.mark.parametrize(
+    "basemap, kwargs, expect",
+    [
+        ("osm", {}, "tile.openstreetmap.org"),
+        ("tianditu", {"tianditu_key": "KEY123"}, "tianditu.gov.cn/vec_w/wmts"),
+        ("xyz", {"xyz_url": "/app/static/tiles/{z}/{x}/{y}.png"}, "/app/static/tiles/{z}/{x}/{y}.png"),
+    ],
+)
 def test_basemaps(basemap, kwargs, expect):
     html = map_from_layers({"idle_assessment": _grid(1)}, basemap=basemap, **kwargs).get_root().render()
     assert expect in html
 
 
-@pytest.mark.parametrize("basemap, kwargs, message", [
-    ("amap", {}, "未知底图“amap”"),
-    ("tianditu", {}, "需要密钥"),
-    ("xyz", {"xyz_url": "/tiles/"}, r"\{z\}/\{x\}/\{y\}"),
-])
+@pytest.mark.parametrize(
+    "basemap, kwargs, message",
+    [
+        ("amap", {}, "未知底图“amap”"),
+        ("tianditu", {}, "需要密钥"),
+        ("xyz", {"xyz_url": "/tiles/"}, r"\{z\}/\{x\}/\{y\}"),
+    ],
+)
 def test_basemap_errors(basemap, kwargs, message):
     with pytest.raises(LandRenewError, match=message):
         map_from_layers({"idle_assessment": _grid(1)}, basemap=basemap, **kwargs)
@@ -157,13 +196,17 @@ def test_no_basemap_by_default_and_unknown_layers_refused():
         map_from_layers({"parcels": _grid(1)})
 
 
-@pytest.mark.parametrize("props, target", [
-    ({"parcel_id": "P1", "route": "reclaim"}, ("idle_assessment", "P1")),
-    ({"village_id": "V1", "status": "late"}, ("village_status", "V1")),
-    ({"project_id": "PRJ1", "name": "x"}, ("projects", "PRJ1")),
-    ({"name": "柯桥街道", "town_code": "T1"}, ("towns", "T1")),
-    ({}, None), (None, None),
-])
+@pytest.mark.parametrize(
+    "props, target",
+    [
+        ({"parcel_id": "P1", "route": "reclaim"}, ("idle_assessment", "P1")),
+        ({"village_id": "V1", "status": "late"}, ("village_status", "V1")),
+        ({"project_id": "PRJ1", "name": "x"}, ("projects", "PRJ1")),
+        ({"name": "柯桥街道", "town_code": "T1"}, ("towns", "T1")),
+        ({}, None),
+        (None, None),
+    ],
+)
 def test_feature_target(props, target):
     assert feature_target(props) == target
 
@@ -174,22 +217,27 @@ def _parcels_and_villages():
     grid["town_code"] = ["T1"] * 5 + ["T2"] * 4
     grid["area_m2"] = 10_000.0
     grid["idle_years"] = np.arange(9, dtype=float)
-    villages = gpd.GeoDataFrame({"village_id": ["V1", "V2"], "town_code": ["T1", "T2"], "status": ["late", "done"],
-                                 "households": [100, 50]},
-                                geometry=[shapely.box(0, 0, 1, 1)] * 2, crs="EPSG:4490")
+    villages = gpd.GeoDataFrame(
+        {"village_id": ["V1", "V2"], "town_code": ["T1", "T2"], "status": ["late", "done"], "households": [100, 50]},
+        geometry=[shapely.box(0, 0, 1, 1)] * 2,
+        crs="EPSG:4490",
+    )
     return grid, villages
 
 
-@pytest.mark.parametrize("flt, n_parcels, n_villages", [
-    (dash.MapFilter(), 9, 2),
-    (dash.MapFilter(towns=("T2",)), 4, 1),
-    (dash.MapFilter(routes=("reclaim",)), 3, 2),
-    (dash.MapFilter(routes=("reclaim",), towns=("T1",)), 2, 1),
-    (dash.MapFilter(sub_routes=("extend_start",)), 3, 2),
-    (dash.MapFilter(idle_years=(2.0, 4.0)), 3, 2),
-    (dash.MapFilter(village_statuses=("done",)), 9, 1),
-    (dash.MapFilter(land_uses=("工业用地",)), 0, 2),
-])
+@pytest.mark.parametrize(
+    "flt, n_parcels, n_villages",
+    [
+        (dash.MapFilter(), 9, 2),
+        (dash.MapFilter(towns=("T2",)), 4, 1),
+        (dash.MapFilter(routes=("reclaim",)), 3, 2),
+        (dash.MapFilter(routes=("reclaim",), towns=("T1",)), 2, 1),
+        (dash.MapFilter(sub_routes=("extend_start",)), 3, 2),
+        (dash.MapFilter(idle_years=(2.0, 4.0)), 3, 2),
+        (dash.MapFilter(village_statuses=("done",)), 9, 1),
+        (dash.MapFilter(land_uses=("工业用地",)), 0, 2),
+    ],
+)
 def test_apply_filter(flt, n_parcels, n_villages):
     parcels, villages = _parcels_and_villages()
     p, v = dash.apply_filter(parcels, villages, flt)
@@ -221,11 +269,25 @@ def test_villages_by_status_and_countdown():
 
 
 def test_village_burnup_and_progress_trend():
-    villages = gpd.GeoDataFrame({"village_id": ["V1"], "name": ["村"], "mode": ["整治提升"], "households": [10],
-                                 "deadline": pd.to_datetime(["2027-12-31"])},
-                                geometry=[shapely.box(120.4, 30.0, 120.41, 30.01)], crs="EPSG:4490")
-    progress = pd.DataFrame({"village_id": ["V1", "V1"], "report_date": pd.to_datetime(["2025-01-31", "2026-01-31"]),
-                             "stage": ["works", "works"], "works_progress": [0.2, 0.6]})
+    villages = gpd.GeoDataFrame(
+        {
+            "village_id": ["V1"],
+            "name": ["村"],
+            "mode": ["整治提升"],
+            "households": [10],
+            "deadline": pd.to_datetime(["2027-12-31"]),
+        },
+        geometry=[shapely.box(120.4, 30.0, 120.41, 30.01)],
+        crs="EPSG:4490",
+    )
+    progress = pd.DataFrame(
+        {
+            "village_id": ["V1", "V1"],
+            "report_date": pd.to_datetime(["2025-01-31", "2026-01-31"]),
+            "stage": ["works", "works"],
+            "works_progress": [0.2, 0.6],
+        }
+    )
     burn = dash.village_burnup("V1", villages, progress)
     actual = burn[burn["序列"] == "实际完成"]
     target = burn[burn["序列"] == "按期完成所需"]
@@ -239,28 +301,43 @@ def test_village_burnup_and_progress_trend():
 
 
 def test_labelled_shows_chinese_labels_and_joins_lists():
-    frame = pd.DataFrame({"route": ["reclaim"], "alternatives": [[{"route": "transfer",
-                                                                    "sub_route": "joint_development"}]],
-                          "as_of": pd.to_datetime(["2026-11-01"])})
+    frame = pd.DataFrame(
+        {
+            "route": ["reclaim"],
+            "alternatives": [[{"route": "transfer", "sub_route": "joint_development"}]],
+            "as_of": pd.to_datetime(["2026-11-01"]),
+        }
+    )
     out = dash.labelled(frame, "idle_assessment", ["route", "alternatives", "as_of"])
-    assert out.to_dict("records") == [{"推荐处置路径": "收回收购", "备选路径": "市场流通转让（合作开发）",
-                                       "研判基准日": "2026-11-01"}]
+    assert out.to_dict("records") == [
+        {"推荐处置路径": "收回收购", "备选路径": "市场流通转让（合作开发）", "研判基准日": "2026-11-01"}
+    ]
 
 
 # ------------------------------------------------------------------------------------ vector tiles
 def _voronoi_parcels(n: int = 300, seed: int = 3) -> gpd.GeoDataFrame:
     rng = np.random.default_rng(seed)
     x0, y0, w, h = 120.45, 30.05, 0.02, 0.015
-    cells = shapely.get_parts(shapely.voronoi_polygons(
-        shapely.multipoints(shapely.points(x0 + rng.random(n) * w, y0 + rng.random(n) * h)),
-        extend_to=shapely.box(x0, y0, x0 + w, y0 + h)))
+    cells = shapely.get_parts(
+        shapely.voronoi_polygons(
+            shapely.multipoints(shapely.points(x0 + rng.random(n) * w, y0 + rng.random(n) * h)),
+            extend_to=shapely.box(x0, y0, x0 + w, y0 + h),
+        )
+    )
     cells = shapely.intersection(cells, shapely.box(x0, y0, x0 + w, y0 + h))
     routes = np.array(["reclaim", "transfer", "continue", "review", "none"])[rng.integers(0, 5, len(cells))]
-    return gpd.GeoDataFrame({
-        "parcel_id": [f"KQ-{i:04d}" for i in range(len(cells))], "route": routes,
-        "sub_route": np.where(routes == "reclaim", "negotiated_reclaim", None),
-        "idle_type": np.where(routes == "none", "none", "halted_idle"), "idle_years": rng.uniform(0, 8, len(cells)),
-        "holder": XSS}, geometry=cells, crs="EPSG:4490")
+    return gpd.GeoDataFrame(
+        {
+            "parcel_id": [f"KQ-{i:04d}" for i in range(len(cells))],
+            "route": routes,
+            "sub_route": np.where(routes == "reclaim", "negotiated_reclaim", None),
+            "idle_type": np.where(routes == "none", "none", "halted_idle"),
+            "idle_years": rng.uniform(0, 8, len(cells)),
+            "holder": XSS,
+        },
+        geometry=cells,
+        crs="EPSG:4490",
+    )
 
 
 def _decoded(path) -> dict[int, list[tuple[int, int, dict, object]]]:
@@ -275,7 +352,7 @@ def _decoded(path) -> dict[int, list[tuple[int, int, dict, object]]]:
     with open(path, "rb") as fh:
         for (z, x, y), data in all_tiles(Reader(MmapSource(fh)).get_bytes):
             layers = mapbox_vector_tile.decode(gzip.decompress(data), default_options={"y_coord_down": True})
-            n = 4096 * 2 ** z
+            n = 4096 * 2**z
 
             def to_lonlat(xy, x=x, y=y, n=n):
                 lon = (xy[:, 0] + x * 4096) / n * 360 - 180
@@ -294,8 +371,16 @@ def test_tiles_decode_to_the_source_parcels_with_their_fields(tmp_path):
     from gis.tiles import build_tileset
 
     frame = _voronoi_parcels()
-    ts = build_tileset(frame, tmp_path / "p.pmtiles", key="parcel_id", fields=tile_fields("idle_assessment"),
-                       layer_name="idle_assessment", keep=tile_keep(frame), minzoom=10, maxzoom=14)
+    ts = build_tileset(
+        frame,
+        tmp_path / "p.pmtiles",
+        key="parcel_id",
+        fields=tile_fields("idle_assessment"),
+        layer_name="idle_assessment",
+        keep=tile_keep(frame),
+        minzoom=10,
+        maxzoom=14,
+    )
     tiles = _decoded(ts.path)
     assert sorted(tiles) == [10, 11, 12, 13, 14]
     src = frame.set_index("parcel_id")
@@ -309,7 +394,7 @@ def test_tiles_decode_to_the_source_parcels_with_their_fields(tmp_path):
             assert "holder" not in props  # only the tooltip and style fields travel
     # at zoom 14 (no simplification) each decoded parcel is its source polygon snapped to the tile grid:
     # no vertex further than one grid step (360 / 2^14 / 4096 degrees, about 0.5 m)
-    step = 360 / 2 ** 14 / 4096
+    step = 360 / 2**14 / 4096
     for i, _, geom in tiles[14]:
         assert shapely.hausdorff_distance(geom, src.loc[ts.keys[i]].geometry) < step
 
@@ -327,8 +412,8 @@ def test_tiles_simplify_as_a_coverage_no_gaps_no_overlaps(tmp_path):
         assert shapely.get_num_coordinates(geoms).sum() < shapely.get_num_coordinates(frame.geometry.array).sum()
         union = shapely.union_all(geoms)
         outline = shapely.union_all(frame.geometry.array)
-        assert shapely.area(geoms).sum() == pytest.approx(union.area, rel=1e-3), z           # no overlaps
-        assert union.area == pytest.approx(outline.area, rel=2e-3), z                         # no gaps
+        assert shapely.area(geoms).sum() == pytest.approx(union.area, rel=1e-3), z  # no overlaps
+        assert union.area == pytest.approx(outline.area, rel=2e-3), z  # no gaps
 
 
 def test_idle_parcels_are_never_dropped_even_below_a_pixel(tmp_path):
@@ -336,13 +421,28 @@ def test_idle_parcels_are_never_dropped_even_below_a_pixel(tmp_path):
     from gis.tiles import build_tileset
 
     d = 1e-5  # about 1 m: far below a pixel at zoom 8-11
-    frame = gpd.GeoDataFrame({"parcel_id": ["IDLE", "DONE", "BIG"], "route": ["reclaim", "none", "none"],
-                              "idle_type": ["halted_idle", "none", "none"]},
-                             geometry=[shapely.box(120.5, 30.1, 120.5 + d, 30.1 + d),
-                                       shapely.box(120.51, 30.1, 120.51 + d, 30.1 + d),
-                                       shapely.box(120.52, 30.1, 120.53, 30.11)], crs="EPSG:4490")
-    ts = build_tileset(frame, tmp_path / "p.pmtiles", key="parcel_id", fields=["parcel_id"], keep=tile_keep(frame),
-                       minzoom=8, maxzoom=14)
+    frame = gpd.GeoDataFrame(
+        {
+            "parcel_id": ["IDLE", "DONE", "BIG"],
+            "route": ["reclaim", "none", "none"],
+            "idle_type": ["halted_idle", "none", "none"],
+        },
+        geometry=[
+            shapely.box(120.5, 30.1, 120.5 + d, 30.1 + d),
+            shapely.box(120.51, 30.1, 120.51 + d, 30.1 + d),
+            shapely.box(120.52, 30.1, 120.53, 30.11),
+        ],
+        crs="EPSG:4490",
+    )
+    ts = build_tileset(
+        frame,
+        tmp_path / "p.pmtiles",
+        key="parcel_id",
+        fields=["parcel_id"],
+        keep=tile_keep(frame),
+        minzoom=8,
+        maxzoom=14,
+    )
     tiles = _decoded(ts.path)
     for z, feats in tiles.items():
         shown = {ts.keys[i] for i, _, _ in feats}
@@ -350,18 +450,29 @@ def test_idle_parcels_are_never_dropped_even_below_a_pixel(tmp_path):
         if z <= 11:
             assert "DONE" not in shown, z  # a finished parcel may vanish where it is below the tile grid
     idle_at_8 = next(g for i, _, g in tiles[8] if ts.keys[i] == "IDLE")
-    assert idle_at_8.contains(shapely.Point(120.5 + d / 2, 30.1 + d / 2)) or \
-        idle_at_8.distance(shapely.Point(120.5, 30.1)) < 1e-3  # drawn where the parcel is
+    assert (
+        idle_at_8.contains(shapely.Point(120.5 + d / 2, 30.1 + d / 2))
+        or idle_at_8.distance(shapely.Point(120.5, 30.1)) < 1e-3
+    )  # drawn where the parcel is
     assert {ts.keys[i] for i, _, _ in tiles[14]} == {"IDLE", "DONE", "BIG"}
 
 
 def test_tile_mask_is_a_bitset_by_feature_id():
     from gis.tiles import TileSet
 
-    ts = TileSet(path=None, url="u", layer="l", key="k", keys=np.array(["A", "B", "C", "D", "E", "F", "G", "H", "I"],
-                                                                         dtype=object),
-                 fields=(), bounds=(0, 0, 1, 1), minzoom=8, maxzoom=14)
+    ts = TileSet(
+        path=None,
+        url="u",
+        layer="l",
+        key="k",
+        keys=np.array(["A", "B", "C", "D", "E", "F", "G", "H", "I"], dtype=object),
+        fields=(),
+        bounds=(0, 0, 1, 1),
+        minzoom=8,
+        maxzoom=14,
+    )
     import base64
+
     assert base64.b64decode(ts.mask(["A", "C", "I", "nope"])) == bytes([0b101, 0b1])
     assert ts.mask(list("ABCDEFGHI")) is None  # everything shown: no mask
     assert ts.index_of("C") == 2 and ts.index_of("Z") is None
@@ -384,8 +495,16 @@ def test_a_tiled_map_carries_no_parcel_and_loads_only_local_files(tmp_path):
     from gis.tiles import build_tileset
 
     frame = _voronoi_parcels(50)
-    ts = build_tileset(frame, tmp_path / "p.pmtiles", key="parcel_id", fields=tile_fields("idle_assessment"),
-                       layer_name="idle_assessment", url="/app/static/mvt/p.pmtiles", minzoom=12, maxzoom=13)
+    ts = build_tileset(
+        frame,
+        tmp_path / "p.pmtiles",
+        key="parcel_id",
+        fields=tile_fields("idle_assessment"),
+        layer_name="idle_assessment",
+        url="/app/static/mvt/p.pmtiles",
+        minzoom=12,
+        maxzoom=13,
+    )
     m = map_from_layers({"idle_assessment": frame}, tiles={"idle_assessment": ts})
     shown = frame[frame["route"] == "reclaim"]
     map_overlay({"idle_assessment": shown}, tiles={"idle_assessment": ts}, selected=frame.iloc[:1]).add_to(m)

@@ -4,6 +4,7 @@ The kernel is this interpreter (the project's virtualenv): a ``python3`` kernel 
 folder with ``argv[0] = sys.executable`` and used through its own KernelSpecManager, so neither a user-level
 ``python3`` kernel nor the ``python`` on PATH can be picked instead.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,23 +28,35 @@ def kernel_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("kernels")
     spec = folder / "python3"
     spec.mkdir()
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "landrenew (.venv)", "language": "python"}), encoding="utf-8")
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "landrenew (.venv)",
+                "language": "python",
+            }
+        ),
+        encoding="utf-8",
+    )
     return folder
 
 
 def _execute(nb: nbformat.NotebookNode, kernel_dir: Path, cwd: Path) -> nbformat.NotebookNode:
     ksm = KernelSpecManager(kernel_dirs=[str(kernel_dir)], ensure_native_kernel=False)
     km = KernelManager(kernel_name="python3", kernel_spec_manager=ksm)
-    client = NotebookClient(nb, km=km, kernel_name="python3", timeout=TIMEOUT,
-                            resources={"metadata": {"path": str(cwd)}})
+    client = NotebookClient(
+        nb, km=km, kernel_name="python3", timeout=TIMEOUT, resources={"metadata": {"path": str(cwd)}}
+    )
     return client.execute()
 
 
 def test_notebooks_found_and_clean():
-    assert [p.name for p in NOTEBOOKS] == ["01_idle_land.ipynb", "02_renewal_progress.ipynb",
-                                           "03_upper_level_package.ipynb", "04_history.ipynb"]
+    assert [p.name for p in NOTEBOOKS] == [
+        "01_idle_land.ipynb",
+        "02_renewal_progress.ipynb",
+        "03_upper_level_package.ipynb",
+        "04_history.ipynb",
+    ]
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         nbformat.validate(nb)
@@ -78,6 +91,10 @@ def test_notebook_runs(path, demo_store, kernel_dir, tmp_path, monkeypatch):
     assert str(demo_store.url) in first
     if path.stem.startswith("03"):
         files = {p.name for p in (tmp_path / "package").rglob("*") if p.is_file()}
-        assert {"idle_assessment.geojson", "idle_assessment.meta.json", "village_status.geojson",
-                "柯桥区闲置存量土地台账.xlsx"} <= files
+        assert {
+            "idle_assessment.geojson",
+            "idle_assessment.meta.json",
+            "village_status.geojson",
+            "柯桥区闲置存量土地台账.xlsx",
+        } <= files
         assert any(n.endswith(".gpkg") for n in files) and any(n.endswith("年度报告.html") for n in files)

@@ -1,4 +1,5 @@
 """environment.yml (conda) and pyproject.toml (pip) list the same dependencies; constraints pin them all."""
+
 from __future__ import annotations
 
 import re
@@ -31,12 +32,12 @@ def test_environment_yml_matches_pyproject():
     pip, conda = _pyproject(), _conda()
     assert sorted(pip) == sorted(conda)
     for name in pip:  # the same lower bounds
-        assert pip[name].replace(" ", "").split(name, 1)[-1].lstrip("]") == \
-            conda[name].replace(" ", "").split(name, 1)[-1], name
+        assert (
+            pip[name].replace(" ", "").split(name, 1)[-1].lstrip("]") == conda[name].replace(" ", "").split(name, 1)[-1]
+        ), name
 
 
 def test_every_dependency_is_pinned_in_constraints():
-    pins = {_name(line): line for line in (ROOT / "constraints.txt").read_text().splitlines()
-            if "==" in line}
+    pins = {_name(line): line for line in (ROOT / "constraints.txt").read_text().splitlines() if "==" in line}
     missing = [n for n in _pyproject() if n not in pins]
     assert not missing, f"add to constraints.txt: {missing}"

@@ -1,8 +1,7 @@
 """The partitioned engine (dask-geopandas on a real ``distributed`` LocalCluster of 2 worker processes) gives
 the same rows as the in-memory engine, row by row and field by field; parcels on partition edges included."""
-from __future__ import annotations
 
-import datetime as dt
+from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
@@ -13,8 +12,14 @@ import shapely
 from gis.assess import assess_idle_land
 from gis.crs import AREA_CRS
 from gis.demo import build_demo_layers, write_demo_rasters
-from gis.partitioned import (MARKER, assess_partitioned, is_hilbert_ordered, read_partitioned, spatial_partition,
-                             start_client)
+from gis.partitioned import (
+    MARKER,
+    assess_partitioned,
+    is_hilbert_ordered,
+    read_partitioned,
+    spatial_partition,
+    start_client,
+)
 from gis.schema import get_layer
 from gis.workflow import DEMO_AS_OF
 
@@ -24,8 +29,9 @@ ROWS_PER_PARTITION = 400  # -> 8 partitions
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    with start_client(workers=2, memory_limit="2GiB", dashboard_address=":0",
-                      local_directory=tmp_path_factory.mktemp("dask")) as (client, info):
+    with start_client(
+        workers=2, memory_limit="2GiB", dashboard_address=":0", local_directory=tmp_path_factory.mktemp("dask")
+    ) as (client, info):
         assert len(client.scheduler_info()["workers"]) == 2  # two real worker processes
         yield client
 
@@ -45,20 +51,36 @@ def layers(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def in_memory(layers):
-    return assess_idle_land(layers["parcels"], enterprises=layers["enterprises"], projects=layers["projects"],
-                            villages=layers["villages"], progress=layers["village_progress"],
-                            towns=layers["towns"], rasters=layers["rasters"], as_of=DEMO_AS_OF)
+    return assess_idle_land(
+        layers["parcels"],
+        enterprises=layers["enterprises"],
+        projects=layers["projects"],
+        villages=layers["villages"],
+        progress=layers["village_progress"],
+        towns=layers["towns"],
+        rasters=layers["rasters"],
+        as_of=DEMO_AS_OF,
+    )
 
 
 @pytest.fixture(scope="module")
 def partitioned(layers, client):
     out = layers["folder"] / "assessed"
     seen = []
-    run = assess_partitioned(layers["folder"] / "parcels.parquet", enterprises=layers["enterprises"],
-                             projects=layers["projects"], villages=layers["villages"],
-                             progress=layers["village_progress"], towns=layers["towns"], rasters=layers["rasters"],
-                             as_of=DEMO_AS_OF, out=out, client=client, rows_per_partition=ROWS_PER_PARTITION,
-                             on_progress=lambda i, n, label: seen.append((i, n)))
+    run = assess_partitioned(
+        layers["folder"] / "parcels.parquet",
+        enterprises=layers["enterprises"],
+        projects=layers["projects"],
+        villages=layers["villages"],
+        progress=layers["village_progress"],
+        towns=layers["towns"],
+        rasters=layers["rasters"],
+        as_of=DEMO_AS_OF,
+        out=out,
+        client=client,
+        rows_per_partition=ROWS_PER_PARTITION,
+        on_progress=lambda i, n, label: seen.append((i, n)),
+    )
     return run, out, seen
 
 
@@ -84,11 +106,19 @@ def test_same_rows_as_in_memory_every_field(partitioned, in_memory):
         a, b = got[name], want[name]
         assert a.dtype == b.dtype, name
         if name == "activity_index":  # the same sums over the same pixels, possibly in another order
-            np.testing.assert_allclose(a.to_numpy(float, na_value=np.nan), b.to_numpy(float, na_value=np.nan),
-                                       rtol=1e-12, atol=1e-15, err_msg=name)
+            np.testing.assert_allclose(
+                a.to_numpy(float, na_value=np.nan),
+                b.to_numpy(float, na_value=np.nan),
+                rtol=1e-12,
+                atol=1e-15,
+                err_msg=name,
+            )
             continue
-        differ = [(pid, x, y) for pid, x, y in zip(want["parcel_id"], a, b)
-                  if not (_missing(x) and _missing(y)) and (_missing(x) or _missing(y) or x != y)]
+        differ = [
+            (pid, x, y)
+            for pid, x, y in zip(want["parcel_id"], a, b)
+            if not (_missing(x) and _missing(y)) and (_missing(x) or _missing(y) or x != y)
+        ]
         assert not differ, f"{name}: {differ[:3]}"
     # the rows carry real content: every route occurs, imagery and joins answered
     assert set(got["route"]) == {"none", "continue", "transfer", "reclaim", "review"}
@@ -142,19 +172,35 @@ def test_parcels_straddling_partition_edges_get_the_in_memory_town(partitioned, 
 
 
 def test_ordered_input_is_not_shuffled_again(layers, client, in_memory, tmp_path):
-    ordered = spatial_partition(layers["folder"] / "parcels.parquet", tmp_path / "parcels", rows_per_partition=1000,
-                                client=client)
+    ordered = spatial_partition(
+        layers["folder"] / "parcels.parquet", tmp_path / "parcels", rows_per_partition=1000, client=client
+    )
     assert is_hilbert_ordered(ordered) and len(list(ordered.glob("*.parquet"))) == 3
-    run = assess_partitioned(ordered, enterprises=layers["enterprises"], projects=layers["projects"],
-                             villages=layers["villages"], progress=layers["village_progress"], towns=layers["towns"],
-                             as_of=DEMO_AS_OF, out=None, client=client)
+    run = assess_partitioned(
+        ordered,
+        enterprises=layers["enterprises"],
+        projects=layers["projects"],
+        villages=layers["villages"],
+        progress=layers["village_progress"],
+        towns=layers["towns"],
+        as_of=DEMO_AS_OF,
+        out=None,
+        client=client,
+    )
     assert not run.shuffled and len(run.partitions) == 3
-    want = assess_idle_land(layers["parcels"], enterprises=layers["enterprises"], projects=layers["projects"],
-                            villages=layers["villages"], progress=layers["village_progress"], towns=layers["towns"],
-                            as_of=DEMO_AS_OF)
+    want = assess_idle_land(
+        layers["parcels"],
+        enterprises=layers["enterprises"],
+        projects=layers["projects"],
+        villages=layers["villages"],
+        progress=layers["village_progress"],
+        towns=layers["towns"],
+        as_of=DEMO_AS_OF,
+    )
     got, want = _sorted(run.result), _sorted(want)
-    pd.testing.assert_frame_equal(pd.DataFrame(got.drop(columns="geometry")),
-                                  pd.DataFrame(want.drop(columns="geometry")))
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(got.drop(columns="geometry")), pd.DataFrame(want.drop(columns="geometry"))
+    )
 
 
 def test_store_mode_writes_the_in_memory_assessment(demo_store, demo_store_master, client):
@@ -168,8 +214,12 @@ def test_store_mode_writes_the_in_memory_assessment(demo_store, demo_store_maste
     assert len(run.partitions) == 5
     got = demo_store.read_layer("idle_assessment")
     assert list(got["parcel_id"]) == list(want["parcel_id"])  # the store's parcel order, every parcel
-    pd.testing.assert_frame_equal(pd.DataFrame(got.drop(columns="geometry")),
-                                  pd.DataFrame(want.drop(columns="geometry")), check_exact=False, rtol=1e-12)
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(got.drop(columns="geometry")),
+        pd.DataFrame(want.drop(columns="geometry")),
+        check_exact=False,
+        rtol=1e-12,
+    )
     assert shapely.equals_exact(got.geometry.to_numpy(), want.geometry.to_numpy(), tolerance=0).all()
     assert demo_store.meta()["assess_engine"] == "dask (5 partitions)"
 
@@ -209,26 +259,62 @@ def test_cli_assess_engine_dask_on_the_scale_demo_matches_in_memory(scale_demo, 
 
     folder, paths = scale_demo
     out = tmp_path / "assessed"
-    cmd = [str(Path(sys.executable).parent / "landrenew"), "assess", "--engine", "dask", "--workers", "2",
-           "--memory-limit", "1GiB", "--as-of", "2026-11-01", "--parcels", str(paths["parcels"]),
-           "--enterprises", str(paths["enterprises"]), "--projects", str(paths["projects"]),
-           "--villages", str(paths["villages"]), "--progress", str(paths["village_progress"]),
-           "--towns", str(paths["towns"]), "--rasters", str(paths["rasters"]), "--out", str(out)]
+    cmd = [
+        str(Path(sys.executable).parent / "landrenew"),
+        "assess",
+        "--engine",
+        "dask",
+        "--workers",
+        "2",
+        "--memory-limit",
+        "1GiB",
+        "--as-of",
+        "2026-11-01",
+        "--parcels",
+        str(paths["parcels"]),
+        "--enterprises",
+        str(paths["enterprises"]),
+        "--projects",
+        str(paths["projects"]),
+        "--villages",
+        str(paths["villages"]),
+        "--progress",
+        str(paths["village_progress"]),
+        "--towns",
+        str(paths["towns"]),
+        "--rasters",
+        str(paths["rasters"]),
+        "--out",
+        str(out),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "dask 调度器：tcp://" in proc.stdout
     assert "dask 仪表板：" in proc.stdout  # a link, or why there is none (bokeh missing)
     assert "已写出" in proc.stdout and "6000 宗，4 个分区" in proc.stdout
     got = _sorted(read_partitioned(out, "idle_assessment"))
-    small = {n: read_partitioned(paths[n], n) for n in ("enterprises", "projects", "villages", "village_progress",
-                                                         "towns")}
-    want = _sorted(assess_idle_land(read_partitioned(paths["parcels"], "parcels"), enterprises=small["enterprises"],
-                                    projects=small["projects"], villages=small["villages"],
-                                    progress=small["village_progress"], towns=small["towns"],
-                                    rasters=sorted(paths["rasters"].glob("*.vrt")), as_of=DEMO_AS_OF))
+    small = {
+        n: read_partitioned(paths[n], n) for n in ("enterprises", "projects", "villages", "village_progress", "towns")
+    }
+    want = _sorted(
+        assess_idle_land(
+            read_partitioned(paths["parcels"], "parcels"),
+            enterprises=small["enterprises"],
+            projects=small["projects"],
+            villages=small["villages"],
+            progress=small["village_progress"],
+            towns=small["towns"],
+            rasters=sorted(paths["rasters"].glob("*.vrt")),
+            as_of=DEMO_AS_OF,
+        )
+    )
     assert got["activity_index"].notna().mean() > 0.9  # the VRT tiles were read under every tile's parcels
-    pd.testing.assert_frame_equal(pd.DataFrame(got.drop(columns="geometry")),
-                                  pd.DataFrame(want.drop(columns="geometry")), check_exact=False, rtol=1e-12)
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(got.drop(columns="geometry")),
+        pd.DataFrame(want.drop(columns="geometry")),
+        check_exact=False,
+        rtol=1e-12,
+    )
 
 
 def test_partitioned_ingest_rejects_the_same_rows_as_the_whole_file(tmp_path, client):
@@ -246,8 +332,9 @@ def test_partitioned_ingest_rejects_the_same_rows_as_the_whole_file(tmp_path, cl
     source = tmp_path / "全省供地台账.gpkg"
     pyogrio.write_dataframe(raw, source, layer="parcels", driver="GPKG")
     whole, whole_report = read_layer_file("parcels", source)  # the in-memory ingest of the same file
-    report = ingest_partitioned("parcels", source, tmp_path / "parcels", chunk_rows=400, client=client,
-                                rejects_dir=tmp_path / "reports")
+    report = ingest_partitioned(
+        "parcels", source, tmp_path / "parcels", chunk_rows=400, client=client, rejects_dir=tmp_path / "reports"
+    )
     assert report.balanced and report.read == 1500 and report.rejected == whole_report.rejected == 3
     key = lambda ps: sorted((p.file, p.row, p.record_id, p.field, p.reason, p.severity) for p in ps)  # noqa: E731
     assert key(report.problems) == key(whole_report.problems)
@@ -257,8 +344,9 @@ def test_partitioned_ingest_rejects_the_same_rows_as_the_whole_file(tmp_path, cl
     got = read_partitioned(tmp_path / "parcels", "parcels")
     assert is_hilbert_ordered(tmp_path / "parcels") and len(list((tmp_path / "parcels").glob("*.parquet"))) == 4
     got, want = _sorted(got), _sorted(whole)
-    pd.testing.assert_frame_equal(pd.DataFrame(got.drop(columns="geometry")),
-                                  pd.DataFrame(want.drop(columns="geometry")))
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(got.drop(columns="geometry")), pd.DataFrame(want.drop(columns="geometry"))
+    )
     assert shapely.equals_exact(got.geometry.to_numpy(), want.geometry.to_numpy(), tolerance=0).all()
 
 
@@ -286,9 +374,24 @@ def test_cli_assess_engine_dask_store_mode(demo_store, demo_store_master):
     from gis.store import GeoPackageStore
     from pipelines.cli import main
 
-    result = CliRunner().invoke(main, ["assess", "--engine", "dask", "--store", demo_store.url, "--as-of",
-                                       "2026-11-01", "--workers", "2", "--memory-limit", "1GiB",
-                                       "--partition-rows", "500"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "assess",
+            "--engine",
+            "dask",
+            "--store",
+            demo_store.url,
+            "--as-of",
+            "2026-11-01",
+            "--workers",
+            "2",
+            "--memory-limit",
+            "1GiB",
+            "--partition-rows",
+            "500",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "dask 调度器：tcp://" in result.output and "3 个分区" in result.output
     want = GeoPackageStore(demo_store_master).read_layer("idle_assessment")
@@ -302,11 +405,18 @@ def test_any_running_scheduler_by_address(client, layers, in_memory):
     with start_client(scheduler=address) as (remote, info):
         assert info.address == address and info.workers == 2
         assert info.dashboard or info.note  # a link, or the reason there is none
-        run = assess_partitioned(layers["folder"] / "parcels.parquet", enterprises=layers["enterprises"],
-                                 projects=layers["projects"], villages=layers["villages"],
-                                 progress=layers["village_progress"], towns=layers["towns"],
-                                 rasters=layers["rasters"], as_of=DEMO_AS_OF, client=remote,
-                                 rows_per_partition=1500)
+        run = assess_partitioned(
+            layers["folder"] / "parcels.parquet",
+            enterprises=layers["enterprises"],
+            projects=layers["projects"],
+            villages=layers["villages"],
+            progress=layers["village_progress"],
+            towns=layers["towns"],
+            rasters=layers["rasters"],
+            as_of=DEMO_AS_OF,
+            client=remote,
+            rows_per_partition=1500,
+        )
     assert len(run.partitions) == 2
     got, want = _sorted(run.result), _sorted(in_memory)
     assert list(got["parcel_id"]) == list(want["parcel_id"]) and (got["route"] == want["route"]).all()

@@ -1,5 +1,6 @@
 """The 一地一策 plan document: generated for a demo parcel of each route, read back with python-docx, converted to
 PDF by LibreOffice and its text checked with poppler's pdftotext; the demo cases; the CLI."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -67,9 +68,21 @@ def test_plan_of_each_route_holds_the_facts_and_converts_to_pdf(demo_cases_store
         docs[route] = (case, write_plan(data, case["parcel_id"], tmp_path / f"{route}.docx"))
     if shutil.which("soffice") is None or shutil.which("pdftotext") is None:
         pytest.fail("LibreOffice (soffice) and poppler-utils (pdftotext) are needed: make system-deps")
-    subprocess.run(["soffice", "--headless", f"-env:UserInstallation=file://{tmp_path}/lo", "--convert-to", "pdf",
-                    "--outdir", str(tmp_path), *[str(p) for _, p in docs.values()]],
-                   check=True, capture_output=True, timeout=240)
+    subprocess.run(
+        [
+            "soffice",
+            "--headless",
+            f"-env:UserInstallation=file://{tmp_path}/lo",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(tmp_path),
+            *[str(p) for _, p in docs.values()],
+        ],
+        check=True,
+        capture_output=True,
+        timeout=240,
+    )
     assessment = store.read_layer("idle_assessment").set_index("parcel_id")
     parcels = store.read_layer("parcels").set_index("parcel_id")
     for route, (case, path) in docs.items():
@@ -87,14 +100,21 @@ def test_plan_of_each_route_holds_the_facts_and_converts_to_pdf(demo_cases_store
         doc = Document(str(path))
         assert len(doc.inline_shapes) == 1  # the location map
         labels = default_disposal_rules().label
-        for _, e in read_events(store).loc[lambda f: f["case_id"] == case["case_id"]].iterrows():
+        events = read_events(store)
+        for _, e in events[events["case_id"] == case["case_id"]].iterrows():
             assert labels(e["event"]) in text
         pdf = path.with_suffix(".pdf")
-        out = subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True,
-                             text=True).stdout
+        out = subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
         flat = out.replace(" ", "").replace("\n", "")
-        for fact in (pid, "一地一策", "宗地基本情况", parcels.loc[pid, "holder"], ia.field("route").label_of(route),
-                     "分管领导", "位置图"):
+        for fact in (
+            pid,
+            "一地一策",
+            "宗地基本情况",
+            parcels.loc[pid, "holder"],
+            ia.field("route").label_of(route),
+            "分管领导",
+            "位置图",
+        ):
             assert fact.replace(" ", "") in flat, fact
         fonts = subprocess.run(["pdffonts", str(pdf)], check=True, capture_output=True, text=True).stdout
         rows = fonts.splitlines()[2:]
@@ -129,22 +149,57 @@ def test_cli_case_open_event_show_list_plan_warnings(cli_store, tmp_path):
 
     run = CliRunner().invoke
     s = ["--store", str(cli_store.path)]
-    res = run(main, ["case", "open", "P-continue_with_fee", "--route", "continue", "--sub-route",
-                     "continue_with_fee", "--user", "wang", *s])
+    res = run(
+        main,
+        [
+            "case",
+            "open",
+            "P-continue_with_fee",
+            "--route",
+            "continue",
+            "--sub-route",
+            "continue_with_fee",
+            "--user",
+            "wang",
+            *s,
+        ],
+    )
     assert res.exit_code == 0, res.output
     case_id = read_cases(cli_store)["case_id"].iloc[0]
     res = run(main, ["case", "event", case_id, "survey_notice", "--date", "2026-03-01", "--user", "li", *s])
     assert res.exit_code == 2 and "无权立案或登记处置事项" in res.output
     pdf = tmp_path / "通知书.pdf"
     pdf.write_bytes(b"%PDF-1.4 test")
-    res = run(main, ["case", "event", case_id, "survey_notice", "--date", "2026-03-01", "--service-date",
-                     "2026-03-03", "--doc-no", "柯自然资调〔2026〕1号", "--attach", str(pdf), "--user", "wang", *s])
+    res = run(
+        main,
+        [
+            "case",
+            "event",
+            case_id,
+            "survey_notice",
+            "--date",
+            "2026-03-01",
+            "--service-date",
+            "2026-03-03",
+            "--doc-no",
+            "柯自然资调〔2026〕1号",
+            "--attach",
+            str(pdf),
+            "--user",
+            "wang",
+            *s,
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "第 1 项：下达调查通知书" in res.output and "下一步可登记：holder_response（使用权人说明）" in res.output
     res = run(main, ["case", "event", case_id, "plan_drafted", "--date", "2026-03-05", "--user", "wang", *s])
     assert res.exit_code == 2 and "下一步应为：使用权人说明" in res.output
-    for ev, day in (("holder_response", "03-20"), ("idle_determination", "04-01"), ("public_notice", "04-10"),
-                    ("plan_drafted", "04-20")):
+    for ev, day in (
+        ("holder_response", "03-20"),
+        ("idle_determination", "04-01"),
+        ("public_notice", "04-10"),
+        ("plan_drafted", "04-20"),
+    ):
         res = run(main, ["case", "event", case_id, ev, "--date", f"2026-{day}", "--user", "zhao", *s])
         assert res.exit_code == 0, res.output
     res = run(main, ["case", "event", case_id, "plan_approved", "--date", "2026-04-21", "--user", "zhao", *s])
@@ -197,8 +252,8 @@ def test_annual_report_carries_the_years_disposal_movements(demo_cases_store):
 
     store, made = demo_cases_store
     html = report_html(store, year=2026)
-    section = html[html.index("六、2026年闲置土地处置"):]
-    section = section[:section.index("</section>")]
+    section = html[html.index("六、2026年闲置土地处置") :]
+    section = section[: section.index("</section>")]
     opened_2026 = int((read_cases(store)["opened_at"].dt.tz_convert("Asia/Shanghai").dt.year == 2026).sum())
     assert f"本年立案<b>{opened_2026} 宗" in section and "各年度变动" in section
     assert f"已立案 {len(made)} 宗" in section

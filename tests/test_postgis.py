@@ -5,6 +5,7 @@ The server comes from ``tests/pg_cluster.py`` (``$LANDRENEW_TEST_PG_URL``, else 
 gets a fresh database cloned from a migrated template; the app connects as a least-privileged role, migrations
 and the checks of the owner's limits use the owner role.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -43,9 +44,12 @@ def pg_admin() -> str:
         reason = str(exc)
     if pg_cluster.skip_requested():
         pytest.skip(f"PostGIS tests SKIPPED because {pg_cluster.SKIP_ENV}=1: {reason}")
-    pytest.fail(f"The PostGIS tests need a PostgreSQL 15 + PostGIS server and none could be started: {reason}\n"
-                f"Fix: `make system-deps` (installs postgresql-15-postgis-3), or point {pg_cluster.ENV_URL} at a "
-                f"server; to skip these tests knowingly, set {pg_cluster.SKIP_ENV}=1.", pytrace=False)
+    pytest.fail(
+        f"The PostGIS tests need a PostgreSQL 15 + PostGIS server and none could be started: {reason}\n"
+        f"Fix: `make system-deps` (installs postgresql-15-postgis-3), or point {pg_cluster.ENV_URL} at a "
+        f"server; to skip these tests knowingly, set {pg_cluster.SKIP_ENV}=1.",
+        pytrace=False,
+    )
 
 
 def _url(admin: str, *, user: str | None = None, password: str | None = None, database: str | None = None) -> str:
@@ -58,8 +62,7 @@ def _url(admin: str, *, user: str | None = None, password: str | None = None, da
 
 
 def _admin_exec(admin: str, *statements: str, database: str | None = None) -> None:
-    with psycopg.connect(normalize_url(_url(admin, database=database)).replace("+psycopg", ""),
-                         autocommit=True) as con:
+    with psycopg.connect(normalize_url(_url(admin, database=database)).replace("+psycopg", ""), autocommit=True) as con:
         for s in statements:
             con.execute(s)
 
@@ -73,8 +76,11 @@ class Cluster:
         self.owner, self.app = f"lr_owner_{tag}", f"lr_app_{tag}"
         self.password = f"pw-{tag}"
         self.template = f"lr_tmpl_{tag}"
-        _admin_exec(admin, f"CREATE ROLE {self.owner} LOGIN CREATEROLE PASSWORD '{self.password}'",
-                    f"CREATE DATABASE {self.template} OWNER {self.owner}")
+        _admin_exec(
+            admin,
+            f"CREATE ROLE {self.owner} LOGIN CREATEROLE PASSWORD '{self.password}'",
+            f"CREATE DATABASE {self.template} OWNER {self.owner}",
+        )
         _admin_exec(admin, "CREATE EXTENSION IF NOT EXISTS postgis", database=self.template)
         engine = postgis.create_engine(self.owner_url(self.template))
         postgis.upgrade(engine)
@@ -143,8 +149,11 @@ def _squares(n: int, *, x0: float = 120.5, y0: float = 30.0, multi_every: int = 
     for i in range(n):
         a = shapely.box(x0 + i * 0.001, y0, x0 + i * 0.001 + 0.0004, y0 + 0.0004)
         if i % multi_every == 0:
-            out.append(shapely.MultiPolygon([a, shapely.box(x0 + i * 0.001, y0 + 0.0006, x0 + i * 0.001 + 0.0002,
-                                                            y0 + 0.0008)]))
+            out.append(
+                shapely.MultiPolygon(
+                    [a, shapely.box(x0 + i * 0.001, y0 + 0.0006, x0 + i * 0.001 + 0.0002, y0 + 0.0008)]
+                )
+            )
         else:
             out.append(a)
     return out
@@ -156,51 +165,67 @@ TRICKY = ["含,逗号", 'a "quoted" word', "多行\n文本", r"back\slash \N", "
 def _outputs() -> dict[str, pd.DataFrame]:
     """Hand-made output rows with every awkward value: lists (Chinese, empty, nested quotes), NA in each type."""
     n = len(TRICKY)
-    ia = gpd.GeoDataFrame({
-        "parcel_id": [f"KQ2021-{i:04d}" for i in range(n)],
-        "town_code": ["330603001", None, *TRICKY[2:]],
-        "as_of": [dt.date(2026, 11, 1)] * n,
-        "rules_version": ["idle-2026.1"] * n,
-        "in_stock_scope": [True, False, True, True, False, True],
-        "dev_status": ["not_started", "started", None, "completed", "started", "not_started"],
-        "idle_type": ["not_started_idle", "none", "halted_idle", None, "none", "none"],
-        "idle_discretionary": [True, None, False, True, None, False],
-        "idle_since": [dt.date(2023, 5, 1), None, dt.date(2024, 2, 29), None, None, dt.date(2020, 1, 1)],
-        "idle_years": [3.5041095890410956, np.nan, 1 / 3, 0.0, 1e-12, 12.25],
-        "cause": ["enterprise", "government", None, "mixed", "unknown", "force_majeure"],
-        "route": ["reclaim", "continue", "transfer", "review", "none", "continue"],
-        "sub_route": ["negotiated_reclaim", "on_schedule", "whole_transfer", None, None, "extend_start"],
-        "alternatives": [["transfer"], [], ["reclaim", "review"], [], [], ["continue"]],
-        "measures": [["限期处置", '含"引号"'], [], ["多行\n措施"], ["a,b"], [], []],
-        "reasons": [["《闲置土地处置办法》第十四条：超过两年未动工"], ["按期开发"], [], ["原因不明，待核实"], [],
-                    ["政府原因，延长动工期限"]],
-        "idle_fee_wan": [123.456789, np.nan, 0.0, 7.0, np.nan, 1e6],
-        "activity_index": [0.12, np.nan, -0.3, 0.0, 0.987654321, np.nan],
-        "evidence_conflict": [False, True, None, False, False, True],
-        "project_ids": [["P001"], [], ["P002", "P003"], [], [], []],
-        "village_ids": [[], ["CZC001"], [], [], ["CZC002", "CZC003"], []],
-        "decision": [None, "继续开发（张三 2026-11-02）", None, None, None, None],
-    }, geometry=_squares(n), crs="EPSG:4490")
-    vs = gpd.GeoDataFrame({
-        "village_id": ["CZC001", "CZC002", "CZC003"],
-        "name": ["柯岩村", "华舍村", None],
-        "town_code": ["330603001", "330603002", "330603003"],
-        "mode": ["拆除新建", "整治提升", None],
-        "stage": ["done", "signing", "not_started"],
-        "status": ["done", "at_risk", "not_started"],
-        "as_of": [dt.date(2026, 11, 1)] * 3,
-        "percent_complete": [1.0, 0.4567, np.nan],
-        "households": [120, None, 0],
-        "projected_completion": [dt.date(2026, 3, 1), None, dt.date(2028, 1, 31)],
-        "notes": [["已完成"], [], ["进度滞后", "需加快签约"]],
-    }, geometry=_squares(3, y0=30.1), crs="EPSG:4490")
-    rs = pd.DataFrame({
-        "village_id": ["CZC002", "CZC002", "CZC003"],
-        "rank": [1, 2, 1],
-        "parcel_id": ["KQ2021-0001", "KQ2021-0004", "KQ2021-0005"],
-        "distance_m": [812.25, 1500.0, np.nan],
-        "reason": ["距离近、面积合适", "面积略小", None],
-    })
+    ia = gpd.GeoDataFrame(
+        {
+            "parcel_id": [f"KQ2021-{i:04d}" for i in range(n)],
+            "town_code": ["330603001", None, *TRICKY[2:]],
+            "as_of": [dt.date(2026, 11, 1)] * n,
+            "rules_version": ["idle-2026.1"] * n,
+            "in_stock_scope": [True, False, True, True, False, True],
+            "dev_status": ["not_started", "started", None, "completed", "started", "not_started"],
+            "idle_type": ["not_started_idle", "none", "halted_idle", None, "none", "none"],
+            "idle_discretionary": [True, None, False, True, None, False],
+            "idle_since": [dt.date(2023, 5, 1), None, dt.date(2024, 2, 29), None, None, dt.date(2020, 1, 1)],
+            "idle_years": [3.5041095890410956, np.nan, 1 / 3, 0.0, 1e-12, 12.25],
+            "cause": ["enterprise", "government", None, "mixed", "unknown", "force_majeure"],
+            "route": ["reclaim", "continue", "transfer", "review", "none", "continue"],
+            "sub_route": ["negotiated_reclaim", "on_schedule", "whole_transfer", None, None, "extend_start"],
+            "alternatives": [["transfer"], [], ["reclaim", "review"], [], [], ["continue"]],
+            "measures": [["限期处置", '含"引号"'], [], ["多行\n措施"], ["a,b"], [], []],
+            "reasons": [
+                ["《闲置土地处置办法》第十四条：超过两年未动工"],
+                ["按期开发"],
+                [],
+                ["原因不明，待核实"],
+                [],
+                ["政府原因，延长动工期限"],
+            ],
+            "idle_fee_wan": [123.456789, np.nan, 0.0, 7.0, np.nan, 1e6],
+            "activity_index": [0.12, np.nan, -0.3, 0.0, 0.987654321, np.nan],
+            "evidence_conflict": [False, True, None, False, False, True],
+            "project_ids": [["P001"], [], ["P002", "P003"], [], [], []],
+            "village_ids": [[], ["CZC001"], [], [], ["CZC002", "CZC003"], []],
+            "decision": [None, "继续开发（张三 2026-11-02）", None, None, None, None],
+        },
+        geometry=_squares(n),
+        crs="EPSG:4490",
+    )
+    vs = gpd.GeoDataFrame(
+        {
+            "village_id": ["CZC001", "CZC002", "CZC003"],
+            "name": ["柯岩村", "华舍村", None],
+            "town_code": ["330603001", "330603002", "330603003"],
+            "mode": ["拆除新建", "整治提升", None],
+            "stage": ["done", "signing", "not_started"],
+            "status": ["done", "at_risk", "not_started"],
+            "as_of": [dt.date(2026, 11, 1)] * 3,
+            "percent_complete": [1.0, 0.4567, np.nan],
+            "households": [120, None, 0],
+            "projected_completion": [dt.date(2026, 3, 1), None, dt.date(2028, 1, 31)],
+            "notes": [["已完成"], [], ["进度滞后", "需加快签约"]],
+        },
+        geometry=_squares(3, y0=30.1),
+        crs="EPSG:4490",
+    )
+    rs = pd.DataFrame(
+        {
+            "village_id": ["CZC002", "CZC002", "CZC003"],
+            "rank": [1, 2, 1],
+            "parcel_id": ["KQ2021-0001", "KQ2021-0004", "KQ2021-0005"],
+            "distance_m": [812.25, 1500.0, np.nan],
+            "reason": ["距离近、面积合适", "面积略小", None],
+        }
+    )
     return {"idle_assessment": ia, "village_status": vs, "resettlement_sites": rs}
 
 
@@ -235,12 +260,15 @@ def assert_unchanged(store, before: dict) -> None:
 
 
 # -- URLs -----------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("url", "expected"), [
-    ("postgresql://u:p@h:5432/d", "postgresql+psycopg://u:p@h:5432/d"),
-    ("postgres://u@h/d", "postgresql+psycopg://u@h/d"),
-    ("postgresql+psycopg://u@h/d", "postgresql+psycopg://u@h/d"),
-    ("postgresql+psycopg2://u@h/d", "postgresql+psycopg://u@h/d"),
-])
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://u:p@h:5432/d", "postgresql+psycopg://u:p@h:5432/d"),
+        ("postgres://u@h/d", "postgresql+psycopg://u@h/d"),
+        ("postgresql+psycopg://u@h/d", "postgresql+psycopg://u@h/d"),
+        ("postgresql+psycopg2://u@h/d", "postgresql+psycopg://u@h/d"),
+    ],
+)
 def test_urls_normalised_to_psycopg(url, expected):
     assert normalize_url(url) == expected
 
@@ -277,19 +305,27 @@ def test_migrations_upgrade_from_empty_and_downgrade_to_empty(cluster):
             from alembic.autogenerate import compare_metadata
             from alembic.runtime.migration import MigrationContext
 
-            ctx = MigrationContext.configure(conn, opts={
-                "include_object": lambda obj, n, type_, reflected, compare_to: not (
-                    type_ == "table" and n not in metadata.tables)})
+            ctx = MigrationContext.configure(
+                conn,
+                opts={
+                    "include_object": lambda obj, n, type_, reflected, compare_to: (
+                        not (type_ == "table" and n not in metadata.tables)
+                    )
+                },
+            )
             assert compare_metadata(ctx, metadata) == []
-            geom = conn.execute(sa.text(
-                "SELECT type, srid FROM geometry_columns WHERE f_table_name = 'parcels'")).one()
+            geom = conn.execute(sa.text("SELECT type, srid FROM geometry_columns WHERE f_table_name = 'parcels'")).one()
             assert tuple(geom) == ("MULTIPOLYGON", 4490)
-            gist = conn.execute(sa.text(
-                "SELECT indexdef FROM pg_indexes WHERE tablename = 'parcels' AND indexdef LIKE '%gist%'")).scalar()
+            gist = conn.execute(
+                sa.text("SELECT indexdef FROM pg_indexes WHERE tablename = 'parcels' AND indexdef LIKE '%gist%'")
+            ).scalar()
             assert "geometry" in gist
-            jsonb = conn.execute(sa.text(
-                "SELECT data_type FROM information_schema.columns WHERE table_name = 'idle_assessment' "
-                "AND column_name = 'reasons'")).scalar()
+            jsonb = conn.execute(
+                sa.text(
+                    "SELECT data_type FROM information_schema.columns WHERE table_name = 'idle_assessment' "
+                    "AND column_name = 'reasons'"
+                )
+            ).scalar()
             assert jsonb == "jsonb"
         engine.dispose()
         assert postgis.downgrade(url) is None
@@ -302,8 +338,12 @@ def test_migrations_upgrade_from_empty_and_downgrade_to_empty(cluster):
 def test_app_role_cannot_migrate_an_empty_database(cluster):
     name = cluster.new_database(template="template1")
     try:
-        _admin_exec(cluster.admin, "CREATE EXTENSION IF NOT EXISTS postgis",
-                    f"GRANT CONNECT ON DATABASE {name} TO {cluster.app}", database=name)
+        _admin_exec(
+            cluster.admin,
+            "CREATE EXTENSION IF NOT EXISTS postgis",
+            f"GRANT CONNECT ON DATABASE {name} TO {cluster.app}",
+            database=name,
+        )
         store = PostGISStore(cluster.app_url(name))
         with pytest.raises(StoreError, match="尚未建立平台表结构.*landrenew db upgrade"):
             store.layer_counts()
@@ -360,8 +400,14 @@ def test_where_filters_like_geopackage(pg, gpkg, demo_layers):
     town = parcels["town_code"].iloc[0]
     for store in (pg, gpkg):
         store.write_layers({"parcels": parcels})
-    for where in ({"parcel_id": ids}, {"town_code": town}, {"parcel_id": ids[0], "town_code": town},
-                  {"parcel_id": []}, {"town_code": int(town)}, {"parcel_id": "no-such"}):
+    for where in (
+        {"parcel_id": ids},
+        {"town_code": town},
+        {"parcel_id": ids[0], "town_code": town},
+        {"parcel_id": []},
+        {"town_code": int(town)},
+        {"parcel_id": "no-such"},
+    ):
         assert_same_layer(pg.read_layer("parcels", where=where), gpkg.read_layer("parcels", where=where))
     assert sorted(pg.read_layer("parcels", where={"parcel_id": ids})["parcel_id"]) == sorted(ids)
     with pytest.raises(KeyError, match="no field 'nope'"):
@@ -374,8 +420,9 @@ def test_append_adds_rows_and_replace_replaces(pg, demo_layers):
     pg.write_layers({"village_progress": first})
     pg.write_layers({"village_progress": second}, append=("village_progress",))
     assert pg.layer_counts()["village_progress"] == 160
-    assert_same_layer(pg.read_layer("village_progress"), conform(progress.iloc[:160], "village_progress")
-                      .reset_index(drop=True))
+    assert_same_layer(
+        pg.read_layer("village_progress"), conform(progress.iloc[:160], "village_progress").reset_index(drop=True)
+    )
     pg.write_layers({"village_progress": second})
     assert pg.layer_counts()["village_progress"] == 60
 
@@ -420,15 +467,17 @@ def _fail_on_copy(monkeypatch, nth: int, *, after: bool) -> None:
     monkeypatch.setattr(PostGISStore, "_copy_frame", copy)
 
 
-@pytest.mark.parametrize(("case", "nth", "after"), [
-    ("replace", 1, True),
-    ("append", 1, True),
-    ("multi", 2, False),
-    ("multi", 3, True),
-])
+@pytest.mark.parametrize(
+    ("case", "nth", "after"),
+    [
+        ("replace", 1, True),
+        ("append", 1, True),
+        ("multi", 2, False),
+        ("multi", 3, True),
+    ],
+)
 def test_failure_midway_through_write_leaves_database_unchanged(pg, demo_layers, monkeypatch, case, nth, after):
-    pg.write_layers({n: demo_layers[n].iloc[:50] for n in ("towns", "parcels", "village_progress")},
-                    meta={"run": "1"})
+    pg.write_layers({n: demo_layers[n].iloc[:50] for n in ("towns", "parcels", "village_progress")}, meta={"run": "1"})
     before = _snapshot(pg)
     if case == "replace":
         frames, append = {"parcels": demo_layers["parcels"].iloc[100:130]}, ()
@@ -460,11 +509,20 @@ def test_failure_while_writing_meta_leaves_layers_unchanged(pg, demo_layers, mon
 
 
 # -- decisions ------------------------------------------------------------------------------------------
-def _decision(parcel_id: str, based_on: str, *, route: str = "reclaim", by: str = "张三",
-              at: str = "2026-11-02T09:30:00.123Z") -> dict:
-    return {"decision_id": uuid.uuid4().hex, "parcel_id": parcel_id, "route": route, "sub_route": None,
-            "note": "审定意见，含,逗号", "decided_by": by, "decided_at": pd.Timestamp(at),
-            "based_on_version": based_on, "rules_version": "idle-2026.1"}
+def _decision(
+    parcel_id: str, based_on: str, *, route: str = "reclaim", by: str = "张三", at: str = "2026-11-02T09:30:00.123Z"
+) -> dict:
+    return {
+        "decision_id": uuid.uuid4().hex,
+        "parcel_id": parcel_id,
+        "route": route,
+        "sub_route": None,
+        "note": "审定意见，含,逗号",
+        "decided_by": by,
+        "decided_at": pd.Timestamp(at),
+        "based_on_version": based_on,
+        "rules_version": "idle-2026.1",
+    }
 
 
 @pytest.fixture
@@ -567,16 +625,19 @@ def _sql(url: str, statement: str) -> None:
         con.execute(statement)
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE decisions SET route = 'none'",
-    "DELETE FROM decisions",
-    "TRUNCATE decisions",
-    "TRUNCATE parcels",
-    "UPDATE idle_assessment SET route = 'none'",
-    "CREATE TABLE sneaky (id int)",
-    "DROP TABLE decisions",
-    "ALTER TABLE decisions DISABLE TRIGGER decisions_append_only",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE decisions SET route = 'none'",
+        "DELETE FROM decisions",
+        "TRUNCATE decisions",
+        "TRUNCATE parcels",
+        "UPDATE idle_assessment SET route = 'none'",
+        "CREATE TABLE sneaky (id int)",
+        "DROP TABLE decisions",
+        "ALTER TABLE decisions DISABLE TRIGGER decisions_append_only",
+    ],
+)
 def test_app_role_is_refused(db, assessed, statement):
     pid = "KQ2021-0000"
     assessed.append_decision(_decision(pid, assessed.current_version(pid)))
@@ -585,11 +646,14 @@ def test_app_role_is_refused(db, assessed, statement):
     assert len(assessed.read_layer("decisions")) == 1
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE decisions SET route = 'none'",
-    "DELETE FROM decisions",
-    "TRUNCATE decisions",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE decisions SET route = 'none'",
+        "DELETE FROM decisions",
+        "TRUNCATE decisions",
+    ],
+)
 def test_even_the_owner_cannot_change_decisions(db, assessed, statement):
     pid = "KQ2021-0000"
     assessed.append_decision(_decision(pid, assessed.current_version(pid)))
@@ -603,7 +667,9 @@ def test_app_role_privileges_are_exactly_the_documented_ones(db):
         role = sa.engine.make_url(db[0]).username
         rows = con.execute(
             "SELECT table_name, string_agg(privilege_type, ',' ORDER BY privilege_type) "
-            "FROM information_schema.role_table_grants WHERE grantee = %s GROUP BY table_name", (role,)).fetchall()
+            "FROM information_schema.role_table_grants WHERE grantee = %s GROUP BY table_name",
+            (role,),
+        ).fetchall()
     grants = dict(rows)
     assert grants["decisions"] == "INSERT,SELECT"
     assert grants["alembic_version"] == "SELECT"
@@ -675,14 +741,16 @@ def test_demo_pipeline_from_source_files_identical_on_both_stores(db, tmp_path, 
     pg, pg_reports = build_demo_store(db[0], n_parcels=500, seed=11)
     gp, gp_reports = build_demo_store(tmp_path / "gpkg" / "demo.gpkg", n_parcels=500, seed=11)
     try:
-        assert [(r.read, r.stored, r.rejected) for r in pg_reports] == [(r.read, r.stored, r.rejected)
-                                                                       for r in gp_reports]
+        assert [(r.read, r.stored, r.rejected) for r in pg_reports] == [
+            (r.read, r.stored, r.rejected) for r in gp_reports
+        ]
         assert pg.files_dir == tmp_path / "pg_files"
         for name in layer_names():
             assert_same_layer(pg.read_layer(name), gp.read_layer(name))
         assert len(pg.read_layer("idle_assessment")) == pg.layer_counts()["parcels"] > 400
         stamps = ("assessed_at", "renewal_at")
-        assert ({k: v for k, v in pg.meta().items() if k not in stamps}
-                == {k: v for k, v in gp.meta().items() if k not in stamps})
+        assert {k: v for k, v in pg.meta().items() if k not in stamps} == {
+            k: v for k, v in gp.meta().items() if k not in stamps
+        }
     finally:
         pg.close()

@@ -3,6 +3,7 @@
 Conventions used in the comments: a month is 365.25/12 = 30.4375 days; as_of is 2025-12-31 unless said
 otherwise, so months_to_deadline to 2027-12-31 = 730 / 30.4375 = 23.98357... months.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -37,8 +38,15 @@ def rules():
 
 def villages(*rows: dict) -> gpd.GeoDataFrame:
     """Villages as 100 m x 100 m squares (10 000 m²) in EPSG:4549, side by side."""
-    base = {"name": None, "town_code": "T1", "mode": "整治提升", "households": 100,
-            "planned_demolition_m2": 10_000.0, "planned_resettlement_units": 100, "deadline": None}
+    base = {
+        "name": None,
+        "town_code": "T1",
+        "mode": "整治提升",
+        "households": 100,
+        "planned_demolition_m2": 10_000.0,
+        "planned_resettlement_units": 100,
+        "deadline": None,
+    }
     recs = [{**base, "name": f"{r['village_id']}村", **r} for r in rows]
     geoms = [shapely.box(X0 + 200 * i, Y0, X0 + 200 * i + 100, Y0 + 100) for i in range(len(recs))]
     return gpd.GeoDataFrame(recs, geometry=geoms, crs="EPSG:4549")
@@ -61,16 +69,24 @@ def notes_text(row) -> str:
 # ----------------------------------------------------------------------------------------- rules
 def test_rule_file_defaults(rules):
     assert rules["deadline.default"] == dt.date(2027, 12, 31)
-    assert rules["stages.拆除新建"] == ["not_started", "planning", "signing", "relocation", "demolition",
-                                       "resettlement_construction", "done"]
+    assert rules["stages.拆除新建"] == [
+        "not_started",
+        "planning",
+        "signing",
+        "relocation",
+        "demolition",
+        "resettlement_construction",
+        "done",
+    ]
     assert rules["stages.整治提升"] == ["not_started", "planning", "works", "done"]
     assert rules["status.stall_months"] == 6 and rules["status.late_margin_months"] == 6
     assert rules.version == "2024.09-r1"
 
 
 def test_weights_must_sum_to_one(rules):
-    bad = rules.replace(**{"weights.拆除新建": {"signing": 0.5, "relocation": 0.2, "demolition": 0.2,
-                                                "resettlement": 0.3}})
+    bad = rules.replace(
+        **{"weights.拆除新建": {"signing": 0.5, "relocation": 0.2, "demolition": 0.2, "resettlement": 0.3}}
+    )
     with pytest.raises(RuleFileError, match="weights.拆除新建.*权重之和为 1.2，应为 1"):
         percent_complete(villages({"village_id": "A"}), reports(("A", "2025-01-31", "works", {})), rules=bad)
 
@@ -86,15 +102,23 @@ def test_rule_file_missing_key_is_refused(tmp_path):
 def test_rule_file_unknown_stage_is_refused(tmp_path):
     text = Path(load_renewal_rules().path).read_text(encoding="utf-8")
     broken = tmp_path / "renewal.yaml"
-    broken.write_text(text.replace("整治提升: [not_started, planning, works, done]",
-                                   "整治提升: [not_started, planning, painting, done]"), encoding="utf-8")
+    broken.write_text(
+        text.replace(
+            "整治提升: [not_started, planning, works, done]", "整治提升: [not_started, planning, painting, done]"
+        ),
+        encoding="utf-8",
+    )
     with pytest.raises(RuleFileError, match=r"stages.整治提升.*未知阶段 \['painting'\]"):
         load_renewal_rules(broken)
 
 
 # ------------------------------------------------------------------------------- percent_complete
-FULL = {"signed_households": 50, "relocated_households": 25, "demolished_m2": 2_500.0,
-        "resettlement_units_delivered": 10}
+FULL = {
+    "signed_households": 50,
+    "relocated_households": 25,
+    "demolished_m2": 2_500.0,
+    "resettlement_units_delivered": 10,
+}
 
 
 def test_percent_complete_demolition_mode(rules):
@@ -107,8 +131,9 @@ def test_percent_complete_demolition_mode(rules):
 
 def test_changing_a_weight_changes_percent(rules):
     # signing 0.4, resettlement 0.2: 0.4*0.5 + 0.2*0.25 + 0.2*0.25 + 0.2*0.2 = 0.20+0.05+0.05+0.04 = 0.34
-    what_if = rules.replace(**{"weights.拆除新建": {"signing": 0.4, "relocation": 0.2, "demolition": 0.2,
-                                                    "resettlement": 0.2}})
+    what_if = rules.replace(
+        **{"weights.拆除新建": {"signing": 0.4, "relocation": 0.2, "demolition": 0.2, "resettlement": 0.2}}
+    )
     vil = villages({"village_id": "A", "mode": "拆除新建", "planned_resettlement_units": 50})
     prog = reports(("A", "2025-01-31", "demolition", FULL))
     assert percent_complete(vil, prog, rules=what_if).tolist() == pytest.approx([0.34])
@@ -119,9 +144,11 @@ def test_percent_is_per_report_row_and_carries_missing_fields_forward(rules):
     # row 2 omits signed_households: the 2025-01-31 value (50) stands, so only relocation moves:
     # 0.2*0.5 + 0.2*0.5 + 0.2*0.25 + 0.4*0.2 = 0.10+0.10+0.05+0.08 = 0.33; the unknown village -> NaN
     vil = villages({"village_id": "A", "mode": "拆除新建", "planned_resettlement_units": 50})
-    prog = reports(("A", "2025-01-31", "demolition", FULL),
-                   ("A", "2025-02-28", "demolition", {**FULL, "signed_households": None, "relocated_households": 50}),
-                   ("ZZ", "2025-02-28", "works", {"works_progress": 0.5}))
+    prog = reports(
+        ("A", "2025-01-31", "demolition", FULL),
+        ("A", "2025-02-28", "demolition", {**FULL, "signed_households": None, "relocated_households": 50}),
+        ("ZZ", "2025-02-28", "works", {"works_progress": 0.5}),
+    )
     pc = percent_complete(vil, prog.set_axis([10, 11, 12]), rules=rules)
     assert pc.index.tolist() == [10, 11, 12]
     assert pc.iloc[:2].tolist() == pytest.approx([0.28, 0.33])
@@ -156,10 +183,23 @@ def test_missing_denominator_rescales_the_other_weights(rules):
     ],
 )
 def test_mixed_mode_is_weighted_by_area(rules, extra, expected, note):
-    vil = villages({"village_id": "M", "mode": "拆整结合", "planned_demolition_m2": 4_000.0,
-                    "planned_resettlement_units": 40, **extra})
-    prog = reports(("M", "2025-12-31", "demolition", {"signed_households": 20, "relocated_households": 10,
-                                                      "demolished_m2": 2_000.0, "works_progress": 0.5}))
+    vil = villages(
+        {
+            "village_id": "M",
+            "mode": "拆整结合",
+            "planned_demolition_m2": 4_000.0,
+            "planned_resettlement_units": 40,
+            **extra,
+        }
+    )
+    prog = reports(
+        (
+            "M",
+            "2025-12-31",
+            "demolition",
+            {"signed_households": 20, "relocated_households": 10, "demolished_m2": 2_000.0, "works_progress": 0.5},
+        )
+    )
     assert percent_complete(vil, prog, rules=rules).tolist() == pytest.approx([expected])
     assert note in notes_text(status_of(vil, prog, rules=rules).loc["M"])
 
@@ -167,8 +207,10 @@ def test_mixed_mode_is_weighted_by_area(rules, extra, expected, note):
 # --------------------------------------------------------------------------------- forecast/status
 def works_village(vid: str, *points: tuple[str, float], stage: str = "works", **attrs):
     """A 整治提升 village whose percent is its works_progress."""
-    return (villages({"village_id": vid, **attrs}),
-            reports(*[(vid, d, stage, {"works_progress": w}) for d, w in points]))
+    return (
+        villages({"village_id": vid, **attrs}),
+        reports(*[(vid, d, stage, {"works_progress": w}) for d, w in points]),
+    )
 
 
 def test_on_track_hand_worked(rules):
@@ -192,8 +234,9 @@ def test_on_track_hand_worked(rules):
 def test_rate_window_uses_latest_report_before_the_window(rules):
     # monthly reports: the base is the latest report at or before 2025-12-31 - 6 months = 2025-06-30
     # (0.25), not the first one (0.10): rate = (0.55 - 0.25) / (184/30.4375)
-    vil, prog = works_village("A", ("2025-03-31", 0.10), ("2025-06-30", 0.25), ("2025-09-30", 0.40),
-                              ("2025-12-31", 0.55))
+    vil, prog = works_village(
+        "A", ("2025-03-31", 0.10), ("2025-06-30", 0.25), ("2025-09-30", 0.40), ("2025-12-31", 0.55)
+    )
     row = status_of(vil, prog, rules=rules).loc["A"]
     assert row["monthly_rate"] == pytest.approx(0.30 / (184 / DAYS_PER_MONTH))
     assert row["report_count"] == 4
@@ -284,8 +327,11 @@ def test_done_village(rules):
     ("prog", "stage", "note"),
     [
         (reports(), "not_started", "截至 2025-12-31 无进度填报，按未启动处理；期限 2027-12-31 前每月需完成 4.2%"),
-        (reports(("A", "2025-12-31", "planning", {"works_progress": 0.0})), "planning",
-         "完成率为0，阶段为方案编制，按未启动处理"),
+        (
+            reports(("A", "2025-12-31", "planning", {"works_progress": 0.0})),
+            "planning",
+            "完成率为0，阶段为方案编制，按未启动处理",
+        ),
     ],
 )
 def test_not_started(rules, prog, stage, note):
@@ -314,8 +360,12 @@ def test_backwards_progress_is_flagged_and_not_averaged(rules):
     # (0.16 - 0.10) / (92/30.4375) = 0.019851 per month (the whole-window rate would have been
     # (0.16 - 0.12) / (184/30.4375) = 0.006617)
     vil = villages({"village_id": "B", "mode": "拆除新建"})
-    prog = reports(*[("B", d, "signing", {"signed_households": s})
-                     for d, s in [("2025-01-31", 40), ("2025-06-30", 60), ("2025-09-30", 50), ("2025-12-31", 80)]])
+    prog = reports(
+        *[
+            ("B", d, "signing", {"signed_households": s})
+            for d, s in [("2025-01-31", 40), ("2025-06-30", 60), ("2025-09-30", 50), ("2025-12-31", 80)]
+        ]
+    )
     row = status_of(vil, prog, rules=rules).loc["B"]
     assert row["percent_complete"] == pytest.approx(0.16)
     assert row["monthly_rate"] == pytest.approx(0.06 / (92 / 30.4375))
@@ -340,15 +390,31 @@ def test_duplicate_report_dates_do_not_double_count(rules):
     ("stage", "fields", "note", "status"),
     [
         # stage signing but demolition has begun (1000/10000 m²)
-        ("signing", {"signed_households": 50, "demolished_m2": 1_000.0},
-         "阶段与指标不符：填报阶段为征收签约，但拆除已开始（10.0%），完成率按指标计算", "on_track"),
+        (
+            "signing",
+            {"signed_households": 50, "demolished_m2": 1_000.0},
+            "阶段与指标不符：填报阶段为征收签约，但拆除已开始（10.0%），完成率按指标计算",
+            "on_track",
+        ),
         # stage done, indicators say 0.2*0.5 + 0.2*0.5 + 0.2*0.1 = 0.22
-        ("done", {"signed_households": 50, "relocated_households": 50, "demolished_m2": 1_000.0},
-         "阶段与指标不符：阶段填报为完成，但指标完成率仅 22.0%，按指标判定未完成", "on_track"),
+        (
+            "done",
+            {"signed_households": 50, "relocated_households": 50, "demolished_m2": 1_000.0},
+            "阶段与指标不符：阶段填报为完成，但指标完成率仅 22.0%，按指标判定未完成",
+            "on_track",
+        ),
         # all indicators complete, stage still resettlement_construction
-        ("resettlement_construction", {"signed_households": 100, "relocated_households": 100,
-                                       "demolished_m2": 10_000.0, "resettlement_units_delivered": 100},
-         "阶段与指标不符：指标已全部完成，但阶段仍为安置房建设，按指标判定已完成", "done"),
+        (
+            "resettlement_construction",
+            {
+                "signed_households": 100,
+                "relocated_households": 100,
+                "demolished_m2": 10_000.0,
+                "resettlement_units_delivered": 100,
+            },
+            "阶段与指标不符：指标已全部完成，但阶段仍为安置房建设，按指标判定已完成",
+            "done",
+        ),
         ("works", {"signed_households": 10}, "阶段“works”不属于拆除新建的阶段，未作阶段核对", "on_track"),
     ],
 )
@@ -363,8 +429,10 @@ def test_stage_contradicting_indicators(rules, stage, fields, note, status):
 
 def test_stage_going_backwards_is_flagged(rules):
     vil = villages({"village_id": "C", "mode": "拆除新建"})
-    prog = reports(("C", "2025-06-30", "relocation", {"signed_households": 50}),
-                   ("C", "2025-12-31", "signing", {"signed_households": 60}))
+    prog = reports(
+        ("C", "2025-06-30", "relocation", {"signed_households": 50}),
+        ("C", "2025-12-31", "signing", {"signed_households": 60}),
+    )
     row = status_of(vil, prog, rules=rules).loc["C"]
     assert "数据错误（阶段倒退）：阶段在 2025-06-30 为搬迁腾空，在 2025-12-31 退回征收签约，请核实" in notes_text(row)
     assert row["data_error"]
@@ -379,12 +447,16 @@ def test_stale_last_report_is_mentioned(rules):
 
 
 def test_needs_resettlement_units(rules):
-    vil = villages({"village_id": "A", "mode": "拆除新建", "planned_resettlement_units": 100},
-                   {"village_id": "B", "mode": "拆除新建", "planned_resettlement_units": 100},
-                   {"village_id": "C", "mode": "整治提升", "planned_resettlement_units": None})
-    prog = reports(("A", "2025-12-31", "resettlement_construction", {"resettlement_units_delivered": 30}),
-                   ("B", "2025-12-31", "resettlement_construction", {"resettlement_units_delivered": 120}),
-                   ("C", "2025-12-31", "works", {"works_progress": 0.5}))
+    vil = villages(
+        {"village_id": "A", "mode": "拆除新建", "planned_resettlement_units": 100},
+        {"village_id": "B", "mode": "拆除新建", "planned_resettlement_units": 100},
+        {"village_id": "C", "mode": "整治提升", "planned_resettlement_units": None},
+    )
+    prog = reports(
+        ("A", "2025-12-31", "resettlement_construction", {"resettlement_units_delivered": 30}),
+        ("B", "2025-12-31", "resettlement_construction", {"resettlement_units_delivered": 120}),
+        ("C", "2025-12-31", "works", {"works_progress": 0.5}),
+    )
     st = status_of(vil, prog, rules=rules)
     assert st["needs_resettlement_units"].tolist() == [70, 0, 0]
     assert st["needs_resettlement_units"].dtype == np.int64
@@ -400,9 +472,19 @@ def test_output_has_one_row_per_village_in_input_order(rules):
     assert out.crs == vil.crs
     assert out["as_of"].iloc[0] == pd.Timestamp(AS_OF)
     assert out.attrs["unknown_village_ids"] == ["ZZ"]
-    assert list(out.columns[:11]) == ["village_id", "name", "town_code", "mode", "stage", "percent_complete",
-                                      "monthly_rate", "required_monthly_rate", "projected_completion", "status",
-                                      "months_to_deadline"]
+    assert list(out.columns[:11]) == [
+        "village_id",
+        "name",
+        "town_code",
+        "mode",
+        "stage",
+        "percent_complete",
+        "monthly_rate",
+        "required_monthly_rate",
+        "projected_completion",
+        "status",
+        "months_to_deadline",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -419,23 +501,41 @@ def test_bad_villages_are_refused(rules, vil, match):
 
 # ------------------------------------------------------------------------------------------ summary
 def test_district_summary_counts_and_decisive():
-    status = pd.DataFrame({
-        "village_id": ["A", "B", "C", "D"], "name": ["甲", "乙", "丙", "丁"],
-        "town_code": ["T1", "T1", "T2", "T2"],
-        "status": ["on_track", "late", "done", "not_started"],
-        "households": [100, 300, 50, 200],
-        "signed_households": [60.0, 90.0, 50.0, 0.0], "relocated_households": [40.0, 30.0, 50.0, 0.0],
-        "percent_complete": [0.5, 0.2, 1.0, 0.0],
-        "months_to_deadline": [24.0, 24.0, 24.0, 12.0],
-        "required_monthly_rate": [0.02, 0.03, 0.0, 0.08],
-    })
+    status = pd.DataFrame(
+        {
+            "village_id": ["A", "B", "C", "D"],
+            "name": ["甲", "乙", "丙", "丁"],
+            "town_code": ["T1", "T1", "T2", "T2"],
+            "status": ["on_track", "late", "done", "not_started"],
+            "households": [100, 300, 50, 200],
+            "signed_households": [60.0, 90.0, 50.0, 0.0],
+            "relocated_households": [40.0, 30.0, 50.0, 0.0],
+            "percent_complete": [0.5, 0.2, 1.0, 0.0],
+            "months_to_deadline": [24.0, 24.0, 24.0, 12.0],
+            "required_monthly_rate": [0.02, 0.03, 0.0, 0.08],
+        }
+    )
     towns = pd.DataFrame({"town_code": ["T1", "T2"], "name": ["柯桥街道", "华舍街道"]})
     out = district_summary(status, towns=towns)
     bt = out["by_town"].set_index("town_code")
     assert bt.index.tolist() == ["T1", "T2", "全区"]
     assert bt.loc["T1", "town_name"] == "柯桥街道"
-    assert bt.loc["T1", ["villages", "done", "on_track", "at_risk", "late", "not_started"]].tolist() == [2, 0, 1, 0, 1, 0]
-    assert bt.loc["全区", ["villages", "done", "on_track", "at_risk", "late", "not_started"]].tolist() == [4, 1, 1, 0, 1, 1]
+    assert bt.loc["T1", ["villages", "done", "on_track", "at_risk", "late", "not_started"]].tolist() == [
+        2,
+        0,
+        1,
+        0,
+        1,
+        0,
+    ]
+    assert bt.loc["全区", ["villages", "done", "on_track", "at_risk", "late", "not_started"]].tolist() == [
+        4,
+        1,
+        1,
+        0,
+        1,
+        1,
+    ]
     assert bt.loc["全区", "households"] == 650
     assert bt.loc["全区", "signed_households"] == 200
     # household-weighted: T1 (100*0.5 + 300*0.2) / 400 = 0.275; district (50 + 60 + 50 + 0) / 650
@@ -463,29 +563,41 @@ def test_district_summary_from_village_status(rules):
 # ------------------------------------------------------------------------------- resettlement sites
 def _parcel(pid, dx, dy, w, h, route, land_use, alternatives=()):
     # (dx, dy): lower-left corner offset from the village's lower-left corner (village = 100 m square)
-    return {"parcel_id": pid, "route": route, "land_use": land_use, "alternatives": list(alternatives),
-            "geometry": shapely.box(X0 + dx, Y0 + dy, X0 + dx + w, Y0 + dy + h)}
+    return {
+        "parcel_id": pid,
+        "route": route,
+        "land_use": land_use,
+        "alternatives": list(alternatives),
+        "geometry": shapely.box(X0 + dx, Y0 + dy, X0 + dx + w, Y0 + dy + h),
+    }
 
 
 @pytest.fixture
 def site_inputs(rules):
     # village A needs 100 units -> need = 100 * 50 m² = 5000 m²; village B needs none
-    vil = villages({"village_id": "A", "mode": "拆除新建", "planned_resettlement_units": 100},
-                   {"village_id": "B", "mode": "整治提升", "planned_resettlement_units": None})
-    prog = reports(("A", "2025-12-31", "signing", {"signed_households": 50}),
-                   ("B", "2025-12-31", "works", {"works_progress": 0.5}))
+    vil = villages(
+        {"village_id": "A", "mode": "拆除新建", "planned_resettlement_units": 100},
+        {"village_id": "B", "mode": "整治提升", "planned_resettlement_units": None},
+    )
+    prog = reports(
+        ("A", "2025-12-31", "signing", {"signed_households": 50}), ("B", "2025-12-31", "works", {"works_progress": 0.5})
+    )
     status = village_status(vil, prog, as_of=AS_OF, rules=rules)
     parcels = [
         # 400 m east of the village's edge, 5000 m² -> closeness 1 - 400/2000 = 0.80, fit 1 -> score 0.90
         _parcel("P1", 500, 0, 50, 100, "reclaim", "住宅用地"),
         # 100 m north, 20 000 m² -> closeness 0.95, fit 5000/20000 = 0.25 -> score 0.60
-        _parcel("P2", 0, 200, 200, 100, "transfer", "商住用地", [{"route": "reclaim", "sub_route": "negotiated_reclaim"}]),
+        _parcel(
+            "P2", 0, 200, 200, 100, "transfer", "商住用地", [{"route": "reclaim", "sub_route": "negotiated_reclaim"}]
+        ),
         # 50 m away, right size, but its only route is continue -> excluded
         _parcel("P3", -150, 0, 50, 100, "continue", "住宅用地", [{"route": "continue", "sub_route": "on_schedule"}]),
         # continue, with reclaim as an alternative (JSON text as in GeoPackage); 500 m south, 2500 m²
         # -> closeness 0.75, fit 0.5 -> score 0.625
-        {**_parcel("P4", 0, -550, 50, 50, "continue", "住宅用地"),
-         "alternatives": json.dumps([{"route": "reclaim", "sub_route": "purchase_by_demand"}])},
+        {
+            **_parcel("P4", 0, -550, 50, 50, "continue", "住宅用地"),
+            "alternatives": json.dumps([{"route": "reclaim", "sub_route": "purchase_by_demand"}]),
+        },
         # industrial land -> excluded
         _parcel("P5", 120, 0, 50, 100, "reclaim", "工业用地"),
         # 3 km away -> beyond the 2 km limit
@@ -505,8 +617,10 @@ def test_resettlement_sites_ranking(rules, site_inputs):
     assert out["distance_m"].tolist() == pytest.approx([400, 500, 100], abs=0.01)
     assert out["fit"].tolist() == pytest.approx([1.0, 0.5, 0.25], abs=1e-5)
     assert out["score"].tolist() == pytest.approx([0.90, 0.625, 0.60], abs=1e-5)
-    assert out["reason"].iloc[0] == ("第1位（综合得分 0.90）：距村 400 米（上限 2000 米），面积 5000 ㎡，需约 5000 ㎡"
-                                     "（100 套 × 50 ㎡/套），匹配度 1.00；推荐路径为收回收购")
+    assert out["reason"].iloc[0] == (
+        "第1位（综合得分 0.90）：距村 400 米（上限 2000 米），面积 5000 ㎡，需约 5000 ㎡"
+        "（100 套 × 50 ㎡/套），匹配度 1.00；推荐路径为收回收购"
+    )
     assert out["reason"].iloc[1].endswith("备选路径含收回收购或转让")
 
 

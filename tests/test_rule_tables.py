@@ -3,6 +3,7 @@
 Each test edits a copy of the default rule file as a district would (text edits of the YAML) and checks the
 engine's output on a hand-made parcel against the rule as written in docs/rules.md §6.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -23,13 +24,20 @@ AS_OF = dt.date(2021, 12, 31)
 # (cause government, art8_2): both R4 rows "adjust_planning" (planning change) and "extend_start" (cause
 # government) fit it; the table lists adjust_planning first (docs/rules.md §6 step 4).
 PLANNING = {
-    "parcel_id": ["P1"], "enterprise_id": ["E1"], "land_use": ["住宅用地"], "land_price_wan": [1000.0],
-    "supply_date": pd.to_datetime(["2019-05-01"]), "agreed_start_date": pd.to_datetime(["2020-06-30"]),
-    "agreed_completion_date": pd.to_datetime(["2023-06-30"]), "idle_cause": ["government"],
-    "idle_cause_detail": ["art8_2"], "price_paid_ratio": [1.0],
+    "parcel_id": ["P1"],
+    "enterprise_id": ["E1"],
+    "land_use": ["住宅用地"],
+    "land_price_wan": [1000.0],
+    "supply_date": pd.to_datetime(["2019-05-01"]),
+    "agreed_start_date": pd.to_datetime(["2020-06-30"]),
+    "agreed_completion_date": pd.to_datetime(["2023-06-30"]),
+    "idle_cause": ["government"],
+    "idle_cause_detail": ["art8_2"],
+    "price_paid_ratio": [1.0],
 }
-ENTERPRISES = pd.DataFrame({"enterprise_id": ["E1"], "risk_level": ["normal"], "in_default": [False],
-                            "willing_to_continue": ["yes"]})
+ENTERPRISES = pd.DataFrame(
+    {"enterprise_id": ["E1"], "risk_level": ["normal"], "in_default": [False], "willing_to_continue": ["yes"]}
+)
 
 
 def rule_file(tmp_path, text: str):
@@ -73,54 +81,96 @@ def test_a_wording_change_shows_in_the_reasons(tmp_path):
 
 def test_a_wording_change_of_a_named_text(tmp_path):
     changed = DEFAULT.replace('{when: [in_default], text: "债务违约"}', '{when: [in_default], text: "已发生债务违约"}')
-    e = pd.DataFrame({"enterprise_id": ["E1"], "risk_level": ["normal"], "in_default": [True],
-                      "willing_to_continue": ["yes"]})
-    out = classify_idle_land(pd.DataFrame(PLANNING), enterprises=e, as_of=AS_OF,
-                             rules=rule_file(tmp_path, changed)).iloc[0]
+    e = pd.DataFrame(
+        {"enterprise_id": ["E1"], "risk_level": ["normal"], "in_default": [True], "willing_to_continue": ["yes"]}
+    )
+    out = classify_idle_land(
+        pd.DataFrame(PLANNING), enterprises=e, as_of=AS_OF, rules=rule_file(tmp_path, changed)
+    ).iloc[0]
     assert [r["text"] for r in out.reasons if r["rule_id"] == "K1"] == ["企业 E1 已发生债务违约，无能力继续开发"]
 
 
 def test_a_new_condition_in_a_row_takes_effect(tmp_path):
     """A district that wants extend_start only for parcels without breach adds a condition to the row."""
     line = row_line(DEFAULT, "adjust_planning", "R4")
-    stricter = DEFAULT.replace(line, line.replace("when: [capable, idle, planning_change]",
-                                                  "when: [capable, idle, planning_change, not mortgaged]"))
+    stricter = DEFAULT.replace(
+        line,
+        line.replace("when: [capable, idle, planning_change]", "when: [capable, idle, planning_change, not mortgaged]"),
+    )
     rules = rule_file(tmp_path, stricter)
     assert assess(rules).sub_route == "adjust_planning"
     assert assess(rules, mortgaged=[True]).sub_route == "extend_start"
 
 
-@pytest.mark.parametrize("edit, pattern", [
-    pytest.param(lambda t: t.replace("when: [capable, idle, planning_change]", "when: [capabel, idle]", 1),
-                 r"recommendation.rows” 第 12 行（continue/adjust_planning）的键 “when” 含未知条件 “capabel”",
-                 id="unknown_condition"),
-    pytest.param(lambda t: t.replace("{rule: R5, route: reclaim,", "{rule: R5, route: recover,"),
-                 r"第 17 行（recover/negotiated_reclaim）的键 “route” 的处置路径 “recover” 未知", id="unknown_route"),
-    pytest.param(lambda t: t.replace(', reason: "企业有能力继续开发：企业原因停工闲置，责令限期复工"}', "}"),
-                 r"第 16 行（continue/resume_works）的键 “reason” 缺失", id="missing_reason"),
-    pytest.param(lambda t: t.replace("{rule: R1, route: none, when: [out_of_stock_scope],",
-                                     "{rule: R1, route: none,"),
-                 r"第 1 行（none/—）的键 “when” 缺失", id="missing_when"),
-    pytest.param(lambda t: t.replace("sub_route: resume_works, when: [capable, halted_idle, enterprise_cause], reason",
-                                     "sub_route: whole_transfer, when: [capable, halted_idle, enterprise_cause], reason"),
-                 r"第 16 行（continue/whole_transfer）的键 “sub_route” 的具体方式 “whole_transfer” 不属于处置路径 continue",
-                 id="sub_route_of_another_route"),
-    pytest.param(lambda t: t.replace("{rule: R6, route: reclaim,", "{rule: R6, rout: reclaim, route: reclaim,"),
-                 r"第 18 行（reclaim/negotiated_reclaim）的键 “rout” 不是推荐路径表的键", id="unknown_key"),
-    pytest.param(lambda t: t.replace("{prospect}，协商收回", "{prospekt}，协商收回"),
-                 r"第 24 行（reclaim/negotiated_reclaim）的键 “reason” 含未知占位符 “{prospekt}”",
-                 id="unknown_placeholder"),
-    pytest.param(lambda t: t.replace("{rule: R7, route: transfer, sub_route: whole_transfer",
-                                     "{rule: R9, route: transfer, sub_route: whole_transfer"),
-                 r"缺少键 “citations.R9”（推荐路径表第 19 行使用）", id="rule_without_citation"),
-    pytest.param(lambda t: t.replace("{when: [route=reclaim],", "{when: [route=recover],"),
-                 r"“measures” 第 9 行.*的检验 “route=recover” 含未知取值", id="measure_unknown_value"),
-    pytest.param(lambda t: t.replace('{text: "市场前景{market_prospect}{prospect_assumed_note}"}',
-                                     '{text: "市场前景{market_prospect}{prospect}"}'),
-                 r"循环引用：prospect -> prospect", id="text_cycle"),
-    pytest.param(lambda t: t.replace("  - land_swap: reclaim\n", "  - land_swap: recover\n"),
-                 r"“sub_routes”的键 “land_swap” 的处置路径 “recover” 未知", id="sub_routes_unknown_route"),
-])
+@pytest.mark.parametrize(
+    "edit, pattern",
+    [
+        pytest.param(
+            lambda t: t.replace("when: [capable, idle, planning_change]", "when: [capabel, idle]", 1),
+            r"recommendation.rows” 第 12 行（continue/adjust_planning）的键 “when” 含未知条件 “capabel”",
+            id="unknown_condition",
+        ),
+        pytest.param(
+            lambda t: t.replace("{rule: R5, route: reclaim,", "{rule: R5, route: recover,"),
+            r"第 17 行（recover/negotiated_reclaim）的键 “route” 的处置路径 “recover” 未知",
+            id="unknown_route",
+        ),
+        pytest.param(
+            lambda t: t.replace(', reason: "企业有能力继续开发：企业原因停工闲置，责令限期复工"}', "}"),
+            r"第 16 行（continue/resume_works）的键 “reason” 缺失",
+            id="missing_reason",
+        ),
+        pytest.param(
+            lambda t: t.replace("{rule: R1, route: none, when: [out_of_stock_scope],", "{rule: R1, route: none,"),
+            r"第 1 行（none/—）的键 “when” 缺失",
+            id="missing_when",
+        ),
+        pytest.param(
+            lambda t: t.replace(
+                "sub_route: resume_works, when: [capable, halted_idle, enterprise_cause], reason",
+                "sub_route: whole_transfer, when: [capable, halted_idle, enterprise_cause], reason",
+            ),
+            r"第 16 行（continue/whole_transfer）的键 “sub_route” 的具体方式 “whole_transfer” 不属于处置路径 continue",
+            id="sub_route_of_another_route",
+        ),
+        pytest.param(
+            lambda t: t.replace("{rule: R6, route: reclaim,", "{rule: R6, rout: reclaim, route: reclaim,"),
+            r"第 18 行（reclaim/negotiated_reclaim）的键 “rout” 不是推荐路径表的键",
+            id="unknown_key",
+        ),
+        pytest.param(
+            lambda t: t.replace("{prospect}，协商收回", "{prospekt}，协商收回"),
+            r"第 24 行（reclaim/negotiated_reclaim）的键 “reason” 含未知占位符 “{prospekt}”",
+            id="unknown_placeholder",
+        ),
+        pytest.param(
+            lambda t: t.replace(
+                "{rule: R7, route: transfer, sub_route: whole_transfer",
+                "{rule: R9, route: transfer, sub_route: whole_transfer",
+            ),
+            r"缺少键 “citations.R9”（推荐路径表第 19 行使用）",
+            id="rule_without_citation",
+        ),
+        pytest.param(
+            lambda t: t.replace("{when: [route=reclaim],", "{when: [route=recover],"),
+            r"“measures” 第 9 行.*的检验 “route=recover” 含未知取值",
+            id="measure_unknown_value",
+        ),
+        pytest.param(
+            lambda t: t.replace(
+                '{text: "市场前景{market_prospect}{prospect_assumed_note}"}',
+                '{text: "市场前景{market_prospect}{prospect}"}',
+            ),
+            r"循环引用：prospect -> prospect",
+            id="text_cycle",
+        ),
+        pytest.param(
+            lambda t: t.replace("  - land_swap: reclaim\n", "  - land_swap: recover\n"),
+            r"“sub_routes”的键 “land_swap” 的处置路径 “recover” 未知",
+            id="sub_routes_unknown_route",
+        ),
+    ],
+)
 def test_invalid_table_is_refused_naming_row_and_key(tmp_path, edit, pattern):
     text = edit(DEFAULT)
     assert text != DEFAULT
@@ -130,7 +180,9 @@ def test_invalid_table_is_refused_naming_row_and_key(tmp_path, edit, pattern):
 
 def test_a_table_with_no_row_for_a_parcel_is_refused(tmp_path):
     """Rows 3-24 all need a known capability; without the review row an unknown enterprise fits no row."""
-    text = DEFAULT.replace('    - {rule: R2, route: review, when: [needs_review], reason: "需人工研判：{review_issues}"}\n', "")
+    text = DEFAULT.replace(
+        '    - {rule: R2, route: review, when: [needs_review], reason: "需人工研判：{review_issues}"}\n', ""
+    )
     rules = rule_file(tmp_path, text)
     with pytest.raises(RuleFileError, match="推荐路径表对宗地 P1 等没有适用的行"):
         classify_idle_land(pd.DataFrame(PLANNING), enterprises=None, as_of=AS_OF, rules=rules)
@@ -140,9 +192,11 @@ def test_a_table_with_no_row_for_a_parcel_is_refused(tmp_path):
 def test_first_and_collect_on_a_tiny_table():
     masks = {"a": np.array([True, False, False]), "b": np.array([True, True, False])}
     ev = Evaluator(3, masks.__getitem__, lambda name, ix: np.array([f"<{name}{i}>" for i in ix], dtype=object))
-    rows = [TextRow((Clause("a"),), Template("A{x}", ((False, "A"), (True, "x")))),
-            TextRow((Clause("b"),), Template("B", ((False, "B"),))),
-            TextRow((Clause("a", negate=True),), Template("notA", ((False, "notA"),)))]
+    rows = [
+        TextRow((Clause("a"),), Template("A{x}", ((False, "A"), (True, "x")))),
+        TextRow((Clause("b"),), Template("B", ((False, "B"),))),
+        TextRow((Clause("a", negate=True),), Template("notA", ((False, "notA"),))),
+    ]
     assert first_match(list(masks.values())).tolist() == [0, 1, -1]
     assert ev.render_first(rows, np.arange(3)).tolist() == ["A<x0>", "B", "notA"]
     assert join_texts(ev, rows, np.arange(3), "、").tolist() == ["A<x0>、B", "B、notA", "notA"]
@@ -153,8 +207,12 @@ def test_the_default_tables_name_only_known_conditions():
     from gis.idle_conditions import CONDITIONS
 
     tables = idle_tables(load_idle_rules())
-    rows = [*tables.recommendation, *tables.measures, *(r for t in tables.texts.values() for r in t.rows),
-            *(r for slot in tables.reasons for r in slot.rows)]
+    rows = [
+        *tables.recommendation,
+        *tables.measures,
+        *(r for t in tables.texts.values() for r in t.rows),
+        *(r for slot in tables.reasons for r in slot.rows),
+    ]
     used = {c.name for r in rows for c in r.when if not c.is_value_test}
     used |= {c.name for slot in tables.reasons for c in (slot.when or ())}
     assert len(used) > 40 and used <= set(CONDITIONS)
@@ -172,10 +230,19 @@ def _late_village():
     import geopandas as gpd
     import shapely
 
-    vil = gpd.GeoDataFrame({"village_id": ["A"], "name": ["A村"], "mode": ["整治提升"], "households": [100]},
-                           geometry=[shapely.box(0, 0, 100, 100)], crs="EPSG:4549")
-    prog = pd.DataFrame({"village_id": ["A", "A"], "report_date": ["2025-06-30", "2025-12-31"],
-                         "stage": ["works", "works"], "works_progress": [0.1, 0.2]})
+    vil = gpd.GeoDataFrame(
+        {"village_id": ["A"], "name": ["A村"], "mode": ["整治提升"], "households": [100]},
+        geometry=[shapely.box(0, 0, 100, 100)],
+        crs="EPSG:4549",
+    )
+    prog = pd.DataFrame(
+        {
+            "village_id": ["A", "A"],
+            "report_date": ["2025-06-30", "2025-12-31"],
+            "stage": ["works", "works"],
+            "works_progress": [0.1, 0.2],
+        }
+    )
     return vil, prog
 
 
@@ -211,22 +278,45 @@ def test_reordering_status_rows_changes_the_status(tmp_path):
 def test_a_status_note_wording_change_shows(tmp_path):
     old = "晚于期限超过{late_margin_months}个月，判为严重滞后"
     assert old in RENEWAL
-    row = _status(_renewal_rules(tmp_path, RENEWAL.replace(old, "比期限晚 {late_margin_months} 个月以上，列为严重滞后")))
-    assert row.notes == ["按近期速度每月 1.7%（2025-06-30 至 2025-12-31），预计 2030-01-11 完成（期限 2027-12-31），"
-                         "比期限晚 6 个月以上，列为严重滞后"]
+    row = _status(
+        _renewal_rules(tmp_path, RENEWAL.replace(old, "比期限晚 {late_margin_months} 个月以上，列为严重滞后"))
+    )
+    assert row.notes == [
+        "按近期速度每月 1.7%（2025-06-30 至 2025-12-31），预计 2030-01-11 完成（期限 2027-12-31），"
+        "比期限晚 6 个月以上，列为严重滞后"
+    ]
 
 
-@pytest.mark.parametrize("edit, pattern", [
-    pytest.param(lambda t: t.replace("when: [stalled]", "when: [stalle]"),
-                 r"“status_order” 第 5 行（late）的键 “when” 含未知条件 “stalle”", id="unknown_condition"),
-    pytest.param(lambda t: t.replace("{status: on_track, when: [], citation:", "{status: on_track, when: [has_rate], citation:"),
-                 r"“status_order” 第 11 行的键 “when” 最后一行应无条件", id="last_row_conditional"),
-    pytest.param(lambda t: t.replace("{status: at_risk, when: [has_rate, projected_after_deadline]",
-                                     "{status: risky, when: [has_rate, projected_after_deadline]"),
-                 r"第 8 行（risky）的键 “status” 的状态 “risky” 未知", id="unknown_status"),
-    pytest.param(lambda t: t.replace("完成率 {stall_reference_percent}", "完成率 {stall_percent}"),
-                 r"第 5 行（late）的键 “note” 含未知占位符 “{stall_percent}”", id="unknown_placeholder"),
-])
+@pytest.mark.parametrize(
+    "edit, pattern",
+    [
+        pytest.param(
+            lambda t: t.replace("when: [stalled]", "when: [stalle]"),
+            r"“status_order” 第 5 行（late）的键 “when” 含未知条件 “stalle”",
+            id="unknown_condition",
+        ),
+        pytest.param(
+            lambda t: t.replace(
+                "{status: on_track, when: [], citation:", "{status: on_track, when: [has_rate], citation:"
+            ),
+            r"“status_order” 第 11 行的键 “when” 最后一行应无条件",
+            id="last_row_conditional",
+        ),
+        pytest.param(
+            lambda t: t.replace(
+                "{status: at_risk, when: [has_rate, projected_after_deadline]",
+                "{status: risky, when: [has_rate, projected_after_deadline]",
+            ),
+            r"第 8 行（risky）的键 “status” 的状态 “risky” 未知",
+            id="unknown_status",
+        ),
+        pytest.param(
+            lambda t: t.replace("完成率 {stall_reference_percent}", "完成率 {stall_percent}"),
+            r"第 5 行（late）的键 “note” 含未知占位符 “{stall_percent}”",
+            id="unknown_placeholder",
+        ),
+    ],
+)
 def test_invalid_status_table_is_refused(tmp_path, edit, pattern):
     text = edit(RENEWAL)
     assert text != RENEWAL

@@ -1,5 +1,6 @@
 """docs/rules.md, the rules for a bureau: every rule id and citation of the rule files is in it, and its
 generated tables match the rule files (scripts/rules_doc.py --check)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -43,8 +44,10 @@ def test_every_rule_id_and_citation_is_documented(path):
 
 
 def test_generated_tables_are_up_to_date():
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "rules_doc.py"), "--check"], cwd=ROOT,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "rules_doc.py"), "--check"], cwd=ROOT, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stdout + done.stderr
+
 
 # that no file points outside the repository is tests/test_docs.py's check

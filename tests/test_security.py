@@ -6,6 +6,7 @@ the app reaches through a least-privileged role WITH A PASSWORD.  Browser tests 
 against ``streamlit run app.py`` (``tests/app_server.py``).  The lockout is checked with an injected clock,
 the idle expiry with a settings file whose idle limit is a few seconds.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,15 +32,14 @@ from gis.auth import BAD_LOGIN, LoginLocked, User, authenticate, session_expired
 from gis.errors import LandRenewError, PermissionDenied, StoreError
 from gis.redact import mask_url
 from gis.settings import security_settings
-from gis.store import GeoPackageStore
+from gis.store import GeoPackageStore, postgis
 from gis.store import accounts as rows
-from gis.store import postgis
 from gis.store.postgis import PostGISStore, normalize_url
 from gis.uploads import check_uploads
 from tests import pg_cluster
 
 ROOT = Path(__file__).resolve().parents[1]
-T0 = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.UTC)
 MIN = dt.timedelta(minutes=1)
 DB_PASSWORD = "Pg-Secret-" + uuid.uuid4().hex[:12]  # the password that must never reach a page or a log
 
@@ -76,8 +76,11 @@ class PgDatabase:
         tag = uuid.uuid4().hex[:8]
         self.admin, self.name = admin, f"lr_sec_{tag}"
         self.owner, self.app = f"lr_sec_owner_{tag}", f"lr_sec_app_{tag}"
-        _psql(admin, f"CREATE ROLE {self.owner} LOGIN CREATEROLE PASSWORD '{DB_PASSWORD}'",
-              f"CREATE DATABASE {self.name} OWNER {self.owner}")
+        _psql(
+            admin,
+            f"CREATE ROLE {self.owner} LOGIN CREATEROLE PASSWORD '{DB_PASSWORD}'",
+            f"CREATE DATABASE {self.name} OWNER {self.owner}",
+        )
         _psql(_with(admin, database=self.name), "CREATE EXTENSION IF NOT EXISTS postgis")
         self.owner_url = _with(admin, username=self.owner, password=DB_PASSWORD, database=self.name)
         self.app_url = _with(admin, username=self.app, password=DB_PASSWORD, database=self.name)
@@ -87,8 +90,12 @@ class PgDatabase:
         engine.dispose()
 
     def drop(self) -> None:
-        _psql(self.admin, f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)",
-              f"DROP ROLE IF EXISTS {self.app}", f"DROP ROLE IF EXISTS {self.owner}")
+        _psql(
+            self.admin,
+            f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)",
+            f"DROP ROLE IF EXISTS {self.app}",
+            f"DROP ROLE IF EXISTS {self.owner}",
+        )
 
 
 @pytest.fixture(scope="module")
@@ -125,16 +132,19 @@ def store(request, tmp_path):
 
 
 # ---------------------------------------------------------------------------------- 1. no secret shown
-@pytest.mark.parametrize("text, expected", [
-    ("postgresql://landrenew_app:PASSWORD@host/landrenew", "postgresql://landrenew_app:***@host/landrenew"),
-    ("postgresql+psycopg://a:p%40ss@db:5432/x", "postgresql+psycopg://a:***@db:5432/x"),
-    ("postgres://a:p@ss@db/x", "postgres://a:***@db/x"),  # an unencoded '@' in the password
-    ("写入 postgresql://a:pw@h/db 失败: boom", "写入 postgresql://a:***@h/db 失败: boom"),
-    ("postgresql://h/db?password=pw&sslmode=require", "postgresql://h/db?password=***&sslmode=require"),
-    ("host=h user=a password=pw dbname=x", "host=h user=a password=*** dbname=x"),
-    ("postgresql://a@h/db", "postgresql://a@h/db"),
-    ("/srv/var/landrenew.gpkg", "/srv/var/landrenew.gpkg"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("postgresql://landrenew_app:PASSWORD@host/landrenew", "postgresql://landrenew_app:***@host/landrenew"),
+        ("postgresql+psycopg://a:p%40ss@db:5432/x", "postgresql+psycopg://a:***@db:5432/x"),
+        ("postgres://a:p@ss@db/x", "postgres://a:***@db/x"),  # an unencoded '@' in the password
+        ("写入 postgresql://a:pw@h/db 失败: boom", "写入 postgresql://a:***@h/db 失败: boom"),
+        ("postgresql://h/db?password=pw&sslmode=require", "postgresql://h/db?password=***&sslmode=require"),
+        ("host=h user=a password=pw dbname=x", "host=h user=a password=*** dbname=x"),
+        ("postgresql://a@h/db", "postgresql://a@h/db"),
+        ("/srv/var/landrenew.gpkg", "/srv/var/landrenew.gpkg"),
+    ],
+)
 def test_mask_url_hides_every_password(text, expected):
     assert mask_url(text) == expected
 
@@ -201,16 +211,19 @@ def test_self_service_password_change(store):
         authenticate(store, "zhao", "Zhao-first-1")
 
 
-@pytest.mark.parametrize("password, message", [
-    ("Abc-123", "密码太短（至少 10 位）"),
-    ("zhangsan12", None),  # ten characters, not the name, not common: accepted
-    ("ZHANGSAN", "密码太短"),
-    ("zhangsanfeng", "密码不能与用户名相同"),
-    ("gnefnasgnahz", "密码不能与用户名相同"),  # reversed
-    ("1234567890", "密码过于常见"),
-    ("Qwertyuiop", "密码过于常见"),
-    ("zzzzzzzzzzzz", "至少要有 4 个不同的字符"),
-])
+@pytest.mark.parametrize(
+    "password, message",
+    [
+        ("Abc-123", "密码太短（至少 10 位）"),
+        ("zhangsan12", None),  # ten characters, not the name, not common: accepted
+        ("ZHANGSAN", "密码太短"),
+        ("zhangsanfeng", "密码不能与用户名相同"),
+        ("gnefnasgnahz", "密码不能与用户名相同"),  # reversed
+        ("1234567890", "密码过于常见"),
+        ("Qwertyuiop", "密码过于常见"),
+        ("zzzzzzzzzzzz", "至少要有 4 个不同的字符"),
+    ],
+)
 def test_password_policy(password, message):
     if message is None:
         accounts.check_password(password, "zhangsanfeng")
@@ -251,14 +264,16 @@ def test_concurrent_adds_lose_nobody(store):
 def test_import_of_an_old_users_yaml_loses_nothing(store, tmp_path):
     """The old format (``users: {name: {role, password_hash}}``, hashes made by argon2-cffi directly)."""
     hasher = PasswordHasher()
-    old = {"users": {
-        "admin": {"role": "admin", "password_hash": hasher.hash("old-admin-pw")},
-        "wang": {"role": "planner", "password_hash": hasher.hash("old-wang-pw")},
-        "bad role": {"role": "planner", "password_hash": hasher.hash("x")},
-        "li": {"role": "boss", "password_hash": hasher.hash("old-li-pw")},
-        "zhao": {"role": "viewer", "password_hash": "plaintext-password"},
-        "kept": {"role": "admin", "password_hash": hasher.hash("file-pw-123")},
-    }}
+    old = {
+        "users": {
+            "admin": {"role": "admin", "password_hash": hasher.hash("old-admin-pw")},
+            "wang": {"role": "planner", "password_hash": hasher.hash("old-wang-pw")},
+            "bad role": {"role": "planner", "password_hash": hasher.hash("x")},
+            "li": {"role": "boss", "password_hash": hasher.hash("old-li-pw")},
+            "zhao": {"role": "viewer", "password_hash": "plaintext-password"},
+            "kept": {"role": "admin", "password_hash": hasher.hash("file-pw-123")},
+        }
+    }
     path = tmp_path / "users.yaml"
     path.write_text(yaml.safe_dump(old, allow_unicode=True), encoding="utf-8")
     accounts.add_user(store, "kept", "Store-pw-2026", role="viewer")
@@ -283,8 +298,9 @@ def _events(store) -> list[tuple]:
 
 def test_unknown_names_take_as_long_as_known_ones(gpkg, tmp_path):
     """Median time of a refused sign-in: unknown name vs known name with a wrong password (interleaved)."""
-    s = security_settings(write_settings(tmp_path, **{"login.max_failures": 100000,
-                                                      "login.client_max_failures": 100000}))
+    s = security_settings(
+        write_settings(tmp_path, **{"login.max_failures": 100000, "login.client_max_failures": 100000})
+    )
     accounts.add_user(gpkg, "wang", "Wang-pass-2026", role="planner")
     times: dict[str, list[float]] = {"known": [], "unknown": []}
     rng = random.Random(14)
@@ -298,8 +314,10 @@ def test_unknown_names_take_as_long_as_known_ones(gpkg, tmp_path):
                 authenticate(gpkg, name, "wrong-password-1", client="10.0.0.9", settings=s)
             times[kind].append(time.perf_counter() - t)
     ratio = statistics.median(times["unknown"]) / statistics.median(times["known"])
-    print(f"median known {statistics.median(times['known']) * 1000:.1f} ms, "
-          f"unknown {statistics.median(times['unknown']) * 1000:.1f} ms, ratio {ratio:.3f}")
+    print(
+        f"median known {statistics.median(times['known']) * 1000:.1f} ms, "
+        f"unknown {statistics.median(times['unknown']) * 1000:.1f} ms, ratio {ratio:.3f}"
+    )
     assert 0.8 < ratio < 1.25, ratio
 
 
@@ -315,7 +333,9 @@ def test_lockout_after_five_failures_and_release_after_fifteen_minutes(store):
         authenticate(store, "wang", "Wang-pass-2026", client="10.9.9.9", now=T0 + 4 * MIN + dt.timedelta(seconds=1))
     with pytest.raises(LoginLocked, match="请 1 分钟后再试"):  # attempts while locked do not extend the lock
         authenticate(store, "wang", "Wang-pass-2026", client="10.9.9.9", now=T0 + 19 * MIN - dt.timedelta(seconds=1))
-    assert authenticate(store, "wang", "Wang-pass-2026", client="10.9.9.9", now=T0 + 19 * MIN) == User("wang", "planner")
+    assert authenticate(store, "wang", "Wang-pass-2026", client="10.9.9.9", now=T0 + 19 * MIN) == User(
+        "wang", "planner"
+    )
     assert [o for *_, o in _events(store)] == ["failure"] * 5 + ["locked", "locked", "success"]
 
 
@@ -412,8 +432,14 @@ def test_user_writes_survive_a_concurrent_layer_write(gpkg, tmp_path):
 
     from gis.frames import conform
 
-    towns = conform(gpd.GeoDataFrame({"town_code": ["330603001"], "name": ["柯桥街道"], "kind": ["街道"]},
-                                     geometry=[shapely.box(120.4, 30.0, 120.5, 30.1)], crs="EPSG:4490"), "towns")
+    towns = conform(
+        gpd.GeoDataFrame(
+            {"town_code": ["330603001"], "name": ["柯桥街道"], "kind": ["街道"]},
+            geometry=[shapely.box(120.4, 30.0, 120.5, 30.1)],
+            crs="EPSG:4490",
+        ),
+        "towns",
+    )
     gpkg.write_layers({"towns": towns})
     stop = threading.Event()
 
@@ -441,8 +467,9 @@ def _scenario(store) -> None:
     accounts.add_user(store, "li", "Li-pass-2026!", role="viewer")
     accounts.set_role(store, "li", "admin")
     accounts.set_disabled(store, "wang", True)
-    for i, (name, pw) in enumerate([("wang", "Wang-pass-2026"), ("li", "bad-pass-123"), ("ghost", "x"),
-                                    ("li", "Li-pass-2026!")]):
+    for i, (name, pw) in enumerate(
+        [("wang", "Wang-pass-2026"), ("li", "bad-pass-123"), ("ghost", "x"), ("li", "Li-pass-2026!")]
+    ):
         authenticate_quietly(store, name, pw, client=f"10.5.0.{i}", now=T0 + i * MIN)
     for i in range(6):
         authenticate_quietly(store, "li", "bad-pass-123", client="10.5.1.1", now=T0 + (10 + i) * MIN)
@@ -458,11 +485,18 @@ def test_users_and_login_events_are_the_same_in_both_stores(gpkg, pg_db):
         for s in (gpkg, pg):
             _scenario(s)
         assert _users(gpkg) == _users(pg) == [("li", "admin", False), ("zhao", "viewer", False)]
-        events = [[(e["at"], e["user_name"], e["client"], e["outcome"]) for e in rows.login_events(s)]
-                  for s in (gpkg, pg)]
+        events = [
+            [(e["at"], e["user_name"], e["client"], e["outcome"]) for e in rows.login_events(s)] for s in (gpkg, pg)
+        ]
         assert events[0] == events[1]
-        assert [e[3] for e in reversed(events[0])] == ["disabled", "failure", "failure", "success",
-                                                       *["failure"] * 5, "locked"]
+        assert [e[3] for e in reversed(events[0])] == [
+            "disabled",
+            "failure",
+            "failure",
+            "success",
+            *["failure"] * 5,
+            "locked",
+        ]
         assert events[0][0][0] == T0 + 15 * MIN  # times survive exactly (UTC, microseconds)
         for s in (gpkg, pg):
             assert authenticate(s, "zhao", "Zhao-newpass-1", now=T0 + 60 * MIN).role == "viewer"
@@ -474,18 +508,27 @@ def test_users_and_login_events_are_the_same_in_both_stores(gpkg, pg_db):
 @pytest.mark.postgis
 def test_app_role_privileges_on_the_account_tables(pg_db):
     with psycopg.connect(normalize_url(pg_db.owner_url).replace("+psycopg", "")) as con:
-        grants = dict(con.execute(
-            "SELECT table_name, string_agg(privilege_type, ',' ORDER BY privilege_type) FROM "
-            "information_schema.role_table_grants WHERE grantee = %s AND table_name IN ('users', 'login_events') "
-            "GROUP BY table_name", (pg_db.app,)).fetchall())
+        grants = dict(
+            con.execute(
+                "SELECT table_name, string_agg(privilege_type, ',' ORDER BY privilege_type) FROM "
+                "information_schema.role_table_grants WHERE grantee = %s AND table_name IN ('users', 'login_events') "
+                "GROUP BY table_name",
+                (pg_db.app,),
+            ).fetchall()
+        )
     assert grants == {"users": "DELETE,INSERT,SELECT", "login_events": "INSERT,SELECT"}
     pg = PostGISStore(pg_db.app_url)
     authenticate_quietly(pg, "wang")
     pg.close()
-    for url, error in ((pg_db.app_url, psycopg.errors.InsufficientPrivilege),
-                       (pg_db.owner_url, psycopg.errors.RestrictViolation)):
-        for statement in ("UPDATE login_events SET outcome = 'success'", "DELETE FROM login_events",
-                          "TRUNCATE login_events"):
+    for url, error in (
+        (pg_db.app_url, psycopg.errors.InsufficientPrivilege),
+        (pg_db.owner_url, psycopg.errors.RestrictViolation),
+    ):
+        for statement in (
+            "UPDATE login_events SET outcome = 'success'",
+            "DELETE FROM login_events",
+            "TRUNCATE login_events",
+        ):
             with pytest.raises(error):
                 _psql(url, statement)
 
@@ -532,15 +575,22 @@ def test_users_commands(gpkg):
     assert run("users", "delete", "wang", "--yes").exit_code == 0
     assert [u.name for u in accounts.list_users(gpkg)] == ["admin"]
     events = run("users", "events").output.splitlines()
-    assert [line.split("\t")[1:] for line in events] == [["wang", "unknown", "登录成功"], ["admin", "unknown", "登录成功"]]
+    assert [line.split("\t")[1:] for line in events] == [
+        ["wang", "unknown", "登录成功"],
+        ["admin", "unknown", "登录成功"],
+    ]
 
 
 def test_users_import_command_reads_the_file_beside_the_store(gpkg):
     from pipelines.cli import main
 
     gpkg.path.parent.mkdir(parents=True, exist_ok=True)
-    legacy = {"users": {"admin": {"role": "admin", "password_hash": PasswordHasher().hash("legacy-admin-pw")},
-                        "x y": {"role": "viewer", "password_hash": "nope"}}}
+    legacy = {
+        "users": {
+            "admin": {"role": "admin", "password_hash": PasswordHasher().hash("legacy-admin-pw")},
+            "x y": {"role": "viewer", "password_hash": "nope"},
+        }
+    }
     (gpkg.path.parent / "users.yaml").write_text(yaml.safe_dump(legacy), encoding="utf-8")
     res = CliRunner().invoke(main, ["users", "import", "--store", str(gpkg.path)])
     assert res.exit_code == 1  # one entry refused: said, not silently dropped
@@ -552,8 +602,11 @@ def test_users_import_command_reads_the_file_beside_the_store(gpkg):
 def test_users_commands_on_postgis_print_no_password(pg_db):
     from pipelines.cli import main
 
-    res = CliRunner().invoke(main, ["users", "add", "admin", "--role", "admin", "--password-stdin", "--store",
-                                    pg_db.app_url], input="Admin-pass-2026\n")
+    res = CliRunner().invoke(
+        main,
+        ["users", "add", "admin", "--role", "admin", "--password-stdin", "--store", pg_db.app_url],
+        input="Admin-pass-2026\n",
+    )
     assert res.exit_code == 0, res.output
     assert DB_PASSWORD not in res.output and "***" in res.output
     res = CliRunner().invoke(main, ["users", "list", "--store", pg_db.app_url])
@@ -582,12 +635,23 @@ def test_streamlit_refuses_the_same_size_before_the_app():
 
 
 # ---------------------------------------------------------------------------------- in the browser
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
 MAP_IFRAME = "iframe[title='streamlit_folium.st_folium']"
-APP_USERS = {"admin": ("admin", "Admin-pass-2026"), "deputy": ("admin", "Deputy-pass-2026"),
-             "viewer": ("viewer", "Viewer-pass-2026"), "target": ("planner", "Target-pass-2026"),
-             "changer": ("planner", "Changer-pass-2026")}
+APP_USERS = {
+    "admin": ("admin", "Admin-pass-2026"),
+    "deputy": ("admin", "Deputy-pass-2026"),
+    "viewer": ("viewer", "Viewer-pass-2026"),
+    "target": ("planner", "Target-pass-2026"),
+    "changer": ("planner", "Changer-pass-2026"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -665,8 +729,11 @@ def pg_app(pg_admin, tmp_path_factory):
     # of one test does not lock the others out (the address lock itself is tested above)
     settings = write_settings(folder, **{"login.client_max_failures": 10000})
     log = folder / "streamlit.log"
-    server = AppServer("var/unused.gpkg", log=log, env={"DATABASE_URL": db.app_url, "LANDRENEW_FILES": str(files),
-                                                         "LANDRENEW_SECURITY": str(settings)})
+    server = AppServer(
+        "var/unused.gpkg",
+        log=log,
+        env={"DATABASE_URL": db.app_url, "LANDRENEW_FILES": str(files), "LANDRENEW_SECURITY": str(settings)},
+    )
     server.start(timeout=120)
     try:
         yield server, store, log
@@ -735,9 +802,16 @@ def test_the_login_page_shows_only_the_form(browser, pg_app):
         assert page.locator("[data-testid='stSidebar']").count() == 0
     finally:
         ctx.close()
-    allowed = {"柯桥区存量土地处置与城中村改造一张图", "用户名", "密码", "登录", "Press Enter to submit form",
-               "Press Enter to apply",
-               "Skip to main content", "visibility"}  # Streamlit's own: the accessibility link, the eye icon
+    allowed = {
+        "柯桥区存量土地处置与城中村改造一张图",
+        "用户名",
+        "密码",
+        "登录",
+        "Press Enter to submit form",
+        "Press Enter to apply",
+        "Skip to main content",
+        "visibility",
+    }  # Streamlit's own: the accessibility link, the eye icon
     assert set(lines) <= allowed, lines
     assert {"用户名", "密码", "登录"} <= set(lines)
 
@@ -801,8 +875,9 @@ def test_repeated_failures_lock_the_name_and_the_admin_sees_them(browser, pg_app
         ctx.close()
     events = [(e["user_name"], e["client"], e["outcome"]) for e in rows.login_events(store, user_name="target")]
     assert events == [("target", "localhost", "locked")] + [("target", "localhost", "failure")] * 5
-    assert [[c.strip() for c in r.split("\t")[1:]] for r in shown] == [["target", "localhost", "已锁定"]] + \
-        [["target", "localhost", "失败"]] * 5
+    assert [[c.strip() for c in r.split("\t")[1:]] for r in shown] == [["target", "localhost", "已锁定"]] + [
+        ["target", "localhost", "失败"]
+    ] * 5
 
 
 @pytest.mark.browser
@@ -872,8 +947,9 @@ def test_sso_is_off_by_default_and_maps_claims_to_the_highest_listed_role(gpkg):
 
     s = security_settings()
     assert s.sso_enabled is False
-    assert sso_user({"preferred_username": "zhang", "groups": ["landrenew-viewer", "landrenew-admin"]}, s) == \
-        User("zhang", "admin")
+    assert sso_user({"preferred_username": "zhang", "groups": ["landrenew-viewer", "landrenew-admin"]}, s) == User(
+        "zhang", "admin"
+    )
     assert sso_user({"preferred_username": "zhang", "groups": "staff landrenew-planner"}, s) == User("zhang", "planner")
     assert sso_user({"preferred_username": "zhang", "groups": ["staff"]}, s) is None
     assert sso_user({"preferred_username": "zhang"}, s) is None

@@ -1,5 +1,6 @@
 """Tests of gis.zonal: dated rasters, zonal means (checked by hand and against exactextract),
 activity index.  Tiny GeoTIFFs are written to tmp_path (like rasterio's 10x10 conftest image)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,8 +33,18 @@ def from_origin(west, north, xsize, ysize):
 def write_tif(path, data, *, crs="EPSG:4549", transform=None, nodata=NODATA, tags=None, dtype="float32"):
     data = np.asarray(data).astype(dtype)
     transform = transform or from_origin(X0, Y0, PX, PX)
-    with rasterio.open(path, "w", driver="GTiff", height=data.shape[0], width=data.shape[1], count=1,
-                       dtype=dtype, crs=crs, transform=transform, nodata=nodata) as dst:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=data.shape[0],
+        width=data.shape[1],
+        count=1,
+        dtype=dtype,
+        crs=crs,
+        transform=transform,
+        nodata=nodata,
+    ) as dst:
         dst.write(data, 1)
         if tags:
             dst.update_tags(**tags)
@@ -79,7 +90,9 @@ def test_raster_date(tmp_path, name, tags, expected):
 
 def test_raster_date_missing_names_file_and_fix(tmp_path):
     path = write_tif(tmp_path / "ndvi_spring.tif", np.ones((2, 2)))
-    with pytest.raises(InputFileError, match=r"ndvi_spring\.tif.*无法确定拍摄日期.*处理办法.*_YYYYMMDD\.tif.*ACQUISITION_DATE"):
+    with pytest.raises(
+        InputFileError, match=r"ndvi_spring\.tif.*无法确定拍摄日期.*处理办法.*_YYYYMMDD\.tif.*ACQUISITION_DATE"
+    ):
         raster_date(path)
 
 
@@ -121,7 +134,9 @@ def hand_parcels():
 HAND = [5.5, (sum(10 * r + c for r in range(2, 5) for c in range(3, 7)) - 23) / 11, 78.0, 55.5, np.nan, np.nan, 8.5]
 
 
-@pytest.mark.parametrize("parcel_crs, dtype", [("EPSG:4549", "float32"), ("EPSG:4490", "float32"), ("EPSG:4549", "int16")])
+@pytest.mark.parametrize(
+    "parcel_crs, dtype", [("EPSG:4549", "float32"), ("EPSG:4490", "float32"), ("EPSG:4549", "int16")]
+)
 def test_zonal_means_hand_computed(tmp_path, grid10, parcel_crs, dtype):
     path = write_tif(tmp_path / "ndvi_20240101.tif", grid10, dtype=dtype)
     parcels = hand_parcels().to_crs(parcel_crs)
@@ -178,8 +193,13 @@ def test_zonal_means_missing_empty_and_enclosing_geometries(tmp_path, grid10):
     """No geometry, an empty one, a line, one left of the raster -> NaN; one enclosing the whole
     raster -> the mean of all valid pixels."""
     path = write_tif(tmp_path / "ndvi_20240101.tif", grid10)
-    geoms = [cell_box(2, -6, 4, -1), None, shapely.Polygon(), shapely.LineString([(X0, Y0), (X0 + 50, Y0 - 50)]),
-             cell_box(-5, -5, 15, 15)]
+    geoms = [
+        cell_box(2, -6, 4, -1),
+        None,
+        shapely.Polygon(),
+        shapely.LineString([(X0, Y0), (X0 + 50, Y0 - 50)]),
+        cell_box(-5, -5, 15, 15),
+    ]
     result = zonal_means(frame(geoms), [path]).iloc[:, 0].to_numpy()
     np.testing.assert_allclose(result, [np.nan] * 4 + [grid10[grid10 != NODATA].mean()])
 
@@ -207,8 +227,17 @@ def test_zonal_means_internal_mask(tmp_path):
     mask[0, 0] = 0
     path = tmp_path / "ndvi_20240101.tif"
     with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
-        with rasterio.open(path, "w", driver="GTiff", height=4, width=4, count=1, dtype="float32",
-                           crs="EPSG:4549", transform=from_origin(X0, Y0, PX, PX)) as dst:
+        with rasterio.open(
+            path,
+            "w",
+            driver="GTiff",
+            height=4,
+            width=4,
+            count=1,
+            dtype="float32",
+            crs="EPSG:4549",
+            transform=from_origin(X0, Y0, PX, PX),
+        ) as dst:
             dst.write(data.astype("float32"), 1)
             dst.write_mask(mask)
     result = zonal_means(frame([cell_box(0, 0, 2, 2)]), [path]).iloc[0, 0]
@@ -288,12 +317,23 @@ def _pixel_geoms(shapes):
     "shapes",
     [
         pytest.param(_slanted_pair(), id="adjacent-slanted"),
-        pytest.param([shapely.Polygon([(1.2, 1.3), (8.6, 1.1), (8.3, 8.8), (1.4, 8.2)],
-                                      [[(3.3, 3.6), (6.2, 3.1), (5.7, 6.4)]])], id="hole"),
-        pytest.param([shapely.MultiPolygon([shapely.box(0.3, 0.4, 2.6, 2.2), shapely.box(5.1, 6.2, 8.4, 9.7)])],
-                     id="multipolygon"),
-        pytest.param([shapely.box(-3.3, 2.4, 2.7, 4.6), shapely.box(7.2, 5.3, 13.1, 6.9),
-                      shapely.box(3.4, -2.2, 5.7, 1.6), shapely.box(2.2, 8.1, 4.9, 12.6)], id="raster-edges"),
+        pytest.param(
+            [shapely.Polygon([(1.2, 1.3), (8.6, 1.1), (8.3, 8.8), (1.4, 8.2)], [[(3.3, 3.6), (6.2, 3.1), (5.7, 6.4)]])],
+            id="hole",
+        ),
+        pytest.param(
+            [shapely.MultiPolygon([shapely.box(0.3, 0.4, 2.6, 2.2), shapely.box(5.1, 6.2, 8.4, 9.7)])],
+            id="multipolygon",
+        ),
+        pytest.param(
+            [
+                shapely.box(-3.3, 2.4, 2.7, 4.6),
+                shapely.box(7.2, 5.3, 13.1, 6.9),
+                shapely.box(3.4, -2.2, 5.7, 1.6),
+                shapely.box(2.2, 8.1, 4.9, 12.6),
+            ],
+            id="raster-edges",
+        ),
         pytest.param([shapely.box(4.1, 4.2, 4.3, 4.9), shapely.box(6.9, 2.8, 7.2, 3.1)], id="sub-pixel"),
     ],
 )
@@ -326,15 +366,19 @@ def test_zonal_means_raster_in_wgs84(tmp_path, seed):
     deg = 0.0001
     tr = from_origin(120.50, 30.10, deg, deg)
     wgs = write_tif(tmp_path / "ndvi_20230101.tif", smooth_field(rng, (60, 60)), crs="EPSG:4326", transform=tr)
-    parcels = lattice_parcels(rng, x0=120.50, y0=30.10, cell=6 * deg, k=10,
-                              area_range=(0.2 * deg**2, 30 * deg**2), crs="EPSG:4326")
+    parcels = lattice_parcels(
+        rng, x0=120.50, y0=30.10, cell=6 * deg, k=10, area_range=(0.2 * deg**2, 30 * deg**2), crs="EPSG:4326"
+    )
     pixels = shapely.area(parcels.geometry.to_numpy()) / deg**2  # in raster pixels
     stored = parcels.to_crs("EPSG:4490")
     # a 4549 raster over the same place, constant 2.0
     bounds = stored.to_crs("EPSG:4549").total_bounds
     shape = (int((bounds[3] - bounds[1]) // 10) + 4, int((bounds[2] - bounds[0]) // 10) + 4)
-    gk = write_tif(tmp_path / "ndvi_20240101.tif", np.full(shape, 2.0),
-                   transform=from_origin(bounds[0] - 20, bounds[3] + 20, 10, 10))
+    gk = write_tif(
+        tmp_path / "ndvi_20240101.tif",
+        np.full(shape, 2.0),
+        transform=from_origin(bounds[0] - 20, bounds[3] + 20, 10, 10),
+    )
     result = zonal_means(stored, [gk, wgs])
     assert list(result.columns) == ["2023-01-01", "2024-01-01"]
     ref = exact_extract(str(wgs), stored.to_crs("EPSG:4326"), "mean", output="pandas")["mean"].to_numpy()
@@ -351,8 +395,10 @@ def test_zonal_means_strips_and_chunks_give_the_same_result(tmp_path, monkeypatc
     rows, cols = np.indices(data.shape)
     data[(cols < 30) & ((rows + cols) % 4 != 0)] = NODATA  # haze: 1 pixel in 4 valid on the left
     data[40:50, 40:50] = NODATA  # a cloud
-    paths = [write_tif(tmp_path / "ndvi_20240101.tif", data),
-             write_tif(tmp_path / "ndvi_20250101.tif", np.where(data == NODATA, NODATA, data + 0.1))]
+    paths = [
+        write_tif(tmp_path / "ndvi_20240101.tif", data),
+        write_tif(tmp_path / "ndvi_20250101.tif", np.where(data == NODATA, NODATA, data + 0.1)),
+    ]
     parcels = lattice_parcels(rng, x0=X0, y0=Y0, cell=60, k=10, area_range=(20, 3000), crs="EPSG:4549")
     whole = zonal_means(parcels, paths, method=method)
     monkeypatch.setattr(zonal, "_STRIP_PIXELS", 7 * 60)
@@ -395,8 +441,9 @@ def test_zonal_means_parcels_without_crs(tmp_path, grid10):
 
 def test_zonal_means_raster_without_crs(tmp_path, grid10):
     path = tmp_path / "ndvi_20240101.tif"
-    with rasterio.open(path, "w", driver="GTiff", height=10, width=10, count=1, dtype="float32",
-                       transform=from_origin(X0, Y0, PX, PX)) as dst:
+    with rasterio.open(
+        path, "w", driver="GTiff", height=10, width=10, count=1, dtype="float32", transform=from_origin(X0, Y0, PX, PX)
+    ) as dst:
         dst.write(grid10.astype("float32"), 1)
     with pytest.raises(CRSError, match="ndvi_20240101.tif”没有坐标系"):
         zonal_means(hand_parcels(), [path])

@@ -1,4 +1,5 @@
 """Stores: where the contract layers live.  ``open_store`` picks the backend from the URL."""
+
 from __future__ import annotations
 
 import os
@@ -7,8 +8,7 @@ from pathlib import Path
 from .base import Store, assessment_version, decision_version
 from .gpkg import GeoPackageStore
 
-__all__ = ["Store", "GeoPackageStore", "open_store", "default_store_url", "assessment_version",
-           "decision_version"]
+__all__ = ["Store", "GeoPackageStore", "open_store", "default_store_url", "assessment_version", "decision_version"]
 
 DEFAULT_STORE = Path("var") / "landrenew.gpkg"
 

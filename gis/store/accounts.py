@@ -17,6 +17,7 @@ PostGIS
     DELETE + INSERT in one transaction under an advisory lock (the app role has no UPDATE privilege);
     ``login_events`` is INSERT only.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -28,8 +29,19 @@ from typing import Any
 from ..errors import LandRenewError, StoreError
 from .account_tables import EVENTS_TABLE, OUTCOMES, ROLE_VALUES, USERS_TABLE
 
-__all__ = ["USER_FIELDS", "EVENT_FIELDS", "get_user", "list_users", "insert_user", "replace_user",
-           "delete_user", "append_login_event", "login_events", "has_users", "import_user_rows"]
+__all__ = [
+    "USER_FIELDS",
+    "EVENT_FIELDS",
+    "get_user",
+    "list_users",
+    "insert_user",
+    "replace_user",
+    "delete_user",
+    "append_login_event",
+    "login_events",
+    "has_users",
+    "import_user_rows",
+]
 
 USER_FIELDS = ("name", "role", "password_hash", "disabled", "created_at", "updated_at")
 EVENT_FIELDS = ("at", "user_name", "client", "outcome")
@@ -61,10 +73,10 @@ BEGIN SELECT RAISE(ABORT, '登录审计只能追加，不能删除 (login_events
 
 
 def _utc(value: dt.datetime | None) -> dt.datetime:
-    value = value or dt.datetime.now(dt.timezone.utc)
+    value = value or dt.datetime.now(dt.UTC)
     if value.tzinfo is None:
         raise ValueError("times must be timezone-aware")
-    return value.astimezone(dt.timezone.utc)
+    return value.astimezone(dt.UTC)
 
 
 def _iso(value: dt.datetime) -> str:  # fixed width: text order is time order
@@ -72,7 +84,7 @@ def _iso(value: dt.datetime) -> str:  # fixed width: text order is time order
 
 
 def _from_iso(text: str) -> dt.datetime:
-    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.timezone.utc)
+    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
 
 
 def _is_postgis(store) -> bool:
@@ -83,9 +95,10 @@ def _is_postgis(store) -> bool:
 def _gpkg_ready(store) -> None:
     """Create the tables when missing (the store's lock is held; the file exists)."""
     with contextlib.closing(sqlite3.connect(store.path, timeout=30)) as con:
-        if not con.execute(f"SELECT 1 FROM sqlite_master WHERE name = '{EVENTS_TABLE}' AND type = 'table'"
-                           ).fetchone() or not con.execute(
-                f"SELECT 1 FROM sqlite_master WHERE name = 'login_events_no_delete'").fetchone():
+        if (
+            not con.execute(f"SELECT 1 FROM sqlite_master WHERE name = '{EVENTS_TABLE}' AND type = 'table'").fetchone()
+            or not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'login_events_no_delete'").fetchone()
+        ):
             con.executescript(_GPKG_SCHEMA)
             con.commit()
 
@@ -115,8 +128,7 @@ def _gpkg_read(store) -> Iterator[sqlite3.Connection | None]:
         yield None
         return
     with contextlib.closing(sqlite3.connect(f"file:{store.path}?mode=ro", uri=True, timeout=30)) as con:
-        if not con.execute(f"SELECT 1 FROM sqlite_master WHERE name = '{USERS_TABLE}' AND type = 'table'"
-                           ).fetchone():
+        if not con.execute(f"SELECT 1 FROM sqlite_master WHERE name = '{USERS_TABLE}' AND type = 'table'").fetchone():
             yield None
             return
         yield con
@@ -124,8 +136,14 @@ def _gpkg_read(store) -> Iterator[sqlite3.Connection | None]:
 
 def _gpkg_user(row: tuple) -> dict[str, Any]:
     name, role, hashed, disabled, created, updated = row
-    return {"name": name, "role": role, "password_hash": hashed, "disabled": bool(disabled),
-            "created_at": _from_iso(created), "updated_at": _from_iso(updated)}
+    return {
+        "name": name,
+        "role": role,
+        "password_hash": hashed,
+        "disabled": bool(disabled),
+        "created_at": _from_iso(created),
+        "updated_at": _from_iso(updated),
+    }
 
 
 # -- PostGIS --------------------------------------------------------------------------------------
@@ -143,15 +161,23 @@ def _pg(store, *, write: bool, lock: bool = True):
     except psycopg.Error as exc:
         from ..redact import mask_url
 
-        raise StoreError(f"读写用户表失败：{exc.diag.message_primary or exc}",
-                         detail=mask_url(f"accounts on {store.url}: {exc}"),
-                         fix="检查数据库账号权限（landrenew db grant-app-role）与表结构（landrenew db upgrade）") from exc
+        raise StoreError(
+            f"读写用户表失败：{exc.diag.message_primary or exc}",
+            detail=mask_url(f"accounts on {store.url}: {exc}"),
+            fix="检查数据库账号权限（landrenew db grant-app-role）与表结构（landrenew db upgrade）",
+        ) from exc
 
 
 def _pg_user(row: tuple) -> dict[str, Any]:
     name, role, hashed, disabled, created, updated = row
-    return {"name": name, "role": role, "password_hash": hashed, "disabled": bool(disabled),
-            "created_at": _utc(created), "updated_at": _utc(updated)}
+    return {
+        "name": name,
+        "role": role,
+        "password_hash": hashed,
+        "disabled": bool(disabled),
+        "created_at": _utc(created),
+        "updated_at": _utc(updated),
+    }
 
 
 # -- the interface ----------------------------------------------------------------------------------
@@ -184,13 +210,20 @@ def has_users(store) -> bool:
 
 
 def _values(user: Mapping[str, Any]) -> list[Any]:
-    return [user["name"], user["role"], user["password_hash"], bool(user.get("disabled", False)),
-            _utc(user["created_at"]), _utc(user["updated_at"])]
+    return [
+        user["name"],
+        user["role"],
+        user["password_hash"],
+        bool(user.get("disabled", False)),
+        _utc(user["created_at"]),
+        _utc(user["updated_at"]),
+    ]
 
 
 def _exists_error(name: str) -> LandRenewError:
-    return LandRenewError(f"用户 {name} 已存在", detail=f"user {name!r} exists",
-                          fix="换一个用户名，或加 --replace 重设其密码和角色")
+    return LandRenewError(
+        f"用户 {name} 已存在", detail=f"user {name!r} exists", fix="换一个用户名，或加 --replace 重设其密码和角色"
+    )
 
 
 def insert_user(store, user: Mapping[str, Any]) -> None:
@@ -200,8 +233,9 @@ def insert_user(store, user: Mapping[str, Any]) -> None:
 
         try:
             with _pg(store, write=True) as cur:
-                cur.execute(f"INSERT INTO {USERS_TABLE} ({', '.join(USER_FIELDS)}) VALUES (%s,%s,%s,%s,%s,%s)",
-                            _values(user))
+                cur.execute(
+                    f"INSERT INTO {USERS_TABLE} ({', '.join(USER_FIELDS)}) VALUES (%s,%s,%s,%s,%s,%s)", _values(user)
+                )
         except psycopg.errors.UniqueViolation as exc:
             raise _exists_error(user["name"]) from exc
         return
@@ -229,8 +263,9 @@ def replace_user(store, name: str, change) -> dict[str, Any] | None:
             if new is None:
                 return None
             cur.execute(f"DELETE FROM {USERS_TABLE} WHERE name = %s", (name,))
-            cur.execute(f"INSERT INTO {USERS_TABLE} ({', '.join(USER_FIELDS)}) VALUES (%s,%s,%s,%s,%s,%s)",
-                        _values(new))
+            cur.execute(
+                f"INSERT INTO {USERS_TABLE} ({', '.join(USER_FIELDS)}) VALUES (%s,%s,%s,%s,%s,%s)", _values(new)
+            )
         return new
     with _gpkg_write(store) as con:
         row = con.execute(_SELECT_USERS + " WHERE name = ?", (name,)).fetchone()
@@ -264,12 +299,17 @@ def append_login_event(store, *, user_name: str, client: str, outcome: str, at: 
             cur.execute(f"INSERT INTO {EVENTS_TABLE} ({', '.join(EVENT_FIELDS)}) VALUES (%s,%s,%s,%s)", row)
         return
     with _gpkg_write(store) as con:
-        con.execute(f"INSERT INTO {EVENTS_TABLE} ({', '.join(EVENT_FIELDS)}) VALUES (?,?,?,?)",
-                    (_iso(at), *row[1:]))
+        con.execute(f"INSERT INTO {EVENTS_TABLE} ({', '.join(EVENT_FIELDS)}) VALUES (?,?,?,?)", (_iso(at), *row[1:]))
 
 
-def login_events(store, *, user_name: str | None = None, client: str | None = None,
-                 since: dt.datetime | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+def login_events(
+    store,
+    *,
+    user_name: str | None = None,
+    client: str | None = None,
+    since: dt.datetime | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
     """Login events, newest first; filtered by user name, client and/or time (``at >= since``)."""
     conds, args = [], []
     for col, value in (("user_name", user_name), ("client", client)):
@@ -288,8 +328,7 @@ def login_events(store, *, user_name: str | None = None, client: str | None = No
             rows = cur.execute(query.replace("?", "%s"), args).fetchall()
         return [{"at": _utc(r[0]), "user_name": r[1], "client": r[2], "outcome": r[3]} for r in rows]
     with _gpkg_read(store) as con:
-        if con is None or not con.execute(
-                f"SELECT 1 FROM sqlite_master WHERE name = '{EVENTS_TABLE}'").fetchone():
+        if con is None or not con.execute(f"SELECT 1 FROM sqlite_master WHERE name = '{EVENTS_TABLE}'").fetchone():
             return []
         rows = con.execute(query, [_iso(a) if isinstance(a, dt.datetime) else a for a in args]).fetchall()
     return [{"at": _from_iso(r[0]), "user_name": r[1], "client": r[2], "outcome": r[3]} for r in rows]
@@ -301,12 +340,15 @@ def import_user_rows(store, rows: list[Mapping[str, Any]], *, replace: bool) -> 
     names = [r["name"] for r in rows]
     if _is_postgis(store):
         with _pg(store, write=True) as cur:
-            existing = {r[0] for r in cur.execute(f"SELECT name FROM {USERS_TABLE} WHERE name = ANY(%s)",
-                                                  (names,)).fetchall()}
+            existing = {
+                r[0] for r in cur.execute(f"SELECT name FROM {USERS_TABLE} WHERE name = ANY(%s)", (names,)).fetchall()
+            }
             written = [r for r in rows if replace or r["name"] not in existing]
             cur.execute(f"DELETE FROM {USERS_TABLE} WHERE name = ANY(%s)", ([r["name"] for r in written],))
-            cur.executemany(f"INSERT INTO {USERS_TABLE} ({', '.join(USER_FIELDS)}) VALUES (%s,%s,%s,%s,%s,%s)",
-                            [_values(r) for r in written])
+            cur.executemany(
+                f"INSERT INTO {USERS_TABLE} ({', '.join(USER_FIELDS)}) VALUES (%s,%s,%s,%s,%s,%s)",
+                [_values(r) for r in written],
+            )
     else:
         with _gpkg_write(store) as con:
             existing = {r[0] for r in con.execute(f"SELECT name FROM {USERS_TABLE}").fetchall()}

@@ -3,6 +3,7 @@
 Callers (CLI, app, notebooks, pipelines) only use these methods, so changing the store URL is the only
 difference between the embedded GeoPackage and the bureau's central PostGIS.
 """
+
 from __future__ import annotations
 
 import abc
@@ -77,8 +78,11 @@ class Store(abc.ABC):
         from ..schema import get_layer
 
         if "decisions" in frames:
-            raise StoreError("审定记录只能逐条追加", detail="write decisions through append_decision()",
-                             fix="使用 record_decision() 记录审定结果")
+            raise StoreError(
+                "审定记录只能逐条追加",
+                detail="write decisions through append_decision()",
+                fix="使用 record_decision() 记录审定结果",
+            )
         for name in frames:
             get_layer(name)
 
@@ -88,13 +92,17 @@ class Store(abc.ABC):
         from ..errors import ConflictError, StoreError
 
         if current is None:
-            raise StoreError(f"宗地 {parcel_id} 没有研判结果，不能审定",
-                             detail=f"no assessment for parcel {parcel_id!r}", fix="先运行 landrenew assess")
+            raise StoreError(
+                f"宗地 {parcel_id} 没有研判结果，不能审定",
+                detail=f"no assessment for parcel {parcel_id!r}",
+                fix="先运行 landrenew assess",
+            )
         if current != based_on:
             raise ConflictError(
                 f"宗地 {parcel_id} 的研判或审定已被更新（当前版本 {current}，您加载的版本 {based_on}），本次保存未生效",
                 detail=f"stale version for {parcel_id}: {based_on} != {current}",
-                fix="刷新页面查看最新结果后重新审定")
+                fix="刷新页面查看最新结果后重新审定",
+            )
 
     @abc.abstractmethod
     def current_version(self, parcel_id: str) -> str | None:
@@ -149,7 +157,7 @@ class Store(abc.ABC):
     def close(self) -> None:  # pragma: no cover - default no-op
         pass
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -5,6 +5,7 @@ the original (``os.replace``), under an exclusive lock file, so a failure midway
 as it was and readers never see half a write.  ``decisions`` is appended with SQLite's own transaction
 (``BEGIN IMMEDIATE``) after the version check, and triggers refuse UPDATE and DELETE on it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -57,8 +58,11 @@ class GeoPackageStore(GeoPackageHistory, Store):
         self.path = Path(path).expanduser().resolve()
         self.url = str(self.path)
         if self.path.suffix.lower() != ".gpkg":
-            raise StoreError(f"存储文件应为 .gpkg：{self.path}", detail=f"not a .gpkg path: {self.path}",
-                             fix="使用以 .gpkg 结尾的路径，或 postgresql:// 地址")
+            raise StoreError(
+                f"存储文件应为 .gpkg：{self.path}",
+                detail=f"not a .gpkg path: {self.path}",
+                fix="使用以 .gpkg 结尾的路径，或 postgresql:// 地址",
+            )
 
     def __repr__(self) -> str:
         return f"GeoPackageStore({str(self.path)!r})"
@@ -109,11 +113,15 @@ class GeoPackageStore(GeoPackageHistory, Store):
                     parts.append(f'"{field}" = {_sql_literal(value)}')
             clause = " AND ".join(parts)
         try:
-            frame = pyogrio.read_dataframe(self.path, layer=name, where=clause, use_arrow=True,
-                                           read_geometry=layer.is_spatial)
+            frame = pyogrio.read_dataframe(
+                self.path, layer=name, where=clause, use_arrow=True, read_geometry=layer.is_spatial
+            )
         except Exception as exc:  # pyogrio raises DataSourceError / DataLayerError
-            raise StoreError(f"读取图层 {name} 失败：{exc}", detail=f"reading {name} from {self.path}: {exc}",
-                             fix="检查 GeoPackage 文件是否完整，或重新运行导入") from exc
+            raise StoreError(
+                f"读取图层 {name} 失败：{exc}",
+                detail=f"reading {name} from {self.path}: {exc}",
+                fix="检查 GeoPackage 文件是否完整，或重新运行导入",
+            ) from exc
         if "fid" in frame.columns:
             frame = frame.drop(columns="fid")
         frame = decode_lists(frame, layer)
@@ -137,11 +145,15 @@ class GeoPackageStore(GeoPackageHistory, Store):
             else:
                 parts.append(f'"{field}" = {_sql_literal(value)}')
         try:
-            raw = pyogrio.read_dataframe(self.path, layer=name, where=" AND ".join(parts) or None, use_arrow=True,
-                                         read_geometry=layer.is_spatial)
+            raw = pyogrio.read_dataframe(
+                self.path, layer=name, where=" AND ".join(parts) or None, use_arrow=True, read_geometry=layer.is_spatial
+            )
         except Exception as exc:
-            raise StoreError(f"读取图层 {name} 失败：{exc}", detail=f"reading {name} from {self.path}: {exc}",
-                             fix="检查 GeoPackage 文件是否完整，或重新运行导入") from exc
+            raise StoreError(
+                f"读取图层 {name} 失败：{exc}",
+                detail=f"reading {name} from {self.path}: {exc}",
+                fix="检查 GeoPackage 文件是否完整，或重新运行导入",
+            ) from exc
         lists = {n: raw[n] for n in layer.fields_of_type("list") if n in raw.columns}
         rest = raw.drop(columns=[*lists, *(["fid"] if "fid" in raw.columns else [])])
         if not lists:
@@ -209,12 +221,18 @@ class GeoPackageStore(GeoPackageHistory, Store):
                 if meta:
                     old = {}
                     if META_TABLE in self._tables_of(tmp):
-                        old = dict(pyogrio.read_dataframe(tmp, layer=META_TABLE, read_geometry=False)
-                                   [["key", "value"]].itertuples(index=False, name=None))
+                        old = dict(
+                            pyogrio.read_dataframe(tmp, layer=META_TABLE, read_geometry=False)[
+                                ["key", "value"]
+                            ].itertuples(index=False, name=None)
+                        )
                     old.update({str(k): str(v) for k, v in meta.items()})
                     pyogrio.write_dataframe(
                         pd.DataFrame({"key": list(old), "value": list(old.values())}),
-                        tmp, layer=META_TABLE, driver="GPKG")
+                        tmp,
+                        layer=META_TABLE,
+                        driver="GPKG",
+                    )
                 self._ensure_decisions(tmp)
                 with open(tmp, "rb+") as fh:
                     os.fsync(fh.fileno())
@@ -230,13 +248,14 @@ class GeoPackageStore(GeoPackageHistory, Store):
         if "decisions" in tables:
             row = con.execute(
                 "SELECT decision_id FROM decisions WHERE parcel_id = ? ORDER BY decided_at DESC, fid DESC LIMIT 1",
-                (parcel_id,)).fetchone()
+                (parcel_id,),
+            ).fetchone()
             if row:
                 return decision_version(row[0])
         if "idle_assessment" in tables:
             row = con.execute(
-                "SELECT as_of, rules_version, route, sub_route FROM idle_assessment WHERE parcel_id = ?",
-                (parcel_id,)).fetchone()
+                "SELECT as_of, rules_version, route, sub_route FROM idle_assessment WHERE parcel_id = ?", (parcel_id,)
+            ).fetchone()
             if row:
                 return assessment_version(*row)
         return None
@@ -260,13 +279,20 @@ class GeoPackageStore(GeoPackageHistory, Store):
                 current = self._current_version(con, str(row["parcel_id"]))
                 self._check_version(str(row["parcel_id"]), current, row["based_on_version"])
                 decided_at = pd.Timestamp(row["decided_at"]).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-                values = [None if pd.isna(row[f]) else str(row[f]) for f in
-                          ("decision_id", "parcel_id", "route", "sub_route", "note", "decided_by")]
+                values = [
+                    None if pd.isna(row[f]) else str(row[f])
+                    for f in ("decision_id", "parcel_id", "route", "sub_route", "note", "decided_by")
+                ]
                 con.execute(
                     "INSERT INTO decisions (decision_id, parcel_id, route, sub_route, note, decided_by, "
                     "decided_at, based_on_version, rules_version) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (*values, decided_at, str(row["based_on_version"]),
-                     None if pd.isna(row["rules_version"]) else str(row["rules_version"])))
+                    (
+                        *values,
+                        decided_at,
+                        str(row["based_on_version"]),
+                        None if pd.isna(row["rules_version"]) else str(row["rules_version"]),
+                    ),
+                )
                 if snapshot is not None:  # what the decision was based on (docs/history.md §5), same transaction
                     self._insert(con, history_layer("decision_snapshots"), pd.DataFrame([dict(snapshot)]))
                 con.execute("COMMIT")
@@ -292,6 +318,9 @@ class GeoPackageStore(GeoPackageHistory, Store):
         with contextlib.closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as con:
             for name in LEDGER_LAYERS:
                 table = f"{name}_versions"
-                out[name] = (con.execute(f'SELECT max(version_id) FROM "{table}"').fetchone()[0] or 0) + 1 \
-                    if table in tables else 1
+                out[name] = (
+                    (con.execute(f'SELECT max(version_id) FROM "{table}"').fetchone()[0] or 0) + 1
+                    if table in tables
+                    else 1
+                )
         return out

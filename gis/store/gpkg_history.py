@@ -6,6 +6,7 @@ index), written through SQLite with the GeoPackage geometry encoding; the R-tree
 contract layers call ``ST_IsEmpty``/``ST_MinX``..., which this module provides to SQLite.  Reads go through
 pyogrio (Arrow) with the filters as an SQL ``WHERE`` that SQLite answers from the indexes.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -22,15 +23,33 @@ import shapely
 from ..errors import StoreError
 from ..frames import conform, decode_lists, empty_frame, to_json_list
 from ..schema import Layer, get_layer
-from .history_schema import (HISTORY_TABLES, conformed, LEDGER_LAYERS, NEVER, OPEN_END, SCHEMA_VERSION, SINCE_EVER,
-                             history_layer, history_layers)
+from .history_schema import (
+    HISTORY_TABLES,
+    LEDGER_LAYERS,
+    NEVER,
+    OPEN_END,
+    SCHEMA_VERSION,
+    SINCE_EVER,
+    conformed,
+    history_layer,
+    history_layers,
+)
 
 __all__ = ["GeoPackageHistory", "sql_condition", "GPKG_SRID"]
 
 GPKG_SRID = 4490
 _GEOM = "geom"
-_SQL_TYPES = {"str": "TEXT", "enum": "TEXT", "int": "INTEGER", "float": "REAL", "ratio": "REAL",
-              "bool": "BOOLEAN", "date": "DATE", "timestamp": "DATETIME", "list": "TEXT"}
+_SQL_TYPES = {
+    "str": "TEXT",
+    "enum": "TEXT",
+    "int": "INTEGER",
+    "float": "REAL",
+    "ratio": "REAL",
+    "bool": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "DATETIME",
+    "list": "TEXT",
+}
 _OPS = {"=", "!=", "<", "<=", ">", ">=", "in"}
 
 
@@ -83,8 +102,15 @@ def _column_values(series: pd.Series, ftype: str) -> list:
         text = series.dt.strftime("%Y-%m-%d").astype(object).to_numpy()
     elif ftype == "timestamp":
         s = series.dt.tz_convert("UTC")
-        text = (s.dt.strftime("%Y-%m-%dT%H:%M:%S.") + (s.dt.microsecond // 1000).astype("Int64").astype(str)
-                .str.zfill(3) + "Z").astype(object).to_numpy()
+        text = (
+            (
+                s.dt.strftime("%Y-%m-%dT%H:%M:%S.")
+                + (s.dt.microsecond // 1000).astype("Int64").astype(str).str.zfill(3)
+                + "Z"
+            )
+            .astype(object)
+            .to_numpy()
+        )
     elif ftype == "bool":
         text = series.astype(object).map(lambda v: None if v is pd.NA else int(bool(v))).to_numpy()
     elif ftype == "int":
@@ -127,7 +153,7 @@ def _from_gpkg_blob(blob: bytes | None):
     if blob is None:
         return None
     kind = (blob[3] >> 1) & 0x07
-    return shapely.from_wkb(bytes(blob[8 + {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}.get(kind, 0):]))
+    return shapely.from_wkb(bytes(blob[8 + {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}.get(kind, 0) :]))
 
 
 def normalize_row(layer: Layer, row: dict) -> dict:
@@ -140,8 +166,11 @@ def normalize_row(layer: Layer, row: dict) -> dict:
         if v is None:
             out[f.name] = [] if f.type == "list" else None
         elif f.type == "date":
-            out[f.name] = pd.Timestamp(v).normalize().tz_localize(None) if pd.Timestamp(v).tzinfo is None \
+            out[f.name] = (
+                pd.Timestamp(v).normalize().tz_localize(None)
+                if pd.Timestamp(v).tzinfo is None
                 else pd.Timestamp(v).tz_localize(None).normalize()
+            )
         elif f.type == "timestamp":
             ts = pd.Timestamp(v)
             out[f.name] = (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).floor("ms")
@@ -179,8 +208,7 @@ def _envelope(blob: bytes | None) -> tuple | None:
 
 def _register_functions(con: sqlite3.Connection) -> None:
     """The functions GDAL's R-tree triggers call (SpatiaLite/GDAL provide them; plain SQLite does not)."""
-    con.create_function("ST_IsEmpty", 1, lambda b: 1 if b is None or _envelope(b) is None else 0,
-                        deterministic=True)
+    con.create_function("ST_IsEmpty", 1, lambda b: 1 if b is None or _envelope(b) is None else 0, deterministic=True)
     for i, name in enumerate(("ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY")):
         con.create_function(name, 1, lambda b, i=i: (_envelope(b) or (None,) * 4)[i], deterministic=True)
 
@@ -197,30 +225,43 @@ class GeoPackageHistory:
         """A new file: an empty GeoPackage (GDAL writes the required GeoPackage tables) with ``store_meta``."""
         if not self.path.exists() or _META not in self._tables_of(self.path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            pyogrio.write_dataframe(pd.DataFrame({"key": pd.Series([], dtype="string"),
-                                                  "value": pd.Series([], dtype="string")}),
-                                    self.path, layer=_META, driver="GPKG")
+            pyogrio.write_dataframe(
+                pd.DataFrame({"key": pd.Series([], dtype="string"), "value": pd.Series([], dtype="string")}),
+                self.path,
+                layer=_META,
+                driver="GPKG",
+            )
 
     @staticmethod
     def _create_tables(con: sqlite3.Connection, layers: Iterable[Layer], *, rtree: bool) -> None:
         """Tables by SQL inside the caller's transaction, registered as GDAL registers them (``gpkg_contents``,
         ``gpkg_geometry_columns``, feature count triggers and, with ``rtree``, the spatial index and its triggers)."""
         present = {r[0] for r in con.execute("SELECT table_name FROM gpkg_contents")}
-        con.execute("CREATE TABLE IF NOT EXISTS gpkg_extensions (table_name TEXT,column_name TEXT,extension_name "
-                    "TEXT NOT NULL,definition TEXT NOT NULL,scope TEXT NOT NULL,CONSTRAINT ge_tce UNIQUE "
-                    "(table_name, column_name, extension_name))")
-        con.execute("CREATE TABLE IF NOT EXISTS gpkg_geometry_columns (table_name TEXT NOT NULL,column_name TEXT "
-                    "NOT NULL,geometry_type_name TEXT NOT NULL,srs_id INTEGER NOT NULL,z TINYINT NOT NULL,m TINYINT "
-                    "NOT NULL,CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name),CONSTRAINT "
-                    "uk_gc_table_name UNIQUE (table_name),CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES "
-                    "gpkg_contents(table_name),CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES "
-                    "gpkg_spatial_ref_sys (srs_id))")
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS gpkg_extensions (table_name TEXT,column_name TEXT,extension_name "
+            "TEXT NOT NULL,definition TEXT NOT NULL,scope TEXT NOT NULL,CONSTRAINT ge_tce UNIQUE "
+            "(table_name, column_name, extension_name))"
+        )
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS gpkg_geometry_columns (table_name TEXT NOT NULL,column_name TEXT "
+            "NOT NULL,geometry_type_name TEXT NOT NULL,srs_id INTEGER NOT NULL,z TINYINT NOT NULL,m TINYINT "
+            "NOT NULL,CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name),CONSTRAINT "
+            "uk_gc_table_name UNIQUE (table_name),CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES "
+            "gpkg_contents(table_name),CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES "
+            "gpkg_spatial_ref_sys (srs_id))"
+        )
         if not con.execute("SELECT 1 FROM gpkg_spatial_ref_sys WHERE srs_id = ?", (GPKG_SRID,)).fetchone():
             import pyproj
 
-            con.execute("INSERT INTO gpkg_spatial_ref_sys VALUES (?, ?, 'EPSG', ?, ?, NULL)",
-                        ("China Geodetic Coordinate System 2000", GPKG_SRID, GPKG_SRID,
-                         pyproj.CRS.from_epsg(GPKG_SRID).to_wkt("WKT1_GDAL")))
+            con.execute(
+                "INSERT INTO gpkg_spatial_ref_sys VALUES (?, ?, 'EPSG', ?, ?, NULL)",
+                (
+                    "China Geodetic Coordinate System 2000",
+                    GPKG_SRID,
+                    GPKG_SRID,
+                    pyproj.CRS.from_epsg(GPKG_SRID).to_wkt("WKT1_GDAL"),
+                ),
+            )
         for layer in layers:
             t = layer.name
             if t in present:
@@ -229,29 +270,41 @@ class GeoPackageHistory:
             if layer.is_spatial:
                 cols.append(f'"{_GEOM}" MULTIPOLYGON')
             history = t in HISTORY_TABLES  # their times are text in one format, compared as text by the indexes
-            cols += [f'"{f.name}" {"TEXT" if history and f.type == "timestamp" else _SQL_TYPES[f.type]}'
-                     for f in layer.fields]
+            cols += [
+                f'"{f.name}" {"TEXT" if history and f.type == "timestamp" else _SQL_TYPES[f.type]}'
+                for f in layer.fields
+            ]
             con.execute(f'CREATE TABLE "{t}" ({", ".join(cols)})')
-            con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id) "
-                        "VALUES (?, ?, ?, '', ?)", (t, "features" if layer.is_spatial else "attributes", t,
-                                                    GPKG_SRID if layer.is_spatial else 0))
+            con.execute(
+                "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id) "
+                "VALUES (?, ?, ?, '', ?)",
+                (t, "features" if layer.is_spatial else "attributes", t, GPKG_SRID if layer.is_spatial else 0),
+            )
             con.execute("INSERT OR REPLACE INTO gpkg_ogr_contents (table_name, feature_count) VALUES (?, 0)", (t,))
-            con.execute(f'CREATE TRIGGER "trigger_insert_feature_count_{t}" AFTER INSERT ON "{t}" BEGIN UPDATE '
-                        f"gpkg_ogr_contents SET feature_count = feature_count + 1 WHERE lower(table_name) = "
-                        f"lower('{t}'); END")
-            con.execute(f'CREATE TRIGGER "trigger_delete_feature_count_{t}" AFTER DELETE ON "{t}" BEGIN UPDATE '
-                        f"gpkg_ogr_contents SET feature_count = feature_count - 1 WHERE lower(table_name) = "
-                        f"lower('{t}'); END")
+            con.execute(
+                f'CREATE TRIGGER "trigger_insert_feature_count_{t}" AFTER INSERT ON "{t}" BEGIN UPDATE '
+                f"gpkg_ogr_contents SET feature_count = feature_count + 1 WHERE lower(table_name) = "
+                f"lower('{t}'); END"
+            )
+            con.execute(
+                f'CREATE TRIGGER "trigger_delete_feature_count_{t}" AFTER DELETE ON "{t}" BEGIN UPDATE '
+                f"gpkg_ogr_contents SET feature_count = feature_count - 1 WHERE lower(table_name) = "
+                f"lower('{t}'); END"
+            )
             if not layer.is_spatial:
                 continue
-            con.execute("INSERT INTO gpkg_geometry_columns VALUES (?, ?, 'MULTIPOLYGON', ?, 0, 0)",
-                        (t, _GEOM, GPKG_SRID))
+            con.execute(
+                "INSERT INTO gpkg_geometry_columns VALUES (?, ?, 'MULTIPOLYGON', ?, 0, 0)", (t, _GEOM, GPKG_SRID)
+            )
             if rtree:
                 for statement in _RTREE.format(t=t, g=_GEOM).split(";\n"):
                     if statement.strip():
                         con.execute(statement)
-                con.execute("INSERT INTO gpkg_extensions VALUES (?, ?, 'gpkg_rtree_index', "
-                            "'http://www.geopackage.org/spec120/#extension_rtree', 'write-only')", (t, _GEOM))
+                con.execute(
+                    "INSERT INTO gpkg_extensions VALUES (?, ?, 'gpkg_rtree_index', "
+                    "'http://www.geopackage.org/spec120/#extension_rtree', 'write-only')",
+                    (t, _GEOM),
+                )
 
     def upgrade_history(self) -> bool:
         """Create the history tables and make the present ledger rows their first versions (in place, once,
@@ -275,10 +328,14 @@ class GeoPackageHistory:
                     table = f"{name}_versions"
                     con.execute(f'CREATE INDEX IF NOT EXISTS "ix_{table}_key" ON "{table}" ("{key}", valid_to)')
                     con.execute(f'CREATE INDEX IF NOT EXISTS "ix_{table}_vid" ON "{table}" (version_id)')
-                    con.execute(f'CREATE INDEX IF NOT EXISTS "ix_{table}_time" ON "{table}" '
-                                '(superseded_at, valid_to, valid_from)')
-                con.execute('CREATE INDEX IF NOT EXISTS "ix_idle_assessment_runs_run" ON "idle_assessment_runs" '
-                            '(run_id, parcel_id)')
+                    con.execute(
+                        f'CREATE INDEX IF NOT EXISTS "ix_{table}_time" ON "{table}" '
+                        "(superseded_at, valid_to, valid_from)"
+                    )
+                con.execute(
+                    'CREATE INDEX IF NOT EXISTS "ix_idle_assessment_runs_run" ON "idle_assessment_runs" '
+                    "(run_id, parcel_id)"
+                )
                 self._migrate_current_layers(con, utc_now())
                 _set_meta(con, {"schema_version": SCHEMA_VERSION})
                 con.execute("COMMIT")
@@ -300,9 +357,21 @@ class GeoPackageHistory:
             self._insert(con, history_layer(f"{name}_versions"), versions)
             done.append(name)
         if done:
-            self._insert(con, history_layer("batches"), pd.DataFrame({
-                "batch_id": ["upgrade"], "started_at": [now], "recorded_at": [now], "imported_by": ["landrenew"],
-                "mode": ["upgrade"], "layers": [done], "note": ["升级前已有的台账数据，视为自始有效"]}))
+            self._insert(
+                con,
+                history_layer("batches"),
+                pd.DataFrame(
+                    {
+                        "batch_id": ["upgrade"],
+                        "started_at": [now],
+                        "recorded_at": [now],
+                        "imported_by": ["landrenew"],
+                        "mode": ["upgrade"],
+                        "layers": [done],
+                        "note": ["升级前已有的台账数据，视为自始有效"],
+                    }
+                ),
+            )
             self._fix_counts(con, [f"{n}_versions" for n in done])
 
     # -- plumbing -----------------------------------------------------------------------------------
@@ -339,12 +408,21 @@ class GeoPackageHistory:
     @staticmethod
     def _fix_counts(con: sqlite3.Connection, tables: Iterable[str]) -> None:
         for t in tables:
-            con.execute('UPDATE gpkg_ogr_contents SET feature_count = (SELECT count(*) FROM "%s") '
-                        'WHERE lower(table_name) = lower(?)' % t, (t,))
+            con.execute(
+                f'UPDATE gpkg_ogr_contents SET feature_count = (SELECT count(*) FROM "{t}") '
+                "WHERE lower(table_name) = lower(?)",
+                (t,),
+            )
 
     # -- reading ------------------------------------------------------------------------------------
-    def read_history(self, table: str, *, filters: Sequence[tuple[str, str, Any]] = (),
-                     columns: Sequence[str] | None = None, geometry: bool = True) -> pd.DataFrame:
+    def read_history(
+        self,
+        table: str,
+        *,
+        filters: Sequence[tuple[str, str, Any]] = (),
+        columns: Sequence[str] | None = None,
+        geometry: bool = True,
+    ) -> pd.DataFrame:
         """Rows of a history table matching ``filters`` (``[(field, op, value)]``), in insertion order."""
         layer = history_layer(table)
         if table not in self._tables():
@@ -354,12 +432,21 @@ class GeoPackageHistory:
             return _select(empty_frame(layer), columns, geometry)
         read_geometry = layer.is_spatial and geometry
         try:
-            frame = pyogrio.read_dataframe(self.path, layer=table, where=clause, use_arrow=True,
-                                           columns=list(columns) if columns is not None else None,
-                                           read_geometry=read_geometry, fid_as_index=True)
+            frame = pyogrio.read_dataframe(
+                self.path,
+                layer=table,
+                where=clause,
+                use_arrow=True,
+                columns=list(columns) if columns is not None else None,
+                read_geometry=read_geometry,
+                fid_as_index=True,
+            )
         except Exception as exc:
-            raise StoreError(f"读取 {layer.label} 失败：{exc}", detail=f"reading {table} from {self.path}: {exc}",
-                             fix="检查 GeoPackage 文件是否完整") from exc
+            raise StoreError(
+                f"读取 {layer.label} 失败：{exc}",
+                detail=f"reading {table} from {self.path}: {exc}",
+                fix="检查 GeoPackage 文件是否完整",
+            ) from exc
         if not frame.index.is_monotonic_increasing:  # SQLite may answer in an index's order: insertion order
             frame = frame.sort_index(kind="stable")
         frame = decode_lists(frame, layer)
@@ -375,8 +462,11 @@ class GeoPackageHistory:
             return []
         clause = sql_condition(layer, filters)
         cols = [*layer.field_names, *([_GEOM] if layer.is_spatial else [])]
-        query = f'SELECT {", ".join(chr(34) + c + chr(34) for c in cols)} FROM "{table}"' + \
-            (f" WHERE {clause}" if clause else "") + " ORDER BY fid"
+        query = (
+            f'SELECT {", ".join(chr(34) + c + chr(34) for c in cols)} FROM "{table}"'
+            + (f" WHERE {clause}" if clause else "")
+            + " ORDER BY fid"
+        )
         with contextlib.closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as con:
             try:
                 rows = con.execute(query).fetchall()
@@ -398,9 +488,12 @@ class GeoPackageHistory:
         SQL for the updates, GDAL's Arrow writer for the rows — which then replaces the file atomically.
         """
         self.upgrade_history()
-        rows = (sum(len(f) for f in tx.append.values()) + sum(len(f) for f in tx.layer_replace.values())
-                + sum(len(f) for _, f in tx.layer_rows.values() if f is not None)
-                + sum(len(f) for f in tx.layer_append.values()))
+        rows = (
+            sum(len(f) for f in tx.append.values())
+            + sum(len(f) for f in tx.layer_replace.values())
+            + sum(len(f) for _, f in tx.layer_rows.values() if f is not None)
+            + sum(len(f) for f in tx.layer_append.values())
+        )
         if rows >= BULK_ROWS:
             self._write_history_bulk(tx)
             return
@@ -411,12 +504,16 @@ class GeoPackageHistory:
                 touched = set()
                 for table, (ids, at, batch_id) in tx.supersede.items():
                     for chunk in _chunks(ids):
-                        con.execute(f'UPDATE "{table}" SET superseded_at = ?, superseded_by = ? '
-                                    f'WHERE version_id IN ({",".join("?" * len(chunk))})',
-                                    (_ts_text(at), batch_id, *map(int, chunk)))
+                        con.execute(
+                            f'UPDATE "{table}" SET superseded_at = ?, superseded_by = ? '
+                            f"WHERE version_id IN ({','.join('?' * len(chunk))})",
+                            (_ts_text(at), batch_id, *map(int, chunk)),
+                        )
                 for table, hashes in tx.row_hashes.items():
-                    con.executemany(f'UPDATE "{table}" SET row_hash = ? WHERE version_id = ?',
-                                    [(h, int(i)) for i, h in hashes.items()])
+                    con.executemany(
+                        f'UPDATE "{table}" SET row_hash = ? WHERE version_id = ?',
+                        [(h, int(i)) for i, h in hashes.items()],
+                    )
                 for table, frame in tx.append.items():
                     self._insert(con, history_layer(table), frame)
                     touched.add(table)
@@ -427,8 +524,10 @@ class GeoPackageHistory:
                 for name, (keys, frame) in tx.layer_rows.items():
                     key = get_layer(name).key_fields[0]
                     for chunk in _chunks(list(keys)):
-                        con.execute(f'DELETE FROM "{name}" WHERE "{key}" IN ({",".join("?" * len(chunk))})',
-                                    tuple(map(str, chunk)))
+                        con.execute(
+                            f'DELETE FROM "{name}" WHERE "{key}" IN ({",".join("?" * len(chunk))})',
+                            tuple(map(str, chunk)),
+                        )
                     self._insert(con, get_layer(name), frame)
                     touched.add(name)
                 for name, frame in tx.layer_append.items():
@@ -439,7 +538,6 @@ class GeoPackageHistory:
                     touched.add(_META)
                 self._fix_counts(con, touched)
                 con.execute("COMMIT")
-
 
     def _write_history_bulk(self, tx) -> None:
         import os
@@ -458,17 +556,23 @@ class GeoPackageHistory:
                     self._create_tables(con, needed, rtree=True)
                     for table, (ids, at, batch_id) in tx.supersede.items():
                         for chunk in _chunks(ids):
-                            con.execute(f'UPDATE "{table}" SET superseded_at = ?, superseded_by = ? '
-                                        f'WHERE version_id IN ({",".join("?" * len(chunk))})',
-                                        (_ts_text(at), batch_id, *map(int, chunk)))
+                            con.execute(
+                                f'UPDATE "{table}" SET superseded_at = ?, superseded_by = ? '
+                                f"WHERE version_id IN ({','.join('?' * len(chunk))})",
+                                (_ts_text(at), batch_id, *map(int, chunk)),
+                            )
                     for table, hashes in tx.row_hashes.items():
-                        con.executemany(f'UPDATE "{table}" SET row_hash = ? WHERE version_id = ?',
-                                        [(h, int(i)) for i, h in hashes.items()])
+                        con.executemany(
+                            f'UPDATE "{table}" SET row_hash = ? WHERE version_id = ?',
+                            [(h, int(i)) for i, h in hashes.items()],
+                        )
                     for name, (keys, _frame) in tx.layer_rows.items():
                         key = get_layer(name).key_fields[0]
                         for chunk in _chunks(list(keys)):
-                            con.execute(f'DELETE FROM "{name}" WHERE "{key}" IN ({",".join("?" * len(chunk))})',
-                                        tuple(map(str, chunk)))
+                            con.execute(
+                                f'DELETE FROM "{name}" WHERE "{key}" IN ({",".join("?" * len(chunk))})',
+                                tuple(map(str, chunk)),
+                            )
                     small = {t: f for t, f in tx.append.items() if len(f) < 1000}
                     for table, frame in small.items():
                         self._insert(con, history_layer(table), frame)
@@ -512,6 +616,7 @@ def _gdal_append(path, layer: Layer, frame: pd.DataFrame) -> None:
         kwargs.update(promote_to_multi=True, geometry_type="MultiPolygon")
     pyogrio.write_dataframe(frame, path, **kwargs)
 
+
 _META = "store_meta"
 
 #: from this many rows a history write goes through a copy of the file and GDAL's Arrow writer
@@ -540,7 +645,7 @@ def _set_meta(con: sqlite3.Connection, meta: Mapping[str, Any]) -> None:
 
 def _chunks(values: list, size: int = 900) -> Iterable[list]:
     for start in range(0, len(values), size):
-        yield values[start:start + size]
+        yield values[start : start + size]
 
 
 def _select(frame: pd.DataFrame, columns: Sequence[str] | None, geometry: bool) -> pd.DataFrame:

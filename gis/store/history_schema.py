@@ -16,6 +16,7 @@ so the same conform / COPY / GeoPackage code handles them.
 >>> versions_layer("parcels").key, versions_layer("parcels").field_names[:3]
 ('version_id', ['version_id', 'parcel_id', 'supervision_no'])
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,9 +28,22 @@ import pandas as pd
 
 from ..schema import Field, Layer, get_layer
 
-__all__ = ["LEDGER_LAYERS", "RUN_OUTPUTS", "SINCE_EVER", "OPEN_END", "NEVER", "VERSION_FIELDS",
-           "versions_layer", "runs_layer", "history_layer", "history_layers", "HISTORY_TABLES",
-           "SCHEMA_VERSION", "HistoryWrite", "utc_now"]
+__all__ = [
+    "LEDGER_LAYERS",
+    "RUN_OUTPUTS",
+    "SINCE_EVER",
+    "OPEN_END",
+    "NEVER",
+    "VERSION_FIELDS",
+    "versions_layer",
+    "runs_layer",
+    "history_layer",
+    "history_layers",
+    "HISTORY_TABLES",
+    "SCHEMA_VERSION",
+    "HistoryWrite",
+    "utc_now",
+]
 
 #: ledger layers that keep versions (village_progress is itself a history: append-only with report dates)
 LEDGER_LAYERS = ("towns", "enterprises", "parcels", "projects", "villages")
@@ -67,83 +81,123 @@ VERSION_FIELDS = (
 def versions_layer(name: str) -> Layer:
     """``<layer>_versions``: the layer's fields (no key constraint) + version fields, keyed by ``version_id``."""
     base = get_layer(name)
-    plain = tuple(Field(name=f.name, type=f.type, label=f.label, values=f.values, value_labels=f.value_labels)
-                  for f in base.fields)
-    return Layer(name=f"{name}_versions", label=f"{base.label}（历史版本）", geometry=base.geometry,
-                 key="version_id", fields=(_f("version_id", "int", "版本号", required=True), *plain,
-                                           *VERSION_FIELDS))
+    plain = tuple(
+        Field(name=f.name, type=f.type, label=f.label, values=f.values, value_labels=f.value_labels)
+        for f in base.fields
+    )
+    return Layer(
+        name=f"{name}_versions",
+        label=f"{base.label}（历史版本）",
+        geometry=base.geometry,
+        key="version_id",
+        fields=(_f("version_id", "int", "版本号", required=True), *plain, *VERSION_FIELDS),
+    )
 
 
 @cache
 def runs_layer(name: str) -> Layer:
     """``<output>_runs``: the output's fields (without geometry) + ``run_id``."""
     base = get_layer(name)
-    plain = tuple(Field(name=f.name, type=f.type, label=f.label, values=f.values, value_labels=f.value_labels)
-                  for f in base.fields)
-    return Layer(name=f"{name}_runs", label=f"{base.label}（保留的研判）", geometry=None,
-                 key=("run_id", *base.key_fields), fields=(_f("run_id", "str", "研判批次", required=True), *plain))
+    plain = tuple(
+        Field(name=f.name, type=f.type, label=f.label, values=f.values, value_labels=f.value_labels)
+        for f in base.fields
+    )
+    return Layer(
+        name=f"{name}_runs",
+        label=f"{base.label}（保留的研判）",
+        geometry=None,
+        key=("run_id", *base.key_fields),
+        fields=(_f("run_id", "str", "研判批次", required=True), *plain),
+    )
 
 
 _BOOKKEEPING = {
-    "batches": Layer(name="batches", label="导入批次", geometry=None, key="batch_id", fields=(
-        _f("batch_id", "str", "批次编号", required=True),
-        _f("started_at", "timestamp", "开始时间"),
-        _f("recorded_at", "timestamp", "入库时间"),
-        _f("imported_by", "str", "导入人"),
-        _f("mode", "str", "方式"),
-        _f("scope", "str", "范围"),
-        _f("effective", "date", "台账日期"),
-        _f("effective_given", "bool", "台账日期已指定"),
-        _f("late", "bool", "迟到更正"),
-        _f("layers", "list", "图层"),
-        _f("counts", "str", "行数（JSON）"),
-        _f("rejects_path", "str", "拒收清单"),
-        _f("same_as", "str", "与此批次文件相同"),
-        _f("note", "str", "说明"),
-    )),
-    "batch_files": Layer(name="batch_files", label="导入文件", geometry=None, key=("batch_id", "layer", "name"),
-                         fields=(
-        _f("batch_id", "str", "批次编号", required=True),
-        _f("layer", "str", "图层", required=True),
-        _f("name", "str", "文件", required=True),
-        _f("size", "int", "字节数"),
-        _f("sha256", "str", "SHA-256"),
-    )),
-    "runs": Layer(name="runs", label="研判批次", geometry=None, key="run_id", fields=(
-        _f("run_id", "str", "研判批次", required=True),
-        _f("kind", "str", "类型"),
-        _f("as_of", "date", "基准日"),
-        _f("known_at", "timestamp", "数据截至"),
-        _f("rules_version", "str", "规则版本"),
-        _f("rules_sha256", "str", "规则文件 SHA-256"),
-        _f("rules_text", "str", "规则文件内容"),
-        _f("rules_path", "str", "规则文件"),
-        _f("batches", "list", "读取的批次"),
-        _f("created_at", "timestamp", "创建时间"),
-        _f("created_by", "str", "创建人"),
-        _f("what_if", "bool", "假设分析"),
-        _f("label", "str", "说明"),
-        _f("rows", "int", "行数"),
-    )),
-    "decision_snapshots": Layer(name="decision_snapshots", label="审定依据", geometry=None, key="decision_id",
-                                fields=(
-        _f("decision_id", "str", "审定编号", required=True),
-        _f("parcel_id", "str", "宗地编号"),
-        _f("run_id", "str", "依据的研判批次"),
-        _f("route", "str", "当时的研判路径"),
-        _f("sub_route", "str", "当时的具体方式"),
-        _f("alternatives", "list", "当时的备选路径"),
-        _f("reasons", "list", "当时的依据"),
-        _f("idle_type", "str", "当时的闲置类型"),
-        _f("as_of", "date", "研判基准日"),
-    )),
-    "progress_recorded": Layer(name="progress_recorded", label="进度填报入库", geometry=None,
-                               key=("village_id", "report_date"), fields=(
-        _f("village_id", "str", "村编号", required=True),
-        _f("report_date", "date", "填报日期", required=True),
-        _f("batch_id", "str", "导入批次"),
-        _f("recorded_at", "timestamp", "入库时间"),
-    )),
+    "batches": Layer(
+        name="batches",
+        label="导入批次",
+        geometry=None,
+        key="batch_id",
+        fields=(
+            _f("batch_id", "str", "批次编号", required=True),
+            _f("started_at", "timestamp", "开始时间"),
+            _f("recorded_at", "timestamp", "入库时间"),
+            _f("imported_by", "str", "导入人"),
+            _f("mode", "str", "方式"),
+            _f("scope", "str", "范围"),
+            _f("effective", "date", "台账日期"),
+            _f("effective_given", "bool", "台账日期已指定"),
+            _f("late", "bool", "迟到更正"),
+            _f("layers", "list", "图层"),
+            _f("counts", "str", "行数（JSON）"),
+            _f("rejects_path", "str", "拒收清单"),
+            _f("same_as", "str", "与此批次文件相同"),
+            _f("note", "str", "说明"),
+        ),
+    ),
+    "batch_files": Layer(
+        name="batch_files",
+        label="导入文件",
+        geometry=None,
+        key=("batch_id", "layer", "name"),
+        fields=(
+            _f("batch_id", "str", "批次编号", required=True),
+            _f("layer", "str", "图层", required=True),
+            _f("name", "str", "文件", required=True),
+            _f("size", "int", "字节数"),
+            _f("sha256", "str", "SHA-256"),
+        ),
+    ),
+    "runs": Layer(
+        name="runs",
+        label="研判批次",
+        geometry=None,
+        key="run_id",
+        fields=(
+            _f("run_id", "str", "研判批次", required=True),
+            _f("kind", "str", "类型"),
+            _f("as_of", "date", "基准日"),
+            _f("known_at", "timestamp", "数据截至"),
+            _f("rules_version", "str", "规则版本"),
+            _f("rules_sha256", "str", "规则文件 SHA-256"),
+            _f("rules_text", "str", "规则文件内容"),
+            _f("rules_path", "str", "规则文件"),
+            _f("batches", "list", "读取的批次"),
+            _f("created_at", "timestamp", "创建时间"),
+            _f("created_by", "str", "创建人"),
+            _f("what_if", "bool", "假设分析"),
+            _f("label", "str", "说明"),
+            _f("rows", "int", "行数"),
+        ),
+    ),
+    "decision_snapshots": Layer(
+        name="decision_snapshots",
+        label="审定依据",
+        geometry=None,
+        key="decision_id",
+        fields=(
+            _f("decision_id", "str", "审定编号", required=True),
+            _f("parcel_id", "str", "宗地编号"),
+            _f("run_id", "str", "依据的研判批次"),
+            _f("route", "str", "当时的研判路径"),
+            _f("sub_route", "str", "当时的具体方式"),
+            _f("alternatives", "list", "当时的备选路径"),
+            _f("reasons", "list", "当时的依据"),
+            _f("idle_type", "str", "当时的闲置类型"),
+            _f("as_of", "date", "研判基准日"),
+        ),
+    ),
+    "progress_recorded": Layer(
+        name="progress_recorded",
+        label="进度填报入库",
+        geometry=None,
+        key=("village_id", "report_date"),
+        fields=(
+            _f("village_id", "str", "村编号", required=True),
+            _f("report_date", "date", "填报日期", required=True),
+            _f("batch_id", "str", "导入批次"),
+            _f("recorded_at", "timestamp", "入库时间"),
+        ),
+    ),
 }
 
 
@@ -162,8 +216,7 @@ def history_layer(name: str) -> Layer:
 
 def history_layers() -> list[Layer]:
     """Every history table, in creation order."""
-    return [*(versions_layer(n) for n in LEDGER_LAYERS), *(runs_layer(n) for n in RUN_OUTPUTS),
-            *_BOOKKEEPING.values()]
+    return [*(versions_layer(n) for n in LEDGER_LAYERS), *(runs_layer(n) for n in RUN_OUTPUTS), *_BOOKKEEPING.values()]
 
 
 HISTORY_TABLES = tuple(layer.name for layer in history_layers())
@@ -171,7 +224,7 @@ HISTORY_TABLES = tuple(layer.name for layer in history_layers())
 
 def utc_now() -> pd.Timestamp:
     """Now, UTC, to the millisecond (what both stores keep)."""
-    return pd.Timestamp(dt.datetime.now(dt.timezone.utc)).floor("ms")
+    return pd.Timestamp(dt.datetime.now(dt.UTC)).floor("ms")
 
 
 @dataclass
@@ -209,7 +262,8 @@ def conformed(frame: pd.DataFrame, layer) -> pd.DataFrame:
 
     expected = empty_frame(layer)
     if list(frame.columns) == list(expected.columns) and all(
-            frame[c].dtype == expected[c].dtype for c in expected.columns if c != "geometry"):
+        frame[c].dtype == expected[c].dtype for c in expected.columns if c != "geometry"
+    ):
         if not layer.is_spatial or (getattr(frame, "crs", None) is not None and frame.crs == expected.crs):
             return frame
     return conform(frame, layer)

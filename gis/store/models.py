@@ -25,6 +25,7 @@ with the same ``decided_at`` is the one inserted last.
 >>> table_for("decisions").primary_key.columns.keys()
 ['decision_id']
 """
+
 from __future__ import annotations
 
 from functools import cache
@@ -36,8 +37,17 @@ from sqlalchemy.dialects.postgresql import JSONB
 from ..crs import STORE_CRS
 from ..schema import Field, Layer, get_layer, layer_names
 
-__all__ = ["metadata", "build_metadata", "table_for", "column_type", "META_TABLE", "GEOMETRY_COLUMN", "SRID",
-           "ORDER_COLUMN", "add_history_tables"]
+__all__ = [
+    "metadata",
+    "build_metadata",
+    "table_for",
+    "column_type",
+    "META_TABLE",
+    "GEOMETRY_COLUMN",
+    "SRID",
+    "ORDER_COLUMN",
+    "add_history_tables",
+]
 
 META_TABLE = "store_meta"
 GEOMETRY_COLUMN = "geometry"
@@ -69,12 +79,17 @@ def _sql_string(value: str) -> str:
 def _table(md: sa.MetaData, layer: Layer) -> sa.Table:
     keys = set(layer.key_fields)
     items: list[sa.schema.SchemaItem] = [
-        sa.Column(ORDER_COLUMN, sa.BigInteger, sa.Identity(always=False), nullable=False, unique=True,
-                  comment="insertion order (as GeoPackage fid)"),
+        sa.Column(
+            ORDER_COLUMN,
+            sa.BigInteger,
+            sa.Identity(always=False),
+            nullable=False,
+            unique=True,
+            comment="insertion order (as GeoPackage fid)",
+        ),
     ]
     for f in layer.fields:
-        items.append(sa.Column(f.name, column_type(f), nullable=f.name not in keys,
-                               comment=f.label))
+        items.append(sa.Column(f.name, column_type(f), nullable=f.name not in keys, comment=f.label))
         if f.type == "enum" and f.values:
             allowed = ", ".join(_sql_string(v) for v in f.values)
             items.append(sa.CheckConstraint(f'"{f.name}" IN ({allowed})', name=f"ck_{layer.name}_{f.name}"))
@@ -92,10 +107,13 @@ def build_metadata(*, history: bool = False) -> sa.MetaData:
     md = sa.MetaData()
     for name in layer_names():
         _table(md, get_layer(name))
-    sa.Table(META_TABLE, md,
-             sa.Column("key", sa.Text, primary_key=True),
-             sa.Column("value", sa.Text, nullable=True),
-             comment="key/value metadata (synthetic, last run times)")
+    sa.Table(
+        META_TABLE,
+        md,
+        sa.Column("key", sa.Text, primary_key=True),
+        sa.Column("value", sa.Text, nullable=True),
+        comment="key/value metadata (synthetic, last run times)",
+    )
     if history:
         add_history_tables(md)
     # -- accounts: users and login_events (gis.store.account_tables, migration 0002_users) ----------

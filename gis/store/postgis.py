@@ -21,6 +21,7 @@ Concurrency
     and inserts: of two planners racing on one parcel exactly one succeeds, the other gets
     :class:`gis.errors.ConflictError`.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -43,25 +44,41 @@ from psycopg import sql
 
 from ..crs import STORE_CRS
 from ..errors import StoreError
-from ..redact import mask_url
 from ..frames import conform, decode_lists, empty_frame, encode_lists
+from ..redact import mask_url
 from ..schema import Layer, get_layer, layer_names
 from . import migrations
+from .account_tables import EVENTS_TABLE
 from .base import Store, assessment_version, decision_version
 from .history_schema import HISTORY_TABLES, LEDGER_LAYERS, history_layer
-from .postgis_history import PostGISHistory, grant_history
-from .account_tables import EVENTS_TABLE
 from .models import GEOMETRY_COLUMN, META_TABLE, ORDER_COLUMN, SRID, metadata
+from .postgis_history import PostGISHistory, grant_history
 
-__all__ = ["PostGISStore", "normalize_url", "create_engine", "upgrade", "downgrade", "grant_app_role",
-           "schema_revision"]
+__all__ = [
+    "PostGISStore",
+    "normalize_url",
+    "create_engine",
+    "upgrade",
+    "downgrade",
+    "grant_app_role",
+    "schema_revision",
+]
 
 #: advisory lock keys: a bigint for "idle_assessment is being replaced", (int, hashtext(parcel)) per parcel
 _ASSESSMENT_LOCK = 0x6C616E6472656E  # "landren"
 _PARCEL_LOCK_SPACE = 0x4C52  # "LR"
 
-_DECISION_FIELDS = ("decision_id", "parcel_id", "route", "sub_route", "note", "decided_by", "decided_at",
-                    "based_on_version", "rules_version")
+_DECISION_FIELDS = (
+    "decision_id",
+    "parcel_id",
+    "route",
+    "sub_route",
+    "note",
+    "decided_by",
+    "decided_at",
+    "based_on_version",
+    "rules_version",
+)
 
 
 def normalize_url(url: str) -> str:
@@ -69,15 +86,21 @@ def normalize_url(url: str) -> str:
     url = str(url)
     m = re.match(r"^(postgres|postgresql)(\+[a-z0-9_]+)?://", url)
     if not m:
-        raise StoreError(f"不是 PostgreSQL 地址：{mask_url(url)}", detail=f"not a postgresql:// URL: {mask_url(url)!r}",
-                         fix="使用 postgresql://用户:密码@主机:端口/数据库")
-    return "postgresql+psycopg://" + url[m.end():]
+        raise StoreError(
+            f"不是 PostgreSQL 地址：{mask_url(url)}",
+            detail=f"not a postgresql:// URL: {mask_url(url)!r}",
+            fix="使用 postgresql://用户:密码@主机:端口/数据库",
+        )
+    return "postgresql+psycopg://" + url[m.end() :]
 
 
 def create_engine(url: str, **kwargs: Any) -> sa.engine.Engine:
     """An engine on the psycopg 3 driver whose sessions speak UTC, ISO dates and UTF-8."""
-    connect_args = {"options": "-c TimeZone=UTC -c DateStyle=ISO,YMD", "client_encoding": "utf8",
-                    "application_name": "landrenew"}
+    connect_args = {
+        "options": "-c TimeZone=UTC -c DateStyle=ISO,YMD",
+        "client_encoding": "utf8",
+        "application_name": "landrenew",
+    }
     connect_args.update(kwargs.pop("connect_args", {}))
     return sa.create_engine(normalize_url(url), pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
@@ -105,9 +128,11 @@ def upgrade(url_or_engine: str | sa.engine.Engine, revision: str = "head") -> st
     try:
         migrations.upgrade(engine, revision)
     except sa.exc.DBAPIError as exc:
-        raise StoreError(f"数据库结构升级失败：{_db_message(exc)}", detail=str(exc),
-                         fix="用数据库所有者账号运行 landrenew db upgrade；首次需由管理员执行 CREATE EXTENSION postgis") \
-            from exc
+        raise StoreError(
+            f"数据库结构升级失败：{_db_message(exc)}",
+            detail=str(exc),
+            fix="用数据库所有者账号运行 landrenew db upgrade；首次需由管理员执行 CREATE EXTENSION postgis",
+        ) from exc
     return migrations.current_revision(engine)
 
 
@@ -137,18 +162,27 @@ def grant_app_role(url_or_engine: str | sa.engine.Engine, role: str, *, password
         exists = cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
         if password is not None:
             verb = "ALTER" if exists else "CREATE"
-            cur.execute(sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}")
-                        .format(ident, sql.Literal(password)))
+            cur.execute(
+                sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
+                    ident, sql.Literal(password)
+                )
+            )
         elif not exists:
             raise StoreError(f"数据库账号 {role} 不存在", fix="加 --password 创建它，或请管理员先创建该账号")
         tables = sql.SQL(", ").join(sql.Identifier(t) for t in (*metadata.tables, "alembic_version"))
-        cur.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
-            sql.Identifier(cur.execute("SELECT current_database()").fetchone()[0]), ident))
+        cur.execute(
+            sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                sql.Identifier(cur.execute("SELECT current_database()").fetchone()[0]), ident
+            )
+        )
         cur.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident))
         cur.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(tables, ident))
         cur.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(tables, ident))
-        cur.execute(sql.SQL("GRANT INSERT, DELETE ON {} TO {}").format(
-            sql.SQL(", ").join(sql.Identifier(t) for t in writable), ident))
+        cur.execute(
+            sql.SQL("GRANT INSERT, DELETE ON {} TO {}").format(
+                sql.SQL(", ").join(sql.Identifier(t) for t in writable), ident
+            )
+        )
         cur.execute(sql.SQL("GRANT INSERT ON decisions TO {}").format(ident))
         grant_history(cur, ident)  # history: INSERT + SELECT, UPDATE of the supersession columns only
         cur.execute(sql.SQL("GRANT INSERT ON {} TO {}").format(sql.Identifier(EVENTS_TABLE), ident))  # audit
@@ -186,8 +220,9 @@ def _frame_to_csv(frame: pd.DataFrame, layer: Layer) -> bytes:
     if layer.is_spatial:
         geoms = _to_multipolygons(frame.geometry.array)
         geoms = shapely.set_srid(geoms, SRID)
-        out[GEOMETRY_COLUMN] = pd.Series(shapely.to_wkb(geoms, hex=True, include_srid=True), index=frame.index,
-                                         dtype=object)
+        out[GEOMETRY_COLUMN] = pd.Series(
+            shapely.to_wkb(geoms, hex=True, include_srid=True), index=frame.index, dtype=object
+        )
     table = pa.Table.from_pandas(pd.DataFrame(out, index=frame.index), preserve_index=False)
     buf = io.BytesIO()  # Arrow's writer: NULL = empty unquoted, strings quoted, floats shortest round-trip
     pa_csv.write_csv(table, buf, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
@@ -201,10 +236,16 @@ def _csv_to_frame(data: bytes, layer: Layer, wkb: list | None = None) -> pd.Data
         return empty_frame(layer)
     dtypes: dict[str, Any] = {}
     for f in layer.fields:
-        dtypes[f.name] = {"int": "Int64", "float": "float64", "ratio": "float64", "str": "string",
-                          "enum": "string"}.get(f.type, object)
-    raw = pd.read_csv(io.BytesIO(data), header=None, names=cols, dtype=dtypes, keep_default_na=False,
-                      na_values=[""], encoding="utf-8")
+        dtypes[f.name] = {
+            "int": "Int64",
+            "float": "float64",
+            "ratio": "float64",
+            "str": "string",
+            "enum": "string",
+        }.get(f.type, object)
+    raw = pd.read_csv(
+        io.BytesIO(data), header=None, names=cols, dtype=dtypes, keep_default_na=False, na_values=[""], encoding="utf-8"
+    )
     for f in layer.fields:
         if f.type == "bool":
             raw[f.name] = raw[f.name].map({"t": True, "f": False}).astype("boolean")
@@ -265,24 +306,33 @@ class PostGISStore(PostGISHistory, Store):
                 with self.engine.connect() as conn:
                     may_create = conn.execute(sa.text("SELECT has_schema_privilege('public', 'CREATE')")).scalar()
                 if not may_create:
-                    raise StoreError("数据库尚未建立平台表结构", detail=f"no landrenew schema in {_masked(self.url)}",
-                                     fix="请数据库所有者运行 landrenew db upgrade --store <所有者地址>")
+                    raise StoreError(
+                        "数据库尚未建立平台表结构",
+                        detail=f"no landrenew schema in {_masked(self.url)}",
+                        fix="请数据库所有者运行 landrenew db upgrade --store <所有者地址>",
+                    )
                 upgrade(self.engine)
             elif current != head:
-                raise StoreError(f"数据库表结构版本 {current} 与程序版本 {head} 不一致",
-                                 detail=f"schema at {current}, code expects {head}",
-                                 fix="请数据库所有者运行 landrenew db upgrade")
+                raise StoreError(
+                    f"数据库表结构版本 {current} 与程序版本 {head} 不一致",
+                    detail=f"schema at {current}, code expects {head}",
+                    fix="请数据库所有者运行 landrenew db upgrade",
+                )
         except sa.exc.OperationalError as exc:
-            raise StoreError(f"无法连接数据库：{mask_url(_db_message(exc))}", detail=mask_url(str(exc)),
-                             fix="检查 DATABASE_URL / --store 地址、账号密码与网络") from exc
+            raise StoreError(
+                f"无法连接数据库：{mask_url(_db_message(exc))}",
+                detail=mask_url(str(exc)),
+                fix="检查 DATABASE_URL / --store 地址、账号密码与网络",
+            ) from exc
         self._schema_ok = True
 
     @contextlib.contextmanager
     def _cursor(self, *, write: bool) -> Iterator[psycopg.Cursor]:
         """A psycopg cursor inside one SQLAlchemy transaction (committed on success when ``write``)."""
         self._ensure_schema()
-        ctx = (self.engine.begin() if write
-               else self.engine.connect().execution_options(isolation_level="REPEATABLE READ"))
+        ctx = (
+            self.engine.begin() if write else self.engine.connect().execution_options(isolation_level="REPEATABLE READ")
+        )
         with ctx as conn:
             with conn.connection.driver_connection.cursor() as cur:
                 yield cur
@@ -292,7 +342,8 @@ class PostGISStore(PostGISHistory, Store):
         """Row counts of the layers holding rows (empty tables count as absent, as every table exists)."""
         names = layer_names()
         query = sql.SQL(" UNION ALL ").join(
-            sql.SQL("SELECT {}, count(*) FROM {}").format(sql.Literal(n), sql.Identifier(n)) for n in names)
+            sql.SQL("SELECT {}, count(*) FROM {}").format(sql.Literal(n), sql.Identifier(n)) for n in names
+        )
         with self._cursor(write=False) as cur:
             counts = dict(cur.execute(query).fetchall())
         return {n: int(counts[n]) for n in names if counts.get(n)}
@@ -307,17 +358,25 @@ class PostGISStore(PostGISHistory, Store):
                 values = [as_sql(v) for v in value]
                 if not values:
                     return empty_frame(layer)
-                conditions.append(sql.SQL("{} IN ({})").format(
-                    sql.Identifier(field), sql.SQL(", ").join(sql.Literal(v) for v in values)))
+                conditions.append(
+                    sql.SQL("{} IN ({})").format(
+                        sql.Identifier(field), sql.SQL(", ").join(sql.Literal(v) for v in values)
+                    )
+                )
             else:
                 conditions.append(sql.SQL("{} = {}").format(sql.Identifier(field), sql.Literal(as_sql(value))))
         # attributes as COPY CSV (fast to parse), geometries as binary WKB, both from one snapshot
-        parts = {"table": sql.Identifier(name), "order": sql.Identifier(ORDER_COLUMN),
-                 "where": sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("")}
+        parts = {
+            "table": sql.Identifier(name),
+            "order": sql.Identifier(ORDER_COLUMN),
+            "where": sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL(""),
+        }
         attrs = sql.SQL("COPY (SELECT {cols} FROM {table}{where} ORDER BY {order}) TO STDOUT (FORMAT csv)").format(
-            cols=sql.SQL(", ").join(sql.Identifier(f) for f in layer.field_names), **parts)
+            cols=sql.SQL(", ").join(sql.Identifier(f) for f in layer.field_names), **parts
+        )
         geoms = sql.SQL("SELECT ST_AsBinary({geom}) FROM {table}{where} ORDER BY {order}").format(
-            geom=sql.Identifier(GEOMETRY_COLUMN), **parts)
+            geom=sql.Identifier(GEOMETRY_COLUMN), **parts
+        )
         wkb = None
         try:
             with self._cursor(write=False) as cur:
@@ -328,14 +387,16 @@ class PostGISStore(PostGISHistory, Store):
                 if layer.is_spatial:
                     wkb = [row[0] for row in cur.execute(geoms, binary=True).fetchall()]
         except psycopg.Error as exc:
-            raise StoreError(f"读取图层 {name} 失败：{_db_message(exc)}", detail=f"reading {name}: {exc}",
-                             fix="检查数据库账号是否有读取权限") from exc
+            raise StoreError(
+                f"读取图层 {name} 失败：{_db_message(exc)}",
+                detail=f"reading {name}: {exc}",
+                fix="检查数据库账号是否有读取权限",
+            ) from exc
         return _csv_to_frame(buf.getvalue(), layer, wkb)
 
     def meta(self) -> dict[str, str]:
         with self._cursor(write=False) as cur:
-            return dict(cur.execute(sql.SQL("SELECT key, value FROM {}").format(sql.Identifier(META_TABLE)))
-                        .fetchall())
+            return dict(cur.execute(sql.SQL("SELECT key, value FROM {}").format(sql.Identifier(META_TABLE))).fetchall())
 
     # -- writing ----------------------------------------------------------------------------
     def _copy_frame(self, cur: psycopg.Cursor, name: str, frame: pd.DataFrame) -> None:
@@ -345,11 +406,12 @@ class PostGISStore(PostGISHistory, Store):
             return
         payload = _frame_to_csv(frame, layer)
         statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-            sql.Identifier(name), sql.SQL(", ").join(sql.Identifier(c) for c in _columns(layer)))
+            sql.Identifier(name), sql.SQL(", ").join(sql.Identifier(c) for c in _columns(layer))
+        )
         with cur.copy(statement) as copy:
             view = memoryview(payload)
             for start in range(0, len(view), 1 << 20):
-                copy.write(view[start:start + (1 << 20)])
+                copy.write(view[start : start + (1 << 20)])
 
     def _write_meta(self, cur: psycopg.Cursor, meta: Mapping[str, str]) -> None:
         items = [(str(k), str(v)) for k, v in meta.items()]
@@ -384,25 +446,32 @@ class PostGISStore(PostGISHistory, Store):
                 if meta:
                     self._write_meta(cur, meta)
         except (psycopg.Error, sa.exc.DBAPIError) as exc:
-            hint = {psycopg.errors.InsufficientPrivilege: "数据库账号无写入权限，请联系管理员（landrenew db grant-app-role）",
-                    psycopg.errors.UniqueViolation: "记录编号重复：检查源数据或改用替换导入",
-                    psycopg.errors.CheckViolation: "字段取值不在允许范围内（见 layers/ 中的取值表）",
-                    psycopg.errors.NotNullViolation: "必填字段为空"}
+            hint = {
+                psycopg.errors.InsufficientPrivilege: "数据库账号无写入权限，请联系管理员（landrenew db grant-app-role）",
+                psycopg.errors.UniqueViolation: "记录编号重复：检查源数据或改用替换导入",
+                psycopg.errors.CheckViolation: "字段取值不在允许范围内（见 layers/ 中的取值表）",
+                psycopg.errors.NotNullViolation: "必填字段为空",
+            }
             orig = getattr(exc, "orig", exc)
-            raise StoreError(f"写入图层 {current} 失败，本次写入未生效：{_db_message(exc)}",
-                             detail=f"writing {current} to {_masked(self.url)}: {orig}",
-                             fix=hint.get(type(orig), "检查数据后重试")) from exc
+            raise StoreError(
+                f"写入图层 {current} 失败，本次写入未生效：{_db_message(exc)}",
+                detail=f"writing {current} to {_masked(self.url)}: {orig}",
+                fix=hint.get(type(orig), "检查数据后重试"),
+            ) from exc
 
     # -- decisions --------------------------------------------------------------------------
     @staticmethod
     def _current_version(cur: psycopg.Cursor, parcel_id: str) -> str | None:
         row = cur.execute(
             f"SELECT decision_id FROM decisions WHERE parcel_id = %s ORDER BY decided_at DESC, {ORDER_COLUMN} DESC "
-            "LIMIT 1", (parcel_id,)).fetchone()
+            "LIMIT 1",
+            (parcel_id,),
+        ).fetchone()
         if row:
             return decision_version(row[0])
-        row = cur.execute("SELECT as_of, rules_version, route, sub_route FROM idle_assessment WHERE parcel_id = %s",
-                          (parcel_id,)).fetchone()
+        row = cur.execute(
+            "SELECT as_of, rules_version, route, sub_route FROM idle_assessment WHERE parcel_id = %s", (parcel_id,)
+        ).fetchone()
         if row:
             return assessment_version(*row)
         return None
@@ -414,7 +483,8 @@ class PostGISStore(PostGISHistory, Store):
     def _insert_decision(self, cur: psycopg.Cursor, values: dict[str, Any]) -> None:
         cur.execute(
             f"INSERT INTO decisions ({', '.join(_DECISION_FIELDS)}) VALUES ({', '.join(['%s'] * len(_DECISION_FIELDS))})",
-            [values[f] for f in _DECISION_FIELDS])
+            [values[f] for f in _DECISION_FIELDS],
+        )
 
     def append_decision(self, decision: Mapping[str, Any], snapshot: Mapping[str, Any] | None = None) -> None:
         row = conform(pd.DataFrame([dict(decision)]), "decisions").iloc[0]
@@ -431,9 +501,11 @@ class PostGISStore(PostGISHistory, Store):
                     self._copy_frame(cur, "decision_snapshots", pd.DataFrame([dict(snapshot)]))
         except (psycopg.Error, sa.exc.DBAPIError) as exc:
             orig = getattr(exc, "orig", exc)
-            raise StoreError(f"保存审定记录失败，本次保存未生效：{_db_message(exc)}",
-                             detail=f"appending decision for {parcel_id}: {orig}",
-                             fix="审定编号重复时请重新提交；权限不足请联系管理员") from exc
+            raise StoreError(
+                f"保存审定记录失败，本次保存未生效：{_db_message(exc)}",
+                detail=f"appending decision for {parcel_id}: {orig}",
+                fix="审定编号重复时请重新提交；权限不足请联系管理员",
+            ) from exc
 
     # -- files ------------------------------------------------------------------------------
     @property

@@ -5,6 +5,7 @@ Privileges: the application role may INSERT and SELECT the history tables and UP
 ``superseded_at``/``superseded_by``/``row_hash`` of the versions tables (:func:`grant_history`): no history row
 is ever deleted.
 """
+
 from __future__ import annotations
 
 import io
@@ -91,7 +92,8 @@ class PostGISHistory:
 
     def history_counts(self) -> dict[str, int]:
         query = sql.SQL(" UNION ALL ").join(
-            sql.SQL("SELECT {}, count(*) FROM {}").format(sql.Literal(n), sql.Identifier(n)) for n in HISTORY_TABLES)
+            sql.SQL("SELECT {}, count(*) FROM {}").format(sql.Literal(n), sql.Identifier(n)) for n in HISTORY_TABLES
+        )
         with self._cursor(write=False) as cur:
             counts = dict(cur.execute(query).fetchall())
         return {n: int(counts[n]) for n in HISTORY_TABLES if counts.get(n)}
@@ -99,30 +101,52 @@ class PostGISHistory:
     def next_version_ids(self) -> dict[str, int]:
         query = sql.SQL(" UNION ALL ").join(
             sql.SQL("SELECT {}, coalesce(max(version_id), 0) + 1 FROM {}").format(
-                sql.Literal(n), sql.Identifier(f"{n}_versions")) for n in LEDGER_LAYERS)
+                sql.Literal(n), sql.Identifier(f"{n}_versions")
+            )
+            for n in LEDGER_LAYERS
+        )
         with self._cursor(write=False) as cur:
             return {n: int(v) for n, v in cur.execute(query).fetchall()}
 
-    def read_history(self, table: str, *, filters: Sequence[tuple[str, str, Any]] = (),
-                     columns: Sequence[str] | None = None, geometry: bool = True) -> pd.DataFrame:
+    def read_history(
+        self,
+        table: str,
+        *,
+        filters: Sequence[tuple[str, str, Any]] = (),
+        columns: Sequence[str] | None = None,
+        geometry: bool = True,
+    ) -> pd.DataFrame:
         from .models import GEOMETRY_COLUMN, ORDER_COLUMN
         from .postgis import _csv_to_frame
 
         full = history_layer(table)
-        layer = full if columns is None else Layer(
-            name=full.name, label=full.label, geometry=full.geometry if geometry else None, key=full.key,
-            fields=tuple(full.field(c) for c in columns))
+        layer = (
+            full
+            if columns is None
+            else Layer(
+                name=full.name,
+                label=full.label,
+                geometry=full.geometry if geometry else None,
+                key=full.key,
+                fields=tuple(full.field(c) for c in columns),
+            )
+        )
         if not geometry and layer.is_spatial:
             layer = Layer(name=layer.name, label=layer.label, geometry=None, key=layer.key, fields=layer.fields)
         conds = _conditions(full, filters)
         if conds is None:
             return empty_frame(layer)
-        parts = {"table": sql.Identifier(table), "order": sql.Identifier(ORDER_COLUMN),
-                 "where": sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conds) if conds else sql.SQL("")}
+        parts = {
+            "table": sql.Identifier(table),
+            "order": sql.Identifier(ORDER_COLUMN),
+            "where": sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conds) if conds else sql.SQL(""),
+        }
         attrs = sql.SQL("COPY (SELECT {cols} FROM {table}{where} ORDER BY {order}) TO STDOUT (FORMAT csv)").format(
-            cols=sql.SQL(", ").join(sql.Identifier(f) for f in layer.field_names), **parts)
+            cols=sql.SQL(", ").join(sql.Identifier(f) for f in layer.field_names), **parts
+        )
         geoms = sql.SQL("SELECT ST_AsBinary({geom}) FROM {table}{where} ORDER BY {order}").format(
-            geom=sql.Identifier(GEOMETRY_COLUMN), **parts)
+            geom=sql.Identifier(GEOMETRY_COLUMN), **parts
+        )
         wkb = None
         try:
             with self._cursor(write=False) as cur:
@@ -133,8 +157,11 @@ class PostGISHistory:
                 if layer.is_spatial:
                     wkb = [row[0] for row in cur.execute(geoms, binary=True).fetchall()]
         except psycopg.Error as exc:
-            raise StoreError(f"读取 {full.label} 失败：{exc}", detail=f"reading {table}: {exc}",
-                             fix="检查数据库账号是否有读取权限，或运行 landrenew db upgrade") from exc
+            raise StoreError(
+                f"读取 {full.label} 失败：{exc}",
+                detail=f"reading {table}: {exc}",
+                fix="检查数据库账号是否有读取权限，或运行 landrenew db upgrade",
+            ) from exc
         return _csv_to_frame(buf.getvalue(), layer, wkb)
 
     def history_rows(self, table: str, *, filters: Sequence[tuple[str, str, Any]] = ()) -> list[dict]:
@@ -152,8 +179,11 @@ class PostGISHistory:
         if layer.is_spatial:
             cols.append(sql.SQL("ST_AsBinary({})").format(sql.Identifier(GEOMETRY_COLUMN)))
         query = sql.SQL("SELECT {} FROM {}{} ORDER BY {}").format(
-            sql.SQL(", ").join(cols), sql.Identifier(table),
-            sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conds) if conds else sql.SQL(""), sql.Identifier(ORDER_COLUMN))
+            sql.SQL(", ").join(cols),
+            sql.Identifier(table),
+            sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conds) if conds else sql.SQL(""),
+            sql.Identifier(ORDER_COLUMN),
+        )
         with self._cursor(write=False) as cur:
             rows = cur.execute(query).fetchall()
         out = []
@@ -183,21 +213,30 @@ class PostGISHistory:
                     current = name
                     key = get_layer(name).key_fields[0]
                     if keys:
-                        cur.execute(sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
-                            sql.Identifier(name), sql.Identifier(key)), (list(map(str, keys)),))
+                        cur.execute(
+                            sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
+                                sql.Identifier(name), sql.Identifier(key)
+                            ),
+                            (list(map(str, keys)),),
+                        )
                     self._copy_frame(cur, name, frame)
                 for name, frame in tx.layer_append.items():
                     current = name
                     self._copy_frame(cur, name, frame)
                 for table, (ids, at, batch_id) in tx.supersede.items():
                     current = table
-                    cur.execute(sql.SQL("UPDATE {} SET superseded_at = %s, superseded_by = %s "
-                                        "WHERE version_id = ANY(%s)").format(sql.Identifier(table)),
-                                (_plain(at, "timestamp"), batch_id, [int(i) for i in ids]))
+                    cur.execute(
+                        sql.SQL(
+                            "UPDATE {} SET superseded_at = %s, superseded_by = %s WHERE version_id = ANY(%s)"
+                        ).format(sql.Identifier(table)),
+                        (_plain(at, "timestamp"), batch_id, [int(i) for i in ids]),
+                    )
                 for table, hashes in tx.row_hashes.items():
                     current = table
-                    cur.executemany(sql.SQL("UPDATE {} SET row_hash = %s WHERE version_id = %s").format(
-                        sql.Identifier(table)), [(h, int(i)) for i, h in hashes.items()])
+                    cur.executemany(
+                        sql.SQL("UPDATE {} SET row_hash = %s WHERE version_id = %s").format(sql.Identifier(table)),
+                        [(h, int(i)) for i, h in hashes.items()],
+                    )
                 for table, frame in tx.append.items():
                     current = table
                     self._copy_frame(cur, table, frame)
@@ -205,11 +244,15 @@ class PostGISHistory:
                 if tx.meta:
                     self._write_meta(cur, tx.meta)
         except (psycopg.Error, sa.exc.DBAPIError) as exc:
-            hint = {psycopg.errors.InsufficientPrivilege: "数据库账号无写入权限，请联系管理员（landrenew db grant-app-role）",
-                    psycopg.errors.UniqueViolation: "记录编号重复：检查源数据或改用替换导入",
-                    psycopg.errors.CheckViolation: "字段取值不在允许范围内（见 layers/ 中的取值表）",
-                    psycopg.errors.NotNullViolation: "必填字段为空"}
+            hint = {
+                psycopg.errors.InsufficientPrivilege: "数据库账号无写入权限，请联系管理员（landrenew db grant-app-role）",
+                psycopg.errors.UniqueViolation: "记录编号重复：检查源数据或改用替换导入",
+                psycopg.errors.CheckViolation: "字段取值不在允许范围内（见 layers/ 中的取值表）",
+                psycopg.errors.NotNullViolation: "必填字段为空",
+            }
             orig = getattr(exc, "orig", exc)
-            raise StoreError(f"写入图层 {current} 失败，本次写入未生效：{_db_message(exc)}",
-                             detail=f"writing {current} to {_masked(self.url)}: {orig}",
-                             fix=hint.get(type(orig), "检查数据后重试")) from exc
+            raise StoreError(
+                f"写入图层 {current} 失败，本次写入未生效：{_db_message(exc)}",
+                detail=f"writing {current} to {_masked(self.url)}: {orig}",
+                fix=hint.get(type(orig), "检查数据后重试"),
+            ) from exc

@@ -7,6 +7,7 @@ Migrations run as the database owner; the application then connects with a least
 >>> head_revision()
 '0004_cases'
 """
+
 from __future__ import annotations
 
 from functools import cache

@@ -1,4 +1,5 @@
 """Alembic environment: runs on the connection passed in ``config.attributes`` (see ``__init__.py``)."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -17,8 +18,12 @@ def _include_object(obj, name, type_, reflected, compare_to):  # PostGIS' own ta
 
 
 def _migrate(connection: sa.engine.Connection) -> None:
-    context.configure(connection=connection, target_metadata=[metadata, case_metadata], include_object=_include_object,
-                      compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=[metadata, case_metadata],
+        include_object=_include_object,
+        compare_type=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

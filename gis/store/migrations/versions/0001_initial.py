@@ -9,6 +9,7 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-05-01
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -9,6 +9,7 @@ Revision ID: 0003_history
 Revises: 0002_users
 Create Date: 2026-12-01
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -38,19 +39,25 @@ def upgrade() -> None:
         layer = get_layer(name)
         cols = [*layer.field_names, *(["geometry"] if layer.is_spatial else [])]
         names = ", ".join(f'"{c}"' for c in cols)
-        result = bind.execute(sa.text(
-            f'INSERT INTO "{name}_versions" (version_id, {names}, valid_from, valid_to, recorded_at, superseded_at, '
-            f"batch_id, retired, change) SELECT row_number() OVER (ORDER BY fid), {names}, :since, :open, "
-            f"date_trunc('milliseconds', now()), :never, 'upgrade', false, 'added' FROM \"{name}\" ORDER BY fid"),
-            {"since": SINCE_EVER.date(), "open": OPEN_END.date(), "never": NEVER.to_pydatetime()})
+        result = bind.execute(
+            sa.text(
+                f'INSERT INTO "{name}_versions" (version_id, {names}, valid_from, valid_to, recorded_at, superseded_at, '
+                f"batch_id, retired, change) SELECT row_number() OVER (ORDER BY fid), {names}, :since, :open, "
+                f"date_trunc('milliseconds', now()), :never, 'upgrade', false, 'added' FROM \"{name}\" ORDER BY fid"
+            ),
+            {"since": SINCE_EVER.date(), "open": OPEN_END.date(), "never": NEVER.to_pydatetime()},
+        )
         if result.rowcount:
             migrated.append(name)
     if migrated:
-        bind.execute(sa.text(
-            "INSERT INTO batches (batch_id, started_at, recorded_at, imported_by, mode, layers, note) "
-            "VALUES ('upgrade', date_trunc('milliseconds', now()), date_trunc('milliseconds', now()), 'landrenew', "
-            "'upgrade', CAST(:layers AS jsonb), :note)"),
-            {"layers": "[" + ",".join(f'"{n}"' for n in migrated) + "]", "note": "升级前已有的台账数据，视为自始有效"})
+        bind.execute(
+            sa.text(
+                "INSERT INTO batches (batch_id, started_at, recorded_at, imported_by, mode, layers, note) "
+                "VALUES ('upgrade', date_trunc('milliseconds', now()), date_trunc('milliseconds', now()), 'landrenew', "
+                "'upgrade', CAST(:layers AS jsonb), :note)"
+            ),
+            {"layers": "[" + ",".join(f'"{n}"' for n in migrated) + "]", "note": "升级前已有的台账数据，视为自始有效"},
+        )
 
 
 def downgrade() -> None:

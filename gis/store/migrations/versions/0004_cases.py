@@ -9,6 +9,7 @@ Revision ID: 0004_cases
 Revises: 0001
 Create Date: 2026-12-01
 """
+
 from __future__ import annotations
 
 from alembic import op
