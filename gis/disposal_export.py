@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from .cells import safe_frame
 from .deadlines import lookup
 from .disposal_rules import DisposalRules, default_disposal_rules
 from .schema import get_layer
@@ -104,7 +105,7 @@ def write_warnings_xlsx(warnings: pd.DataFrame, out: str | Path, *, as_of: Any) 
     for col in ("起算日", "期限日"):
         sheet[col] = pd.to_datetime(sheet[col]).dt.date
     with pd.ExcelWriter(out, engine="openpyxl") as xw:
-        sheet.to_excel(xw, sheet_name="预警清单", index=False, startrow=1)
+        safe_frame(sheet).to_excel(xw, sheet_name="预警清单", index=False, startrow=1)
         ws = xw.sheets["预警清单"]
         ws.cell(row=1, column=1, value=f"闲置土地处置预警清单（基准日 {pd.Timestamp(as_of).date()}）")
         for col, width in zip("ABCDEFGHIJ", (16, 16, 12, 16, 22, 40, 12, 12, 10, 40)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 import pandas as pd
 
+from gis.cells import safe_frame
 from gis.history import changes_since
 from gis.schema import get_layer
 
@@ -49,7 +50,7 @@ def command(store_url, since, town, layer, xlsx_path) -> None:
             new=report["new"].map(_text_or_none),
         )
         out.columns = [lay.field(lay.key_fields[0]).label, "变化", "字段", "旧值", "新值", "面积差(平方米)"]
-        out.to_excel(xlsx_path, index=False, sheet_name="变化清单")
+        safe_frame(out).to_excel(xlsx_path, index=False, sheet_name="变化清单")  # formula-looking text as text
         click.echo(f"已写出 {xlsx_path}")
 
 

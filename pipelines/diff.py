@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 import pandas as pd
 
+from gis.cells import safe_frame
 from gis.runs import DIFF_FIELDS, diff_runs
 from gis.schema import get_layer
 
@@ -46,7 +47,7 @@ def command(store_url, run_a, run_b, xlsx_path) -> None:
             reasons_a=diff["reasons_a"].map(_reasons),
             reasons_b=diff["reasons_b"].map(_reasons),
         )
-        out.to_excel(xlsx_path, index=False, sheet_name="研判对比")
+        safe_frame(out).to_excel(xlsx_path, index=False, sheet_name="研判对比")  # formula-looking text as text
         click.echo(f"已写出 {xlsx_path}")
 
 

@@ -964,3 +964,62 @@ def test_sso_role_mapping_is_validated(tmp_path):
 
     with pytest.raises(RuleFileError, match="sso.roles 中角色"):
         security_settings(write_settings(tmp_path, **{"sso.roles": {"landrenew-admin": "root"}}))
+
+
+# -- exports: formula-looking text is written as text in every xlsx and CSV ------------------------------------
+FORMULA = '=HYPERLINK("http://x.example/","点击")'
+
+
+def test_warnings_xlsx_writes_formula_looking_text_as_text(tmp_path):
+    """A planner's note starting with = in the exported 预警清单 is a text cell, never a formula (Excel's XML)."""
+    import html
+    import zipfile
+
+    import pandas as pd
+
+    from gis.disposal_export import WARNING_HEADERS, write_warnings_xlsx
+
+    row = dict.fromkeys(WARNING_HEADERS, "x")
+    row.update(
+        {
+            "parcel_id": "P1",
+            "message": FORMULA,
+            "days": 3,
+            "start_date": pd.Timestamp("2026-10-01"),
+            "due_date": pd.Timestamp("2026-10-31"),
+        }
+    )
+    frame = pd.DataFrame([row])
+    path = write_warnings_xlsx(frame, tmp_path / "w.xlsx", as_of="2026-11-01")
+    with zipfile.ZipFile(path) as zf:
+        xml = html.unescape("".join(zf.read(n).decode() for n in zf.namelist() if n.startswith("xl/worksheets/")))
+    assert "<f>" not in xml and "<f " not in xml
+    assert "'" + FORMULA in xml
+
+
+def test_every_xlsx_and_csv_writer_goes_through_the_safe_cells():
+    """Each place in the library, the commands and the app that writes a spreadsheet or CSV for a person passes
+    its cells through gis.cells (safe_frame / text_cell); the exceptions are named with their reason."""
+    import re
+
+    not_for_people = {
+        "gis/partitioned_ingest.py",  # a temporary chunk read straight back by the validated ingest
+        "gis/store/postgis.py",  # COPY payload into the database, not a file for a person
+        "gis/demo.py",  # the synthetic source files that the demo ingests
+        "gis/scale_demo.py",
+    }
+    writer = re.compile(r"\.(to_excel|to_csv)\(|ExcelWriter\(")
+    offenders = []
+    for path in [*ROOT.glob("gis/**/*.py"), *ROOT.glob("pipelines/*.py"), ROOT / "app.py", ROOT / "app_cases.py"]:
+        rel = path.relative_to(ROOT).as_posix()
+        if rel in not_for_people:
+            continue
+        text = path.read_text(encoding="utf-8")
+        for no, line in enumerate(text.splitlines(), 1):
+            if writer.search(line) and "safe_frame" not in line and "text_cell" not in text:
+                if "ExcelWriter(" in line and "safe_frame" in text:
+                    continue
+                if re.search(r"\bframe\.to_csv", line) and "frame = safe_frame(" in text:
+                    continue
+                offenders.append(f"{rel}:{no}: {line.strip()}")
+    assert not offenders, offenders
