@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from gis.auth import add_user, users_path
+from gis.accounts import add_user
 from gis.cases import case_events, read_cases
 from gis.store import GeoPackageStore
 from tests import case_fixtures
@@ -36,7 +36,7 @@ def store(tmp_path_factory):
     s = GeoPackageStore(tmp_path_factory.mktemp("cases-e2e") / "app.gpkg")
     case_fixtures.fill(s)
     for role, (name, password) in USERS.items():
-        add_user(users_path(s), name, password, role=role)
+        add_user(s, name, password, role=role)
     return s
 
 
