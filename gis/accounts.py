@@ -21,6 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from .errors import LandRenewError
 from .settings import security_settings
 from .store import accounts as rows
+from .store.account_tables import ROLE_VALUES
 
 __all__ = [
     "ROLES",
@@ -43,7 +44,7 @@ __all__ = [
     "LEGACY_USERS_FILE",
 ]
 
-ROLES = ("viewer", "planner", "approver", "admin")
+ROLES = ROLE_VALUES
 ROLE_LABELS = {"viewer": "浏览", "planner": "规划审定", "approver": "审批（分管领导）", "admin": "管理员"}
 LEGACY_USERS_FILE = "users.yaml"
 _NAME = re.compile(r"^[\w.\-@]{1,64}$")

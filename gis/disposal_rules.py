@@ -21,6 +21,7 @@ from typing import Any
 from .errors import RuleFileError
 from .rules import RuleSet, load_rules
 from .schema import get_layer
+from .store.account_tables import ROLE_VALUES
 
 __all__ = ["DisposalRules", "Deadline", "Step", "RULE_SPEC", "load_disposal_rules", "default_disposal_rules"]
 
@@ -38,7 +39,7 @@ RULE_SPEC: dict[str, tuple[str, Any]] = {
 }
 _PROCEDURE_KEYS = ("draft", "approve", "return", "pause", "resume", "close", "reopen", "complete")
 _FIELD_TYPES = ("date", "float", "str")
-_ROLES = ("viewer", "planner", "approver", "admin")
+_ROLES = ROLE_VALUES
 
 
 @dataclass(frozen=True)

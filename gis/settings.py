@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .rules import RULES_DIR, load_rules
+from .store.account_tables import ROLE_VALUES
 
 __all__ = ["SecuritySettings", "security_settings", "SPEC", "SETTINGS_ENV", "ROLE_CHOICES"]
 
 SETTINGS_ENV = "LANDRENEW_SECURITY"
-ROLE_CHOICES = frozenset({"viewer", "planner", "admin"})
+ROLE_CHOICES = frozenset(ROLE_VALUES)
 
 SPEC = {
     "login.max_failures": ("int", (1, 1_000_000)),

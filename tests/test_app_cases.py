@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from gis.accounts import add_user
 from gis.auth import User
 from gis.cases import case_events, read_cases
 from gis.store import GeoPackageStore
@@ -23,6 +24,8 @@ PID = "P-whole_transfer"
 def store(tmp_path, monkeypatch):
     s = GeoPackageStore(tmp_path / "app.gpkg")
     case_fixtures.fill(s)
+    for name, role in (("wang", "planner"), ("zhao", "approver"), ("li", "viewer")):
+        add_user(s, name, f"{name}-pass-2026", role=role)  # the app reads the role from the store on every run
     monkeypatch.setenv("LANDRENEW_STORE", str(s.path))
     monkeypatch.delenv("DATABASE_URL", raising=False)
     return s
@@ -32,7 +35,8 @@ def _page(user: User):
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(APP, default_timeout=180)
-    at.session_state["user"] = user
+    at.session_state["user_name"] = user.name  # signed in: the app re-reads the role from the store
+    at.session_state["last_seen"] = dt.datetime.now(dt.UTC)
     at.session_state["selected"] = ("idle_assessment", PID)
     at.run()
     assert not at.exception, [e.value for e in at.exception]

@@ -15,7 +15,8 @@ __all__ = ["USERS_TABLE", "EVENTS_TABLE", "ROLE_VALUES", "OUTCOMES", "add_accoun
 
 USERS_TABLE = "users"
 EVENTS_TABLE = "login_events"
-ROLE_VALUES = ("viewer", "planner", "admin")
+#: the roles, each including the one before (admin does not approve plans); the one list of them
+ROLE_VALUES = ("viewer", "planner", "approver", "admin")
 #: success / failure (wrong name or password) / locked (refused unchecked) / disabled (right password,
 #: account disabled) / sso (single sign-on) / sso_denied (no role claim) / password_changed / logout / expired
 OUTCOMES = ("success", "failure", "locked", "disabled", "sso", "sso_denied", "password_changed", "logout", "expired")
