@@ -11,7 +11,9 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import shapely
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,17 +36,33 @@ def test_engine_output_equals_snapshot(current, layer):
     assert list(got.columns) == list(expected.columns)
     assert len(got) == len(expected)
     key = "parcel_id" if layer == "idle_assessment" else "village_id"
+    # the row order follows the store's layer, which the dated demo batches (docs/history.md) build in another
+    # order; the rows themselves are the behaviour
+    got = got.sort_values(key, kind="stable").reset_index(drop=True)
+    expected = expected.sort_values(key, kind="stable").reset_index(drop=True)
     assert got[key].tolist() == expected[key].tolist()
     for column in expected.columns:
         a, b = got[column], expected[column]
-        diff = ~((a == b).fillna(False).astype(bool) | (a.isna() & b.isna()))
+        if column == "geometry":
+            # the same polygon; the history's write path may store its ring in the other orientation
+            a, b = (
+                pd.Series(shapely.to_wkb(shapely.normalize(shapely.from_wkb(x.to_numpy()))), index=x.index)
+                for x in (a, b)
+            )
+            got[column], expected[column] = a, b
+        if pd.api.types.is_float_dtype(a) and pd.api.types.is_float_dtype(b):
+            # zonal sums run in the store's parcel order: the last bits of a mean may differ, nothing more
+            same = pd.Series(np.isclose(a, b, rtol=1e-12, atol=0), index=a.index)
+        else:
+            same = (a == b).fillna(False).astype(bool)
+        diff = ~(same | (a.isna() & b.isna()))
         if diff.any():
             i = int(diff.to_numpy().argmax())
             pytest.fail(
                 f"{layer}.{column}: {int(diff.sum())} rows differ; first {got[key].iloc[i]}:\n"
                 f"  now:    {a.iloc[i]!r}\n  before: {b.iloc[i]!r}"
             )
-    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False, rtol=1e-12)
 
 
 def test_snapshot_covers_every_route(current):
