@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import shapely
 import pytest
+import shapely
 
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("engine_snapshot", ROOT / "scripts" / "engine_snapshot.py")
