@@ -849,8 +849,8 @@ def test_junk_in_a_1500_row_ledger_nothing_lost_and_every_junk_cell_accounted_fo
     a junk 镇街代码 is replaced by the town the parcel lies in (repair); a junk 企业代码 is stored with a warning;
     junk in free text (受让人, 电子监管号) is text and stored."""
     from gis.demo import build_demo_layers
+    from gis.demo import to_labels as _to_labels
     from gis.frames import conform
-    from gis.workflow import _to_labels
 
     layers = build_demo_layers(n_parcels=1500)
     parcels, towns = layers["parcels"], layers["towns"]
