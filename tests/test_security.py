@@ -10,7 +10,6 @@ the idle expiry with a settings file whose idle limit is a few seconds.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import random
 import re
 import statistics
@@ -36,7 +35,6 @@ from gis.store import GeoPackageStore, postgis
 from gis.store import accounts as rows
 from gis.store.postgis import PostGISStore, normalize_url
 from gis.uploads import check_uploads
-from tests import pg_cluster
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.UTC)
@@ -98,14 +96,7 @@ class PgDatabase:
         )
 
 
-@pytest.fixture(scope="module")
-def pg_admin() -> str:
-    try:
-        return pg_cluster.admin_url()
-    except pg_cluster.PgUnavailable as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostGIS tests must run in CI, but no server: {exc}")
-        pytest.skip(f"no PostgreSQL/PostGIS server: {exc}")
+from tests.test_postgis import pg_admin  # noqa: E402,F401  (the one PostGIS fixture: fails unless skipped knowingly)
 
 
 @pytest.fixture
