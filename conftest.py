@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,20 @@ def copy_store(master: Path, folder: Path):
 def demo_store(demo_store_master, tmp_path):
     """A GeoPackageStore on a private copy of the demo store (assessed and tracked as of 2026-11-01)."""
     return copy_store(demo_store_master, tmp_path / "store")
+
+
+@pytest.fixture(autouse=True)
+def _keep_main_module():
+    """Put ``sys.modules["__main__"]`` back after each test.
+
+    Streamlit's script runner (``AppTest`` in tests/test_app_cases.py) installs the app as ``__main__`` and leaves
+    it there; a ``distributed`` worker started later by ``spawn`` then re-imports app.py as its main module and
+    dies ("Nanny failed to start").
+    """
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
 
 
 @pytest.fixture(autouse=True)
