@@ -94,6 +94,8 @@ _PUBLIC = {
     "authenticate": ("auth", "authenticate"),
     "mask_url": ("redact", "mask_url"),
     "security_settings": ("settings", "security_settings"),
+    "district": ("district", "district"),
+    "parse_extent": ("district", "parse_extent"),
     "check_uploads": ("uploads", "check_uploads"),
     # disposal cases (docs/disposal.md)
     "load_disposal_rules": ("disposal_rules", "load_disposal_rules"),

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pyproj
 
+from .district import district
 from .errors import CRSError
 
 __all__ = [
@@ -26,8 +27,9 @@ STORE_CRS = "EPSG:4490"
 AREA_CRS = "EPSG:4549"
 #: GeoJSON exports and web maps (RFC 7946).
 WEB_CRS = "EPSG:4326"
-#: Plausible lon/lat bounds for Keqiao district with a margin (minx, miny, maxx, maxy).
-DISTRICT_BOUNDS = (120.0, 29.4, 121.1, 30.6)
+#: Plausible lon/lat bounds of the district with a margin (minx, miny, maxx, maxy), from
+#: ``layers/rules/district.yaml`` (:func:`gis.district.district`; ingest takes ``extent=`` to override).
+DISTRICT_BOUNDS = district().extent
 
 
 # --------------------------------------------------------------------------------------------
@@ -93,10 +95,17 @@ def guess_projected_crs(x: float) -> str | None:
     return None
 
 
-def check_plausible_crs(bounds: tuple[float, float, float, float], crs: pyproj.CRS | None, *, file: str) -> None:
+def check_plausible_crs(
+    bounds: tuple[float, float, float, float],
+    crs: pyproj.CRS | None,
+    *,
+    file: str,
+    extent: tuple[float, float, float, float] | None = None,
+) -> None:
     """Refuse a file whose declared CRS does not fit the district; the message says why and what to do.
 
-    ``bounds`` are the file's own coordinates (minx, miny, maxx, maxy) in its declared ``crs``.
+    ``bounds`` are the file's own coordinates (minx, miny, maxx, maxy) in its declared ``crs``; ``extent`` the
+    lon/lat box they must fall in (default: the district file's, :func:`gis.district.district`).
     """
     if crs is None:
         raise CRSError(
@@ -107,7 +116,8 @@ def check_plausible_crs(bounds: tuple[float, float, float, float], crs: pyproj.C
     minx, miny, maxx, maxy = bounds
     if not np.all(np.isfinite(bounds)):
         return
-    lo_x, lo_y, hi_x, hi_y = DISTRICT_BOUNDS
+    lo_x, lo_y, hi_x, hi_y = extent or district().extent
+    place = f"{district().name}范围" if extent is None else f"研判范围（经度 {lo_x}–{hi_x}、纬度 {lo_y}–{hi_y}）"
     if crs.is_geographic:
         if lo_y <= minx and maxx <= hi_y and lo_x <= miny and maxy <= hi_x:
             raise CRSError(
@@ -139,7 +149,7 @@ def check_plausible_crs(bounds: tuple[float, float, float, float], crs: pyproj.C
         hint = f"；坐标大小像 {guess}" if guess and guess != crs.to_string() else ""
         raise CRSError(
             f"文件 {file} 按声明的坐标系 {crs.to_string()} 换算后落在 "
-            f"经度 {tb[0]:.3f}–{tb[2]:.3f}、纬度 {tb[1]:.3f}–{tb[3]:.3f}，不在柯桥区范围内{hint}",
+            f"经度 {tb[0]:.3f}–{tb[2]:.3f}、纬度 {tb[1]:.3f}–{tb[3]:.3f}，不在{place}内{hint}",
             detail=f"{file}: bounds {tb} outside district in {crs.to_string()}",
             fix=f"确认文件的坐标系，用 --crs {guess or 'EPSG:4490'} 指定",
         )

@@ -31,7 +31,8 @@ import pandas as pd
 import pyproj
 import shapely
 
-from .crs import DISTRICT_BOUNDS, STORE_CRS, check_plausible_crs, gcj02_to_wgs84
+from .crs import STORE_CRS, check_plausible_crs, gcj02_to_wgs84
+from .district import district
 from .errors import InputFileError, Problem
 from .frames import conform
 from .geometry import repair_polygons
@@ -262,7 +263,9 @@ def _parse_column(
     return values, bad, "无法识别", "检查该值"
 
 
-def _geometry_to_store(source: RawSource, geoms: gpd.GeoSeries, *, crs: str | None, from_gcj02: bool) -> gpd.GeoSeries:
+def _geometry_to_store(
+    source: RawSource, geoms: gpd.GeoSeries, *, crs: str | None, from_gcj02: bool, extent: tuple | None
+) -> gpd.GeoSeries:
     file = source.path.name
     declared = (
         pyproj.CRS.from_user_input(crs)
@@ -278,7 +281,7 @@ def _geometry_to_store(source: RawSource, geoms: gpd.GeoSeries, *, crs: str | No
         bounds = tuple(float(v) for v in med)
     else:
         bounds = (np.nan,) * 4
-    check_plausible_crs(bounds, declared, file=file)
+    check_plausible_crs(bounds, declared, file=file, extent=extent)
     out = gpd.GeoSeries(geoms.to_numpy(), index=geoms.index, crs=declared)
     if not declared.equals(pyproj.CRS.from_user_input(STORE_CRS)):
         out = out.to_crs(STORE_CRS)
@@ -562,6 +565,7 @@ def read_layer_file(
     enterprise_ids: set | None = None,
     source_layer: str | None = None,
     geometry_layer: str | None = None,
+    extent: tuple[float, float, float, float] | None = None,
 ) -> tuple[pd.DataFrame, IngestReport]:
     """Read and validate one source file as a contract layer.
 
@@ -589,6 +593,9 @@ def read_layer_file(
         The known 企业代码: an unknown one is reported (the parcel is stored and goes to review).
     source_layer, geometry_layer
         The layer to read from a multi-layer file (GeoPackage, FileGDB, KML, zip of shapefiles).
+    extent
+        (min_lon, min_lat, max_lon, max_lat) the geometry must fall in; default the district's
+        (``layers/rules/district.yaml``) — a province's ledger passes the province's.
 
     Returns
     -------
@@ -801,13 +808,16 @@ def read_layer_file(
             geom.where(~pd.Series(np.isin(status, ["missing", "empty", "non_areal"]))),
             crs=crs,
             from_gcj02=from_gcj02,
+            extent=extent,
         )
         ok = geom.notna() & ~geom.is_empty
         b = geom.bounds
-        lo_x, lo_y, hi_x, hi_y = DISTRICT_BOUNDS
+        lo_x, lo_y, hi_x, hi_y = extent or district().extent
         outside = ok & ~((b.minx >= lo_x) & (b.maxx <= hi_x) & (b.miny >= lo_y) & (b.maxy <= hi_y))
         if outside.any():
-            rows.add(outside.to_numpy(), ids, "图形", None, "坐标超出柯桥区范围", "核对该图形的坐标和坐标系")
+            place = f"{district().name}范围" if extent is None else f"研判范围（{lo_x},{lo_y},{hi_x},{hi_y}）"
+            fix = "核对该图形的坐标和坐标系；辖区以外的数据用 --extent 指定范围"
+            rows.add(outside.to_numpy(), ids, "图形", None, f"坐标超出{place}", fix)
         for i in np.flatnonzero(repaired):
             f_, r_ = rows.where(int(i))
             rows.problems.append(
@@ -898,6 +908,7 @@ def ingest_files(
     append: tuple[str, ...] = ("village_progress",),
     meta: Mapping[str, str] | None = None,
     check: bool = False,
+    extent: tuple[float, float, float, float] | None = None,
     **batch: Any,
 ) -> list[IngestReport]:
     """Ingest several layers into a store in one transaction.
@@ -907,6 +918,7 @@ def ingest_files(
     reports is never overwritten); the others replace their layer.  A failure anywhere leaves the store exactly
     as it was.  With ``check=True`` everything is read, mapped and validated and the rejects report written,
     but nothing is written to the store (``landrenew ingest --check``): the counts are those a real run gives.
+    ``extent`` is the lon/lat box the geometry must fall in (default the district file's).
     ``batch`` options go to :func:`gis.batches.write_batch` (``mode``, ``scope``, ``effective``, ``confirm``,
     ``user``, ``reason``).
     """
@@ -950,6 +962,7 @@ def ingest_files(
             known_refs=refs,
             towns=towns,
             enterprise_ids=enterprise_ids,
+            extent=extent,
             **opts,
         )
         frames[name] = frame

@@ -103,6 +103,7 @@ def ingest_partitioned(
     *,
     crs: str | None = None,
     from_gcj02: bool = False,
+    extent: tuple[float, float, float, float] | None = None,
     chunk_rows: int = ROWS_PER_PARTITION,
     rejects_dir: str | Path | None = None,
     client=None,
@@ -111,7 +112,8 @@ def ingest_partitioned(
     """Validate ``source`` (a big GeoPackage/Shapefile/GeoJSON/CSV, or raw GeoParquet files) into ``dest``.
 
     Returns one :class:`gis.ingest.IngestReport` over the whole source (``read == stored + rejected``); the
-    rejects CSV goes to ``rejects_dir`` (default ``dest/../reports``).
+    rejects CSV goes to ``rejects_dir`` (default ``dest/../reports``).  ``extent`` is the lon/lat box the geometry
+    must fall in (default the district's, ``layers/rules/district.yaml``): a province's ledger passes the province.
     """
     layer = get_layer(layer_name)
     source, dest = Path(source), Path(dest)
@@ -125,7 +127,9 @@ def ingest_partitioned(
     with tempfile.TemporaryDirectory(prefix="landrenew-ingest-") as tmp:
         for chunk, first_row, total in _chunks(source, chunk_rows):
             path = _as_file(chunk, Path(tmp), f"chunk{number:05d}")
-            frame, part = read_layer_file(layer_name, path, crs=crs, from_gcj02=from_gcj02, existing_keys=seen or None)
+            frame, part = read_layer_file(
+                layer_name, path, crs=crs, from_gcj02=from_gcj02, existing_keys=seen or None, extent=extent
+            )
             offset = first_row - (1 if path.suffix == ".gpkg" else 2)  # chunk row 1 (or 2) -> source row
             problems = [
                 dataclasses.replace(

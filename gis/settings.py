@@ -96,7 +96,7 @@ def security_settings(path: str | os.PathLike | None = None) -> SecuritySettings
         raise RuleFileError(
             f"规则文件 {path} 的 sso.roles 中角色 {bad} 不存在",
             detail=f"unknown roles in sso.roles: {bad}",
-            fix="角色只能是 viewer、planner、admin",
+            fix=f"角色只能是 {'、'.join(ROLE_VALUES)}",
         )
     mb = 1024 * 1024
     settings = SecuritySettings(

@@ -34,6 +34,12 @@ SOURCE = click.Path(exists=True, dir_okay=True)
 @click.option("--crs", default=None, help="无坐标系文件的坐标系，如 EPSG:4490、EPSG:4549、EPSG:4528")
 @click.option("--from-gcj02", is_flag=True, help="坐标为高德/GCJ-02，导入时纠正到 CGCS2000")
 @click.option(
+    "--extent",
+    default=None,
+    metavar="最小经度,最小纬度,最大经度,最大纬度",
+    help="图形应落在的经纬度范围（默认 layers/rules/district.yaml 的辖区），如全省台账 --extent 118,27,123,31.5",
+)
+@click.option(
     "--rasters", multiple=True, type=INPUT_FILE, help="遥感指数影像（单波段 GeoTIFF，文件名含 _YYYYMMDD），可多次给出"
 )
 @click.option(
@@ -79,6 +85,7 @@ def command(
     check,
     crs,
     from_gcj02,
+    extent,
     rasters,
     fmt,
     out,
@@ -92,6 +99,10 @@ def command(
     user,
 ) -> None:
     """导入源数据：校验、映射中文表头、统一坐标系，拒收行写入拒收清单。"""
+    if extent is not None:
+        from gis.district import parse_extent
+
+        extent = parse_extent(extent)
     if fmt == "parquet":
         from .ingest_parquet import run_parquet
 
@@ -104,6 +115,7 @@ def command(
             progress=progress,
             crs=crs,
             from_gcj02=from_gcj02,
+            extent=extent,
             out=out,
             workers=workers,
             scheduler=scheduler,
@@ -140,6 +152,7 @@ def command(
             sources,
             crs=crs,
             from_gcj02=from_gcj02,
+            extent=extent,
             check=check,
             mode=mode,
             scope=scope,

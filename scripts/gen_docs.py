@@ -111,7 +111,9 @@ def _crs_section() -> str:
 - A file without a CRS is refused, naming the file and suggesting `--crs`. A file whose declared CRS does not fit
   the district (projected metres labelled as degrees, swapped lon/lat, coordinates outside
   {crs.DISTRICT_BOUNDS[0]}–{crs.DISTRICT_BOUNDS[2]}°E, {crs.DISTRICT_BOUNDS[1]}–{crs.DISTRICT_BOUNDS[3]}°N) is
-  refused with the reason and the likely CRS.
+  refused with the reason and the likely CRS; single rows outside it are rejected. The extent is the district
+  file `layers/rules/district.yaml` (or a copy named by `LANDRENEW_DISTRICT`); a city's or province's ledger is
+  checked against its own extent with `landrenew ingest --extent min_lon,min_lat,max_lon,max_lat`.
 - GCJ-02 input (digitised on Amap/Gaode) is converted to WGS84/CGCS2000 only when the user says so
   (`--from-gcj02`); the conversion is tested against published coordinate pairs (tests/test_crs.py).
 - GeoJSON exports and web maps use **{crs.WEB_CRS}** (RFC 7946: longitude/latitude, no `crs` member, exterior rings
