@@ -28,6 +28,7 @@ from gis import dashboard as dash
 from gis.auth import ROLE_LABELS, ROLES, User, authenticate, record_event, session_expired, session_user
 from gis.cells import safe_frame
 from gis.decisions import decision_history, record_decision, sub_routes_of
+from gis.district import district
 from gis.errors import ConflictError, LandRenewError
 from gis.maps import BASEMAPS, feature_target, map_from_layers, map_overlay, tile_fields, tile_keep
 from gis.redact import mask_url
@@ -37,7 +38,7 @@ from gis.store import decision_version, default_store_url, open_store
 from gis.store.accounts import login_events
 from gis.tiles import ensure_tileset, key_at, tile_threshold
 
-st.set_page_config(page_title="柯桥区存量土地与城中村改造一张图", page_icon="🗺️", layout="wide")
+st.set_page_config(page_title=f"{district().name}存量土地与城中村改造一张图", page_icon="🗺️", layout="wide")
 
 ASSESS = get_layer("idle_assessment")
 STATUS = get_layer("village_status")
@@ -221,7 +222,7 @@ def _sso_claims() -> dict | None:
 
 def _login() -> None:
     """The login page: the title and the form, nothing else."""
-    st.title("柯桥区存量土地处置与城中村改造一张图")
+    st.title(f"{district().name}存量土地处置与城中村改造一张图")
     if notice := st.session_state.get("login_notice"):  # kept until the next sign-in
         st.info(notice)
     with st.form("login"):
@@ -595,7 +596,7 @@ def _selected_shape():
 
 
 # -------------------------------------------------------------------------------------------- tabs
-st.title("柯桥区存量土地处置与城中村改造一张图")
+st.title(f"{district().name}存量土地处置与城中村改造一张图")
 if flash := st.session_state.pop("flash", None):
     st.success(flash)
 tab_names = ["一张图", "统计看板"] + (["数据管理"] if USER.can("run_pipelines") else [])

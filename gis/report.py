@@ -29,6 +29,7 @@ from matplotlib import font_manager  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from .crs import AREA_CRS  # noqa: E402
+from .district import district as district_rules  # noqa: E402
 from .errors import LandRenewError  # noqa: E402
 from .export import SYNTHETIC_NOTE  # noqa: E402
 from .ledger import LOCAL_TZ, town_summary  # noqa: E402
@@ -328,7 +329,7 @@ def report_html(
     total = summary[summary["镇街代码"] == "合计"].iloc[0]
     in_scope = assessment[assessment["route"] != "none"]
     parts: list[str] = []
-    title = f"柯桥区闲置存量土地处置与城中村改造 {year}年度进展报告"
+    title = f"{district_rules().name}闲置存量土地处置与城中村改造 {year}年度进展报告"
     parts.append(f"<h1>{html.escape(title)}</h1>")
     if synthetic:
         parts.append(f'<div class="banner">{html.escape(SYNTHETIC_NOTE)}</div>')
