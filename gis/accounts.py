@@ -22,6 +22,7 @@ from .errors import LandRenewError
 from .settings import security_settings
 from .store import accounts as rows
 from .store.account_tables import ROLE_VALUES
+from .yaml_text import load_yaml
 
 __all__ = [
     "ROLES",
@@ -242,7 +243,7 @@ def import_users_yaml(store, path: str | Path, *, replace: bool = False) -> Impo
     if not path.exists():
         raise LandRenewError(f"找不到用户文件 {path}", detail=f"no such file: {path}", fix="检查路径")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = load_yaml(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise LandRenewError(f"用户文件 {path} 不是合法的 YAML", detail=str(exc), fix="检查文件内容") from exc
     users = raw.get("users") if isinstance(raw, dict) else None

@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from .errors import LandRenewError, Problem
 from .schema import get_layer
 from .store.history_schema import LEDGER_LAYERS, HistoryWrite, conformed, utc_now
+from .yaml_text import load_yaml
 
 __all__ = [
     "write_batch",
@@ -53,7 +53,7 @@ class ImportRefused(LandRenewError):
 
 def history_rules(path: str | Path | None = None) -> dict:
     """The district's history rules (``max_retire_share``)."""
-    raw = yaml.safe_load(Path(path or RULES_FILE).read_text(encoding="utf-8")) or {}
+    raw = load_yaml(Path(path or RULES_FILE).read_text(encoding="utf-8")) or {}
     share = float(raw.get("max_retire_share", 0.2))
     if not 0 <= share <= 1:
         raise LandRenewError(

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from .errors import RuleFileError
+from .yaml_text import load_yaml
 
 __all__ = ["RuleSet", "load_rules", "RULES_DIR"]
 
@@ -154,7 +155,7 @@ def load_rules(
             fix="检查路径，或不指定 --rules 使用默认规则",
         )
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise RuleFileError(
             f"规则文件 {path} 不是合法的 YAML：{exc}", detail=str(exc), fix="按 YAML 语法改正（缩进、冒号后的空格）"

@@ -27,6 +27,7 @@ from .history import ledger_at
 from .rules import RuleSet
 from .schema import get_layer
 from .store.history_schema import HistoryWrite, runs_layer, utc_now
+from .yaml_text import load_yaml
 
 __all__ = [
     "ledger_inputs",
@@ -57,7 +58,7 @@ def rules_text(rules: RuleSet) -> str:
     path = Path(rules.path)
     if path.exists():
         text = path.read_text(encoding="utf-8")
-        raw = yaml.safe_load(text) or {}
+        raw = load_yaml(text) or {}
         if str(raw.get("version")) == rules.version and rules_from_text(text, rules.kind) == rules:
             return text
     values = {**dict(rules.values), "version": rules.version}

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-import yaml
-
 from layers import LAYERS_DIR
+
+from .yaml_text import load_yaml
 
 __all__ = ["Field", "Layer", "get_layer", "layer_names", "FIELD_TYPES", "normalize_header"]
 
@@ -137,7 +137,7 @@ def _rule_value(ref: str) -> Any:
     from .rules import RULES_DIR
 
     kind, _, key = ref.partition(":")
-    node: Any = yaml.safe_load((RULES_DIR / f"{kind}.yaml").read_text(encoding="utf-8"))
+    node: Any = load_yaml((RULES_DIR / f"{kind}.yaml").read_text(encoding="utf-8"))
     for part in key.split("."):
         node = node[part]
     return node.isoformat() if isinstance(node, dt.date) else node
@@ -188,7 +188,7 @@ def _action(value: str, name: str) -> str:
 @cache
 def _all_layers() -> dict[str, Layer]:
     layers = {}
-    raws = [yaml.safe_load(path.read_text(encoding="utf-8")) for path in sorted(LAYERS_DIR.glob("*.yaml"))]
+    raws = [load_yaml(path.read_text(encoding="utf-8")) for path in sorted(LAYERS_DIR.glob("*.yaml"))]
     values_of: dict[str, tuple[str, dict]] = {}
     for raw in raws:  # enum fields others may refer to with values_from
         for f in raw["fields"]:
