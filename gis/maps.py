@@ -294,7 +294,8 @@ _TIP_JS = """
 
 
 class _TileLayer(JSCSSMixin, _FoliumLayer):
-    """A layer drawn from a PMTiles archive by protomaps-leaflet (canvas tiles, local JS).
+    """A layer drawn from a PMTiles archive by protomaps-leaflet (canvas tiles, local JS), with the tiles
+    decoded and painted by ``static/landrenew/tiles.js`` (typed arrays, batched paths; see its header).
 
     The page keeps one entry per tiled layer in ``window.__landrenewTiles[layer]`` with ``setMask``
     (which features are shown, a base64 bitset by feature id, see :meth:`gis.tiles.TileSet.mask`) and
@@ -326,15 +327,15 @@ var {{ this.get_name() }} = (function () {
   function shown(id) { var m = state.mask; return !m || ((m[id >> 3] >> (id & 7)) & 1) === 1; }
   var drawn = {};
   function colour(f) { var v = spec.by ? f.props[spec.by] : null; return (v !== null && v !== undefined && spec.colors[v]) || spec.fill; }
-  var rules = [{
-    dataLayer: spec.layer,
+  var rules = landrenewMVT.rules({
+    layer: spec.layer, opacity: spec.opacity, stroke: spec.stroke, maxzoom: spec.maxzoom,
     filter: function (z, f) { if (!shown(f.id)) { return false; } drawn[f.id] = f.props[spec.key]; return true; },
-    symbolizer: new protomapsL.PolygonSymbolizer({
-      fill: function (z, f) { return colour(f); }, opacity: spec.opacity, stroke: spec.stroke,
-      width: function (z, f) { return z + 1 >= spec.outlineZoom ? spec.weight : 0; }, perFeature: true})
-  }];
+    fill: function (z, f) { return colour(f); },
+    width: function (z, f) { return z + 1 >= spec.outlineZoom ? spec.weight : 0; }
+  });
   var layer = protomapsL.leafletLayer({url: spec.url, paintRules: rules, labelRules: [], maxDataZoom: spec.maxzoom,
     pane: "landrenewTiles", attribution: "", bounds: spec.bounds});
+  landrenewMVT.install(layer, {groupBy: spec.by || null});
   layer.on("load", function () {
     if (!window.__landrenewTilesPainted) {
       requestAnimationFrame(function () { window.__landrenewTilesPainted = performance.now(); });
@@ -344,10 +345,9 @@ var {{ this.get_name() }} = (function () {
   var queued = null;
   function hover() {
     var ll = queued; queued = null;
-    var hits = (layer.queryTileFeaturesDebug(ll.lng, ll.lat, 0).get("") || []).filter(function (h) {
-      return h.layerName === spec.layer && shown(h.feature.id); });
+    var hits = landrenewMVT.query(layer, map, ll, spec.layer, spec.maxzoom, function (f) { return shown(f.id); });
     if (!hits.length) { if (map.hasLayer(box)) { map.closeTooltip(box); } return; }
-    box.setLatLng(ll).setContent(tip(hits[0].feature.props));
+    box.setLatLng(ll).setContent(tip(hits[0].props));
     if (!map.hasLayer(box)) { map.openTooltip(box); }
   }
   map.on("mousemove", function (e) { if (queued === null) { requestAnimationFrame(hover); } queued = e.latlng; });
@@ -371,7 +371,11 @@ var {{ this.get_name() }} = (function () {
     def __init__(self, tileset: TileSet, spec: dict, *, name: str, asset_base: str):
         super().__init__(name=name, overlay=True, control=True, show=True)
         self._name = "TileLayer"
-        self.default_js = [("protomaps_leaflet", f"{asset_base.rstrip('/')}/protomaps-leaflet/protomaps-leaflet.js")]
+        base = asset_base.rstrip("/")
+        self.default_js = [
+            ("protomaps_leaflet", f"{base}/protomaps-leaflet/protomaps-leaflet.js"),
+            ("landrenew_mvt", f"{base}/landrenew/tiles.js"),
+        ]
         self.default_css = []
         b = tileset.bounds
         self.spec = _json_for_script(
