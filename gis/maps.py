@@ -326,10 +326,10 @@ var {{ this.get_name() }} = (function () {
   var state = {text: pending || null, mask: decode(pending || null)};
   function shown(id) { var m = state.mask; return !m || ((m[id >> 3] >> (id & 7)) & 1) === 1; }
   var drawn = {};
-  function colour(f) { var v = spec.by ? f.props[spec.by] : null; return (v !== null && v !== undefined && spec.colors[v]) || spec.fill; }
+  function colour(f) { var v = spec.by ? f.group : null; return (v !== null && v !== undefined && spec.colors[v]) || spec.fill; }
   var rules = landrenewMVT.rules({
     layer: spec.layer, opacity: spec.opacity, stroke: spec.stroke, maxzoom: spec.maxzoom,
-    filter: function (z, f) { if (!shown(f.id)) { return false; } drawn[f.id] = f.props[spec.key]; return true; },
+    filter: function (z, f) { if (!shown(f.id)) { return false; } drawn[f.id] = f; return true; },
     fill: function (z, f) { return colour(f); },
     width: function (z, f) { return z + 1 >= spec.outlineZoom ? spec.weight : 0; }
   });
@@ -341,11 +341,14 @@ var {{ this.get_name() }} = (function () {
       requestAnimationFrame(function () { window.__landrenewTilesPainted = performance.now(); });
     }
   });
+  function query(ll) {  // shown features under a point, from the decoded tiles of the current zoom
+    return landrenewMVT.query(layer, map, ll, spec.layer, spec.maxzoom, function (f) { return shown(f.id); });
+  }
   var box = L.tooltip({sticky: true, direction: "top", offset: [0, -6], opacity: 0.95});
   var queued = null;
   function hover() {
     var ll = queued; queued = null;
-    var hits = landrenewMVT.query(layer, map, ll, spec.layer, spec.maxzoom, function (f) { return shown(f.id); });
+    var hits = query(ll);
     if (!hits.length) { if (map.hasLayer(box)) { map.closeTooltip(box); } return; }
     box.setLatLng(ll).setContent(tip(hits[0].props));
     if (!map.hasLayer(box)) { map.openTooltip(box); }
@@ -354,12 +357,12 @@ var {{ this.get_name() }} = (function () {
   map.on("mouseout", function () { if (map.hasLayer(box)) { map.closeTooltip(box); } });
   window.__landrenewTiles = window.__landrenewTiles || {};
   window.__landrenewTiles[spec.layer] = {
-    layer: layer, spec: spec,
+    layer: layer, spec: spec, query: query,
     setMask: function (b64) {
       if ((b64 || null) === state.text) { return; }
       state.text = b64 || null; state.mask = decode(state.text); drawn = {}; layer.rerenderTiles();
     },
-    drawnKeys: function () { return Object.keys(drawn).map(function (k) { return drawn[k]; }); }
+    drawnKeys: function () { return Object.keys(drawn).map(function (k) { return drawn[k].props[spec.key]; }); }
   };
   return layer;
 })();

@@ -8,9 +8,9 @@
  * PMTiles reader with HTTP Range, the tile cache and abort on zoom) and replaces two parts:
  *
  *  - install(layer, opts): the PMTiles source's decoder.  A tile decodes into one Float32Array of the
- *    vertices and one Int32Array of ring starts; a feature keeps its id, properties (tags read once),
- *    bbox and the range of its rings.  Features are grouped by opts.groupBy (the style field), so the
- *    painter fills each colour once.  feature.geom is empty: nothing else in the plugin reads it (no
+ *    vertices and one Int32Array of ring starts; a feature keeps its id, bbox, the range of its rings,
+ *    its opts.groupBy value (the style field, as f.group) and its properties, read on first use
+ *    (f.props).  Features are grouped by f.group, so the painter fills runs of one colour.  feature.geom is empty: nothing else in the plugin reads it (no
  *    labels; the hover query is query() below).
  *  - rules(opts): two paint rules.  The first adds the rings of every shown feature to one canvas path
  *    per colour run; the second (on an empty pseudo-layer present in every decoded tile) fills the last
@@ -80,30 +80,52 @@
     return v;
   }
 
+  /* A decoded feature.  Its fields are read on first use (props): at a district fit most features are
+   * painted and never hovered, so the 10^5 parcel ids of a tile are never turned into strings. */
+  function Feature(layer, id, type, t0, t1, group) {
+    this.id = id; this.geomType = type; this.geom = EMPTY; this.numVertices = 0; this.group = group;
+    this.minX = 0; this.minY = 0; this.maxX = 0; this.maxY = 0; this.bbox = this;  // the painter reads f.bbox
+    this.r0 = 0; this.r1 = 0; this.g = null; this._layer = layer; this._t0 = t0; this._t1 = t1; this._props = null;
+  }
+  Object.defineProperty(Feature.prototype, "props", {get: function () {
+    if (this._props === null) {
+      var L = this._layer, r = {b: L.b, pos: this._t0, view: L.view}, p = {};
+      while (r.pos < this._t1) { var k = varint(r), v = varint(r); p[L.keys[k]] = L.value(v); }
+      this._props = p;
+    }
+    return this._props;
+  }});
+
   function readLayer(r, end, tileSize, groupBy) {
-    var name = "", keys = [], values = [], extent = 4096, feats = [], geomBytes = 0;
+    var name = "", keys = [], vpos = [], extent = 4096, feats = [], geomBytes = 0;
     while (r.pos < end) {
       var tag = varint(r), f = tag >> 3, w = tag & 7;
       if (f === 1 && w === 2) { var n = varint(r); name = utf8.decode(r.b.subarray(r.pos, r.pos + n)); r.pos += n; }
       else if (f === 2 && w === 2) { var len = varint(r); feats.push(r.pos, r.pos + len); geomBytes += len; r.pos += len; }
       else if (f === 3 && w === 2) { var k = varint(r); keys.push(utf8.decode(r.b.subarray(r.pos, r.pos + k))); r.pos += k; }
-      else if (f === 4 && w === 2) { var vl = varint(r), ve = r.pos + vl; values.push(readValue(r, ve)); r.pos = ve; }
+      else if (f === 4 && w === 2) { var vl = varint(r); vpos.push(r.pos, r.pos + vl); r.pos += vl; }
       else if (f === 5 && w === 0) { extent = varint(r); }
       else { skip(r, w); }
     }
+    var vals = new Array(vpos.length >> 1), seen = new Uint8Array(vpos.length >> 1);
+    var layer = {b: r.b, view: r.view, keys: keys, value: function (i) {
+      if (!seen[i]) { vals[i] = readValue({b: r.b, pos: vpos[2 * i], view: r.view}, vpos[2 * i + 1]); seen[i] = 1; }
+      return vals[i];
+    }};
+    var groupKey = groupBy ? keys.indexOf(groupBy) : -1;
     var scale = tileSize / extent;
     // every coordinate is at least one byte of a feature message: geomBytes bounds the vertices
     var xy = new Float32Array(geomBytes + 2), rings = new Int32Array(Math.floor(geomBytes / 3) + 2);
     var np = 0, nr = 0, out = [], groups = new Map();
     for (var i = 0; i < feats.length; i += 2) {
       r.pos = feats[i];
-      var fend = feats[i + 1], id = 0, type = 0, props = {}, g0 = -1, g1 = -1;
+      var fend = feats[i + 1], id = 0, type = 0, t0 = 0, t1 = 0, gv, g0 = -1, g1 = -1;
       while (r.pos < fend) {
         var t = varint(r), ff = t >> 3, ww = t & 7;
         if (ff === 1 && ww === 0) { id = varint(r); }
         else if (ff === 2 && ww === 2) {
-          var te = varint(r) + r.pos;
-          while (r.pos < te) { var ki = varint(r), vi = varint(r); props[keys[ki]] = values[vi]; }
+          t1 = varint(r) + r.pos; t0 = r.pos;
+          while (r.pos < t1) { var ki = varint(r), vi = varint(r); if (ki === groupKey) { gv = layer.value(vi); } }
         }
         else if (ff === 3 && ww === 0) { type = varint(r); }
         else if (ff === 4 && ww === 2) { var gl = varint(r); g0 = r.pos; g1 = r.pos + gl; r.pos = g1; }
@@ -125,17 +147,17 @@
         if (px < x1) { x1 = px; } if (px > x2) { x2 = px; }
         if (py < y1) { y1 = py; } if (py > y2) { y2 = py; }
       }
-      var feature = {id: id, props: props, geomType: type, geom: EMPTY, numVertices: 0,
-        bbox: {minX: x1, minY: y1, maxX: x2, maxY: y2}, r0: r0, r1: nr, g: null};
-      if (groupBy) {
-        var gv = props[groupBy], list = groups.get(gv);
+      var feature = new Feature(layer, id, type, t0, t1, gv);
+      feature.minX = x1; feature.minY = y1; feature.maxX = x2; feature.maxY = y2; feature.r0 = r0; feature.r1 = nr;
+      if (groupKey >= 0) {
+        var list = groups.get(gv);
         if (!list) { list = []; groups.set(gv, list); }
         list.push(feature);
       } else { out.push(feature); }
     }
     rings[nr] = np;
-    var geom = {xy: xy.slice(0, 2 * np), rings: rings.slice(0, nr + 1)};
-    if (groupBy) { groups.forEach(function (list) { for (var j = 0; j < list.length; j++) { out.push(list[j]); } }); }
+    var geom = {xy: xy.subarray(0, 2 * np), rings: rings.subarray(0, nr + 1)};
+    if (groupKey >= 0) { groups.forEach(function (list) { for (var j = 0; j < list.length; j++) { out.push(list[j]); } }); }
     for (var q = 0; q < out.length; q++) {
       var fe = out[q]; fe.g = geom; fe.numVertices = geom.rings[fe.r1] - geom.rings[fe.r0];
     }
