@@ -68,7 +68,7 @@ def test_decoder_matches_mapbox_vector_tile(tmp_path, browser):
     page = browser.new_page()
     page.add_script_tag(path=str(STATIC_DIR / "landrenew" / "tiles.js"))
     checked = 0
-    for (z, x, y), raw in _tiles(ts.path):
+    for (z, _x, _y), raw in _tiles(ts.path):
         ours = page.evaluate(
             """(b64) => { const s = atob(b64), a = new Uint8Array(s.length);
               for (let i = 0; i < s.length; i++) { a[i] = s.charCodeAt(i); }
