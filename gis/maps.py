@@ -27,7 +27,6 @@ Every attribute reaches the screen through ``textContent`` (tooltips, legend), s
 from __future__ import annotations
 
 import base64
-
 import functools
 import html
 import json
