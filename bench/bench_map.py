@@ -11,7 +11,8 @@ Range):
 
 * tiles  — ``gis.maps.map_from_layers(..., tiles=...)``: the parcels as MVT tiles in a PMTiles
   archive (``gis.tiles``, built once per store version; build time printed), drawn by the local
-  protomaps-leaflet plugin; the page loads only the tiles in view;
+  protomaps-leaflet plugin (tiles decoded and painted by ``gis/static/landrenew/tiles.js``); the page
+  loads only the tiles in view (the archive header comes with the page);
 * inline — today's path below the tile threshold: ``map_from_layers`` without tiles (coverage
   simplification, popup fields only, columnar delta-encoded payload, canvas);
 * fair   — the fair folium reference: ``folium.Map(prefer_canvas=True)`` + ``folium.GeoJson`` of the
