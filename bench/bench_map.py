@@ -5,12 +5,14 @@
 One parcel layer (a coverage of Voronoi cells over ~30 x 22 km whose every edge is digitised as a
 broken line — each edge split twice at jittered points shared by both neighbours, so the outlines have
 ~20 real, non-collinear vertices like surveyed parcels — with the 12 attribute columns of an
-assessment) is drawn four ways, each a standalone page served by the same local HTTP server
-(starlette's ``StaticFiles`` under uvicorn, the stack of Streamlit's static serving, with HTTP Range):
+assessment) is drawn four ways, each a standalone page served by the same local HTTP server, in a process
+of its own (starlette's ``StaticFiles`` under uvicorn, the stack of Streamlit's static serving, with HTTP
+Range):
 
 * tiles  — ``gis.maps.map_from_layers(..., tiles=...)``: the parcels as MVT tiles in a PMTiles
   archive (``gis.tiles``, built once per store version; build time printed), drawn by the local
-  protomaps-leaflet plugin; the page loads only the tiles in view;
+  protomaps-leaflet plugin (tiles decoded and painted by ``gis/static/landrenew/tiles.js``); the page
+  loads only the tiles in view (the archive header comes with the page);
 * inline — today's path below the tile threshold: ``map_from_layers`` without tiles (coverage
   simplification, popup fields only, columnar delta-encoded payload, canvas);
 * fair   — the fair folium reference: ``folium.Map(prefer_canvas=True)`` + ``folium.GeoJson`` of the
@@ -33,8 +35,8 @@ import argparse
 import dataclasses
 import socket
 import statistics
+import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -165,27 +167,34 @@ def write(m: folium.Map, name: str) -> tuple[Path, float]:
     return path, build
 
 
-def serve(folder: Path):
-    import uvicorn
-    from starlette.applications import Starlette
-    from starlette.routing import Mount
-    from starlette.staticfiles import StaticFiles
+SERVER = """
+import sys, uvicorn
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+app = Starlette(routes=[Mount("/", StaticFiles(directory=sys.argv[1]))])
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+"""
 
+
+def serve(folder: Path) -> tuple[subprocess.Popen, str]:
+    """starlette's StaticFiles under uvicorn in a process of its own (as Streamlit serves the app's static
+    files from its own process): in this process it would share the GIL with the browser driver."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            Starlette(routes=[Mount("/", StaticFiles(directory=str(folder)))]),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
-    )
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    return server, f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(folder), str(port)])
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("the page server did not start") from None
+            time.sleep(0.1)
+    return proc, f"http://127.0.0.1:{port}"
 
 
 DRAWN = """() => {
@@ -290,7 +299,8 @@ def main() -> None:
                     runs[name].append(first_paint(browser, f"{base}/{path.name}", name == "tiles", args.timeout))
             browser.close()
     finally:
-        server.should_exit = True
+        server.terminate()
+        server.wait(timeout=30)
     print(
         f"{'map':<7} {'first paint (median)':>21} {'runs':>22} {'features':>9} {'payload':>10} {'HTML':>10} "
         f"{'python build':>13}"

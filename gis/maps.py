@@ -26,6 +26,7 @@ Every attribute reaches the screen through ``textContent`` (tooltips, legend), s
 
 from __future__ import annotations
 
+import base64
 import functools
 import html
 import json
@@ -294,7 +295,8 @@ _TIP_JS = """
 
 
 class _TileLayer(JSCSSMixin, _FoliumLayer):
-    """A layer drawn from a PMTiles archive by protomaps-leaflet (canvas tiles, local JS).
+    """A layer drawn from a PMTiles archive by protomaps-leaflet (canvas tiles, local JS), with the tiles
+    decoded and painted by ``static/landrenew/tiles.js`` (typed arrays, batched paths; see its header).
 
     The page keeps one entry per tiled layer in ``window.__landrenewTiles[layer]`` with ``setMask``
     (which features are shown, a base64 bitset by feature id, see :meth:`gis.tiles.TileSet.mask`) and
@@ -325,41 +327,43 @@ var {{ this.get_name() }} = (function () {
   var state = {text: pending || null, mask: decode(pending || null)};
   function shown(id) { var m = state.mask; return !m || ((m[id >> 3] >> (id & 7)) & 1) === 1; }
   var drawn = {};
-  function colour(f) { var v = spec.by ? f.props[spec.by] : null; return (v !== null && v !== undefined && spec.colors[v]) || spec.fill; }
-  var rules = [{
-    dataLayer: spec.layer,
-    filter: function (z, f) { if (!shown(f.id)) { return false; } drawn[f.id] = f.props[spec.key]; return true; },
-    symbolizer: new protomapsL.PolygonSymbolizer({
-      fill: function (z, f) { return colour(f); }, opacity: spec.opacity, stroke: spec.stroke,
-      width: function (z, f) { return z + 1 >= spec.outlineZoom ? spec.weight : 0; }, perFeature: true})
-  }];
+  function colour(f) { var v = spec.by ? f.group : null; return (v !== null && v !== undefined && spec.colors[v]) || spec.fill; }
+  var rules = landrenewMVT.rules({
+    layer: spec.layer, opacity: spec.opacity, stroke: spec.stroke, maxzoom: spec.maxzoom,
+    filter: function (z, f) { if (!shown(f.id)) { return false; } drawn[f.id] = f; return true; },
+    fill: function (z, f) { return colour(f); },
+    width: function (z, f) { return z + 1 >= spec.outlineZoom ? spec.weight : 0; }
+  });
   var layer = protomapsL.leafletLayer({url: spec.url, paintRules: rules, labelRules: [], maxDataZoom: spec.maxzoom,
     pane: "landrenewTiles", attribution: "", bounds: spec.bounds});
+  landrenewMVT.install(layer, {groupBy: spec.by || null, head: spec.head});
   layer.on("load", function () {
     if (!window.__landrenewTilesPainted) {
       requestAnimationFrame(function () { window.__landrenewTilesPainted = performance.now(); });
     }
   });
+  function query(ll) {  // shown features under a point, from the decoded tiles of the current zoom
+    return landrenewMVT.query(layer, map, ll, spec.layer, spec.maxzoom, function (f) { return shown(f.id); });
+  }
   var box = L.tooltip({sticky: true, direction: "top", offset: [0, -6], opacity: 0.95});
   var queued = null;
   function hover() {
     var ll = queued; queued = null;
-    var hits = (layer.queryTileFeaturesDebug(ll.lng, ll.lat, 0).get("") || []).filter(function (h) {
-      return h.layerName === spec.layer && shown(h.feature.id); });
+    var hits = query(ll);
     if (!hits.length) { if (map.hasLayer(box)) { map.closeTooltip(box); } return; }
-    box.setLatLng(ll).setContent(tip(hits[0].feature.props));
+    box.setLatLng(ll).setContent(tip(hits[0].props));
     if (!map.hasLayer(box)) { map.openTooltip(box); }
   }
   map.on("mousemove", function (e) { if (queued === null) { requestAnimationFrame(hover); } queued = e.latlng; });
   map.on("mouseout", function () { if (map.hasLayer(box)) { map.closeTooltip(box); } });
   window.__landrenewTiles = window.__landrenewTiles || {};
   window.__landrenewTiles[spec.layer] = {
-    layer: layer, spec: spec,
+    layer: layer, spec: spec, query: query,
     setMask: function (b64) {
       if ((b64 || null) === state.text) { return; }
       state.text = b64 || null; state.mask = decode(state.text); drawn = {}; layer.rerenderTiles();
     },
-    drawnKeys: function () { return Object.keys(drawn).map(function (k) { return drawn[k]; }); }
+    drawnKeys: function () { return Object.keys(drawn).map(function (k) { return drawn[k].props[spec.key]; }); }
   };
   return layer;
 })();
@@ -371,7 +375,11 @@ var {{ this.get_name() }} = (function () {
     def __init__(self, tileset: TileSet, spec: dict, *, name: str, asset_base: str):
         super().__init__(name=name, overlay=True, control=True, show=True)
         self._name = "TileLayer"
-        self.default_js = [("protomaps_leaflet", f"{asset_base.rstrip('/')}/protomaps-leaflet/protomaps-leaflet.js")]
+        base = asset_base.rstrip("/")
+        self.default_js = [
+            ("protomaps_leaflet", f"{base}/protomaps-leaflet/protomaps-leaflet.js"),
+            ("landrenew_mvt", f"{base}/landrenew/tiles.js"),
+        ]
         self.default_css = []
         b = tileset.bounds
         self.spec = _json_for_script(
@@ -382,8 +390,21 @@ var {{ this.get_name() }} = (function () {
                 "maxzoom": tileset.maxzoom,
                 "bounds": [[b[1], b[0]], [b[3], b[2]]],
                 "outlineZoom": 15,
+                "head": _archive_head(tileset.path),
             }
         )
+
+
+def _archive_head(path) -> dict | None:
+    """The archive's first 16 KiB (header and root directory, what a PMTiles reader fetches first), inlined
+    in the page to save one round trip before the tiles are requested; ``whole`` when that is the file."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16384)
+            whole = not fh.read(1)
+    except (OSError, TypeError):
+        return None
+    return {"b64": base64.b64encode(head).decode("ascii"), "whole": whole}
 
 
 class _TileMasks(MacroElement):
