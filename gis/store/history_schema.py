@@ -238,6 +238,9 @@ class HistoryWrite:
     layer_replace contract layer -> its new rows (outputs of a current run)
     layer_append  contract layer -> rows to add (village_progress)
     meta          store_meta key/values
+    mirrors       versions table -> contract layer, when every row appended to the table is, apart from its
+                  version fields, the row of its key that this write leaves in the layer (a first import): a
+                  store may copy them from the layer it has written (the GeoPackage does, in SQL)
     """
 
     append: dict = dc_field(default_factory=dict)
@@ -247,9 +250,11 @@ class HistoryWrite:
     layer_replace: dict = dc_field(default_factory=dict)
     layer_append: dict = dc_field(default_factory=dict)
     meta: dict = dc_field(default_factory=dict)
+    mirrors: dict = dc_field(default_factory=dict)
 
     def add(self, table: str, frame: pd.DataFrame) -> None:
         if table in self.append:
+            self.mirrors.pop(table, None)  # rows from elsewhere: no longer all copies of the layer's rows
             self.append[table] = pd.concat([self.append[table], frame], ignore_index=True)
         else:
             self.append[table] = frame
