@@ -570,8 +570,14 @@ class GeoPackageHistory:
                                 tuple(map(str, chunk)),
                             )
                     small = {t: f for t, f in tx.append.items() if len(f) < 1000}
-                    # a large append into a versions table: its indexes are built once after the rows are in
-                    reindex = [t for t in tx.append if t not in small and t.endswith("_versions")]
+                    # a large append into a versions table holding fewer rows than it adds (a first import): its
+                    # indexes are built once after the rows are in (into a large table, they are updated as usual)
+                    held = dict(con.execute("SELECT table_name, feature_count FROM gpkg_ogr_contents").fetchall())
+                    reindex = [
+                        t
+                        for t, f in tx.append.items()
+                        if t not in small and t.endswith("_versions") and (held.get(t) or 0) < len(f)
+                    ]
                     for table in reindex:
                         for index in _version_indexes(table, names_only=True):
                             con.execute(f'DROP INDEX IF EXISTS "{index}"')
