@@ -278,3 +278,13 @@ def test_cli_exports_with_cases_and_the_xlsx_sheets(store, tmp_path):
     assert "基准日 2026-11-20" in ws.cell(row=1, column=1).value
     res = run(main, ["export", "--format", "xlsx", "--as-of", "2026-13-01", "--out", str(xlsx), "--store", str(s.path)])
     assert res.exit_code != 0 and "不是日期" in res.output
+
+
+def test_town_export_keeps_that_towns_disposal_rows(store, tmp_path):
+    s, _ = store
+    wb = openpyxl.load_workbook(write_ledger(s, tmp_path / "town.xlsx", town="330603002", disposal_as_of=AS_OF))
+    _, header, rows = _sheet_rows(wb["处置台账"])
+    assert len(rows) == 6 and {r[header.index("镇街代码")] for r in rows} == {"330603002"}
+    assert {r[header.index("处置阶段")] for r in rows} == {"未立案"}  # the three cases are in the other town
+    _, header, rows = _sheet_rows(wb["处置进度"])
+    assert [r[0] for r in rows] == ["330603002"] and rows[0][header.index("已认定(宗)")] == 6
