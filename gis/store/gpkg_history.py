@@ -481,7 +481,9 @@ class GeoPackageHistory:
         """Apply a :class:`gis.store.history_schema.HistoryWrite` in one SQLite transaction (all or nothing).
 
         A large write (:data:`BULK_ROWS` rows or more, e.g. a full import) goes to a copy of the file instead —
-        SQL for the updates, GDAL's Arrow writer for the rows — which then replaces the file atomically.
+        SQL for the updates, GDAL's Arrow writer for the rows — which then replaces the file atomically.  New
+        versions that are copies of the rows just written to their layer (a first import: ``tx.mirrors``) are
+        copied from that layer in SQL (:func:`_copy_versions`), so the geometry is serialised once.
         """
         self.upgrade_history()
         rows = (
