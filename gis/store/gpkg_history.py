@@ -520,12 +520,7 @@ class GeoPackageHistory:
                     self._insert(con, get_layer(name), frame)
                     touched.add(name)
                 for name, (keys, frame) in tx.layer_rows.items():
-                    key = get_layer(name).key_fields[0]
-                    for chunk in _chunks(list(keys)):
-                        con.execute(
-                            f'DELETE FROM "{name}" WHERE "{key}" IN ({",".join("?" * len(chunk))})',
-                            tuple(map(str, chunk)),
-                        )
+                    _delete_keys(con, name, get_layer(name).key_fields[0], keys)
                     self._insert(con, get_layer(name), frame)
                     touched.add(name)
                 for name, frame in tx.layer_append.items():
@@ -565,12 +560,7 @@ class GeoPackageHistory:
                             [(h, int(i)) for i, h in hashes.items()],
                         )
                     for name, (keys, _frame) in tx.layer_rows.items():
-                        key = get_layer(name).key_fields[0]
-                        for chunk in _chunks(list(keys)):
-                            con.execute(
-                                f'DELETE FROM "{name}" WHERE "{key}" IN ({",".join("?" * len(chunk))})',
-                                tuple(map(str, chunk)),
-                            )
+                        _delete_keys(con, name, get_layer(name).key_fields[0], keys)
                     small = {t: f for t, f in tx.append.items() if len(f) < 1000}
                     # a large append into a versions table holding fewer rows than it adds (a first import): its
                     # indexes are built once after the rows are in (into a large table, they are updated as usual)
@@ -769,6 +759,19 @@ def _version_indexes(table: str, *, names_only: bool = False) -> list[str]:
 def _set_meta(con: sqlite3.Connection, meta: Mapping[str, Any]) -> None:
     con.executemany(f"DELETE FROM {_META} WHERE key = ?", [(str(k),) for k in meta])
     con.executemany(f"INSERT INTO {_META} (key, value) VALUES (?, ?)", [(str(k), str(v)) for k, v in meta.items()])
+
+
+def _delete_keys(con: sqlite3.Connection, table: str, key: str, keys: Iterable[Any]) -> None:
+    """Delete a layer's rows of some keys in one statement (one pass over a table that has no index on its key,
+    where chunks of ``IN (?, ...)`` would scan it once per 900 keys)."""
+    keys = [str(k) for k in keys]
+    if not keys:
+        return
+    con.execute('CREATE TEMP TABLE IF NOT EXISTS "_delete_keys" (k TEXT PRIMARY KEY)')
+    con.execute('DELETE FROM temp."_delete_keys"')
+    con.executemany('INSERT OR IGNORE INTO temp."_delete_keys" (k) VALUES (?)', [(k,) for k in keys])
+    con.execute(f'DELETE FROM "{table}" WHERE "{key}" IN (SELECT k FROM temp."_delete_keys")')
+    con.execute('DELETE FROM temp."_delete_keys"')
 
 
 def _chunks(values: list, size: int = 900) -> Iterable[list]:
