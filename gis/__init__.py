@@ -108,6 +108,10 @@ _PUBLIC = {
     "parcel_stages": ("disposal_progress", "parcel_stages"),
     "disposal_progress": ("disposal_progress", "disposal_progress"),
     "disposal_movements": ("disposal_progress", "disposal_movements"),
+    "case_status": ("disposal_export", "case_status"),
+    "disposal_ledger": ("disposal_export", "disposal_ledger"),
+    "disposal_progress_sheet": ("disposal_export", "disposal_progress_sheet"),
+    "with_case_fields": ("export", "with_case_fields"),
     # the map: inline below the size threshold, vector tiles above
     "map_from_layers": ("maps", "map_from_layers"),
     "map_overlay": ("maps", "map_overlay"),

@@ -7,14 +7,17 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import yaml
 
 from .cells import safe_frame
-from .deadlines import lookup
 from .disposal_rules import DisposalRules, default_disposal_rules
+from .errors import LandRenewError
 from .schema import get_layer
 
 __all__ = [
@@ -27,23 +30,37 @@ __all__ = [
     "write_warnings_xlsx",
     "WARNING_HEADERS",
     "LEDGER_HEADERS",
+    "PROGRESS_HEADERS",
+    "export_sheets",
+    "sheet_headers",
+    "case_status",
+    "disposal_progress_sheet",
 ]
 
+EXPORT_SHEETS_FILE = Path(__file__).resolve().parent.parent / "layers" / "exports" / "disposal.yaml"
+
+
+@cache
+def export_sheets() -> dict[str, dict]:
+    """The column definitions of the disposal sheets and GeoJSON fields (``layers/exports/disposal.yaml``):
+    sheet key -> ``{sheet, title, columns: [{name, label, type}]}``."""
+    raw = yaml.safe_load(EXPORT_SHEETS_FILE.read_text(encoding="utf-8"))
+    out = {}
+    for key, spec in raw["sheets"].items():
+        cols = [{"name": c["name"], "label": c["label"], "type": c.get("type", "str")} for c in spec["columns"]]
+        out[key] = {**spec, "columns": cols}
+    return out
+
+
+def sheet_headers(key: str) -> dict[str, str]:
+    """English column name -> Chinese header of a sheet of :func:`export_sheets`."""
+    return {c["name"]: c["label"] for c in export_sheets()[key]["columns"]}
+
+
 #: the 处置台账 sheet of the upper-level xlsx (one row per parcel identified or with a case)
-LEDGER_HEADERS = {
-    "parcel_id": "宗地编号",
-    "town_code": "镇街代码",
-    "route": "处置路径",
-    "area_m2": "面积(平方米)",
-    "case_id": "案件编号",
-    "stage_label": "处置阶段",
-    "last_event": "最后事项",
-    "last_event_date": "最后事项日期",
-    "approved_on": "方案批准日期",
-    "completed_on": "处置完成日期",
-    "warning": "预警",
-    "warning_detail": "预警说明",
-}
+LEDGER_HEADERS = sheet_headers("disposal_ledger")
+#: the 处置进度 sheet (per town, then the district's 合计 row)
+PROGRESS_HEADERS = sheet_headers("disposal_progress")
 
 WARNING_HEADERS = {
     "level_label": "预警等级",
@@ -65,9 +82,9 @@ def identified_parcels(store) -> pd.DataFrame:
 
     assessment = store.read_layer("idle_assessment")
     if assessment.empty:
-        return pd.DataFrame(columns=["parcel_id", "town_code", "route", "area_m2"])
+        return pd.DataFrame(columns=["parcel_id", "town_code", "route", "sub_route", "area_m2"])
     area = store.read_layer("parcels")[["parcel_id", "area_m2"]]
-    out = pd.DataFrame(assessment.loc[is_identified(assessment), ["parcel_id", "town_code", "route"]])
+    out = pd.DataFrame(assessment.loc[is_identified(assessment), ["parcel_id", "town_code", "route", "sub_route"]])
     return out.merge(area, on="parcel_id", how="left")
 
 
@@ -125,71 +142,231 @@ def current_movements(store, as_of: Any, *, rules: DisposalRules | None = None) 
     return disposal_movements(stages, cases, events, rules=rules)
 
 
-def stage_fields(store, as_of: Any, *, rules: DisposalRules | None = None) -> pd.DataFrame:
-    """Per parcel identified or with a case: ``parcel_id, case_id, disposal_stage, disposal_stage_label,
-    warning_level`` (for the GeoJSON export and the map's 预警 colouring)."""
-    from .cases import STAGE_LABELS, read_cases, read_events
+def _next_steps(rules: DisposalRules, route: Any, sub_route: Any, codes: list[str]) -> str | None:
+    """The procedure's next step(s) of a case (labels joined with 或), without the events allowed at any time
+    (return, pause, close) unless nothing else is; None once completed."""
+    from .procedure import next_events
+
+    p = rules.procedure
+    try:
+        allowed = next_events(rules, route, sub_route if isinstance(sub_route, str) else None, codes)
+    except LandRenewError:
+        return None
+    steps = [e for e in allowed if e not in (p["return"], p["pause"], p["close"])] or allowed
+    return "或".join(rules.label(e) for e in steps) if steps else None
+
+
+def _pick(keys: pd.Series, mapping: pd.Series) -> pd.Series:
+    """``mapping`` (uniquely indexed) at ``keys``, missing -> NA, any dtype (ints become floats or objects)."""
+    picked = mapping.reindex(keys.fillna("").to_numpy())
+    return pd.Series(picked.to_numpy(), index=keys.index)
+
+
+def case_status(store, as_of: Any, *, rules: DisposalRules | None = None) -> pd.DataFrame:
+    """Per parcel identified or with a case (its latest case), as of a date: the adopted and recommended
+    route, stage, last event, next step with the deadline it must meet (the earliest running one: label,
+    due date, days left — negative when overdue), the worst warning, the plan's approval (who, when), the
+    documents served (文号 and dates), completion and the area (m²).  English column names; the sheets and
+    the GeoJSON fields are built from it."""
+    from .cases import read_cases, read_events
+    from .deadlines import case_deadlines, visible_events
     from .disposal_progress import parcel_stages
-    from .disposal_warnings import parcel_warning_level
+    from .disposal_warnings import disposal_warnings, parcel_warning_level, visible_cases
 
     rules = rules or default_disposal_rules()
+    at = pd.Timestamp(pd.Timestamp(as_of).date())
+    identified = identified_parcels(store)
     cases, events = read_cases(store), read_events(store)
-    stages = parcel_stages(identified_parcels(store), cases, events, as_of, rules=rules)
-    worst = parcel_warning_level(current_warnings(store, as_of, rules=rules))
+    stages = parcel_stages(identified, cases, events, at, rules=rules)
+    cases = visible_cases(cases, at).set_index("case_id")
+    ev = visible_events(events, at)
+    ev = ev.loc[ev["case_id"].isin(set(stages["case_id"].dropna()))]
+    last = ev.drop_duplicates("case_id", keep="last").set_index("case_id")
+    approvals = ev.loc[ev["event"] == rules.procedure["approve"]].drop_duplicates("case_id", keep="last")
+    approvals = approvals.set_index("case_id")
+    dl = case_deadlines(ev, at, rules=rules)
+    running = dl.loc[~dl["met"]].sort_values(["case_id", "due_date"], kind="stable").drop_duplicates("case_id")
+    running = running.set_index("case_id")
+    warnings = disposal_warnings(read_cases(store), events, at, identified=identified, rules=rules)
+    worst = parcel_warning_level(warnings)
+    codes_of = ev.groupby("case_id", sort=False)["event"].agg(list)
+    docs = ev.loc[ev["doc_no"].notna()]
+    doc_text = {}
+    for cid, part in docs.groupby("case_id", sort=False):
+        lines = []
+        for e, no, day, served in part[["event", "doc_no", "event_date", "service_date"]].itertuples(index=False):
+            when = f"{pd.Timestamp(day).date()}" + (f"，送达 {pd.Timestamp(served).date()}" if pd.notna(served) else "")
+            lines.append(f"{rules.label(e)} {no}（{when}）")
+        doc_text[cid] = "\n".join(lines)
+
+    layer = get_layer("idle_assessment")
+    route_f, sub_f = layer.field("route"), layer.field("sub_route")
+    case_id = stages["case_id"]
+    has_case = case_id.notna().to_numpy()
+    ident_sub = identified.drop_duplicates("parcel_id").set_index("parcel_id")["sub_route"]
+    sub = np.where(
+        has_case,
+        _pick(case_id, cases["sub_route"]).to_numpy(dtype=object) if len(cases) else None,
+        stages["parcel_id"].map(ident_sub).to_numpy(dtype=object),
+    )
+    rec_route = _pick(case_id, cases["recommended_route"]) if len(cases) else case_id
+    rec_sub = _pick(case_id, cases["recommended_sub_route"]) if len(cases) else case_id
+
+    def text(v):
+        return v if isinstance(v, str) and v else None
+
+    recommended, next_step = [], []
+    for i, (cid, route, s_, rr, rs) in enumerate(zip(case_id, stages["route"], sub, rec_route, rec_sub)):
+        if not has_case[i]:
+            recommended.append(None)
+            seq = rules.sequence(route, s_) if isinstance(route, str) and rules.has_route(route, text(s_)) else []
+            next_step.append(rules.label(seq[0]) if seq else None)
+            continue
+        differs = (route, text(s_)) != (text(rr), text(rs))
+        recommended.append(
+            (route_f.label_of(rr) + (f"/{sub_f.label_of(rs)}" if text(rs) else "")) if differs and text(rr) else None
+        )
+        next_step.append(_next_steps(rules, route, s_, codes_of.get(cid, [])))
+    area = stages["area_m2"].astype("float64")
+    done = (stages["stage"] == "completed").to_numpy()
+    # a deadline runs only while the case is open (closed another way: it waits for a reopening)
+    running = running.loc[~running.index.isin(stages.loc[stages["stage"].isin(["completed", "closed"]), "case_id"])]
+    paused = _pick(case_id, running["paused"]).fillna(False).astype(bool).to_numpy()
+    deadline = _pick(case_id, running["label"]).to_numpy(dtype=object)
+    deadline = np.where(paused & pd.notna(deadline), [f"{d}（复议/诉讼中，暂停计算）" for d in deadline], deadline)
     return pd.DataFrame(
         {
             "parcel_id": stages["parcel_id"],
-            "case_id": stages["case_id"],
-            "disposal_stage": stages["stage"],
-            "disposal_stage_label": stages["stage"].map(STAGE_LABELS),
+            "town_code": stages["town_code"],
+            "case_id": case_id,
+            "route": stages["route"],
+            "sub_route": pd.Series(sub, dtype=object),
+            "recommended": recommended,
+            "reason": _pick(case_id, cases["reason"]) if len(cases) else None,
+            "stage": stages["stage"],
+            "last_event": case_id.map(last["event"]),
+            "last_event_date": pd.to_datetime(_pick(case_id, last["event_date"])),
+            "next_step": next_step,
+            "deadline": deadline,
+            "due_date": pd.to_datetime(_pick(case_id, running["due_date"])),
+            "days_left": _pick(case_id, running["days_left"]).astype("Int64"),
             "warning_level": stages["parcel_id"].map(worst),
+            "approved_by": case_id.map(approvals["recorded_by"]),
+            "approved_on": pd.to_datetime(_pick(case_id, approvals["event_date"])),
+            "documents": case_id.map(doc_text),
+            "completed_on": pd.to_datetime(stages["completed_on"]),
+            "area_m2": area,
+            "disposed_m2": area.where(done),
         }
     )
 
 
-def disposal_ledger(store, as_of: Any, *, town: str | None = None, rules: DisposalRules | None = None) -> pd.DataFrame:
-    """The 处置台账 sheet (Chinese headers :data:`LEDGER_HEADERS`): stage, last event, approval and completion
-    dates and the worst warning of every parcel identified or with a case."""
-    from .cases import STAGE_LABELS, read_cases, read_events
-    from .disposal_progress import parcel_stages
+def stage_fields(store, as_of: Any, *, rules: DisposalRules | None = None) -> pd.DataFrame:
+    """Per parcel identified or with a case: the fields of ``case_fields`` in ``layers/exports/disposal.yaml``
+    (``case_id, disposal_stage, disposal_stage_label, next_step, due_date, days_left, warning_level,
+    warning_label``) — for the GeoJSON export (``--with-cases``) and the map's 预警 colouring."""
+    from .cases import STAGE_LABELS
     from .disposal_warnings import LEVEL_LABELS
 
-    rules = rules or default_disposal_rules()
-    cases, events = read_cases(store), read_events(store)
-    stages = parcel_stages(identified_parcels(store), cases, events, as_of, rules=rules)
-    ev = events.loc[pd.to_datetime(events["event_date"]) <= pd.Timestamp(pd.Timestamp(as_of).date())]
-    ev = ev.sort_values(["case_id", "seq"])
-    last = ev.drop_duplicates("case_id", keep="last").set_index("case_id")
-    approved = (
-        ev.loc[ev["event"] == rules.procedure["approve"]]
-        .drop_duplicates("case_id", keep="last")
-        .set_index("case_id")["event_date"]
-    )
-    warnings = current_warnings(store, as_of, rules=rules).drop_duplicates("parcel_id").set_index("parcel_id")
-    route = stages["route"].map(
-        lambda r: get_layer("idle_assessment").field("route").label_of(r) if isinstance(r, str) else None
-    )
+    st = case_status(store, as_of, rules=rules)
     out = pd.DataFrame(
         {
-            "parcel_id": stages["parcel_id"],
-            "town_code": stages["town_code"],
-            "route": route,
-            "area_m2": stages["area_m2"],
-            "case_id": stages["case_id"],
-            "stage_label": stages["stage"].map(STAGE_LABELS),
-            "last_event": stages["case_id"]
-            .map(last["event"])
-            .map(lambda e: rules.label(e) if isinstance(e, str) else None),
-            "last_event_date": pd.to_datetime(lookup(stages["case_id"], last["event_date"])).dt.date,
-            "approved_on": pd.to_datetime(lookup(stages["case_id"], approved)).dt.date,
-            "completed_on": pd.to_datetime(stages["completed_on"]).dt.date,
-            "warning": stages["parcel_id"].map(warnings["level"]).map(LEVEL_LABELS),
-            "warning_detail": stages["parcel_id"].map(warnings["message"]),
+            "parcel_id": st["parcel_id"],
+            "case_id": st["case_id"],
+            "disposal_stage": st["stage"],
+            "disposal_stage_label": st["stage"].map(STAGE_LABELS),
+            "next_step": st["next_step"],
+            "due_date": st["due_date"],
+            "days_left": st["days_left"],
+            "warning_level": st["warning_level"],
+            "warning_label": st["warning_level"].map(LEVEL_LABELS),
         }
     )
+    return out[["parcel_id", *sheet_headers("case_fields")]]
+
+
+def _towns(store) -> dict[str, str]:
+    if not store.has_layer("towns"):
+        return {}
+    towns = store.read_layer("towns")
+    return dict(zip(towns["town_code"].astype(str), towns["name"].astype(str)))
+
+
+def disposal_ledger(
+    store, as_of: Any, *, town: str | None = None, rules: DisposalRules | None = None, labels: bool = True
+) -> pd.DataFrame:
+    """The 处置台账 sheet: one row per parcel identified or with a case, columns of ``disposal_ledger`` in
+    ``layers/exports/disposal.yaml`` (Chinese headers :data:`LEDGER_HEADERS`; ``labels=False``: the English
+    names).  Routes and stages as their Chinese labels, dates as dates, areas in 公顷 and 亩."""
+    from .cases import STAGE_LABELS
+    from .disposal_warnings import LEVEL_LABELS
+    from .facts import MU_PER_M2
+
+    rules = rules or default_disposal_rules()
+    st = case_status(store, as_of, rules=rules)
     if town:
-        out = out.loc[out["town_code"] == town]
-    return out.sort_values("parcel_id").rename(columns=LEDGER_HEADERS).reset_index(drop=True)
+        st = st.loc[st["town_code"] == town]
+    layer = get_layer("idle_assessment")
+    route_f, sub_f = layer.field("route"), layer.field("sub_route")
+    names = _towns(store)
+
+    def label(field):
+        return lambda v: field.label_of(v) if isinstance(v, str) else None
+
+    def day(col):
+        return pd.Series([d.date() if pd.notna(d) else None for d in st[col]], index=st.index, dtype=object)
+
+    out = pd.DataFrame(
+        {
+            "parcel_id": st["parcel_id"],
+            "town_code": st["town_code"],
+            "town_name": st["town_code"].map(names),
+            "case_id": st["case_id"],
+            "route": st["route"].map(label(route_f)),
+            "sub_route": st["sub_route"].map(label(sub_f)),
+            "recommended": st["recommended"],
+            "reason": st["reason"],
+            "stage": st["stage"].map(STAGE_LABELS),
+            "last_event": st["last_event"].map(lambda e: rules.label(e) if isinstance(e, str) else None),
+            "last_event_date": day("last_event_date"),
+            "next_step": st["next_step"],
+            "deadline": st["deadline"],
+            "due_date": day("due_date"),
+            "days_left": st["days_left"].astype(object).where(st["days_left"].notna(), None),
+            "warning": st["warning_level"].map(LEVEL_LABELS),
+            "approved_by": st["approved_by"],
+            "approved_on": day("approved_on"),
+            "documents": st["documents"],
+            "completed_on": day("completed_on"),
+            "area_ha": (st["area_m2"] / 10_000).round(4),
+            "area_mu": (st["area_m2"] * MU_PER_M2).round(2),
+            "disposed_ha": (st["disposed_m2"] / 10_000).round(4),
+            "disposed_mu": (st["disposed_m2"] * MU_PER_M2).round(2),
+        }
+    )
+    out = out[list(LEDGER_HEADERS)].sort_values("parcel_id", kind="stable").reset_index(drop=True)
+    out = out.astype(object).where(out.notna(), None)
+    return out.rename(columns=LEDGER_HEADERS) if labels else out
+
+
+def disposal_progress_sheet(
+    store, as_of: Any, *, town: str | None = None, rules: DisposalRules | None = None, labels: bool = True
+) -> pd.DataFrame:
+    """The 处置进度 sheet: :func:`gis.disposal_progress.disposal_progress` per town with the district's 合计
+    row last (docs/disposal.md §6), columns of ``disposal_progress`` in ``layers/exports/disposal.yaml``."""
+    prog = current_progress(store, as_of, by="town_code", rules=rules)
+    if town:
+        prog = prog.loc[prog["town_code"] == town]
+    names = _towns(store)
+    out = prog.assign(
+        town_name=prog["town_code"].map(names).where(prog["town_code"] != "合计", "全区"),
+        on_track=prog["on_track"].map({True: "是", False: "否"}),
+        projected_date=[d.date() if pd.notna(d) else None for d in prog["projected_date"]],
+        target_date=[d.date() if pd.notna(d) else None for d in prog["target_date"]],
+    )
+    out = out[list(PROGRESS_HEADERS)].reset_index(drop=True)
+    out = out.astype(object).where(out.notna(), None)
+    return out.rename(columns=PROGRESS_HEADERS) if labels else out
 
 
 def report_section(store, year: int, *, rules: DisposalRules | None = None) -> str:

@@ -41,6 +41,7 @@ __all__ = [
     "read_export_layer",
     "labelled_frame",
     "with_ledger_facts",
+    "with_case_fields",
     "GPKG_VERSION",
     "DEFAULT_EXPORT_LAYERS",
     "SYNTHETIC_NOTE",
@@ -420,6 +421,38 @@ def with_ledger_facts(store: Store, frame: pd.DataFrame) -> tuple[pd.DataFrame, 
     return out, replace(layer, fields=layer.fields + tuple(extra))
 
 
+def with_case_fields(
+    store: Store, frame: pd.DataFrame, layer: Layer, *, as_of: Any = None
+) -> tuple[pd.DataFrame, Layer]:
+    """``idle_assessment`` rows with each parcel's disposal case fields (``case_fields`` of
+    ``layers/exports/disposal.yaml``: case, stage, next step, its deadline, days left, warning) as of ``as_of``
+    (default today) added after the layer's fields; blank for a parcel neither identified nor with a case."""
+    from dataclasses import replace
+
+    from .disposal_export import export_sheets, stage_fields
+
+    day = pd.Timestamp(as_of).date() if as_of is not None else dt.date.today()
+    fields = stage_fields(store, day).drop_duplicates("parcel_id").set_index("parcel_id")
+    types = {"date": "date", "int": "int", "float": "float"}
+    extra = [
+        Field(name=c["name"], type=types.get(c["type"], "str"), label=c["label"])
+        for c in export_sheets()["case_fields"]["columns"]
+        if c["name"] not in layer.field_names
+    ]
+    out = frame.copy()
+    keys = out["parcel_id"].astype(object).to_numpy()
+    for f in extra:
+        col = fields[f.name].reindex(keys)
+        if f.type == "date":
+            col = pd.to_datetime(col).astype("datetime64[ms]")
+        elif f.type == "int":
+            col = col.astype("Int64")
+        else:
+            col = col.astype(object).where(col.notna(), None)
+        out[f.name] = col.to_numpy()
+    return out, replace(layer, fields=layer.fields + tuple(extra))
+
+
 def export_geojson(
     store: Store,
     out: str | os.PathLike,
@@ -428,6 +461,8 @@ def export_geojson(
     town: str | None = None,
     labels: Labels = "en",
     with_ledger: bool = False,
+    with_cases: bool = False,
+    as_of: Any = None,
 ) -> list[Path]:
     """Export layers from the store as RFC 7946 GeoJSON, each with a ``.meta.json`` sidecar.
 
@@ -447,6 +482,9 @@ def export_geojson(
     with_ledger
         ``idle_assessment`` features also carry the ledger's facts (受让人, 电子监管号, 用途, 面积 and 亩, dates,
         出让价款, 企业名称; see :mod:`gis.facts`).
+    with_cases
+        ``idle_assessment`` features also carry their disposal case fields (案件编号, 处置阶段, 下一步, 期限日,
+        剩余天数, 预警; see :func:`with_case_fields`) as of ``as_of`` (default today).
 
     Returns
     -------
@@ -487,6 +525,10 @@ def export_geojson(
         layer: Layer | str = name
         if with_ledger and name == "idle_assessment":
             frame, layer = with_ledger_facts(store, frame)
+        if with_cases and name == "idle_assessment":
+            frame, layer = with_case_fields(
+                store, frame, get_layer(layer) if isinstance(layer, str) else layer, as_of=as_of
+            )
         to_geojson(frame, path, layer, labels=labels)
         _write_meta(_meta_path(path), export_metadata(store, {name: frame}, town=town, labels=labels))
         written.append(path)

@@ -69,8 +69,8 @@ def row_hashes(frame: pd.DataFrame, layer: Layer) -> np.ndarray:
         s = frame[f.name].reset_index(drop=True)
         if f.type == "list":
             s = pd.Series([to_json_list(v) for v in s], dtype=object)
-        elif f.type in ("str", "enum"):
-            s = s.astype(object).where(s.notna(), None)
+        # text columns are hashed as they are: pandas hashes a string column's values as it hashes the same
+        # values as Python str (None for a blank), so no conversion to object is needed
         cols[f.name] = s
     if layer.is_spatial:
         geoms = np.asarray(frame.geometry.array, dtype=object)
@@ -78,10 +78,13 @@ def row_hashes(frame: pd.DataFrame, layer: Layer) -> np.ndarray:
         if single.any():
             geoms = geoms.copy()
             geoms[single] = shapely.multipolygons(geoms[single], indices=np.arange(int(single.sum())))
-        wkb = shapely.to_wkb(shapely.normalize(geoms), hex=True)
-        cols["__geometry"] = pd.Series(wkb, dtype=object).where(~shapely.is_missing(geoms), None)
+        missing = shapely.is_missing(geoms)
+        # the hex WKB (upper case, as shapely's hex=True writes it), from the binary WKB: 5x faster
+        wkb = shapely.to_wkb(shapely.normalize(geoms))
+        cols["__geometry"] = pd.Series([None if m else b.hex().upper() for b, m in zip(wkb, missing)], dtype=object)
     hashed = pd.util.hash_pandas_object(pd.DataFrame(cols), index=False).to_numpy()
-    return np.array([f"{int(h):016x}" for h in hashed], dtype=object)
+    # 16 hex digits per row: one hex string of the big-endian words, cut into 16-character pieces
+    return np.frombuffer(hashed.astype(">u8").tobytes().hex().encode(), dtype="S16").astype("U16").astype(object)
 
 
 # -- reading versions -----------------------------------------------------------------------------------
@@ -173,6 +176,11 @@ def current_pieces(store, name: str, *, after: pd.Timestamp, keys: Iterable[Any]
 
 
 # -- planning a batch ----------------------------------------------------------------------------------
+def _key_texts(keys: pd.Series) -> list[str]:
+    """``[str(k) for k in keys]`` without iterating an Arrow-backed column element by element in Python."""
+    return [str(k) for k in keys.to_numpy(dtype=object)]
+
+
 @dataclass
 class LayerPlan:
     """What a batch does to one ledger layer."""
@@ -189,6 +197,9 @@ class LayerPlan:
     current_insert: pd.DataFrame | None = None
     hash_fill: dict = field(default_factory=dict)
     replace_whole: bool = False
+    #: per row of ``new_versions``: True where its content is the row the current layer holds for its key (a
+    #: store may then copy those rows from the layer it has just written instead of serialising them twice)
+    mirror: np.ndarray | None = None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -209,6 +220,8 @@ class LayerPlan:
         if self.hash_fill:
             tx.row_hashes[table] = dict(self.hash_fill)
         if self.new_versions is not None and len(self.new_versions):
+            if table not in tx.append and self.mirror is not None and self.mirror.all():
+                tx.mirrors[table] = self.layer
             tx.add(table, self.new_versions)
         if self.replace_whole and store_current is not None:
             tx.layer_replace[self.layer] = store_current
@@ -291,6 +304,7 @@ def plan_layer(
     old_by_id = old_rows.set_index(old_rows["version_id"].astype(int)) if old_rows is not None else None
 
     new_parts: list[pd.DataFrame] = []
+    mirror_parts: list[np.ndarray] = []  # per new version: its content is the current layer's row of its key
     current_delete: list[str] = []
     current_rows: list[pd.DataFrame] = []
     next_id = next_version_id
@@ -336,6 +350,7 @@ def plan_layer(
                 batch=h["batch_id"].to_numpy(),
             )
             new_parts.append(h)
+            mirror_parts.append(np.zeros(len(h), bool))
         plan.superseded = touched_ids
 
     # changed (or restored) keys: the new content from E to where the superseded piece ended
@@ -353,10 +368,11 @@ def plan_layer(
         )
         part = _stamp(rows, valid_from=pd.to_datetime(starts), valid_to=ends, change=kinds, hash_=hashes[changed_pos])
         new_parts.append(part)
-        plan.changed = [str(k) for k in rows[key]]
+        mirror_parts.append(np.asarray(ends == OPEN_END, bool))
+        plan.changed = _key_texts(rows[key])
         plan.late += int((ends != OPEN_END).sum())
         opened = ends == OPEN_END
-        current_delete += [str(k) for k in rows[key][opened]]
+        current_delete += _key_texts(rows[key][opened])
         current_rows.append(rows[opened])
 
     # new keys: since ever (first import without an explicit date), else from E; late ones end at the next piece
@@ -375,10 +391,11 @@ def plan_layer(
             hash_=hashes[new_pos],
         )
         new_parts.append(part)
-        plan.added = [str(k) for k in rows[key]]
+        mirror_parts.append(np.asarray(ends == OPEN_END, bool))
+        plan.added = _key_texts(rows[key])
         plan.late += int((ends != OPEN_END).sum())
         opened = ends == OPEN_END
-        current_delete += [str(k) for k in rows[key][opened]]
+        current_delete += _key_texts(rows[key][opened])
         current_rows.append(rows[opened])
 
     # retired keys: a tombstone from E (it keeps the last content, for the history and the change report)
@@ -395,6 +412,7 @@ def plan_layer(
             hash_=olds["row_hash"].to_numpy(),
         )
         new_parts.append(part)
+        mirror_parts.append(np.zeros(len(part), bool))
         plan.retired = list(retire_keys)
         plan.late += int((ends != OPEN_END).sum())
         current_delete += [str(k) for k, end in zip(retire_keys, ends) if end == OPEN_END]
@@ -406,6 +424,7 @@ def plan_layer(
         if layer.is_spatial:
             merged = gpd.GeoDataFrame(merged, geometry="geometry", crs=frame.crs)
         plan.new_versions = conform(merged, vlayer)
+        plan.mirror = np.concatenate(mirror_parts)
     plan.current_delete = current_delete
     plan.current_insert = conformed(pd.concat(current_rows, ignore_index=True), layer) if current_rows else None
     # an unscoped replace: the current layer becomes exactly the file, in the file's order

@@ -4,7 +4,9 @@ The workbook: a 汇总 sheet (counts and area by town and route), one sheet per 
 (the ledger's facts first — 受让人, 电子监管号, 用途, 面积 also in 亩, 供地日期, 约定开竣工日期, 出让价款, 企业名称, in
 the registry's ``ledger_facts`` order — then the assessment; Chinese headers from the registry, enum values in
 Chinese, lists joined readably), the village progress sheet
-(``village_status``) and the decisions (审定记录).  Each sheet has a title row (saying 模拟数据 when the store is
+(``village_status``), the disposal cases (处置台账: stage, next step and its deadline, approval, documents,
+disposed area; 处置进度: the disposal rates per town and district — :mod:`gis.disposal_export`) and the decisions
+(审定记录).  Each sheet has a title row (saying 模拟数据 when the store is
 synthetic), a bold filled header row, frozen panes below the header, column widths and ``yyyy-mm-dd`` dates.
 Sheets are written in openpyxl's write-only mode so a district-sized ledger stays fast.  Text that Excel/WPS
 would take for a formula (starting with ``=``, ``+``, ``-``, ``@``) is written as a text cell (:mod:`gis.cells`).
@@ -243,8 +245,38 @@ def _layer_sheet(wb: Workbook, title: str, sheet_title: str, frame: pd.DataFrame
     _write_sheet(wb, title, sheet_title, [f.label for f in layer.fields], values, types=types)
 
 
+def _disposal_sheets(wb: Workbook, store: Store, *, town: str | None, as_of: Any, tag: str) -> None:
+    """The 处置台账 and 处置进度 sheets (docs/disposal.md §6; columns and headers from
+    ``layers/exports/disposal.yaml``), as of ``as_of`` (default today)."""
+    import datetime as dt
+
+    from .disposal_export import disposal_ledger, disposal_progress_sheet, export_sheets
+
+    day = pd.Timestamp(as_of).date() if as_of is not None else dt.date.today()
+    fmt = {"date": "date", "ratio": "ratio", "wrap": "wrap"}
+    for key, frame in (
+        ("disposal_ledger", disposal_ledger(store, day, town=town)),
+        ("disposal_progress", disposal_progress_sheet(store, day, town=town)),
+    ):
+        spec = export_sheets()[key]
+        scope = f"{town} " if town else ""
+        _write_sheet(
+            wb,
+            f"柯桥区{scope}{spec['title']}（基准日 {day}，{len(frame)} 行）{tag}",
+            spec["sheet"],
+            [c["label"] for c in spec["columns"]],
+            frame,
+            types=[fmt.get(c["type"], "") for c in spec["columns"]],
+        )
+
+
 def write_ledger(
-    store: Store, out: str | os.PathLike, *, town: str | None = None, renewal_rules: RuleSet | None = None
+    store: Store,
+    out: str | os.PathLike,
+    *,
+    town: str | None = None,
+    renewal_rules: RuleSet | None = None,
+    disposal_as_of: Any = None,
 ) -> Path:
     """Write the Excel ledger (台账) of the store's assessment, village progress and decisions.
 
@@ -259,6 +291,8 @@ def write_ledger(
         Only this town's parcels and villages.
     renewal_rules
         Renewal rules whose ``deadline.default`` is named as the goal (default file).
+    disposal_as_of
+        The day the 处置台账 / 处置进度 sheets are computed for (stages, deadlines, days left; default today).
 
     Returns
     -------
@@ -320,6 +354,7 @@ def write_ledger(
             vs,
             get_layer("village_status"),
         )
+    _disposal_sheets(wb, store, town=town, as_of=disposal_as_of, tag=tag)
     if store.has_layer("decisions"):
         dec = store.read_layer("decisions")
         if town:

@@ -222,6 +222,31 @@ def _layer_section(layer: Layer) -> str:
     return "\n".join(rows)
 
 
+def _export_sheets_section() -> str:
+    """The disposal columns of the upper-level exports (``layers/exports/disposal.yaml``)."""
+    from gis.disposal_export import export_sheets
+
+    rows = [
+        "## Export sheets: disposal cases in the upper-level exports",
+        "",
+        "Not stored layers: computed as of a day (`landrenew export --as-of`, default today) from the cases, their",
+        "events and `layers/rules/disposal.yaml`; columns, order and Chinese headers from",
+        "`layers/exports/disposal.yaml` (see [disposal.md](disposal.md) §6).",
+        "",
+    ]
+    where = {
+        "disposal_ledger": "sheet of `landrenew export --format xlsx`, one row per parcel identified or with a case",
+        "disposal_progress": "sheet of `landrenew export --format xlsx`, one row per town, then the district (合计)",
+        "case_fields": "properties added to `idle_assessment` features by `landrenew export --with-cases` (GeoJSON)",
+    }
+    for key, spec in export_sheets().items():
+        title = spec.get("sheet") or key
+        rows += [f"### `{key}` — {title}", "", where.get(key, ""), "", "| column | type | 中文 |", "|---|---|---|"]
+        rows += [f"| `{c['name']}` | {c['type']} | {_cell(c['label'])} |" for c in spec["columns"]]
+        rows.append("")
+    return "\n".join(rows)
+
+
 def render() -> str:
     names = layer_names()
     inputs = [n for n in names if not get_layer(n).output]
@@ -243,6 +268,7 @@ def render() -> str:
     parts += [_layer_section(get_layer(n)) for n in inputs]
     parts.append(RASTERS)
     parts += [_layer_section(get_layer(n)) for n in outputs]
+    parts.append(_export_sheets_section())
     parts.append(STORAGE)
     return "\n".join(p.rstrip("\n") + "\n" for p in parts)
 

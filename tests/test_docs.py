@@ -42,6 +42,16 @@ def test_every_layer_and_field_is_in_the_data_contract():
             assert f"| `{f.name}` | {f.type} | {f.label} |" in text, (name, f.name)
 
 
+def test_every_export_sheet_column_is_in_the_data_contract():
+    from gis.disposal_export import export_sheets
+
+    text = (DOCS / "data-contract.md").read_text(encoding="utf-8")
+    for key, spec in export_sheets().items():
+        assert f"### `{key}`" in text, key
+        for c in spec["columns"]:
+            assert f"| `{c['name']}` | {c['type']} | {c['label']} |" in text, (key, c["name"])
+
+
 def _links() -> list[tuple[str, str]]:
     out = []
     for md in [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]:

@@ -409,7 +409,14 @@ def ledger(store, tmp_path_factory) -> openpyxl.Workbook:
 
 def test_ledger_sheets_and_counts(ledger, store):
     route = get_layer("idle_assessment").field("route")
-    assert ledger.sheetnames == ["汇总", *[route.label_of(v) for v in route.values], "城中村改造进展", "审定记录"]
+    assert ledger.sheetnames == [
+        "汇总",
+        *[route.label_of(v) for v in route.values],
+        "城中村改造进展",
+        "处置台账",
+        "处置进度",
+        "审定记录",
+    ]
     counts = store.read_layer("idle_assessment")["route"].value_counts()
     for value in route.values:
         ws = ledger[route.label_of(value)]

@@ -174,8 +174,10 @@ class GeoPackageStore(GeoPackageHistory, Store):
 
     # -- writing --------------------------------------------------------------------------
     def _write_frame(self, target: Path, name: str, frame: pd.DataFrame, *, append: bool) -> None:
+        from .history_schema import conformed  # a frame conformed once is not cast again
+
         layer = get_layer(name)
-        frame = encode_lists(conform(frame, layer), layer)
+        frame = encode_lists(conformed(frame, layer), layer)
         for field in layer.fields_of_type("date"):  # a real DATE column (GeoPackage spec), not DATETIME
             frame[field] = frame[field].astype("date32[pyarrow]")
         kwargs: dict[str, Any] = {"layer": name, "driver": "GPKG", "use_arrow": True}

@@ -73,6 +73,17 @@ def _ts_text(ts: pd.Timestamp) -> str:
     return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
 
 
+def _ts_texts(series: pd.Series) -> np.ndarray:
+    """``_ts_text`` of every value of a timestamp column (object array; NaT -> None), formatting each distinct
+    time once (an import's rows share a few times: 10^5 rows take milliseconds, not ``strftime`` seconds)."""
+    utc = pd.to_datetime(series, utc=True).dt.tz_localize(None).to_numpy().astype("datetime64[ms]")
+    codes, uniques = pd.factorize(utc)
+    texts = np.char.add(np.datetime_as_string(np.asarray(uniques, dtype="datetime64[ms]"), unit="ms"), "Z")
+    out = np.asarray(texts, dtype=object)[codes] if len(uniques) else np.full(len(utc), None, dtype=object)
+    out[codes < 0] = None
+    return out
+
+
 def sql_condition(layer: Layer, filters: Sequence[tuple[str, str, Any]]) -> str | None:
     """``[(field, op, value)]`` -> an SQL ``WHERE`` body (SQLite text/number comparisons)."""
     parts = []
@@ -101,16 +112,7 @@ def _column_values(series: pd.Series, ftype: str) -> list:
     if ftype == "date":
         text = series.dt.strftime("%Y-%m-%d").astype(object).to_numpy()
     elif ftype == "timestamp":
-        s = series.dt.tz_convert("UTC")
-        text = (
-            (
-                s.dt.strftime("%Y-%m-%dT%H:%M:%S.")
-                + (s.dt.microsecond // 1000).astype("Int64").astype(str).str.zfill(3)
-                + "Z"
-            )
-            .astype(object)
-            .to_numpy()
-        )
+        text = _ts_texts(series)
     elif ftype == "bool":
         text = series.astype(object).map(lambda v: None if v is pd.NA else int(bool(v))).to_numpy()
     elif ftype == "int":
@@ -324,14 +326,8 @@ class GeoPackageHistory:
                         con.execute(statement)
                 self._create_tables(con, history_layers(), rtree=False)
                 for name in LEDGER_LAYERS:
-                    key = get_layer(name).key_fields[0]
-                    table = f"{name}_versions"
-                    con.execute(f'CREATE INDEX IF NOT EXISTS "ix_{table}_key" ON "{table}" ("{key}", valid_to)')
-                    con.execute(f'CREATE INDEX IF NOT EXISTS "ix_{table}_vid" ON "{table}" (version_id)')
-                    con.execute(
-                        f'CREATE INDEX IF NOT EXISTS "ix_{table}_time" ON "{table}" '
-                        "(superseded_at, valid_to, valid_from)"
-                    )
+                    for statement in _version_indexes(f"{name}_versions"):
+                        con.execute(statement)
                 con.execute(
                     'CREATE INDEX IF NOT EXISTS "ix_idle_assessment_runs_run" ON "idle_assessment_runs" '
                     "(run_id, parcel_id)"
@@ -485,7 +481,9 @@ class GeoPackageHistory:
         """Apply a :class:`gis.store.history_schema.HistoryWrite` in one SQLite transaction (all or nothing).
 
         A large write (:data:`BULK_ROWS` rows or more, e.g. a full import) goes to a copy of the file instead —
-        SQL for the updates, GDAL's Arrow writer for the rows — which then replaces the file atomically.
+        SQL for the updates, GDAL's Arrow writer for the rows — which then replaces the file atomically.  New
+        versions that are copies of the rows just written to their layer (a first import: ``tx.mirrors``) are
+        copied from that layer in SQL (:func:`_copy_versions`), so the geometry is serialised once.
         """
         self.upgrade_history()
         rows = (
@@ -522,12 +520,7 @@ class GeoPackageHistory:
                     self._insert(con, get_layer(name), frame)
                     touched.add(name)
                 for name, (keys, frame) in tx.layer_rows.items():
-                    key = get_layer(name).key_fields[0]
-                    for chunk in _chunks(list(keys)):
-                        con.execute(
-                            f'DELETE FROM "{name}" WHERE "{key}" IN ({",".join("?" * len(chunk))})',
-                            tuple(map(str, chunk)),
-                        )
+                    _delete_keys(con, name, get_layer(name).key_fields[0], keys)
                     self._insert(con, get_layer(name), frame)
                     touched.add(name)
                 for name, frame in tx.layer_append.items():
@@ -567,13 +560,19 @@ class GeoPackageHistory:
                             [(h, int(i)) for i, h in hashes.items()],
                         )
                     for name, (keys, _frame) in tx.layer_rows.items():
-                        key = get_layer(name).key_fields[0]
-                        for chunk in _chunks(list(keys)):
-                            con.execute(
-                                f'DELETE FROM "{name}" WHERE "{key}" IN ({",".join("?" * len(chunk))})',
-                                tuple(map(str, chunk)),
-                            )
+                        _delete_keys(con, name, get_layer(name).key_fields[0], keys)
                     small = {t: f for t, f in tx.append.items() if len(f) < 1000}
+                    # a large append into a versions table holding fewer rows than it adds (a first import): its
+                    # indexes are built once after the rows are in (into a large table, they are updated as usual)
+                    held = dict(con.execute("SELECT table_name, feature_count FROM gpkg_ogr_contents").fetchall())
+                    reindex = [
+                        t
+                        for t, f in tx.append.items()
+                        if t not in small and t.endswith("_versions") and (held.get(t) or 0) < len(f)
+                    ]
+                    for table in reindex:
+                        for index in _version_indexes(table, names_only=True):
+                            con.execute(f'DROP INDEX IF EXISTS "{index}"')
                     for table, frame in small.items():
                         self._insert(con, history_layer(table), frame)
                     if tx.meta:
@@ -582,8 +581,10 @@ class GeoPackageHistory:
                     con.execute("COMMIT")
                 finally:
                     con.close()
+                written = {*tx.layer_replace, *(n for n, (_k, f) in tx.layer_rows.items() if f is not None and len(f))}
+                copied = {t: n for t, n in tx.mirrors.items() if t in tx.append and t not in small and n in written}
                 for table, frame in tx.append.items():
-                    if table not in small:
+                    if table not in small and table not in copied:
                         _gdal_append(tmp, history_layer(table), frame)
                 for name, frame in tx.layer_replace.items():
                     self._write_frame(tmp, name, frame, append=False)
@@ -593,12 +594,115 @@ class GeoPackageHistory:
                 for name, frame in tx.layer_append.items():
                     if len(frame):
                         _gdal_append(tmp, get_layer(name), frame)
+                for table, name in copied.items():
+                    layer = get_layer(name)
+                    wrote = tx.layer_replace[name] if name in tx.layer_replace else tx.layer_rows[name][1]
+                    keys = wrote[layer.key_fields[0]]
+                    if not _copy_versions(tmp, history_layer(table), layer, tx.append[table], keys):
+                        _gdal_append(tmp, history_layer(table), tx.append[table])
+                if reindex:
+                    with contextlib.closing(sqlite3.connect(tmp, isolation_level=None, timeout=60)) as con:
+                        con.execute("BEGIN IMMEDIATE")
+                        for table in reindex:
+                            for statement in _version_indexes(table):
+                                con.execute(statement)
+                        con.execute("COMMIT")
                 with open(tmp, "rb+") as fh:
                     os.fsync(fh.fileno())
                 os.replace(tmp, self.path)
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
+
+
+def _copy_versions(path, vlayer: Layer, layer: Layer, frame: pd.DataFrame, written: pd.Series) -> bool:
+    """Append ``frame`` (new versions whose content is the row of their key just written to ``layer``) to the
+    versions table by copying the layer's stored values and geometry in SQL, adding only the version fields:
+    the geometry is not serialised a second time.
+
+    ``written``: the keys of the rows just appended to the layer, in order (they hold its last fids).  Each
+    version is joined to its row by ``fid`` (the primary key) and the key is compared as well; False, with
+    nothing written, unless every version finds its row — the caller then appends the frame itself.  Version
+    fields that are the same for every row are bound once, and the per-row feature-count trigger is set aside
+    during the insert (the count is set after), so 10^5 versions take well under a second."""
+    key = layer.key_fields[0]
+    own = [f for f in vlayer.fields if f.name not in layer.field_names]  # version_id + the version fields
+    frame = conformed(frame, vlayer)
+    pos = pd.Index(written.astype(object).to_numpy()).get_indexer(frame[key].astype(object).to_numpy())
+    if (pos < 0).any():
+        return False
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None, timeout=60)) as con:
+        con.execute("PRAGMA cache_size = -262144")
+        _register_functions(con)
+        geom = None
+        if layer.is_spatial:
+            row = con.execute(
+                "SELECT column_name FROM gpkg_geometry_columns WHERE lower(table_name) = lower(?)", (layer.name,)
+            ).fetchone()
+            if row is None:
+                return False
+            geom = row[0]
+        last = con.execute(f'SELECT max(fid) FROM "{layer.name}"').fetchone()[0]
+        if last is None:
+            return False
+        lfid = (pos + (int(last) - len(written) + 1)).tolist()
+        keys = _column_values(frame[key], layer.field(key).type)
+        varying, constant = [], []
+        for f in own:
+            column = frame[f.name]
+            if column.nunique(dropna=False) == 1:
+                constant.append((f, _column_values(column.iloc[:1], f.type)))
+            else:
+                varying.append((f, _column_values(column, f.type)))
+        names = [f'"{f.name}"' for f, _ in varying]
+        fields = [f'"{f.name}"' for f in layer.fields]
+        target = [*fields, *names, *(f'"{f.name}"' for f, _ in constant), *([f'"{_GEOM}"'] if geom else [])]
+        source = [
+            *(f"l.{c}" for c in fields),
+            *(f"v.{c}" for c in names),
+            *("?" for _ in constant),
+            *([f'l."{geom}"'] if geom else []),
+        ]
+        trigger = f"trigger_insert_feature_count_{vlayer.name}"
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            con.execute(
+                'CREATE TEMP TABLE "_new_versions" (pos INTEGER PRIMARY KEY, lfid INTEGER, k'
+                + "".join(f", {c}" for c in names)
+                + ")"
+            )
+            con.executemany(
+                f'INSERT INTO "_new_versions" (lfid, k{"".join(", " + c for c in names)}) '
+                f"VALUES ({', '.join('?' * (len(names) + 2))})",
+                zip(lfid, keys, *(values for _, values in varying)),
+            )
+            sql = con.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (trigger,)
+            ).fetchone()
+            if sql:
+                con.execute(f'DROP TRIGGER "{trigger}"')
+            n = con.execute(
+                f'INSERT INTO "{vlayer.name}" ({", ".join(target)}) SELECT {", ".join(source)} '
+                f'FROM "_new_versions" v JOIN "{layer.name}" l ON l.fid = v.lfid WHERE l."{key}" = v.k ORDER BY v.pos',
+                [values[0] for _, values in constant],
+            ).rowcount
+            if n != len(frame):
+                con.execute("ROLLBACK")
+                return False
+            if sql:
+                con.execute(sql[0])
+            con.execute('DROP TABLE temp."_new_versions"')
+            con.execute(
+                f'UPDATE gpkg_ogr_contents SET feature_count = (SELECT count(*) FROM "{vlayer.name}") '
+                "WHERE lower(table_name) = lower(?)",
+                (vlayer.name,),
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
+    return True
 
 
 def _gdal_append(path, layer: Layer, frame: pd.DataFrame) -> None:
@@ -638,9 +742,36 @@ CREATE TRIGGER "rtree_{t}_{g}_update4" AFTER UPDATE ON "{t}" WHEN OLD."fid" != N
 CREATE TRIGGER "rtree_{t}_{g}_delete" AFTER DELETE ON "{t}" WHEN old."{g}" NOT NULL BEGIN DELETE FROM "rtree_{t}_{g}" WHERE id = OLD."fid"; END"""
 
 
+def _version_indexes(table: str, *, names_only: bool = False) -> list[str]:
+    """The indexes of a versions table (``CREATE INDEX IF NOT EXISTS`` statements, or their names): by key and
+    end, by version id, by the two times (the "as known on day D" reads)."""
+    key = get_layer(table.removesuffix("_versions")).key_fields[0]
+    columns = {
+        f"ix_{table}_key": f'"{key}", valid_to',
+        f"ix_{table}_vid": "version_id",
+        f"ix_{table}_time": "superseded_at, valid_to, valid_from",
+    }
+    if names_only:
+        return list(columns)
+    return [f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" ({cols})' for name, cols in columns.items()]
+
+
 def _set_meta(con: sqlite3.Connection, meta: Mapping[str, Any]) -> None:
     con.executemany(f"DELETE FROM {_META} WHERE key = ?", [(str(k),) for k in meta])
     con.executemany(f"INSERT INTO {_META} (key, value) VALUES (?, ?)", [(str(k), str(v)) for k, v in meta.items()])
+
+
+def _delete_keys(con: sqlite3.Connection, table: str, key: str, keys: Iterable[Any]) -> None:
+    """Delete a layer's rows of some keys in one statement (one pass over a table that has no index on its key,
+    where chunks of ``IN (?, ...)`` would scan it once per 900 keys)."""
+    keys = [str(k) for k in keys]
+    if not keys:
+        return
+    con.execute('CREATE TEMP TABLE IF NOT EXISTS "_delete_keys" (k TEXT PRIMARY KEY)')
+    con.execute('DELETE FROM temp."_delete_keys"')
+    con.executemany('INSERT OR IGNORE INTO temp."_delete_keys" (k) VALUES (?)', [(k,) for k in keys])
+    con.execute(f'DELETE FROM "{table}" WHERE "{key}" IN (SELECT k FROM temp."_delete_keys")')
+    con.execute('DELETE FROM temp."_delete_keys"')
 
 
 def _chunks(values: list, size: int = 900) -> Iterable[list]:

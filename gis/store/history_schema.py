@@ -23,6 +23,7 @@ import datetime as dt
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from functools import cache
+from typing import Any
 
 import pandas as pd
 
@@ -238,6 +239,9 @@ class HistoryWrite:
     layer_replace contract layer -> its new rows (outputs of a current run)
     layer_append  contract layer -> rows to add (village_progress)
     meta          store_meta key/values
+    mirrors       versions table -> contract layer, when every row appended to the table is, apart from its
+                  version fields, the row of its key that this write leaves in the layer (a first import): a
+                  store may copy them from the layer it has written (the GeoPackage does, in SQL)
     """
 
     append: dict = dc_field(default_factory=dict)
@@ -247,9 +251,11 @@ class HistoryWrite:
     layer_replace: dict = dc_field(default_factory=dict)
     layer_append: dict = dc_field(default_factory=dict)
     meta: dict = dc_field(default_factory=dict)
+    mirrors: dict = dc_field(default_factory=dict)
 
     def add(self, table: str, frame: pd.DataFrame) -> None:
         if table in self.append:
+            self.mirrors.pop(table, None)  # rows from elsewhere: no longer all copies of the layer's rows
             self.append[table] = pd.concat([self.append[table], frame], ignore_index=True)
         else:
             self.append[table] = frame
@@ -258,12 +264,29 @@ class HistoryWrite:
 def conformed(frame: pd.DataFrame, layer) -> pd.DataFrame:
     """``gis.frames.conform`` unless the frame already has the layer's columns, order and canonical dtypes (the
     frames the history code passes along were conformed once; conform again costs a cast per column)."""
-    from ..frames import conform, empty_frame
+    from ..frames import conform
 
-    expected = empty_frame(layer)
-    if list(frame.columns) == list(expected.columns) and all(
-        frame[c].dtype == expected[c].dtype for c in expected.columns if c != "geometry"
-    ):
-        if not layer.is_spatial or (getattr(frame, "crs", None) is not None and frame.crs == expected.crs):
+    columns, dtypes, crs = _expected(layer)
+    if list(frame.columns) == columns and all(frame[c].dtype == t for c, t in dtypes.items()):
+        if not layer.is_spatial or (getattr(frame, "crs", None) is not None and frame.crs == crs):
             return frame
     return conform(frame, layer)
+
+
+_EXPECTED: dict = {}
+
+
+def _expected(layer) -> tuple[list, dict, Any]:
+    """The columns, dtypes and CRS of ``empty_frame(layer)``, built once per layer shape (an empty frame costs
+    a cast per column, and every write asks several times)."""
+    from ..frames import empty_frame
+
+    key = (layer.name, layer.geometry, tuple((f.name, f.type) for f in layer.fields))
+    if key not in _EXPECTED:
+        expected = empty_frame(layer)
+        _EXPECTED[key] = (
+            list(expected.columns),
+            {c: expected[c].dtype for c in expected.columns if c != "geometry"},
+            getattr(expected, "crs", None),
+        )
+    return _EXPECTED[key]

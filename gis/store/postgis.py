@@ -365,9 +365,14 @@ class PostGISStore(PostGISHistory, Store):
                 )
             else:
                 conditions.append(sql.SQL("{} = {}").format(sql.Identifier(field), sql.Literal(as_sql(value))))
-        # attributes as COPY CSV (fast to parse), geometries as binary WKB, both from one snapshot
+        return self._read_rows(name, layer, conditions, what=f"图层 {name} ", fix="检查数据库账号是否有读取权限")
+
+    def _read_rows(self, table: str, layer: Layer, conditions: list, *, what: str, fix: str) -> pd.DataFrame:
+        """The rows of ``table`` matching ``conditions`` (``sql.Composable``, joined with AND) in insertion order,
+        as ``layer``'s frame: attributes as COPY CSV (fast to parse), geometries as binary WKB, both from one
+        snapshot.  Used by the layers and the history tables alike."""
         parts = {
-            "table": sql.Identifier(name),
+            "table": sql.Identifier(table),
             "order": sql.Identifier(ORDER_COLUMN),
             "where": sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL(""),
         }
@@ -387,11 +392,7 @@ class PostGISStore(PostGISHistory, Store):
                 if layer.is_spatial:
                     wkb = [row[0] for row in cur.execute(geoms, binary=True).fetchall()]
         except psycopg.Error as exc:
-            raise StoreError(
-                f"读取图层 {name} 失败：{_db_message(exc)}",
-                detail=f"reading {name}: {exc}",
-                fix="检查数据库账号是否有读取权限",
-            ) from exc
+            raise StoreError(f"读取{what}失败：{_db_message(exc)}", detail=f"reading {table}: {exc}", fix=fix) from exc
         return _csv_to_frame(buf.getvalue(), layer, wkb)
 
     def meta(self) -> dict[str, str]:

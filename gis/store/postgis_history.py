@@ -8,7 +8,6 @@ is ever deleted.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from typing import Any
 
@@ -116,8 +115,6 @@ class PostGISHistory:
         columns: Sequence[str] | None = None,
         geometry: bool = True,
     ) -> pd.DataFrame:
-        from .models import GEOMETRY_COLUMN, ORDER_COLUMN
-        from .postgis import _csv_to_frame
 
         full = history_layer(table)
         layer = (
@@ -136,33 +133,9 @@ class PostGISHistory:
         conds = _conditions(full, filters)
         if conds is None:
             return empty_frame(layer)
-        parts = {
-            "table": sql.Identifier(table),
-            "order": sql.Identifier(ORDER_COLUMN),
-            "where": sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conds) if conds else sql.SQL(""),
-        }
-        attrs = sql.SQL("COPY (SELECT {cols} FROM {table}{where} ORDER BY {order}) TO STDOUT (FORMAT csv)").format(
-            cols=sql.SQL(", ").join(sql.Identifier(f) for f in layer.field_names), **parts
+        return self._read_rows(
+            table, layer, conds, what=f" {full.label} ", fix="检查数据库账号是否有读取权限，或运行 landrenew db upgrade"
         )
-        geoms = sql.SQL("SELECT ST_AsBinary({geom}) FROM {table}{where} ORDER BY {order}").format(
-            geom=sql.Identifier(GEOMETRY_COLUMN), **parts
-        )
-        wkb = None
-        try:
-            with self._cursor(write=False) as cur:
-                buf = io.BytesIO()
-                with cur.copy(attrs) as copy:
-                    while block := copy.read():
-                        buf.write(block)
-                if layer.is_spatial:
-                    wkb = [row[0] for row in cur.execute(geoms, binary=True).fetchall()]
-        except psycopg.Error as exc:
-            raise StoreError(
-                f"读取 {full.label} 失败：{exc}",
-                detail=f"reading {table}: {exc}",
-                fix="检查数据库账号是否有读取权限，或运行 landrenew db upgrade",
-            ) from exc
-        return _csv_to_frame(buf.getvalue(), layer, wkb)
 
     def history_rows(self, table: str, *, filters: Sequence[tuple[str, str, Any]] = ()) -> list[dict]:
         """A few rows of a history table as plain values (same as the GeoPackage store's)."""
