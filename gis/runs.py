@@ -40,6 +40,7 @@ __all__ = [
     "rules_from_text",
     "new_run_id",
     "keep_run",
+    "changed_since_run",
     "DIFF_FIELDS",
 ]
 
@@ -235,3 +236,31 @@ def diff_runs(store, run_a: str, run_b: str) -> pd.DataFrame:
         out.append(item)
     columns = ["parcel_id", "changed", *[f"{f}_{s}" for s in ("a", "b") for f in (*DIFF_FIELDS, "reasons")]]
     return pd.DataFrame(out, columns=columns)
+
+
+def changed_since_run(store, run_id: str | None = None, *, layer: str = "parcels") -> pd.DataFrame:
+    """Parcels whose ledger changed (added / changed / retired) after a kept run learned the ledger — the ones
+    to assess again.  ``run_id`` default: the current assessment run (the one the app shows).
+
+    Compares the layer's latest state as known at the run's ``known_at`` with the latest state now
+    (:func:`gis.history.changes_since`).  One row per parcel: ``parcel_id``, ``change``, ``fields`` (the changed
+    field names, ``geometry`` included), ``text`` (Chinese: ``变更：受让人、图形``).  Empty without a kept run.
+    """
+    from .history import changes_since
+
+    columns = ["parcel_id", "change", "fields", "text"]
+    run_id = run_id or current_run(store)
+    if run_id is None:
+        return pd.DataFrame(columns=columns)
+    known_at = pd.Timestamp(get_run(store, run_id)["known_at"])
+    changes = changes_since(store, known_at, layer=layer)
+    lay = get_layer(layer)
+    labels = {**{f.name: f.label for f in lay.fields}, "geometry": "图形"}
+    words = {"added": "新增", "changed": "变更", "retired": "退出台账"}
+    rows = []
+    for key, group in changes.groupby("key", sort=True):
+        change = str(group["change"].iloc[0])
+        fields = [str(f) for f in group["field"].dropna()]
+        text = words[change] + ("：" + "、".join(labels.get(f, f) for f in fields) if fields else "")
+        rows.append({"parcel_id": str(key), "change": change, "fields": fields, "text": text})
+    return pd.DataFrame(rows, columns=columns)
