@@ -594,7 +594,7 @@ def _handle_map_click(value: dict | None, tiled: bool) -> None:
 
     Inline layers report the clicked feature (``last_active_drawing``).  Tiles report nothing but the
     point: the parcel under it is found with the spatial index of the store's parcels, among those the
-    filters show; parcels lie above villages, as on the map."""
+    filters show; parcels lie above villages, as on the map.  A mark (预警, 台账已变更) is found the same way."""
     value = value or {}
     point = None
     for name in ("last_object_clicked", "last_clicked"):
@@ -617,6 +617,13 @@ def _handle_map_click(value: dict | None, tiled: bool) -> None:
         target = feature_target(props)
         if target and target[0] in ("idle_assessment", "village_status"):
             _select(*target)
+    elif point is not None and (show_warnings or show_changed):
+        # a click on a mark (it lies above its parcel and carries no feature): open the parcel under it
+        tree, keys = _parcel_index(URL, LAYERS_VERSION)
+        shown = np.isin(keys, PARCELS["parcel_id"].astype(str).to_numpy())
+        pid = key_at(tree, keys, point["lat"], point["lng"], shown=shown)
+        if pid is not None and st.session_state.get("selected") != ("idle_assessment", pid):
+            _select("idle_assessment", pid)
 
 
 def _selected_shape():
