@@ -129,7 +129,7 @@ def versions_table(items: list[dict]) -> pd.DataFrame:
             "入库时间": [i["recorded_at"] for i in items],
             "变化内容": ["；".join(i["lines"]) for i in items],
         },
-        index=pd.RangeIndex(1, len(items) + 1, name="版本"),
+        index=pd.Index([str(i) for i in range(1, len(items) + 1)], name="版本", dtype=object),
     )
 
 
@@ -145,4 +145,4 @@ def decisions_table(items: list[dict]) -> pd.DataFrame:
             "当时备选": ["；".join(i["seen_alternatives"]) for i in items],
             "当时依据": ["；".join(i["seen_reasons"]) for i in items],
         }
-    )
+    ).set_index("审定时间")

@@ -5,7 +5,7 @@ file's version, SHA-256 and text, the batches known to it, who ran it, and wheth
 ``<output>_runs``.  The current run is the latest that is not a what-if; it is also written to the output layer
 the app shows.  A run reads the ledger as valid on ``as_of`` and as known at ``known_at``
 (:func:`gis.history.ledger_at`), progress reports dated on or before ``as_of`` and recorded by ``known_at``,
-rasters dated on or before ``as_of``: re-running it with its own as_of, known_at and rule text
+rasters dated on or before ``as_of`` and registered by ``known_at``: re-running it with its own as_of, known_at and rule text
 (:func:`reproduce_run`) gives its rows again, whatever was imported since.
 """
 
@@ -97,7 +97,7 @@ def ledger_inputs(store, *, as_of: dt.date, known_at: Any) -> dict[str, Any]:
                 keep = [(v, d) not in drop for v, d in zip(progress["village_id"], progress["report_date"])]
                 progress = progress[keep]
     frames["village_progress"] = progress.reset_index(drop=True)
-    frames["rasters"] = [p for p in list_rasters(store) if raster_date(p) <= as_of]
+    frames["rasters"] = [p for p in list_rasters(store, known_at=known_at) if raster_date(p) <= as_of]
     return frames
 
 

@@ -51,7 +51,8 @@ def test_versions_show_the_changed_field_and_the_area_delta(demo_store, tmp_path
     assert last["batch_id"].startswith("B") and len(last["recorded_at"]) == 16
     table = versions_table(after)
     assert list(table.columns) == ["有效期自", "有效期至", "变化", "入库批次", "入库时间", "变化内容"]
-    assert table.index[-1] == len(after) and "页面更正有限公司" in table["变化内容"].iloc[-1]
+    assert table.index.tolist() == [str(i) for i in range(1, len(after) + 1)]
+    assert "页面更正有限公司" in table["变化内容"].iloc[-1]
 
 
 def test_decisions_show_the_run_and_what_it_said(demo_store):
@@ -71,7 +72,8 @@ def test_decisions_show_the_run_and_what_it_said(demo_store):
     ]
     assert len(item["seen_alternatives"]) == len(seen["alternatives"])
     table = decisions_table([item])
-    assert table.loc[0, "依据研判批次"] == run and table.loc[0, "审定人"] == "planner1"
+    assert table.index.tolist() == [item["decided_at"]]
+    assert table["依据研判批次"].iloc[0] == run and table["审定人"].iloc[0] == "planner1"
 
 
 def test_the_cli_prints_the_same_items(demo_store):
