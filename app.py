@@ -22,7 +22,7 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from app_cases import case_section, disposal_dashboard
+from app_cases import case_section, disposal_dashboard, warnings_for_map
 from gis import accounts
 from gis import dashboard as dash
 from gis.auth import ROLE_LABELS, ROLES, User, authenticate, record_event, session_expired, session_user
@@ -30,6 +30,8 @@ from gis.cells import safe_frame
 from gis.decisions import decision_history, record_decision, sub_routes_of
 from gis.district import district
 from gis.errors import ConflictError, LandRenewError
+from gis.history_view import decision_items, decisions_table, version_items, versions_table
+from gis.map_marks import changed_marks, mark_layer, mark_style
 from gis.maps import BASEMAPS, feature_target, map_from_layers, map_overlay, tile_fields, tile_keep
 from gis.redact import mask_url
 from gis.schema import get_layer
@@ -153,6 +155,14 @@ def _map(url: str, layers_version: str, flt: dash.MapFilter, basemap: str, xyz_u
         ), None
     except LandRenewError as exc:
         return map_from_layers(layers, tiles=tiles), str(exc)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _changed(url: str, layers_version: str, history: str) -> pd.DataFrame:
+    """Parcels whose ledger changed since the current run (docs/history.md §2), per store and history state."""
+    from gis.runs import changed_since_run
+
+    return changed_since_run(_store(url))
 
 
 @st.cache_data(show_spinner="计算遥感指数…", max_entries=256)
@@ -322,6 +332,9 @@ with st.sidebar:
     flt_years = st.slider("闲置年限（年）", 0.0, 20.0, (0.0, 20.0), 0.5, key="f_years")
     flt_status = st.multiselect("城中村进展状态", **_opts(STATUS.field("status")), key="f_status", placeholder="全部")
     search = st.text_input("宗地编号查询", key="search", placeholder="输入宗地编号后回车")
+    st.subheader("地图标注")
+    show_warnings = st.checkbox(mark_style("warnings")["label"], key="mark_warnings")
+    show_changed = st.checkbox(mark_style("changed")["label"], value=True, key="mark_changed")
 
 FILTER = dash.MapFilter(
     towns=tuple(flt_towns),
@@ -336,6 +349,7 @@ ALL_PARCELS = _parcels(URL, LAYERS_VERSION, VERSION)
 ALL_VILLAGES = _read("village_status")
 PARCELS, VILLAGES = dash.apply_filter(ALL_PARCELS, ALL_VILLAGES, FILTER)
 PROJECTS = _read("projects")
+CHANGED = _changed(URL, LAYERS_VERSION, json.dumps(store.history_counts(), sort_keys=True))
 
 
 def _select(layer: str, key: str) -> None:
@@ -396,6 +410,9 @@ def _parcel_detail(pid: str) -> None:
     else:
         dec = "未审定"
     st.table(pd.DataFrame({"项目": ["推荐处置路径", "审定结果"], "内容": [rec, dec]}).set_index("项目"))
+    changed = CHANGED[CHANGED["parcel_id"] == pid]
+    if len(changed):
+        st.warning(f"本次研判以来该宗地台账已{changed['text'].iloc[0]}，建议重新研判")
     fields = [
         "parcel_id",
         "holder",
@@ -459,7 +476,25 @@ def _parcel_detail(pid: str) -> None:
         hist["sub_route"] = hist["sub_route"].map(lambda v: SUB_ROUTE.label_of(v) if isinstance(v, str) else "")
         st.table(dash.labelled(hist, "decisions", ["decided_at", "decided_by", "route", "sub_route", "note"]))
     _decision_form(pid, row)
+    _parcel_history(pid)
     case_section(store, pid, row, USER)
+
+
+def _parcel_history(pid: str) -> None:
+    """Every version of the parcel and the decisions with what they were based on (docs/history.md §2, §5)."""
+    with st.expander("变更历史"):
+        versions = version_items(store, pid)
+        st.markdown(f"**台账版本**（{len(versions)} 个）")
+        if versions:
+            st.table(versions_table(versions))
+        else:
+            st.caption("台账中没有该宗地的历史版本")
+        st.markdown("**历次审定及其依据**")
+        decisions = decision_items(store, pid)
+        if decisions:
+            st.table(decisions_table(decisions))
+        else:
+            st.caption("该宗地尚无审定")
 
 
 def _decision_form(pid: str, row: pd.Series) -> None:
@@ -560,7 +595,7 @@ def _handle_map_click(value: dict | None, tiled: bool) -> None:
 
     Inline layers report the clicked feature (``last_active_drawing``).  Tiles report nothing but the
     point: the parcel under it is found with the spatial index of the store's parcels, among those the
-    filters show; parcels lie above villages, as on the map."""
+    filters show; parcels lie above villages, as on the map.  A mark (预警, 台账已变更) is found the same way."""
     value = value or {}
     point = None
     for name in ("last_object_clicked", "last_clicked"):
@@ -583,6 +618,13 @@ def _handle_map_click(value: dict | None, tiled: bool) -> None:
         target = feature_target(props)
         if target and target[0] in ("idle_assessment", "village_status"):
             _select(*target)
+    elif point is not None and (show_warnings or show_changed):
+        # a click on a mark (it lies above its parcel and carries no feature): open the parcel under it
+        tree, keys = _parcel_index(URL, LAYERS_VERSION)
+        shown = np.isin(keys, PARCELS["parcel_id"].astype(str).to_numpy())
+        pid = key_at(tree, keys, point["lat"], point["lng"], shown=shown)
+        if pid is not None and st.session_state.get("selected") != ("idle_assessment", pid):
+            _select("idle_assessment", pid)
 
 
 def _selected_shape():
@@ -602,9 +644,33 @@ if flash := st.session_state.pop("flash", None):
 tab_names = ["一张图", "统计看板"] + (["数据管理"] if USER.can("run_pipelines") else [])
 tabs = st.tabs(tab_names)
 
+AS_OF = META.get("assess_as_of") or META.get("renewal_as_of")
+AS_OF_DATE = dt.date.fromisoformat(AS_OF) if AS_OF else dt.date.today()
+
+
+def _marks() -> list:
+    """The point marks the side bar's check boxes ask for, on the parcels the filters show."""
+    shown = PARCELS["parcel_id"].astype(str)
+    marks = []
+    if show_warnings:
+        w = warnings_for_map(store, AS_OF_DATE, VERSION)
+        marks.append(mark_layer(w[w["parcel_id"].isin(shown)], "warnings"))
+    if show_changed and len(CHANGED):
+        marks.append(mark_layer(changed_marks(CHANGED[CHANGED["parcel_id"].isin(shown)], ALL_PARCELS), "changed"))
+    return marks
+
+
 with tabs[0]:
     area_ha = float(PARCELS["area_m2"].astype(float).sum()) / 10_000
     st.markdown(f"地图显示 **{len(PARCELS)}** 宗地块（{area_ha:,.1f} 公顷）、**{len(VILLAGES)}** 个城中村")
+    if len(CHANGED):
+        st.warning(f"自本次研判以来有 {len(CHANGED)} 宗地块台账已变更，建议重新研判")
+        with st.expander(f"台账已变更的地块（{len(CHANGED)} 宗）"):
+            st.dataframe(
+                CHANGED[["parcel_id", "text"]].rename(columns={"parcel_id": "宗地编号", "text": "台账变化"}),
+                hide_index=True,
+                width="stretch",
+            )
     left, right = st.columns([3, 2])
     with left:
         tiled = len(ALL_PARCELS) > tile_threshold()
@@ -617,6 +683,7 @@ with tabs[0]:
             {"idle_assessment": PARCELS},
             tiles={"idle_assessment": _tileset(URL, LAYERS_VERSION)} if tiled else None,
             selected=_selected_shape(),
+            marks=_marks(),
         )
         st_folium(
             fmap,
@@ -638,8 +705,7 @@ with tabs[0]:
             _village_detail(selected[1])
 
 with tabs[1]:
-    as_of = META.get("assess_as_of") or META.get("renewal_as_of")
-    as_of_date = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+    as_of_date = AS_OF_DATE
     cd = dash.countdown(as_of_date)
     m1, m2, m3, m4 = st.columns(4)
     m1.metric(

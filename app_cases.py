@@ -208,6 +208,28 @@ def _dashboard_data(url: str, version: str, n_cases: int, n_events: int, as_of: 
     return by_town, w, data
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _warning_marks(url: str, version: str, n_cases: int, n_events: int, as_of: dt.date) -> pd.DataFrame:
+    """One mark per warned parcel (:func:`gis.map_marks.warning_marks`) with its case's stage."""
+    from gis.cases import read_cases, read_events
+    from gis.disposal_export import identified_parcels
+    from gis.disposal_progress import parcel_stages
+    from gis.map_marks import warning_marks
+    from gis.store import open_store
+
+    store = open_store(url)
+    _, w, _ = _dashboard_data(url, version, n_cases, n_events, as_of)
+    stages = parcel_stages(identified_parcels(store), read_cases(store), read_events(store), as_of, rules=RULES)
+    return warning_marks(w, store.read_layer("idle_assessment"), stages)
+
+
+def warnings_for_map(store, as_of: dt.date, version: str = "") -> pd.DataFrame:
+    """The map's 预警 marks as of a date (the dashboard's warnings, cached with them)."""
+    n_cases = len(cases_store.read_cases(store))
+    n_events = len(cases_store.read_events(store))
+    return _warning_marks(store.url, version, n_cases, n_events, as_of)
+
+
 def disposal_dashboard(store, as_of: dt.date, version: str = "") -> None:
     """Disposal progress per town and route, the warnings (with an xlsx download)."""
     st.markdown("**闲置土地处置进展（一地一策案件）**")

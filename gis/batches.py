@@ -5,8 +5,8 @@ Every ingest is a batch — its files (name, size, SHA-256), who, when, the mode
 current layers that follow them, the batch record.  Modes per layer:
 
 ``replace``   the layer becomes exactly the file; keys absent from it are retired (an explicit event with a
-              reason).  Refused without ``confirm`` when it would retire a parcel that has a decision, or more
-              than the rule file's share of the layer (``layers/rules/history.yaml``, default 20%).
+              reason).  Refused without ``confirm`` when it would retire a parcel that has a decision or an open
+              disposal case (:func:`open_cases_of`), or more than the rule file's share of the layer (``layers/rules/history.yaml``, default 20%).
 ``replace`` + ``scope=("town_code", "330603001")``: only rows in scope are replaced; a file row outside the scope
               is rejected (rejects report) with the reason.
 ``upsert``    rows are added or updated by key; absent keys are untouched.
@@ -40,6 +40,7 @@ __all__ = [
     "ImportRefused",
     "parse_scope",
     "history_rules",
+    "open_cases_of",
     "MODES",
 ]
 
@@ -164,6 +165,13 @@ def _guard(store, plans: dict, totals: dict[str, int], *, share: float, confirm:
                     f"{len(hit)} 宗已有审定记录的宗地将退出台账：{'、'.join(hit[:30])}"
                     + ("……" if len(hit) > 30 else "")
                 )
+            cases = open_cases_of(store, plan.retired)
+            if cases:
+                listed = [f"{pid}（案件 {case}）" for pid, case in cases.items()]
+                problems.append(
+                    f"{len(cases)} 宗有未结处置案件的宗地将退出台账：{'、'.join(listed[:30])}"
+                    + ("……" if len(listed) > 30 else "")
+                )
         total = totals.get(name, 0)
         if total and len(plan.retired) / total > share:
             problems.append(
@@ -177,6 +185,23 @@ def _guard(store, plans: dict, totals: dict[str, int], *, share: float, confirm:
             fix="核对台账是否完整；确需退出这些记录请加 --confirm（并用 --reason 说明原因），"
             "只更新部分记录请用 --mode upsert 或 --scope",
         )
+
+
+def open_cases_of(store, parcel_ids: Sequence[str]) -> dict[str, str]:
+    """``{parcel_id: case_id}`` of the parcels among ``parcel_ids`` with an open disposal case (not completed, not
+    closed another way; docs/disposal.md §2) — a replace may not retire them unconfirmed (docs/history.md §1)."""
+    from .cases import case_table
+    from .store import cases_store
+
+    if not len(parcel_ids):
+        return {}
+    cases = cases_store.read_cases(store, where={"parcel_id": [str(p) for p in parcel_ids]})
+    if cases.empty:
+        return {}
+    events = cases_store.read_events(store, where={"case_id": list(cases["case_id"])})
+    table = case_table(cases, events)
+    table = table[~table["stage"].isin(["completed", "closed"])].sort_values(["parcel_id", "opened_at"])
+    return dict(zip(table["parcel_id"].astype(str), table["case_id"].astype(str)))
 
 
 def _next_ids(store) -> dict[str, int]:

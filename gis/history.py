@@ -16,6 +16,7 @@ True
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -549,7 +550,8 @@ def _isna(v: Any) -> bool:
 def changes_since(store, since: Any, *, layer: str = "parcels", town: str | None = None) -> pd.DataFrame:
     """What changed in a ledger layer since a day or a batch: its latest state as known then vs. now.
 
-    ``since``: a date (``YYYY-MM-DD``, the start of that day in Shanghai) or a batch id (changes after it).
+    ``since``: a date (``YYYY-MM-DD``, the start of that day in Shanghai), a batch id (changes after it) or a
+    timestamp (changes recorded after that moment).
     Returns one row per key: ``key``, ``change`` (added / changed / retired), ``field``, ``old``, ``new``
     (one row per changed field; ``geometry`` with the areas and ``area_delta_m2``).
     """
@@ -592,6 +594,8 @@ def changes_since(store, since: Any, *, layer: str = "parcels", town: str | None
 
 
 def _since_time(store, since: Any) -> pd.Timestamp:
+    if isinstance(since, (pd.Timestamp, dt.datetime)):  # a moment (e.g. a run's known_at): changes recorded after it
+        return _ts(since)
     text = str(since)
     batches = store.read_history("batches", filters=[("batch_id", "=", text)])
     if len(batches):

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+import os
 import re
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import rasterio
 from rasterio.errors import RasterioIOError
 
@@ -112,25 +117,57 @@ def check_raster(path: str | Path) -> None:
     raster_date(path)
 
 
-def register_rasters(store, paths: Iterable[str | Path]) -> list[Path]:
-    """Validate every raster first, then copy them into ``store.rasters_dir`` (all or none)."""
+#: when each raster of a store was registered (docs/history.md §4: ``--known-at`` leaves out later ones)
+REGISTRY = "registered.json"
+
+
+def _registry(folder: Path) -> dict[str, dict]:
+    path = folder / REGISTRY
+    if not path.exists():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def register_rasters(store, paths: Iterable[str | Path], *, at: Any = None) -> list[Path]:
+    """Validate every raster first, then copy them into ``store.rasters_dir`` (all or none), recording when
+    each was registered (UTC, ``at`` default now) and its SHA-256 in ``registered.json`` beside them.  A file
+    registered again with the same content keeps its first time."""
     paths = [Path(p) for p in paths]
     for p in paths:
         check_raster(p)
     target = store.rasters_dir
     target.mkdir(parents=True, exist_ok=True)
+    when = (pd.Timestamp.now(tz="UTC") if at is None else _utc(at)).isoformat()
+    registry = _registry(target)
     out = []
     for p in paths:
         dest = target / p.name
+        sha = hashlib.sha256(p.read_bytes()).hexdigest()
         if p.resolve() != dest.resolve():
             shutil.copy2(p, dest)
+        if registry.get(p.name, {}).get("sha256") != sha:
+            registry[p.name] = {"registered_at": when, "sha256": sha}
         out.append(dest)
+    tmp = target / f".{REGISTRY}.tmp"
+    tmp.write_text(json.dumps(registry, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, target / REGISTRY)
     return out
 
 
-def list_rasters(store) -> list[Path]:
-    """The store's rasters, oldest first."""
+def _utc(value: Any) -> pd.Timestamp:
+    t = pd.Timestamp(value)
+    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+
+def list_rasters(store, *, known_at: Any = None) -> list[Path]:
+    """The store's rasters, oldest first; with ``known_at``, only those registered by then (a raster copied in
+    before registration times were kept counts as known since ever)."""
     folder = store.rasters_dir
     if not folder.exists():
         return []
-    return sorted(folder.glob("*.tif"), key=raster_date)
+    paths = sorted(folder.glob("*.tif"), key=raster_date)
+    if known_at is None:
+        return paths
+    t = _utc(known_at)
+    registry = _registry(folder)
+    return [p for p in paths if p.name not in registry or _utc(registry[p.name]["registered_at"]) <= t]

@@ -698,6 +698,7 @@ def map_overlay(
     *,
     tiles: Mapping[str, TileSet] | None = None,
     selected: gpd.GeoDataFrame | None = None,
+    marks: Sequence[MacroElement] = (),
 ) -> folium.FeatureGroup:
     """What changes with the user's filters and selection, as one small feature group.
 
@@ -713,6 +714,8 @@ def map_overlay(
         The :class:`gis.tiles.TileSet` of each tiled layer.
     selected
         The selected feature(s) (any CRS): outlined above every layer.
+    marks
+        Point marks drawn above the layers (:func:`gis.map_marks.mark_layer`: warnings, changed parcels).
     """
     group = folium.FeatureGroup(name="选中", control=False)
     masks = {}
@@ -721,6 +724,8 @@ def map_overlay(
         masks[ts.layer] = None if frame is None else ts.mask(frame[ts.key])
     if masks:
         _TileMasks(masks).add_to(group)
+    for mark in marks:
+        mark.add_to(group)
     if selected is not None and len(selected):
         geom = selected.geometry.to_crs("EPSG:4326").iloc[0] if selected.crs else selected.geometry.iloc[0]
         if geom is not None and not geom.is_empty:

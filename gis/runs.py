@@ -5,7 +5,7 @@ file's version, SHA-256 and text, the batches known to it, who ran it, and wheth
 ``<output>_runs``.  The current run is the latest that is not a what-if; it is also written to the output layer
 the app shows.  A run reads the ledger as valid on ``as_of`` and as known at ``known_at``
 (:func:`gis.history.ledger_at`), progress reports dated on or before ``as_of`` and recorded by ``known_at``,
-rasters dated on or before ``as_of``: re-running it with its own as_of, known_at and rule text
+rasters dated on or before ``as_of`` and registered by ``known_at``: re-running it with its own as_of, known_at and rule text
 (:func:`reproduce_run`) gives its rows again, whatever was imported since.
 """
 
@@ -41,6 +41,7 @@ __all__ = [
     "rules_from_text",
     "new_run_id",
     "keep_run",
+    "changed_since_run",
     "DIFF_FIELDS",
 ]
 
@@ -97,7 +98,7 @@ def ledger_inputs(store, *, as_of: dt.date, known_at: Any) -> dict[str, Any]:
                 keep = [(v, d) not in drop for v, d in zip(progress["village_id"], progress["report_date"])]
                 progress = progress[keep]
     frames["village_progress"] = progress.reset_index(drop=True)
-    frames["rasters"] = [p for p in list_rasters(store) if raster_date(p) <= as_of]
+    frames["rasters"] = [p for p in list_rasters(store, known_at=known_at) if raster_date(p) <= as_of]
     return frames
 
 
@@ -236,3 +237,31 @@ def diff_runs(store, run_a: str, run_b: str) -> pd.DataFrame:
         out.append(item)
     columns = ["parcel_id", "changed", *[f"{f}_{s}" for s in ("a", "b") for f in (*DIFF_FIELDS, "reasons")]]
     return pd.DataFrame(out, columns=columns)
+
+
+def changed_since_run(store, run_id: str | None = None, *, layer: str = "parcels") -> pd.DataFrame:
+    """Parcels whose ledger changed (added / changed / retired) after a kept run learned the ledger — the ones
+    to assess again.  ``run_id`` default: the current assessment run (the one the app shows).
+
+    Compares the layer's latest state as known at the run's ``known_at`` with the latest state now
+    (:func:`gis.history.changes_since`).  One row per parcel: ``parcel_id``, ``change``, ``fields`` (the changed
+    field names, ``geometry`` included), ``text`` (Chinese: ``变更：受让人、图形``).  Empty without a kept run.
+    """
+    from .history import changes_since
+
+    columns = ["parcel_id", "change", "fields", "text"]
+    run_id = run_id or current_run(store)
+    if run_id is None:
+        return pd.DataFrame(columns=columns)
+    known_at = pd.Timestamp(get_run(store, run_id)["known_at"])
+    changes = changes_since(store, known_at, layer=layer)
+    lay = get_layer(layer)
+    labels = {**{f.name: f.label for f in lay.fields}, "geometry": "图形"}
+    words = {"added": "新增", "changed": "变更", "retired": "退出台账"}
+    rows = []
+    for key, group in changes.groupby("key", sort=True):
+        change = str(group["change"].iloc[0])
+        fields = [str(f) for f in group["field"].dropna()]
+        text = words[change] + ("：" + "、".join(labels.get(f, f) for f in fields) if fields else "")
+        rows.append({"parcel_id": str(key), "change": change, "fields": fields, "text": text})
+    return pd.DataFrame(rows, columns=columns)

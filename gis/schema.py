@@ -82,6 +82,7 @@ class Layer:
     popup: tuple[str, ...] = ()
     checks: tuple[dict, ...] = ()  # plausible ranges of quotients of two fields (registry ``checks``)
     ledger_facts: tuple[str, ...] = ()  # columns of the Excel 台账 taken from the ledger (registry ``ledger_facts``)
+    marks: dict = field(default_factory=dict)  # point marks drawn above the layer on the map (registry ``marks``)
 
     @property
     def is_spatial(self) -> bool:
@@ -209,6 +210,7 @@ def _all_layers() -> dict[str, Layer]:
             popup=tuple(raw.get("popup") or ()),
             checks=tuple(raw.get("checks") or ()),
             ledger_facts=tuple(raw.get("ledger_facts") or ()),
+            marks=raw.get("marks") or {},
         )
         layers[layer.name] = layer
     return layers

@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 import pandas as pd
 import pytest
 
-from gis.decisions import decision_history, sub_routes_of
+from gis.decisions import decision_history, record_decision, sub_routes_of
 from gis.schema import get_layer
 from tests.app_server import USERS, XSS_HOLDER, AppServer, demo_app_store
 
@@ -411,6 +411,62 @@ def test_a_viewer_sees_no_decision_form(new_page, demo):
     assert page.get_by_role("button", name="保存审定").count() == 0
     assert page.get_by_role("tab", name="数据管理").count() == 0
     assert decision_history(demo.store, demo.viewer_parcel).empty
+
+
+def test_the_history_expander_shows_every_version_and_the_decisions_basis(new_page, demo):
+    """A parcel the demo's monthly batches changed: the 变更历史 expander lists each version (valid from/to, the
+    change, batch, recorded time, field old -> new) and each decision with the run and what that run said."""
+    from gis.history import versions_of
+    from gis.history_view import decision_items, version_items
+    from gis.runs import current_run, read_run
+
+    used = {demo.reasons_parcel, demo.decide_parcel, demo.stale_parcel, demo.viewer_parcel, demo.xss_parcel}
+    counts = versions_of(demo.store, "parcels", geometry=False).groupby("parcel_id").size()
+    run = read_run(demo.store, current_run(demo.store)).set_index("parcel_id")
+    pid = next(
+        p
+        for p in counts.sort_values(ascending=False, kind="stable").index
+        if p not in used and p in run.index and run.loc[p, "route"] != "none"
+    )
+    record_decision(
+        demo.store,
+        parcel_id=pid,
+        route="review",
+        sub_route=None,
+        note="e2e：变更历史",
+        decided_by="planner",
+        role="planner",
+        based_on_version=demo.store.current_version(pid),
+    )
+    versions, [decision] = version_items(demo.store, pid), decision_items(demo.store, pid)
+    assert len(versions) >= 2 and any(v["lines"] for v in versions)
+    page = new_page()
+    login(page, "viewer")
+    search_parcel(page, pid)
+    expander = page.locator("[data-testid='stExpander']").filter(has_text="变更历史")
+    expander.get_by_text("变更历史").click()
+    tables = expander.locator("[data-testid='stTable']")
+    tables.first.wait_for()
+    # Streamlit's table renders the text as markdown, which typesets "->" as an arrow
+    shown = [[c.replace(" → ", " -> ") for c in r] for r in table_rows(tables.nth(0))]
+    assert shown == [
+        [str(i), v["valid_from"], v["valid_to"], v["change"], v["batch_id"], v["recorded_at"], "；".join(v["lines"])]
+        for i, v in enumerate(versions, 1)
+    ]
+    seen = run.loc[pid]
+    recommended = ROUTE.label_of(seen["route"]) + (
+        f"／{SUB_ROUTE.label_of(seen['sub_route'])}" if isinstance(seen["sub_route"], str) else ""
+    )
+    [row] = table_rows(tables.nth(1))
+    assert row[:5] == [
+        decision["decided_at"],
+        "planner",
+        ROUTE.label_of("review"),
+        current_run(demo.store),
+        recommended,
+    ]
+    assert row[6] == "；".join(decision["seen_reasons"])
+    assert [r.split("（")[0] for r in decision["seen_reasons"]] == [r["text"].split("（")[0] for r in seen["reasons"]]
 
 
 def test_the_xss_holder_and_village_name_render_as_text_and_run_nothing(new_page, demo):

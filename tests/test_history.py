@@ -159,6 +159,61 @@ def scenario_guard(store, tmp_path):
     assert parcel_history(store, decided)[-1]["reason"] == "已注销（测试）"
 
 
+def scenario_guard_open_case(store, tmp_path):
+    """A replace that would retire a parcel with an open disposal case is refused naming it and its case; a
+    parcel whose case was closed does not hold the import up; confirmed, the parcel goes and its case stays."""
+    from gis.cases import is_identified, open_case, read_cases, record_event
+    from gis.disposal_rules import default_disposal_rules
+
+    routes = set(default_disposal_rules().routes())
+    a = store.read_layer("idle_assessment")
+    known = pd.Series([(r, s) in routes for r, s in zip(a["route"], a["sub_route"])], index=a.index)
+    a = a[is_identified(a) & known]
+    a = a.sort_values("parcel_id")
+    cases = {}
+    for (_, row), closed in zip(a.head(2).iterrows(), (False, True)):
+        case = open_case(
+            store,
+            parcel_id=row["parcel_id"],
+            route=row["route"],
+            sub_route=row["sub_route"],
+            opened_by="planner1",
+            role="planner",
+            opened_at="2026-09-01",
+        )
+        record_event(
+            store,
+            case_id=case["case_id"],
+            event="survey_notice",
+            event_date="2026-09-02",
+            recorded_by="planner1",
+            role="planner",
+        )
+        if closed:
+            record_event(
+                store,
+                case_id=case["case_id"],
+                event="closed_other",
+                event_date="2026-09-10",
+                recorded_by="planner1",
+                role="planner",
+                note="企业已自行开工（测试）",
+            )
+        cases[str(row["parcel_id"])] = str(case["case_id"])
+    (open_pid, open_case_id), (closed_pid, _) = cases.items()
+    parcels = store.read_layer("parcels")
+    before = store.read_layer("parcels")
+    assert not store.read_layer("decisions")["parcel_id"].isin(list(cases)).any()  # the case alone holds it up
+    source = write_parcels(parcels[~parcels["parcel_id"].isin(list(cases))], tmp_path / "without_cases.gpkg")
+    with pytest.raises(ImportRefused, match="未结处置案件") as info:
+        ingest_files(store, {"parcels": source}, mode="replace")
+    assert f"{open_pid}（案件 {open_case_id}）" in str(info.value) and closed_pid not in str(info.value)
+    pd.testing.assert_frame_equal(_by_id(store.read_layer("parcels")), _by_id(before))
+    ingest_files(store, {"parcels": source}, mode="replace", confirm=True, reason="已注销（测试）")
+    assert not store.read_layer("parcels")["parcel_id"].isin(list(cases)).any()
+    assert set(read_cases(store)["parcel_id"]) >= set(cases)
+
+
 def scenario_late_correction_versions(store, tmp_path):
     """A batch effective before versions already recorded: the past is corrected, the present is not."""
     parcels = store.read_layer("parcels").sort_values("parcel_id").reset_index(drop=True)
@@ -193,6 +248,10 @@ def test_upsert_adds_one_version_per_changed_parcel(demo_store, tmp_path):
 
 def test_replace_retiring_decided_parcel_refused_without_confirm(demo_store, tmp_path):
     scenario_guard(demo_store, tmp_path)
+
+
+def test_guard_refuses_retiring_a_parcel_with_an_open_case(demo_store, tmp_path):
+    scenario_guard_open_case(demo_store, tmp_path)
 
 
 def test_late_correction_changes_the_past_not_the_present(demo_store, tmp_path):

@@ -54,6 +54,10 @@ def test_guard_on_postgis(pg_store, tmp_path):
     scenarios.scenario_guard(pg_store, tmp_path)
 
 
+def test_guard_open_case_on_postgis(pg_store, tmp_path):
+    scenarios.scenario_guard_open_case(pg_store, tmp_path)
+
+
 def test_late_correction_on_postgis(pg_store, tmp_path):
     scenarios.scenario_late_correction_versions(pg_store, tmp_path)
 

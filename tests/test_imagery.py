@@ -65,3 +65,35 @@ def test_ingest_command_registers_rasters(tmp_path):
     assert result.exit_code == 0, result.output
     assert "影像：登记 1 景" in result.output
     assert (tmp_path / "rasters" / "idx_20240615.tif").exists()
+
+
+def test_known_at_leaves_out_rasters_registered_later(tmp_path):
+    """docs/history.md §4: as known at T = the rasters registered by T (whatever their acquisition date)."""
+    import datetime as dt
+    import shutil
+
+    from gis.runs import ledger_inputs
+    from tests import case_fixtures
+
+    store = GeoPackageStore(tmp_path / "s.gpkg")
+    case_fixtures.fill(store)
+    march = _tif(tmp_path / "ndbi_20240315.tif")
+    sept = _tif(tmp_path / "ndbi_20240915.tif")
+    register_rasters(store, [march], at="2026-01-10T08:00:00+08:00")
+    register_rasters(store, [sept], at="2026-03-01T00:00:00Z")
+    register_rasters(store, [march], at="2026-05-01T00:00:00Z")  # the same file again keeps its first time
+    names = lambda paths: [p.name for p in paths]  # noqa: E731
+    assert names(list_rasters(store)) == ["ndbi_20240315.tif", "ndbi_20240915.tif"]
+    assert names(list_rasters(store, known_at="2026-01-10T00:00:00Z")) == ["ndbi_20240315.tif"]  # 08:00 CST = 00:00Z
+    assert names(list_rasters(store, known_at="2026-01-09T23:59:59Z")) == []
+    assert names(list_rasters(store, known_at="2026-02-28T23:59:59Z")) == ["ndbi_20240315.tif"]
+    assert len(list_rasters(store, known_at="2026-03-01T00:00:00Z")) == 2
+    # a raster copied in before registration times were kept is known since ever
+    (tmp_path / "src").mkdir()
+    shutil.copy2(_tif(tmp_path / "src" / "ndbi_20230601.tif"), store.rasters_dir / "ndbi_20230601.tif")
+    assert names(list_rasters(store, known_at="2020-01-01")) == ["ndbi_20230601.tif"]
+    # a run's inputs: dated on or before as_of AND registered by known_at
+    inputs = ledger_inputs(store, as_of=dt.date(2026, 6, 30), known_at="2026-02-01T00:00:00Z")
+    assert names(inputs["rasters"]) == ["ndbi_20230601.tif", "ndbi_20240315.tif"]
+    inputs = ledger_inputs(store, as_of=dt.date(2024, 6, 30), known_at="2026-06-01T00:00:00Z")
+    assert names(inputs["rasters"]) == ["ndbi_20230601.tif", "ndbi_20240315.tif"]
