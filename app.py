@@ -752,7 +752,7 @@ with tabs[1]:
 def _history_panel() -> None:
     """Import batches and kept runs (read-only), with the diff of two runs (docs/history.md §1, §3)."""
     from gis.batches import list_batches
-    from gis.runs import diff_runs, list_runs
+    from gis.runs import diff_runs, list_runs, read_run
 
     with st.expander("导入批次"):
         batches = list_batches(store)
@@ -768,6 +768,15 @@ def _history_panel() -> None:
             hide_index=True,
             width="stretch",
         )
+        if len(runs):
+            shown = st.selectbox("查看某次研判的结果（只读）", list(runs["run_id"]), index=0, key="run_view")
+            kept = read_run(store, shown)
+            st.caption(f"研判批次 {shown}：{len(kept)} 宗地（保留时的结果，之后的导入和研判不会改变它）")
+            st.dataframe(
+                dash.labelled(kept, "idle_assessment", ["parcel_id", "town_code", "idle_type", "route", "sub_route"]),
+                hide_index=True,
+                width="stretch",
+            )
         if len(runs) >= 2:
             r1, r2 = st.columns(2)
             a = r1.selectbox("批次 A", list(runs["run_id"]), index=0)
