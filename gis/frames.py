@@ -9,6 +9,7 @@ geometry -> GeoSeries in EPSG:4490.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 import geopandas as gpd
@@ -130,9 +131,13 @@ def empty_frame(layer: Layer | str) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
-def conform(frame: pd.DataFrame, layer: Layer | str, *, keep_extra: bool = False) -> pd.DataFrame:
+def conform(
+    frame: pd.DataFrame, layer: Layer | str, *, keep_extra: bool = False, trusted: Collection[str] = ()
+) -> pd.DataFrame:
     """Cast a frame to the layer's canonical types and column order; missing optional columns become NA.
 
+    ``trusted`` columns are taken as they are: the caller knows they come from a frame conformed before (same
+    canonical dtype), so casting them again would change nothing and costs a pass per column.
     Raises ``KeyError`` naming the missing required columns (ingest reports these to users before this point).
     """
     layer = get_layer(layer) if isinstance(layer, str) else layer
@@ -142,7 +147,9 @@ def conform(frame: pd.DataFrame, layer: Layer | str, *, keep_extra: bool = False
     out = {}
     n = len(frame)
     for f in layer.fields:
-        if f.name in frame.columns:
+        if f.name in trusted:
+            out[f.name] = frame[f.name]
+        elif f.name in frame.columns:
             out[f.name] = _cast(frame[f.name], f.type)
         else:
             out[f.name] = _cast(pd.Series([None] * n, index=frame.index, dtype=object), f.type)

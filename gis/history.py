@@ -424,7 +424,14 @@ def plan_layer(
         merged = pd.concat(parts, ignore_index=True)
         if layer.is_spatial:
             merged = gpd.GeoDataFrame(merged, geometry="geometry", crs=frame.crs)
-        plan.new_versions = conform(merged, vlayer)
+        # the layer's own columns came from conformed frames (the file's, or versions read back): cast only
+        # the stamps (list columns are cast anyway: their canonical dtype, object, proves nothing)
+        trusted = [
+            f.name
+            for f in layer.fields
+            if f.type != "list" and f.name in merged.columns and merged[f.name].dtype == frame[f.name].dtype
+        ]
+        plan.new_versions = conform(merged, vlayer, trusted=trusted)
         plan.mirror = np.concatenate(mirror_parts)
     plan.current_delete = current_delete
     plan.current_insert = conformed(pd.concat(current_rows, ignore_index=True), layer) if current_rows else None
