@@ -26,7 +26,6 @@ Every attribute reaches the screen through ``textContent`` (tooltips, legend), s
 
 from __future__ import annotations
 
-import base64
 import functools
 import html
 import json
@@ -336,7 +335,7 @@ var {{ this.get_name() }} = (function () {
   });
   var layer = protomapsL.leafletLayer({url: spec.url, paintRules: rules, labelRules: [], maxDataZoom: spec.maxzoom,
     pane: "landrenewTiles", attribution: "", bounds: spec.bounds});
-  landrenewMVT.install(layer, {groupBy: spec.by || null, head: spec.head});
+  landrenewMVT.install(layer, {groupBy: spec.by || null});
   layer.on("load", function () {
     if (!window.__landrenewTilesPainted) {
       requestAnimationFrame(function () { window.__landrenewTilesPainted = performance.now(); });
@@ -390,21 +389,8 @@ var {{ this.get_name() }} = (function () {
                 "maxzoom": tileset.maxzoom,
                 "bounds": [[b[1], b[0]], [b[3], b[2]]],
                 "outlineZoom": 15,
-                "head": _archive_head(tileset.path),
             }
         )
-
-
-def _archive_head(path) -> dict | None:
-    """The archive's first 16 KiB (header and root directory, what a PMTiles reader fetches first), inlined
-    in the page to save one round trip before the tiles are requested; ``whole`` when that is the file."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(16384)
-            whole = not fh.read(1)
-    except (OSError, TypeError):
-        return None
-    return {"b64": base64.b64encode(head).decode("ascii"), "whole": whole}
 
 
 class _TileMasks(MacroElement):

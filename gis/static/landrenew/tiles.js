@@ -7,8 +7,7 @@
  * first paint.  This file keeps protomaps-leaflet for what it does well (the Leaflet grid layer, the
  * PMTiles reader with HTTP Range, the tile cache and abort on zoom) and replaces two parts:
  *
- *  - install(layer, opts): the PMTiles source's decoder (and, with opts.head, the archive's first 16 KiB,
- *    header and root directory, served from the page instead of a first Range request).  A tile decodes into one Float32Array of the
+ *  - install(layer, opts): the PMTiles source's decoder.  A tile decodes into one Float32Array of the
  *    vertices and one Int32Array of ring starts; a feature keeps its id, bbox, the range of its rings,
  *    its opts.groupBy value (the style field, as f.group) and its properties, read on first use
  *    (f.props).  Features are grouped by f.group, so the painter fills runs of one colour.  feature.geom is empty: nothing else in the plugin reads it (no
@@ -181,27 +180,9 @@
 
   /** Replace the decoder of every PMTiles source of a protomaps-leaflet layer (before it is added). */
   function install(layer, opts) {
-    var head = null;
-    if (opts.head && opts.head.b64) {
-      var s = atob(opts.head.b64);
-      head = new Uint8Array(s.length);
-      for (var i = 0; i < s.length; i++) { head[i] = s.charCodeAt(i); }
-    }
     layer.views.forEach(function (view) {
       var src = view.tileCache.source;
       if (!src || !src.p || typeof src.p.getZxy !== "function") { return; }
-      var bytes = src.p.source;
-      if (head && bytes && typeof bytes.getBytes === "function") {
-        // the archive's first bytes come with the page (opts.head): the reader's first read needs no request
-        var fetchBytes = bytes.getBytes.bind(bytes);
-        bytes.getBytes = function (offset, length, signal, etag) {
-          if (offset + length <= head.length || (opts.head.whole && offset < head.length)) {
-            var end = Math.min(offset + length, head.length);
-            return Promise.resolve({data: head.buffer.slice(offset, end)});
-          }
-          return fetchBytes(offset, length, signal, etag);
-        };
-      }
       src.get = function (c, tileSize) {
         if (src.shouldCancelZooms) {
           src.zoomaborts = src.zoomaborts.filter(function (za) {
