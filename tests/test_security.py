@@ -822,6 +822,9 @@ def test_a_demotion_and_a_disable_take_effect_at_the_next_action(browser, pg_app
         page.get_by_text("宗地 KQ-0001").first.wait_for()
         page.get_by_text("当前为浏览角色，不能审定。").wait_for()
         assert "deputy（浏览）" in sidebar.inner_text()
+        # the rerun that drew the viewer's sidebar removes the admin tab when it ends (Streamlit drops the elements
+        # a run did not draw at its end): wait for that, then it must be gone
+        page.get_by_role("tab", name="数据管理").wait_for(state="detached", timeout=60_000)
         assert page.get_by_role("tab", name="数据管理").count() == 0
         accounts.set_disabled(store, "deputy", True)
         _search(page, "KQ-0002")

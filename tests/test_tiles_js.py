@@ -176,6 +176,12 @@ def test_a_sub_pixel_idle_parcel_is_painted_in_its_route_colour_and_filters_clea
             page.on("request", lambda r, requests=requests: requests.append(r.url))
             page.goto(f"{base}/{url}")
             page.wait_for_function("() => window.__landrenewTilesPainted !== undefined", timeout=60_000)
+            # the tile under the tiny parcel may be painted after the first one: wait until it is there
+            page.wait_for_function(
+                "() => { const t = window.__landrenewTiles && window.__landrenewTiles.idle_assessment;"
+                f" return !!(t && t.layer && !t.layer.isLoading()) && ({probe})({[anchor.y, anchor.x]!r}) !== null; }}",
+                timeout=60_000,
+            )
             at_fit = page.evaluate(probe, [anchor.y, anchor.x])
             page.evaluate(zoom_to, [inner.y, inner.x])
             found[name] = (at_fit, page.evaluate(probe, [inner.y, inner.x]))
