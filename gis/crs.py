@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pyproj
 
-from .district import district
+from .district import district, extent_name
 from .errors import CRSError
 
 __all__ = [
@@ -117,7 +117,7 @@ def check_plausible_crs(
     if not np.all(np.isfinite(bounds)):
         return
     lo_x, lo_y, hi_x, hi_y = extent or district().extent
-    place = f"{district().name}范围" if extent is None else f"研判范围（经度 {lo_x}–{hi_x}、纬度 {lo_y}–{hi_y}）"
+    place = extent_name(extent)
     if crs.is_geographic:
         if lo_y <= minx and maxx <= hi_y and lo_x <= miny and maxy <= hi_x:
             raise CRSError(

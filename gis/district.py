@@ -19,7 +19,7 @@ from pathlib import Path
 from .errors import LandRenewError, RuleFileError
 from .rules import RULES_DIR, load_rules
 
-__all__ = ["District", "district", "parse_extent", "DISTRICT_ENV", "SPEC"]
+__all__ = ["District", "district", "parse_extent", "extent_name", "DISTRICT_ENV", "SPEC"]
 
 DISTRICT_ENV = "LANDRENEW_DISTRICT"
 
@@ -87,3 +87,15 @@ def parse_extent(text: str) -> Extent:
     except ValueError:
         raise LandRenewError(f"范围“{text}”不是 4 个数", detail=f"--extent {text!r}", fix=fix) from None
     return _checked(values, f"范围“{text}”", fix)
+
+
+def extent_name(extent: Extent | None = None) -> str:
+    """How messages name the area checked: the district's (``"柯桥区范围"``) or a given extent's.
+
+    >>> extent_name(), extent_name((118.0, 27.0, 123.0, 31.5))
+    ('柯桥区范围', '研判范围（经度 118.0–123.0、纬度 27.0–31.5）')
+    """
+    if extent is None:
+        return f"{district().name}范围"
+    lo_x, lo_y, hi_x, hi_y = extent
+    return f"研判范围（经度 {lo_x}–{hi_x}、纬度 {lo_y}–{hi_y}）"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import re
@@ -16,6 +15,7 @@ import pandas as pd
 import rasterio
 from rasterio.errors import RasterioIOError
 
+from .batches import file_sha256
 from .errors import InputFileError
 
 __all__ = ["raster_date", "register_rasters", "list_rasters", "check_raster"]
@@ -142,7 +142,7 @@ def register_rasters(store, paths: Iterable[str | Path], *, at: Any = None) -> l
     out = []
     for p in paths:
         dest = target / p.name
-        sha = hashlib.sha256(p.read_bytes()).hexdigest()
+        sha = file_sha256(p)
         if p.resolve() != dest.resolve():
             shutil.copy2(p, dest)
         if registry.get(p.name, {}).get("sha256") != sha:

@@ -32,7 +32,7 @@ import pyproj
 import shapely
 
 from .crs import STORE_CRS, check_plausible_crs, gcj02_to_wgs84
-from .district import district
+from .district import district, extent_name
 from .errors import InputFileError, Problem
 from .frames import conform
 from .geometry import repair_polygons
@@ -815,9 +815,8 @@ def read_layer_file(
         lo_x, lo_y, hi_x, hi_y = extent or district().extent
         outside = ok & ~((b.minx >= lo_x) & (b.maxx <= hi_x) & (b.miny >= lo_y) & (b.maxy <= hi_y))
         if outside.any():
-            place = f"{district().name}范围" if extent is None else f"研判范围（{lo_x},{lo_y},{hi_x},{hi_y}）"
             fix = "核对该图形的坐标和坐标系；辖区以外的数据用 --extent 指定范围"
-            rows.add(outside.to_numpy(), ids, "图形", None, f"坐标超出{place}", fix)
+            rows.add(outside.to_numpy(), ids, "图形", None, f"坐标超出{extent_name(extent)}", fix)
         for i in np.flatnonzero(repaired):
             f_, r_ = rows.where(int(i))
             rows.problems.append(
